@@ -1,0 +1,147 @@
+"""What every Rulewatch spider shares: conditional requests and fetch outcomes.
+
+A response becomes a Snapshot (2xx), NotModified (304) or FetchFailed (anything
+else); a request that never got a response becomes FetchFailed in the errback.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Iterator
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from twisted.internet.error import (
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+from spiders.items import FetchFailed, NotModified, Snapshot
+from tracker.config import SourceConfig
+
+# Statuses handed to the spider instead of being dropped by Scrapy; redirects
+# (301/302/303/307/308) are still followed by the redirect middleware.
+HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 501, 502, 503, 504]
+GONE_STATUSES = {404, 410}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class TrackingSpider(scrapy.Spider):
+    """Base spider: one per configured source. Subclasses build the requests."""
+
+    def __init__(self, source: SourceConfig, validators: dict | None = None, ingestor: Any = None, **kwargs):
+        super().__init__(name=source.name, **kwargs)
+        self.source = source
+        self.validators = validators or {}
+        self.ingestor = ingestor
+
+    def tracked_request(self, url: str, key: str, callback=None, conditional: bool = True, **meta) -> scrapy.Request:
+        headers = {}
+        known = self.validators.get(url, {}) if conditional else {}
+        if known.get("etag"):
+            headers["If-None-Match"] = known["etag"]
+        if known.get("last_modified"):
+            headers["If-Modified-Since"] = known["last_modified"]
+        return scrapy.Request(
+            url,
+            headers=headers,
+            callback=callback or self.parse,
+            errback=self.on_error,
+            dont_filter=True,
+            meta={"handle_httpstatus_list": HANDLED_STATUSES, "rulewatch_key": key, **meta},
+        )
+
+    def outcome(self, response: Response) -> Snapshot | NotModified | FetchFailed:
+        """Turn a response into what it means for tracking."""
+        request = response.request
+        key = response.meta["rulewatch_key"]
+        asked = response.meta.get("redirect_urls", [request.url])[0]
+        if response.status == 304:
+            return NotModified(self.source.name, key, asked, now())
+        if not 200 <= response.status < 300:
+            return FetchFailed(
+                self.source.name,
+                key,
+                asked,
+                now(),
+                error=f"HTTP {response.status} from {response.url}",
+                status=response.status,
+                gone=response.status in GONE_STATUSES,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return Snapshot(
+            source=self.source.name,
+            key=key,
+            url=asked,
+            final_url=response.url,
+            status=response.status,
+            headers=decode_headers(response.headers),
+            body=response.body,
+            fetched_at=now(),
+        )
+
+    def on_error(self, failure) -> Iterator[FetchFailed]:
+        request = failure.request
+        yield FetchFailed(
+            self.source.name,
+            request.meta.get("rulewatch_key", request.url),
+            request.meta.get("redirect_urls", [request.url])[0],
+            now(),
+            error=describe_failure(failure, self.settings),
+        )
+
+
+def describe_failure(failure, settings) -> str:
+    """A one-line reason a person can act on."""
+    url = failure.request.url
+    if failure.check(IgnoreRequest):
+        message = str(failure.value) or "request ignored"
+        if "robots" in message.lower() or "Forbidden by robots.txt" in message:
+            return f"forbidden by robots.txt: {url}"
+        return f"{message}: {url}"
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g}s: {url}"
+    if failure.check(DNSLookupError):
+        return f"DNS lookup failed for {url}"
+    if failure.check(ConnectionRefusedError):
+        return f"connection refused: {url}"
+    if failure.check(ResponseFailed, ResponseNeverReceived):
+        reasons = getattr(failure.value, "reasons", []) or []
+        text = "; ".join(str(r.value) for r in reasons) or str(failure.value)
+        if "maxsize" in text.lower() or "max size" in text.lower() or "larger than" in text.lower():
+            return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}"
+        return f"response broken off ({text or 'connection lost'}): {url}"
+    message = str(failure.value).strip() or failure.value.__class__.__name__
+    if "larger than download max size" in message or "max size" in message:
+        return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}"
+    return f"{failure.value.__class__.__name__}: {message} ({url})"
+
+
+def decode_headers(headers) -> dict[str, str]:
+    decoded = {}
+    for name, values in headers.items():
+        key = name.decode("latin-1")
+        decoded[key] = ", ".join(v.decode("latin-1") for v in values)
+    return decoded
+
+
+def parse_retry_after(value: bytes | None) -> datetime | None:
+    """Retry-After is either seconds or an HTTP date."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return now() + timedelta(seconds=int(text))
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -1,0 +1,31 @@
+"""Polite Scrapy settings, derived from the [fetch] configuration."""
+
+from __future__ import annotations
+
+from tracker.config import FetchConfig
+
+
+def crawl_settings(fetch: FetchConfig) -> dict:
+    return {
+        "BOT_NAME": "rulewatch",
+        "USER_AGENT": fetch.user_agent,
+        "ROBOTSTXT_OBEY": fetch.obey_robots,
+        "DOWNLOAD_TIMEOUT": fetch.timeout,
+        "DOWNLOAD_MAXSIZE": fetch.max_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "DOWNLOAD_FAIL_ON_DATALOSS": True,  # a truncated body is a failure, never a version
+        "DOWNLOAD_DELAY": fetch.delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "CONCURRENT_REQUESTS": 8,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "RETRY_ENABLED": fetch.retries > 0,
+        "RETRY_TIMES": fetch.retries,
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "HTTPCACHE_ENABLED": False,
+        "REDIRECT_ENABLED": True,
+        "LOG_LEVEL": "WARNING",
+        "ITEM_PIPELINES": {"spiders.pipelines.IngestPipeline": 100},
+        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+    }

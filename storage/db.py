@@ -1,0 +1,97 @@
+"""Engines, sessions and schema migrations.
+
+SQLite is the embedded default: the file and its folder are created on first
+use, WAL is switched on, and Alembic migrations run automatically on open.
+PostgreSQL (postgresql+psycopg://…) behaves the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlmodel import Session, create_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; the message says what to do next."""
+
+
+def utcnow() -> datetime:
+    """Aware UTC to the second: what every stored time is."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def open_database(url: str, migrate: bool = True) -> Engine:
+    """Create the engine, make sure the schema is current, and return it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"invalid database URL {url!r}; expected sqlite:///path.db or postgresql+psycopg://user@host/db"
+        ) from None
+    connect_args = {}
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # A crawl process and the CLI share the file: wait for a lock rather than fail.
+        connect_args["timeout"] = 30
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect():
+            pass
+        if migrate:
+            upgrade(engine)
+    except (OperationalError, SQLAlchemyError) as exc:
+        raise DatabaseError(
+            f"cannot use the database {parsed.render_as_string(hide_password=True)}: "
+            f"{_first_line(exc)}; check [database] url or RULEWATCH_DATABASE_URL and that the server is up"
+        ) from None
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def upgrade(engine: Engine) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Alembic would otherwise reconfigure logging for the whole process.
+    config.attributes["configure_logger"] = False
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__

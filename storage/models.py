@@ -1,0 +1,87 @@
+"""The tables. Times are aware UTC datetimes throughout (see storage.db.utcnow)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Source(SQLModel, table=True):
+    """A configured source and its health, keyed by its configured name."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    kind: str = Field(max_length=40)
+    baseline_at: datetime | None = None  # end of the first successful check
+    last_checked_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    consecutive_failures: int = 0
+    retry_after: datetime | None = None  # a host asked us to wait until then
+
+
+class Document(SQLModel, table=True):
+    """A tracked document: an FR document number, an eCFR part or a canonical URL."""
+
+    __table_args__ = (UniqueConstraint("source_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    key: str = Field(index=True, max_length=2000)
+    url: str = Field(max_length=2000)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    first_seen_at: datetime
+    last_seen_at: datetime
+    latest_version: int = 0
+    missing_checks: int = 0  # consecutive checks that found it gone (404/410)
+    removed_at: datetime | None = None
+
+
+class Blob(SQLModel, table=True):
+    """Raw fetched bytes, compressed, stored once per SHA-256."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    compression: str = Field(max_length=10)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Version(SQLModel, table=True):
+    """One distinct normalized content of a document, with its fetch evidence."""
+
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    number: int
+    fetched_at: datetime
+    url: str = Field(max_length=2000)
+    final_url: str = Field(max_length=2000)
+    status: int
+    headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON object
+    sha256: str = Field(foreign_key="blob.sha256", max_length=64)
+    content_type: str = Field(default="", max_length=200)
+    content_hash: str = Field(max_length=64)  # of the normalized content, what decides "changed"
+    content_sha256: str = Field(foreign_key="blob.sha256", max_length=64)  # its JSON, as a blob
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class Event(SQLModel, table=True):
+    """Something that happened to a document: new, changed, removed, expectation_met."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True, max_length=20)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    from_version: int | None = None
+    to_version: int | None = None
+    severity: str | None = Field(default=None, max_length=20)
+    reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # JSON list
+    expectations: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    baseline: bool = False
+    detected_at: datetime = Field(index=True)

@@ -1,0 +1,132 @@
+"""Queries and writes the rest of Rulewatch uses; nothing here parses content."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from storage.models import Document, Event, Source, Version
+
+
+def ensure_source(session: Session, name: str, kind: str) -> Source:
+    source = session.exec(select(Source).where(Source.name == name)).first()
+    if source is None:
+        source = Source(name=name, kind=kind)
+        session.add(source)
+        session.flush()
+    elif source.kind != kind:
+        source.kind = kind
+    return source
+
+
+def get_source(session: Session, name: str) -> Source | None:
+    return session.exec(select(Source).where(Source.name == name)).first()
+
+
+def list_sources(session: Session) -> list[Source]:
+    return list(session.exec(select(Source).order_by(Source.name)))
+
+
+def get_document(session: Session, source_id: int, key: str) -> Document | None:
+    return session.exec(
+        select(Document).where(Document.source_id == source_id, Document.key == key)
+    ).first()
+
+
+def find_document(session: Session, ref: str) -> Document | None:
+    """A document by id, key or URL (what the CLI calls DOC)."""
+    if ref.isdigit():
+        document = session.get(Document, int(ref))
+        if document is not None:
+            return document
+    for column in (Document.key, Document.url):
+        document = session.exec(select(Document).where(column == ref).order_by(Document.id)).first()
+        if document is not None:
+            return document
+    return None
+
+
+def list_documents(session: Session, source_id: int | None = None) -> list[Document]:
+    query = select(Document).order_by(Document.id)
+    if source_id is not None:
+        query = query.where(Document.source_id == source_id)
+    return list(session.exec(query))
+
+
+def get_version(session: Session, document_id: int, number: int) -> Version | None:
+    return session.exec(
+        select(Version).where(Version.document_id == document_id, Version.number == number)
+    ).first()
+
+
+def list_versions(session: Session, document_id: int) -> list[Version]:
+    return list(
+        session.exec(select(Version).where(Version.document_id == document_id).order_by(Version.number))
+    )
+
+
+def latest_validators(session: Session, source_id: int) -> dict[str, dict[str, str]]:
+    """{url: {"etag": …, "last_modified": …}} from each live document's latest version."""
+    rows = session.exec(
+        select(Document.url, Version.headers)
+        .join(Version, (Version.document_id == Document.id) & (Version.number == Document.latest_version))
+        .where(Document.source_id == source_id, col(Document.removed_at).is_(None))
+    )
+    validators: dict[str, dict[str, str]] = {}
+    for url, headers_json in rows:
+        headers = {k.lower(): v for k, v in json.loads(headers_json).items()}
+        found = {
+            name: headers[header]
+            for name, header in (("etag", "etag"), ("last_modified", "last-modified"))
+            if headers.get(header)
+        }
+        if found:
+            validators[url] = found
+    return validators
+
+
+def list_events(
+    session: Session,
+    since: datetime | None = None,
+    kinds: list[str] | None = None,
+    source_id: int | None = None,
+    document_id: int | None = None,
+    severities: list[str] | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Events newest first. `severities` filters only `changed` events."""
+    query = select(Event).order_by(col(Event.detected_at).desc(), col(Event.id).desc())
+    if since is not None:
+        query = query.where(Event.detected_at >= since)
+    if kinds:
+        query = query.where(col(Event.kind).in_(kinds))
+    if source_id is not None:
+        query = query.where(Event.source_id == source_id)
+    if document_id is not None:
+        query = query.where(Event.document_id == document_id)
+    if severities is not None:
+        query = query.where((Event.kind != "changed") | col(Event.severity).in_(severities))
+    if limit:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def count_events(session: Session, source_id: int, after_id: int) -> dict[str, int]:
+    """Events of a source with id > after_id, counted by kind (and severity for changes)."""
+    rows = session.exec(
+        select(Event.kind, Event.severity, func.count())
+        .where(Event.source_id == source_id, Event.id > after_id)
+        .group_by(Event.kind, Event.severity)
+    )
+    counts: dict[str, int] = {}
+    for kind, severity, n in rows:
+        label = f"{kind}:{severity}" if severity else kind
+        counts[label] = counts.get(label, 0) + n
+    return counts
+
+
+def max_event_id(session: Session) -> int:
+    return session.exec(select(func.max(Event.id))).one() or 0

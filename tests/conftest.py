@@ -1,0 +1,64 @@
+"""Shared fixtures: a database on SQLite and on PostgreSQL, a loopback server, configs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.support.server import FixtureServer
+
+FILES = Path(__file__).parent / "files"
+PG_URL = os.environ.get("RULEWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_schema_url(request) -> str:
+    """A fresh schema per test in the `test` database, dropped afterwards."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # the server is part of the test environment
+        pytest.fail(f"PostgreSQL at {PG_URL} is not usable ({exc}); start it (see .ci/run)")
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'rulewatch.db'}"
+    return _postgres_schema_url(request)
+
+
+@pytest.fixture
+def server():
+    fixture_server = FixtureServer().start()
+    yield fixture_server
+    fixture_server.stop()
+
+
+@pytest.fixture
+def write_config(tmp_path, database_url):
+    """Writes a config file whose database is the test's; returns its path."""
+
+    def write(body: str, name: str = "rulewatch.toml", fetch: str = "delay = 0\ntimeout = 5\nretries = 0") -> Path:
+        path = tmp_path / name
+        path.write_text(
+            f'[database]\nurl = "{database_url}"\n\n[fetch]\n{fetch}\n\n' + dedent(body),
+            encoding="utf-8",
+        )
+        return path
+
+    return write

@@ -1,0 +1,134 @@
+"""Storage on SQLite and PostgreSQL alike (the database_url fixture runs both)."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlmodel import select
+
+from storage.blobs import get_blob, put_blob, sha256_hex
+from storage.db import DatabaseError, open_database, session_scope, utcnow
+from storage.models import Blob, Document, Event, Version
+from storage.repository import (
+    ensure_source,
+    find_document,
+    latest_validators,
+    list_events,
+)
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = open_database(database_url)
+    yield engine
+    engine.dispose()
+
+
+def add_document(session, source, key, url=None):
+    now = utcnow()
+    document = Document(source_id=source.id, key=key, url=url or key, title=key, first_seen_at=now, last_seen_at=now)
+    session.add(document)
+    session.flush()
+    return document
+
+
+def add_version(session, document, number, headers):
+    sha = put_blob(session, f"raw {document.id} {number}".encode())
+    version = Version(
+        document_id=document.id, number=number, fetched_at=utcnow(), url=document.url, final_url=document.url,
+        status=200, headers=json.dumps(headers), sha256=sha, content_hash=f"h{number}", content_sha256=sha,
+    )
+    session.add(version)
+    document.latest_version = number
+    session.flush()
+    return version
+
+
+def test_migrations_create_the_schema_and_reopening_is_harmless(engine, database_url):
+    tables = set(inspect(engine).get_table_names())
+    assert {"source", "document", "version", "blob", "event", "alembic_version"} <= tables
+    again = open_database(database_url)
+    with again.connect() as connection:
+        assert connection.execute(text("select version_num from alembic_version")).scalar() == "0001"
+    again.dispose()
+
+
+def test_identical_bytes_are_stored_once_and_compressed(engine):
+    body = b"<p>The same page</p>" * 500
+    with session_scope(engine) as session:
+        first = put_blob(session, body)
+        second = put_blob(session, body)
+    with session_scope(engine) as session:
+        assert first == second == sha256_hex(body)
+        assert len(session.exec(select(Blob)).all()) == 1
+        stored = session.get(Blob, first)
+        assert stored.size == len(body) and len(stored.data) < len(body) / 10
+        assert get_blob(session, first) == body
+
+
+def test_times_come_back_as_aware_utc(engine):
+    with session_scope(engine) as session:
+        source = ensure_source(session, "s", "page")
+        source.last_checked_at = utcnow()
+    with session_scope(engine) as session:
+        moment = ensure_source(session, "s", "page").last_checked_at
+        assert moment.utcoffset() == timedelta(0)
+
+
+def test_find_document_by_id_key_or_url(engine):
+    with session_scope(engine) as session:
+        source = ensure_source(session, "fr", "federal_register")
+        document = add_document(session, source, "2025-00636", url="https://www.federalregister.gov/d/2025-00636")
+    with session_scope(engine) as session:
+        for ref in (str(document.id), "2025-00636", "https://www.federalregister.gov/d/2025-00636"):
+            assert find_document(session, ref).id == document.id
+        assert find_document(session, "nothing") is None
+
+
+def test_validators_come_from_each_documents_latest_version(engine):
+    with session_scope(engine) as session:
+        source = ensure_source(session, "p", "page")
+        document = add_document(session, source, "http://h/p")
+        add_version(session, document, 1, {"ETag": '"v1"'})
+        add_version(session, document, 2, {"ETag": '"v2"', "Last-Modified": "Tue, 20 May 2025 10:00:00 GMT"})
+        other = add_document(session, source, "http://h/q")
+        add_version(session, other, 1, {"Content-Type": "text/html"})
+    with session_scope(engine) as session:
+        assert latest_validators(session, source.id) == {
+            "http://h/p": {"etag": '"v2"', "last_modified": "Tue, 20 May 2025 10:00:00 GMT"}
+        }
+
+
+def test_events_newest_first_and_severity_filter_keeps_other_events(engine):
+    with session_scope(engine) as session:
+        source = ensure_source(session, "p", "page")
+        document = add_document(session, source, "http://h/p")
+        base = utcnow()
+        for minutes, kind, severity in [(0, "new", None), (1, "changed", "cosmetic"), (2, "changed", "minor"),
+                                        (3, "changed", "substantive"), (4, "removed", None)]:
+            session.add(Event(kind=kind, severity=severity, source_id=source.id, document_id=document.id,
+                              detected_at=base + timedelta(minutes=minutes)))
+    with session_scope(engine) as session:
+        events = list_events(session)
+        assert [e.kind for e in events] == ["removed", "changed", "changed", "changed", "new"]
+        kept = list_events(session, severities=["minor", "substantive"])
+        assert [(e.kind, e.severity) for e in kept] == [
+            ("removed", None), ("changed", "substantive"), ("changed", "minor"), ("new", None)
+        ]
+        assert len(list_events(session, since=base + timedelta(minutes=3))) == 2
+
+
+def test_an_unusable_database_is_a_clear_error(tmp_path):
+    with pytest.raises(DatabaseError, match="check \\[database\\] url"):
+        open_database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(DatabaseError, match="invalid database URL"):
+        open_database("not a url")
+
+
+def test_sqlite_file_and_folder_are_created_with_wal(tmp_path):
+    engine = open_database(f"sqlite:///{tmp_path / 'deep' / 'folder' / 'r.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert (tmp_path / "deep" / "folder" / "r.db").exists()
+    engine.dispose()

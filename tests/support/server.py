@@ -1,0 +1,112 @@
+"""A loopback HTTP server for tests: routes that can be changed between checks.
+
+Each route is a `Reply`; ETag and Last-Modified are honoured for conditional
+requests, every request is logged, and a reply can be delayed or cut short to
+imitate a slow or broken server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    delay: float = 0.0  # seconds before answering
+    truncate_to: int | None = None  # send only this many body bytes, announce the full length
+
+
+@dataclass
+class Hit:
+    path: str
+    headers: dict[str, str]
+
+
+class FixtureServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, Reply] = {}
+        self.hits: list[Hit] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def set(self, path: str, body: bytes | str = b"", **options) -> Reply:
+        reply = Reply(body=body.encode() if isinstance(body, str) else body, **options)
+        self.routes[path] = reply
+        return reply
+
+    def hits_for(self, path: str) -> list[Hit]:
+        return [hit for hit in self.hits if hit.path == path]
+
+    def start(self) -> "FixtureServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the standard library's name)
+                server.hits.append(Hit(self.path, dict(self.headers.items())))
+                reply = server.routes.get(self.path)
+                if reply is None:
+                    self._send(Reply(b"not found", status=404, content_type="text/plain"))
+                    return
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.status == 200 and self._not_modified(reply):
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                self._send(reply)
+
+            def _not_modified(self, reply: Reply) -> bool:
+                if reply.etag and self.headers.get("If-None-Match") == reply.etag:
+                    return True
+                return bool(reply.last_modified) and self.headers.get("If-Modified-Since") == reply.last_modified
+
+            def _send(self, reply: Reply) -> None:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.etag:
+                    self.send_header("ETag", reply.etag)
+                if reply.last_modified:
+                    self.send_header("Last-Modified", reply.last_modified)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                body = reply.body if reply.truncate_to is None else reply.body[: reply.truncate_to]
+                try:
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                if reply.truncate_to is not None:
+                    self.close_connection = True
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+        return Handler

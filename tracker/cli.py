@@ -1,0 +1,229 @@
+"""The `rulewatch` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Optional
+
+import typer
+from sqlalchemy.engine import Engine
+
+from storage.db import DatabaseError, open_database, session_scope
+from storage.models import Document, Source
+from storage.repository import find_document, list_documents, list_events, list_versions
+from tracker.config import SEVERITIES, Config, ConfigError, load_config
+from tracker.diff import render_text
+from tracker.present import document_summary_json, event_json, version_json
+from tracker.review import ReviewError, compare_versions
+
+app = typer.Typer(help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
+                  no_args_is_help=True, add_completion=False)
+
+
+class Format(str, Enum):
+    text = "text"
+    html = "html"
+    json = "json"
+
+
+class State:
+    config_path: str | None = None
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load() -> tuple[Config, Engine]:
+    try:
+        config = load_config(State.config_path)
+        return config, open_database(config.database_url)
+    except (ConfigError, DatabaseError) as exc:
+        fail(str(exc))
+
+
+@app.callback()
+def main(
+    config: Optional[str] = typer.Option(
+        None, "--config", "-c", help="Configuration file (else $RULEWATCH_CONFIG, else config/rulewatch.toml)."
+    ),
+) -> None:
+    State.config_path = config
+
+
+@app.command()
+def check(source: list[str] = typer.Option([], "--source", "-s", help="Check only this source (repeatable).")) -> None:
+    """One pass over every (or the named) source: fetch, store, diff, classify."""
+    from tracker.crawl import run_check
+
+    config, engine = load()
+    try:
+        names = [config.source(name).name for name in source] or [s.name for s in config.sources]
+    except ConfigError as exc:
+        fail(str(exc))
+    if not names:
+        fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
+    typer.echo(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
+    for result in run_check(config, engine, names):
+        typer.echo(result.line())
+
+
+@app.command()
+def run() -> None:
+    """The service: poll every source at its interval until stopped."""
+    import logging
+
+    from tracker.scheduler import serve_forever
+
+    config, engine = load()
+    if not config.sources:
+        fail(f"{config.path}: no [[sources]] configured; nothing to poll")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    serve_forever(config, engine)
+
+
+@app.command()
+def changes(
+    as_json: bool = typer.Option(False, "--json", help="One JSON array."),
+    since: Optional[str] = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),
+    severity: Optional[str] = typer.Option(None, help="Keep changes at least this severe (and all other events)."),
+    source: Optional[str] = typer.Option(None, help="Only this source."),
+    limit: int = typer.Option(0, help="At most this many (0: all)."),
+) -> None:
+    """Changes and events, newest first."""
+    severities = None
+    if severity is not None:
+        if severity not in SEVERITIES:
+            fail(f"--severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
+        severities = list(SEVERITIES[SEVERITIES.index(severity):])
+    since_time = _parse_time(since) if since else None
+    _, engine = load()
+    with session_scope(engine) as session:
+        source_id = None
+        if source:
+            row = session.exec(_source_by_name(source)).first()
+            if row is None:
+                fail(f"no source named {source!r} has been checked yet")
+            source_id = row.id
+        events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=limit or None)
+        rows = [event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id)) for e in events]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("No events yet. Run `rulewatch check` first.")
+        return
+    _table(
+        ["id", "detected", "event", "severity", "source", "document", "summary"],
+        [
+            [r["id"], r["detected_at"], r["event"] + (" (baseline)" if r["baseline"] else ""), r["severity"] or "",
+             r["source"], f"{r['document']['id']} {r['document']['title'] or r['document']['url']}", r["summary"]]
+            for r in rows
+        ],
+    )
+
+
+@app.command()
+def documents(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Every tracked document."""
+    _, engine = load()
+    with session_scope(engine) as session:
+        rows = [document_summary_json(d, session.get(Source, d.source_id)) for d in list_documents(session)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("No documents yet. Run `rulewatch check` first.")
+        return
+    _table(
+        ["id", "source", "versions", "last seen", "title / url"],
+        [[r["id"], r["source"], r["versions"], r["last_seen_at"],
+          (r["title"] or r["url"]) + (" [removed]" if r["removed_at"] else "")] for r in rows],
+    )
+
+
+@app.command()
+def history(doc: str = typer.Argument(..., help="Document id, key or URL."), as_json: bool = typer.Option(False, "--json")) -> None:
+    """One document's versions, with their evidence."""
+    _, engine = load()
+    with session_scope(engine) as session:
+        document = _document(session, doc)
+        rows = [version_json(v) for v in list_versions(session, document.id)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(f"{document.title or document.url}\n{document.url}\n")
+    _table(["version", "fetched", "status", "sha256", "final url"],
+           [[r["version"], r["fetched_at"], r["status"], r["sha256"][:16], r["final_url"]] for r in rows])
+
+
+@app.command()
+def diff(
+    doc: str = typer.Argument(..., help="Document id, key or URL."),
+    from_version: Optional[int] = typer.Option(None, "--from", help="Older version (default: the one before --to)."),
+    to_version: Optional[int] = typer.Option(None, "--to", help="Newer version (default: the latest)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
+) -> None:
+    """A redline between two versions (default: the last two)."""
+    _, engine = load()
+    with session_scope(engine) as session:
+        document = _document(session, doc)
+        try:
+            comparison = compare_versions(session, document, from_version, to_version)
+        except ReviewError as exc:
+            fail(str(exc))
+    if fmt is Format.json:
+        typer.echo(json.dumps(comparison.to_json(), indent=2))
+        return
+    if fmt is Format.html:
+        from tracker.web.render import standalone_redline
+
+        typer.echo(standalone_redline(comparison))
+        return
+    old = comparison.old.number if comparison.old else "nothing"
+    typer.echo(f"{document.title or document.url}: version {old} -> {comparison.new.number}")
+    if comparison.assessment:
+        typer.echo(f"severity: {comparison.assessment.severity}")
+        for reason in comparison.assessment.reasons:
+            typer.echo(f"  - {reason}")
+    typer.echo("")
+    typer.echo(render_text(comparison.redline))
+
+
+def _document(session, ref: str) -> Document:
+    document = find_document(session, ref)
+    if document is None:
+        fail(f"no document {ref!r}; `rulewatch documents` lists ids, keys and URLs")
+    return document
+
+
+def _source_by_name(name: str):
+    from sqlmodel import select
+
+    return select(Source).where(Source.name == name)
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"--since: expected an ISO 8601 time such as 2026-11-25T10:00:00Z, got {text!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _table(headers: list[str], rows: list[list]) -> None:
+    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [min(max(len(row[i]) for row in cells), 60) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        line = "  ".join(c[:60].ljust(w) if i < len(row) - 1 else c for i, (c, w) in enumerate(zip(row, widths)))
+        typer.echo(line.rstrip())
+        if n == 0:
+            typer.echo("  ".join("-" * w for w in widths))
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,228 @@
+"""The one place that turns a fetch outcome into versions and events.
+
+A Snapshot is normalized and compared with the document's latest version: the
+same normalized content stores nothing; different content stores a version and
+an event (`new`, or `changed` with a severity and reasons) in one transaction.
+Failures are recorded on the source and never become versions; a document
+gone (404/410) on `removed_after` consecutive checks becomes `removed`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from spiders.items import FetchFailed, NotModified, Snapshot
+from storage.blobs import get_blob, put_blob
+from storage.db import session_scope, utcnow
+from storage.models import Document, Event, Source, Version
+from storage.repository import ensure_source, get_document, get_version
+from tracker.config import SourceConfig
+from tracker.diff import diff_contents
+from tracker.model import Content
+from tracker.extract import ContentError, extract_content
+from tracker.normalize import content_hash
+from tracker.severity import assess
+
+
+@dataclass
+class CheckTally:
+    """What one check of one source did, for the summary and the source's health."""
+
+    fetched: int = 0
+    unchanged: int = 0
+    new_versions: int = 0
+    failures: list[str] = field(default_factory=list)
+    last_status: int | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.fetched + self.unchanged > 0
+
+
+class Ingestor:
+    """Receives the fetch outcomes of one check of one source."""
+
+    def __init__(self, engine: Engine, source: SourceConfig, progress: Callable[[str], None] | None = None):
+        self.engine = engine
+        self.source = source
+        self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.tally = CheckTally()
+        with session_scope(engine) as session:
+            row = ensure_source(session, source.name, source.kind)
+            self.source_id = row.id
+            self.baseline = row.baseline_at is None
+
+    def handle(self, item: Snapshot | NotModified | FetchFailed) -> None:
+        if isinstance(item, Snapshot):
+            self.ingest_snapshot(item)
+        elif isinstance(item, NotModified):
+            self.tally.unchanged += 1
+            with session_scope(self.engine) as session:
+                document = get_document(session, self.source_id, item.key)
+                if document is not None:
+                    mark_seen(document)
+            self.progress(f"  {self.source.name}: {item.url} not modified")
+        elif isinstance(item, FetchFailed):
+            self.record_failure(item)
+        else:
+            raise TypeError(f"unexpected item {item!r}")
+
+    def ingest_snapshot(self, snapshot: Snapshot) -> Event | None:
+        with session_scope(self.engine) as session:
+            raw_sha = put_blob(session, snapshot.body)
+            try:
+                content = extract_content(snapshot, self.source.selector or None)
+            except ContentError as exc:
+                session.commit()  # keep the raw bytes as evidence of what failed
+                self.record_failure(
+                    FetchFailed(snapshot.source, snapshot.key, snapshot.url, snapshot.fetched_at,
+                                error=f"{exc} (raw bytes kept, sha256 {raw_sha[:12]}…)", status=snapshot.status)
+                )
+                return None
+            self.tally.fetched += 1
+            self.tally.last_status = snapshot.status
+            event = self._store(session, snapshot, content, raw_sha)
+        if event is None:
+            self.progress(f"  {self.source.name}: {snapshot.url} unchanged")
+        else:
+            detail = f" ({event.severity})" if event.severity else ""
+            self.progress(f"  {self.source.name}: {snapshot.url} {event.kind}{detail}, version {event.to_version}")
+        return event
+
+    def _store(self, session: Session, snapshot: Snapshot, content: Content, raw_sha: str) -> Event | None:
+        digest = content_hash(content)
+        document = get_document(session, self.source_id, snapshot.key)
+        previous = None
+        if document is None:
+            document = Document(
+                source_id=self.source_id,
+                key=snapshot.key,
+                url=snapshot.url,
+                title=content.title or snapshot.title_hint,
+                first_seen_at=snapshot.fetched_at,
+                last_seen_at=snapshot.fetched_at,
+            )
+            session.add(document)
+            session.flush()
+        else:
+            previous = get_version(session, document.id, document.latest_version)
+        mark_seen(document)
+        if previous is not None and previous.content_hash == digest:
+            return None
+
+        version = Version(
+            document_id=document.id,
+            number=document.latest_version + 1,
+            fetched_at=snapshot.fetched_at,
+            url=snapshot.url,
+            final_url=snapshot.final_url,
+            status=snapshot.status,
+            headers=json.dumps(snapshot.headers, sort_keys=True),
+            sha256=raw_sha,
+            content_type=snapshot.content_type[:200],
+            content_hash=digest,
+            content_sha256=put_blob(session, json.dumps(content.to_json(), sort_keys=True).encode()),
+            title=content.title,
+        )
+        session.add(version)
+        document.latest_version = version.number
+        document.title = content.title or document.title or snapshot.title_hint
+        self.tally.new_versions += 1
+
+        if previous is None:
+            event = Event(
+                kind="new",
+                source_id=self.source_id,
+                document_id=document.id,
+                to_version=version.number,
+                baseline=self.baseline,
+                summary=f"first seen: {document.title or document.url}",
+                detected_at=utcnow(),
+            )
+        else:
+            old_content = load_content(session, previous)
+            assessment = assess(diff_contents(old_content, content))
+            event = Event(
+                kind="changed",
+                source_id=self.source_id,
+                document_id=document.id,
+                from_version=previous.number,
+                to_version=version.number,
+                severity=assessment.severity,
+                reasons=json.dumps(list(assessment.reasons)),
+                summary=assessment.reasons[0] if assessment.reasons else assessment.severity,
+                detected_at=utcnow(),
+            )
+        session.add(event)
+        session.flush()
+        return event
+
+    def record_failure(self, failure: FetchFailed) -> Event | None:
+        self.tally.failures.append(failure.error)
+        self.tally.last_status = failure.status
+        self.progress(f"  {self.source.name}: FAILED {failure.error}")
+        event = None
+        with session_scope(self.engine) as session:
+            source = session.get(Source, self.source_id)
+            if failure.retry_after and (source.retry_after is None or failure.retry_after > source.retry_after):
+                source.retry_after = failure.retry_after
+            document = get_document(session, self.source_id, failure.key)
+            if failure.gone and document is not None and document.removed_at is None:
+                document.missing_checks += 1
+                if document.missing_checks >= self.source.removed_after:
+                    document.removed_at = failure.fetched_at
+                    event = Event(
+                        kind="removed",
+                        source_id=self.source_id,
+                        document_id=document.id,
+                        from_version=document.latest_version,
+                        summary=f"gone ({failure.error}) on {document.missing_checks} consecutive checks",
+                        detected_at=utcnow(),
+                    )
+                    session.add(event)
+        return event
+
+    def finish(self) -> CheckTally:
+        """Record the check's outcome on the source; the first success is the baseline."""
+        tally = self.tally
+        with session_scope(self.engine) as session:
+            source = session.get(Source, self.source_id)
+            checked = utcnow()
+            source.last_checked_at = checked
+            if tally.succeeded:
+                source.last_success_at = checked
+                source.consecutive_failures = 0
+                if source.baseline_at is None:
+                    source.baseline_at = checked
+            else:
+                source.last_failure_at = checked
+                source.consecutive_failures += 1
+            if tally.failures:
+                source.last_failure_at = checked
+                source.last_error = _failure_message(tally)
+            else:
+                source.last_error = None
+            source.last_status = tally.last_status if tally.failures else 200
+        return tally
+
+
+def mark_seen(document: Document) -> None:
+    document.last_seen_at = utcnow()
+    document.missing_checks = 0
+    document.removed_at = None
+
+def _failure_message(tally: CheckTally) -> str:
+    first = tally.failures[0]
+    if len(tally.failures) == 1:
+        return first
+    return f"{len(tally.failures)} fetches failed; first: {first}"
+
+
+def load_content(session: Session, version: Version) -> Content:
+    return Content.from_json(json.loads(get_blob(session, version.content_sha256)))

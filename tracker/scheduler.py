@@ -1,0 +1,56 @@
+"""The long-running service: APScheduler polls each source at its interval.
+
+Each poll is a `run_check` of one source, so it runs in a child process of its
+own (see spiders/run.py). A source is never polled twice at once, and runs
+missed while busy or stopped are coalesced into one.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
+
+from tracker.config import Config
+from tracker.crawl import run_check
+
+log = logging.getLogger("rulewatch.scheduler")
+
+
+def build_scheduler(config: Config, engine: Engine) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+    for source in config.sources:
+        scheduler.add_job(
+            _poll,
+            IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
+            args=[config, engine, source.name],
+            id=f"source:{source.name}",
+            name=f"check {source.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=source.interval,
+            next_run_time=datetime.now(timezone.utc),
+        )
+    return scheduler
+
+
+def _poll(config: Config, engine: Engine, name: str) -> None:
+    for result in run_check(config, engine, [name]):
+        log.info("%s", result.line())
+
+
+def serve_forever(config: Config, engine: Engine) -> None:
+    scheduler = build_scheduler(config, engine)
+
+    def stop(signum, _frame):
+        log.info("received signal %s, stopping after the running checks", signum)
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("polling %d source(s); stop with Ctrl-C", len(config.sources))
+    scheduler.start()
