@@ -11,7 +11,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from twisted.internet.error import (
     ConnectionRefusedError,
@@ -104,25 +111,26 @@ def describe_failure(failure, settings) -> str:
     url = failure.request.url
     if failure.check(IgnoreRequest):
         message = str(failure.value) or "request ignored"
-        if "robots" in message.lower() or "Forbidden by robots.txt" in message:
+        if "robots" in message.lower():
             return f"forbidden by robots.txt: {url}"
         return f"{message}: {url}"
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
         return f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g}s: {url}"
-    if failure.check(DNSLookupError):
+    if failure.check(CannotResolveHostError, DNSLookupError):
         return f"DNS lookup failed for {url}"
-    if failure.check(ConnectionRefusedError):
+    if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
         return f"connection refused: {url}"
-    if failure.check(ResponseFailed, ResponseNeverReceived):
-        reasons = getattr(failure.value, "reasons", []) or []
-        text = "; ".join(str(r.value) for r in reasons) or str(failure.value)
-        if "maxsize" in text.lower() or "max size" in text.lower() or "larger than" in text.lower():
-            return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}"
-        return f"response broken off ({text or 'connection lost'}): {url}"
-    message = str(failure.value).strip() or failure.value.__class__.__name__
-    if "larger than download max size" in message or "max size" in message:
+    if failure.check(DownloadCancelledError) or _over_cap(failure):
         return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}"
+    if failure.check(ResponseDataLossError, ResponseFailed, ResponseNeverReceived):
+        return f"response broken off before its end (truncated body): {url}"
+    message = str(failure.value).strip() or failure.value.__class__.__name__
     return f"{failure.value.__class__.__name__}: {message} ({url})"
+
+
+def _over_cap(failure) -> bool:
+    text = str(failure.value).lower()
+    return "max size" in text or "maxsize" in text
 
 
 def decode_headers(headers) -> dict[str, str]:

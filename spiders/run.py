@@ -28,7 +28,7 @@ SPIDERS = {"page": PageSpider}
 
 def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
     engine = open_database(config.database_url)
-    process = CrawlerProcess(crawl_settings(config.fetch), install_root_handler=True)
+    process = CrawlerProcess(crawl_settings(config.fetch))
     results: dict[str, dict] = {}
     ingestors: dict[str, Ingestor] = {}
     for name in names:

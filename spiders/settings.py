@@ -15,7 +15,7 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_FAIL_ON_DATALOSS": True,  # a truncated body is a failure, never a version
         "DOWNLOAD_DELAY": fetch.delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,  # delays vary by ±50%
         "CONCURRENT_REQUESTS": 8,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
         "RETRY_ENABLED": fetch.retries > 0,
@@ -26,6 +26,7 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "HTTPCACHE_ENABLED": False,
         "REDIRECT_ENABLED": True,
         "LOG_LEVEL": "WARNING",
+        "LOG_INSTALL_ROOT_HANDLER": True,
         "ITEM_PIPELINES": {"spiders.pipelines.IngestPipeline": 100},
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
     }

@@ -1,0 +1,222 @@
+"""The `page` spider against a loopback server: politeness and every kind of bad input.
+
+Each check runs the real crawl (a child process with Scrapy), then the database
+is inspected: a failure is recorded on the source and never becomes a version.
+"""
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from storage.db import open_database, session_scope
+from storage.models import Document, Event, Source, Version
+from tests.conftest import FILES
+from tracker.config import load_config
+from tracker.crawl import run_check
+from tracker.ingest import load_content
+
+PAGE = (FILES / "pages" / "guidance_v1.html").read_bytes()
+
+
+@pytest.fixture
+def page_source(server, write_config):
+    def make(path="/page", selector="main", fetch=None, extra=""):
+        options = {"fetch": fetch} if fetch else {}
+        config = load_config(
+            write_config(
+                f"""
+                [[sources]]
+                name = "watched"
+                kind = "page"
+                url = "{server.url(path)}"
+                {f'selector = "{selector}"' if selector else ''}
+                {extra}
+                """,
+                **options,
+            )
+        )
+        engine = open_database(config.database_url)
+        return config, engine
+
+    return make
+
+
+def check(config, engine):
+    [result] = run_check(config, engine, ["watched"])
+    return result
+
+
+def state(engine):
+    with session_scope(engine) as session:
+        source = session.exec(select(Source)).one()
+        versions = session.exec(select(Version)).all()
+        events = session.exec(select(Event)).all()
+        return source, versions, events
+
+
+def test_a_page_becomes_a_version_with_its_evidence(server, page_source):
+    server.set("/page", PAGE, headers={"X-Served-By": "fixture"})
+    config, engine = page_source()
+    result = check(config, engine)
+    assert result.status == "ok" and result.new_versions == 1
+    source, [version], [event] = state(engine)
+    assert source.baseline_at is not None and source.consecutive_failures == 0
+    assert version.status == 200 and version.final_url == server.url("/page")
+    assert json.loads(version.headers)["X-Served-By"] == "fixture"
+    assert event.kind == "new" and event.baseline
+    hit = server.hits_for("/page")[0]
+    assert hit.headers["User-Agent"].startswith("Rulewatch/")
+    with session_scope(engine) as session:
+        content = load_content(session, version)
+    text = content.text()
+    assert "shall obtain a license" in text
+    assert "Skip to main content" not in text and "Constitution Ave" not in text and "dataLayer" not in text
+
+
+def test_conditional_requests_and_304(server, page_source):
+    server.set("/page", PAGE, etag='"abc"', last_modified="Tue, 13 May 2025 14:00:00 GMT")
+    config, engine = page_source()
+    check(config, engine)
+    result = check(config, engine)
+    assert result.unchanged == 1 and result.status == "ok"
+    second = server.hits_for("/page")[1]
+    assert second.headers["If-None-Match"] == '"abc"'
+    assert second.headers["If-Modified-Since"] == "Tue, 13 May 2025 14:00:00 GMT"
+    _, versions, events = state(engine)
+    assert len(versions) == 1 and len(events) == 1
+
+
+def test_robots_txt_is_obeyed(server, page_source):
+    server.set("/robots.txt", "User-agent: *\nDisallow: /page\n", content_type="text/plain")
+    server.set("/page", PAGE)
+    config, engine = page_source()
+    result = check(config, engine)
+    assert result.status == "failed"
+    assert "robots.txt" in result.failures[0]
+    assert server.hits_for("/page") == []
+    source, versions, _ = state(engine)
+    assert versions == [] and "robots.txt" in source.last_error
+
+
+@pytest.mark.parametrize("status", [404, 500, 503])
+def test_http_errors_are_recorded_failures_not_versions(server, page_source, status):
+    server.set("/page", "<html><body><main>Error page</main></body></html>", status=status)
+    config, engine = page_source()
+    result = check(config, engine)
+    assert result.status == "failed" and f"HTTP {status}" in result.failures[0]
+    source, versions, events = state(engine)
+    assert versions == [] and events == []
+    assert source.consecutive_failures == 1 and source.last_status == status
+    assert source.baseline_at is None  # a failed first check is not the baseline
+
+
+def test_retry_after_is_honoured(server, page_source):
+    server.set("/page", "busy", status=503, content_type="text/plain", headers={"Retry-After": "3600"})
+    config, engine = page_source()
+    check(config, engine)
+    result = check(config, engine)
+    assert result.status == "skipped" and "Retry-After" in result.message
+    assert len(server.hits_for("/page")) == 1
+
+
+def test_gone_becomes_removed_only_after_consecutive_checks(server, page_source):
+    server.set("/page", PAGE)
+    config, engine = page_source()
+    check(config, engine)
+    server.set("/page", "gone", status=404, content_type="text/plain")
+    check(config, engine)
+    server.set("/page", PAGE)
+    check(config, engine)  # back again: the count starts over
+    server.set("/page", "gone", status=410, content_type="text/plain")
+    for _ in range(2):
+        check(config, engine)
+    assert [e.kind for e in state(engine)[2]] == ["new"]
+    check(config, engine)
+    _, versions, events = state(engine)
+    assert [e.kind for e in events] == ["new", "removed"]
+    assert len(versions) == 1
+    with session_scope(engine) as session:
+        assert session.exec(select(Document)).one().removed_at is not None
+
+
+def test_timeout(server, page_source):
+    server.set("/page", PAGE, delay=3)
+    config, engine = page_source(fetch="delay = 0\ntimeout = 1\nretries = 0")
+    result = check(config, engine)
+    assert result.status == "failed" and "timed out" in result.failures[0]
+    assert state(engine)[1] == []
+
+
+def test_body_over_the_cap(server, page_source):
+    server.set("/page", b"<html><body><main>" + b"<p>word</p>" * 20000 + b"</main></body></html>")
+    config, engine = page_source(fetch="delay = 0\ntimeout = 5\nretries = 0\nmax_bytes = 10000")
+    result = check(config, engine)
+    assert result.status == "failed" and "cap" in result.failures[0]
+    assert state(engine)[1] == []
+
+
+def test_truncated_body(server, page_source):
+    server.set("/page", PAGE, truncate_to=200)
+    config, engine = page_source()
+    result = check(config, engine)
+    assert result.status == "failed" and "broken off" in result.failures[0]
+    assert state(engine)[1] == []
+
+
+def test_invalid_utf8_is_replaced_not_fatal_and_raw_bytes_kept(server, page_source):
+    body = "<html><body><main><p>Export controls apply to items \u00a7 744.23.</p></main></body></html>".encode()
+    body = body.replace(b"items", b"it\xff\xfems")
+    server.set("/page", body)
+    config, engine = page_source()
+    assert check(config, engine).status == "ok"
+    _, [version], _ = state(engine)
+    with session_scope(engine) as session:
+        from storage.blobs import get_blob
+
+        assert get_blob(session, version.sha256) == body
+        assert "Export controls apply to" in load_content(session, version).text()
+
+
+def test_wrong_charset_header_falls_back_to_detection(server, page_source):
+    text = "<html><body><main><p>Die Ausfuhrkontrollen gelten für Güter, die in Übersee hergestellt wurden.</p></main></body></html>"
+    server.set("/page", text.encode("latin-1"), content_type="text/html; charset=utf-8")
+    config, engine = page_source()
+    assert check(config, engine).status == "ok"
+    _, [version], _ = state(engine)
+    with session_scope(engine) as session:
+        assert "für Güter" in load_content(session, version).text()
+
+
+def test_non_html_content_is_a_clear_failure(server, page_source):
+    server.set("/page", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, content_type="image/png")
+    config, engine = page_source()
+    result = check(config, engine)
+    assert result.status == "failed" and "unsupported content type 'image/png'" in result.failures[0]
+    assert state(engine)[1] == []
+
+
+def test_selector_that_matches_nothing_is_a_failure(server, page_source):
+    server.set("/page", PAGE)
+    config, engine = page_source(selector="#no-such-region")
+    result = check(config, engine)
+    assert result.status == "failed" and "#no-such-region" in result.failures[0]
+    assert state(engine)[1] == []
+
+
+def test_redirect_is_followed_and_recorded(server, page_source):
+    server.set("/old", b"", status=301, headers={"Location": "/page"})
+    server.set("/page", PAGE)
+    config, engine = page_source(path="/old")
+    assert check(config, engine).status == "ok"
+    _, [version], _ = state(engine)
+    assert version.url == server.url("/old") and version.final_url == server.url("/page")
+
+
+def test_unreachable_host(page_source, write_config):
+    config = load_config(write_config('[[sources]]\nname = "watched"\nkind = "page"\nurl = "http://127.0.0.1:9/x"\n'))
+    engine = open_database(config.database_url)
+    result = check(config, engine)
+    assert result.status == "failed" and "connection refused" in result.failures[0]
+    source, versions, events = state(engine)
+    assert source.consecutive_failures == 1 and versions == [] and events == []

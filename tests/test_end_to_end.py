@@ -1,0 +1,96 @@
+"""The issue's acceptance story, through the real CLI, on SQLite and PostgreSQL.
+
+A page on a loopback server is checked, changed only cosmetically, checked, then
+changed from "shall" to "shall not", checked, and checked once more unchanged.
+"""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import FILES
+from tracker.cli import app
+
+PAGES = FILES / "pages"
+
+
+def cli(config, *args):
+    result = CliRunner().invoke(app, ["--config", str(config), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def story(server, write_config):
+    server.set("/guidance", (PAGES / "guidance_v1.html").read_bytes())
+    config = write_config(
+        f"""
+        [[sources]]
+        name = "bis-guidance"
+        kind = "page"
+        url = "{server.url('/guidance')}"
+        selector = "main"
+        """
+    )
+    return server, config
+
+
+def test_cosmetic_then_negation(story):
+    server, config = story
+    summary = cli(config, "check")
+    assert "bis-guidance: ok" in summary and "1 new" in summary
+
+    server.set("/guidance", (PAGES / "guidance_v2_cosmetic.html").read_bytes())
+    cli(config, "check")
+    server.set("/guidance", (PAGES / "guidance_v3_negation.html").read_bytes())
+    cli(config, "check")
+    cli(config, "check")  # nothing changed: adds nothing
+
+    events = json.loads(cli(config, "changes", "--json"))
+    kinds = [(e["event"], e["severity"]) for e in events]
+    assert kinds.count(("new", None)) == 1
+    assert [k for k in kinds if k[1] in ("minor", "substantive")] == [("changed", "substantive")]
+    assert len(events) <= 3  # new, at most one cosmetic, one substantive
+
+    substantive = events[0]
+    assert substantive["event"] == "changed" and substantive["severity"] == "substantive"
+    assert any("negation added" in reason and "744.23(a)(2)" in reason for reason in substantive["reasons"])
+    assert substantive["baseline"] is False
+    assert substantive["document"]["url"] == server.url("/guidance")
+    new = events[-1]
+    assert new["event"] == "new" and new["baseline"] is True and new["from_version"] is None
+    for field in ("id", "event", "severity", "reasons", "source", "document", "from_version", "to_version",
+                  "detected_at", "expectations", "baseline", "summary"):
+        assert field in substantive
+    assert json.loads(cli(config, "changes", "--json", "--severity", "minor")) == [
+        e for e in events if e["severity"] != "cosmetic"
+    ]
+
+    doc = str(substantive["document"]["id"])
+    history = json.loads(cli(config, "history", doc, "--json"))
+    assert [v["version"] for v in history] == list(range(1, len(history) + 1))
+    assert all(v["status"] == 200 and len(v["sha256"]) == 64 and v["url"] for v in history)
+
+    text = cli(config, "diff", doc, "--format", "text")
+    assert "{+not+}" in text and "negation added" in text
+    html = cli(config, "diff", doc, "--format", "html")
+    assert "<ins" in html and "not</ins>" in html
+    data = json.loads(cli(config, "diff", doc, "--format", "json"))
+    assert data["to"] == history[-1]["version"] and data["from"] == history[-2]["version"]
+    assert data["severity"] == "substantive"
+    inserted = [op for op in data["ops"] if op["op"] == "insert"]
+    assert [op["text"].strip() for op in inserted] == ["not"]
+    assert inserted[0]["section"] == "§ 744.23(a)(2)"
+
+    first = json.loads(cli(config, "diff", doc, "--to", "1", "--format", "json"))
+    assert first["from"] is None and {op["op"] for op in first["ops"]} <= {"insert", "equal"}
+
+
+def test_documents_lists_what_was_found(story):
+    _, config = story
+    cli(config, "check")
+    documents = json.loads(cli(config, "documents", "--json"))
+    assert len(documents) == 1
+    assert documents[0]["title"].startswith("Guidance on Advanced Computing")
+    assert documents[0]["versions"] == 1
