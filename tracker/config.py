@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import soupsieve
+
 DEFAULT_CONFIG_PATH = Path("config/rulewatch.toml")
 DEFAULT_DATABASE_URL = "sqlite:///var/rulewatch.db"
 DEFAULT_USER_AGENT = (
@@ -313,6 +315,11 @@ def _parse_source(reader: "_Reader", table: Any, where: str) -> SourceConfig:
         values["url"] = reader.url(table, where, "url")
     if "selector" in table:
         values["selector"] = reader.string(table, where, "selector", "")
+        try:
+            soupsieve.compile(values["selector"])
+        except soupsieve.SelectorSyntaxError as exc:
+            message = str(exc).splitlines()[0]
+            raise reader.error(f"{where}.selector", f"invalid CSS selector {values['selector']!r}: {message}") from None
     if "base_url" in table or kind in DEFAULT_BASE_URLS:
         values["base_url"] = (
             reader.url(table, where, "base_url") if "base_url" in table else DEFAULT_BASE_URLS[kind]

@@ -1,0 +1,381 @@
+"""Normalization: table-driven HTML cases, saved real-shaped pages, decoding, PDF."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker.model import Content
+from tracker.normalize import (
+    SelectorNotFound,
+    UnreadableDocument,
+    content_hash,
+    decode,
+    fold,
+    normalize_html,
+    normalize_pdf,
+    normalize_text,
+)
+
+FILES = Path(__file__).parent.parent / "files" / "normalize"
+CASES = json.loads((FILES / "html_cases.json").read_text(encoding="utf-8"))
+
+# Saved pages and the URL each was fetched from; each has a reviewed `<name>.expected.json`.
+PAGES = {
+    "bis_press_release": "https://www.bis.gov/press-release/department-commerce-announces-rescission-biden-era-artificial-intelligence-diffusion-rule-strengthens",
+    "ecfr_744_23": "https://www.ecfr.gov/current/title-15/chapter-VII/subchapter-C/part-744/section-744.23",
+}
+
+
+def texts(content: Content) -> list[str]:
+    return [block.text for block in content.blocks]
+
+
+# --- table-driven HTML cases ------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_html_case(case):
+    content = normalize_html(case["html"], selector=case.get("selector"))
+    if "blocks" in case:
+        assert [block.to_json() for block in content.blocks] == case["blocks"]
+    else:
+        assert texts(content) == case["texts"]
+
+
+# --- saved pages ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_saved_page_matches_reviewed_parse(name):
+    html = (FILES / f"{name}.html").read_text(encoding="utf-8")
+    content = normalize_html(html, base_url=PAGES[name])
+    expected_file = FILES / f"{name}.expected.json"
+    if not expected_file.exists():
+        # Juriscraper style: write the parse once, and fail until a person has reviewed it.
+        expected_file.write_text(json.dumps(content.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        pytest.fail(f"wrote {expected_file.name}: review it, then run again")
+    assert content.to_json() == json.loads(expected_file.read_text(encoding="utf-8"))
+
+
+def bis_page() -> Content:
+    html = (FILES / "bis_press_release.html").read_text(encoding="utf-8")
+    return normalize_html(html, base_url=PAGES["bis_press_release"])
+
+
+def test_press_release_keeps_the_article_and_drops_the_chrome():
+    content = bis_page()
+    text = content.text()
+    assert content.title.startswith("Department of Commerce Announces Rescission")
+    assert content.blocks[0].kind == "heading"
+    assert "using Huawei Ascend chips anywhere in the world violates U.S. export controls" in text
+    for chrome in ("Skip to main content", "About BIS", "Home", "Share this page", "Privacy Policy",
+                   "cookies", "official website", "dataLayer", "jQuery", "editor:"):
+        assert chrome not in text
+
+
+def test_press_release_volatile_lines():
+    volatile = [block.text for block in bis_page().blocks if block.volatile]
+    assert volatile == ["May 13, 2025", "Last updated: May 13, 2025"]
+
+
+def test_links_are_absolute_deduplicated_and_from_the_kept_region():
+    links = bis_page().links
+    assert links == (
+        "https://www.bis.gov/media/documents/general-prohibition-10-guidance-may-13-2025.pdf",
+        "https://www.bis.gov/media/documents/ai-policy-statement-training-ai-models-may-13-2025",
+        "https://www.bis.gov/media/documents/ai-counter-diversion-industry-guidance-may-13-2025.pdf",
+        "https://www.bis.gov/",
+    )
+
+
+def test_links_keep_only_http():
+    html = """<main><a href="mailto:a@b.gov">mail</a><a href="javascript:void(0)">js</a>
+    <a href="ftp://x.gov/f">ftp</a><a href="http://[bad">bad</a><a href=" rel/doc.pdf#p2 ">rel</a>
+    <a href="HTTPS://Example.gov/A">abs</a><a>no href</a></main>"""
+    content = normalize_html(html, base_url="https://www.bis.gov/news/")
+    assert content.links == ("https://www.bis.gov/news/rel/doc.pdf", "https://Example.gov/A")
+
+
+def test_ecfr_section_anchors():
+    html = (FILES / "ecfr_744_23.html").read_text(encoding="utf-8")
+    by_label = {b.label: b.section for b in normalize_html(html).blocks if b.label}
+    assert by_label == {
+        "Part 744": "Part 744",
+        "§ 744.23": "§ 744.23",
+        "(a)": "§ 744.23(a)",
+        "(1)": "§ 744.23(a)(1)",
+        "(i)": "§ 744.23(a)(1)(i)",
+        "(ii)": "§ 744.23(a)(1)(ii)",
+        "(2)": "§ 744.23(a)(2)",
+        "(b)": "§ 744.23(b)",
+    }
+
+
+# --- selectors, titles ------------------------------------------------------
+
+
+def test_selector_matching_nothing_raises():
+    with pytest.raises(SelectorNotFound) as raised:
+        normalize_html("<body><p>text</p></body>", selector="#rule-text")
+    assert isinstance(raised.value, ValueError)
+    assert "#rule-text" in str(raised.value) and "layout may have changed" in str(raised.value)
+
+
+def test_invalid_selector_is_a_value_error():
+    with pytest.raises(ValueError, match="invalid CSS selector"):
+        normalize_html("<p>x</p>", selector="p[")
+
+
+def test_selector_narrows_the_links_too():
+    html = '<a href="/out">out</a><div id="c"><a href="/in">in</a></div>'
+    assert normalize_html(html, selector="#c", base_url="https://x.gov/").links == ("https://x.gov/in",)
+
+
+@pytest.mark.parametrize(
+    "html, title",
+    [
+        ("<title>\n  Rule   title\n</title><h1>Heading</h1>", "Rule title"),
+        ("<body><svg><title>icon</title></svg><h1>Heading <em>one</em></h1></body>", "Heading one"),
+        ("<p>No title at all</p>", ""),
+    ],
+)
+def test_title(html, title):
+    assert normalize_html(html).title == title
+
+
+# --- folding, volatile ------------------------------------------------------
+
+
+def test_fold_is_idempotent_and_keeps_legal_signs():
+    folded = fold("\u00a7\u2009744.23 \u00b6\u00a02 \u2018a\u2019 \u201cb\u201d x\u2014y \u2212 1")
+    assert folded == "\u00a7 744.23 \u00b6 2 'a' \"b\" x-y - 1"
+    assert fold(folded) == folded
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Last updated: May 20, 2025",
+        "Last Modified 05/20/2025",
+        "Page last reviewed: 2025-05-20",
+        "This page was last updated on Tuesday, May 20, 2025",
+        "Updated: May 20, 2025",
+        "Page views: 1,234",
+        "Visitors: 99",
+        "You are visitor number 12345",
+        "4,521 page views",
+        "Generated on 2025-05-20 at 10:31",
+        "Retrieved from https://www.bis.gov/news-updates",
+        "Copyright 2024\u20132025 Example Press",
+        "\u00a9 2025 Bureau of Industry and Security",
+        "May 13, 2025",
+        "13 May 2025",
+        "2025-05-20T12:00:00Z",
+        "Tuesday, May 20, 2025 at 3:15 p.m. EDT",
+        "eCFR content is up to date as of 5/20/2025",
+    ],
+)
+def test_volatile_lines(line):
+    (block,) = normalize_text(line).blocks
+    assert block.volatile, line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "This rule is effective May 13, 2025.",
+        "(a) Effective date. The requirements of this section apply on May 13, 2025.",
+        "Comments must be received by June 16, 2025.",
+        "Updated guidance on General Prohibition 10",
+        "Last, the updated list applies to 3A090 items.",
+        "Retrieved items must be reported to BIS.",
+        "Copyright protection is not available for works of the U.S. Government.",
+        "Last updated: " + "x" * 200,
+        "Views of commenters on 4A090",
+        "The list is current as of the effective date of this rule.",
+    ],
+)
+def test_not_volatile(line):
+    assert not any(block.volatile for block in normalize_text(line).blocks), line
+
+
+# --- determinism, hashing, robustness ---------------------------------------
+
+
+def test_same_input_same_output():
+    html = (FILES / "bis_press_release.html").read_text(encoding="utf-8")
+    first, second = normalize_html(html), normalize_html(html)
+    assert first == second
+    assert content_hash(first) == content_hash(second)
+
+
+def test_content_hash_ignores_markup_but_sees_text_and_links():
+    base = content_hash(normalize_html("<main><p>Rule <b>text</b>.</p></main>"))
+    assert content_hash(normalize_html("<body><nav>x</nav><main>\n<p>Rule   text.</p></main></body>")) == base
+    assert content_hash(normalize_html("<main><p>Rule texts.</p></main>")) != base
+    assert content_hash(normalize_html('<main><p>Rule <a href="http://x.gov/a.pdf">text</a>.</p></main>')) != base
+    assert len(base) == 64
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        "<",
+        "<<<>>>",
+        "<html><body><p>unclosed <b>bold <i>italic <div>block",
+        "</p></div></body>text after close",
+        "<table><tr><td>cell<tr><td>next",
+        "<div>" * 3000 + "deep",
+        "<table><tr><td>" * 300 + "nested tables",
+        "\x00\x01\ufffd\ufffd binary junk \x7f\x80",
+        "<p>\ud7ff\ue000 private use</p>",
+        "<!DOCTYPE x><![CDATA[cdata]]><?pi x?><p>after</p>",
+    ],
+)
+def test_broken_html_does_not_raise(html):
+    assert isinstance(normalize_html(html), Content)
+
+
+def test_deep_nesting_keeps_text():
+    assert texts(normalize_html("<div>" * 3000 + "deep")) == ["deep"]
+
+
+HTML_BITS = st.lists(
+    st.sampled_from(
+        ["<p>", "</p>", "<div>", "</div>", "<b>", "</b>", "<br>", "<li>", "<table><tr><td>", "</td><td>",
+         "<h2>", "</h2>", "<nav>", "<script>", "<!--", "-->", "<a href='/x#y'>", "</a>", "(a) ", "(1) ",
+         "(i) ", "§ 744.23 ", "Last updated May 1, 2025", "text", " ", "\n", "\u00a0", "\u2019", "&amp;", "<"]
+    )
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(), HTML_BITS))
+def test_normalize_html_never_raises_and_is_deterministic(html):
+    first = normalize_html(html, base_url="https://example.gov/")
+    assert first == normalize_html(html, base_url="https://example.gov/")
+    for block in first.blocks:
+        assert block.text and block.text == block.text.strip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_normalize_text_never_raises_and_folds(text):
+    for block in normalize_text(text).blocks:
+        assert block.text == fold(block.text) != ""
+
+
+# --- plain text ---------------------------------------------------------------
+
+
+def test_text_paragraphs_split_on_blank_lines():
+    text = "\u00a7 744.23 End use.\r\n\r\n(a) First line\nwraps here.\n\n\n(1) Numbered."
+    content = normalize_text(text, title="  Part 744 ")
+    assert content.title == "Part 744"
+    assert [(b.text, b.section) for b in content.blocks] == [
+        ("\u00a7 744.23 End use.", "\u00a7 744.23"),
+        ("(a) First line wraps here.", "\u00a7 744.23(a)"),
+        ("(1) Numbered.", "\u00a7 744.23(a)(1)"),
+    ]
+
+
+def test_text_without_blank_lines_is_one_block_per_line():
+    assert texts(normalize_text("one\ntwo\n  three")) == ["one", "two", "three"]
+
+
+def test_text_whitespace_only_line_counts_as_blank():
+    assert texts(normalize_text("one\ntwo\n\u00a0\nthree")) == ["one two", "three"]
+
+
+# --- decode -------------------------------------------------------------------
+
+LATIN1_PAGE = (
+    "<p>Le r\u00e8glement s'applique \u00e0 l'exportation des circuits int\u00e9gr\u00e9s. "
+    "Les entreprises fran\u00e7aises doivent v\u00e9rifier la cha\u00eene d'approvisionnement.</p>"
+).encode("latin-1")
+
+
+def test_decode_declared_charset():
+    assert decode("caf\u00e9".encode("utf-8"), "utf-8") == "caf\u00e9"
+    assert decode("caf\u00e9".encode("latin-1"), '"ISO-8859-1"') == "caf\u00e9"
+
+
+def test_decode_wrong_declared_charset_falls_back_to_detection():
+    text = decode(LATIN1_PAGE, "utf-8")
+    assert "r\u00e8glement" in text and "fran\u00e7aises" in text
+
+
+def test_decode_unknown_charset_does_not_raise():
+    assert decode(b"plain ascii", "x-no-such-charset") == "plain ascii"
+    assert decode(b"plain ascii", "base64") == "plain ascii"
+
+
+def test_decode_meta_charset():
+    body = '<html><head><meta charset="windows-1251"></head><body>\u041f\u0440\u0430\u0432\u0438\u043b\u043e</body></html>'
+    assert "\u041f\u0440\u0430\u0432\u0438\u043b\u043e" in decode(body.encode("cp1251"), None)
+    http_equiv = b'<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15"><p>\xa4</p>'
+    assert "\u20ac" in decode(http_equiv, None)
+
+
+def test_decode_windows_1252_smart_quotes():
+    body = b"\x93Knowledge\x94 isn\x92t \x96 defined"
+    assert decode(body, "windows-1252") == "\u201cKnowledge\u201d isn\u2019t \u2013 defined"
+    # Browsers read a latin-1 label as windows-1252, and so do we.
+    assert decode(body, "iso-8859-1") == "\u201cKnowledge\u201d isn\u2019t \u2013 defined"
+    assert fold(decode(body, "windows-1252")) == "\"Knowledge\" isn't - defined"
+
+
+def test_decode_strips_bom():
+    assert decode(b"\xef\xbb\xbfhello", "utf-8") == "hello"
+    assert decode(b"\xef\xbb\xbfhello", None) == "hello"
+    assert decode("\ufeffhello".encode("utf-16-le"), None) == "hello"
+
+
+def test_decode_invalid_utf8_is_replaced():
+    body = b"\xff\xfe\xfd\x00\x80 not text \xc3\x28"
+    assert isinstance(decode(body, "utf-8"), str)
+    assert decode(b"ok \xc3\x28", "utf-8").startswith("ok")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([None, "utf-8", "latin-1", "ascii", "utf-16", "bogus", ""]))
+def test_decode_never_raises(body, charset):
+    assert isinstance(decode(body, charset), str)
+
+
+# --- PDF ----------------------------------------------------------------------
+
+
+def test_pdf_sample():
+    content = normalize_pdf((FILES / "sample.pdf").read_bytes())
+    assert content.title == "Guidance on General Prohibition 10 and PRC Advanced-Computing ICs"
+    assert [(b.text, b.label, b.section) for b in content.blocks] == [
+        ("GUIDANCE ON GENERAL PROHIBITION 10", "", ""),
+        (
+            "The Bureau of Industry and Security (BIS) is issuing this guidance to inform the public "
+            "about the application of the Export Administration Regulations to certain advanced "
+            "computing integrated circuits (ICs).",
+            "",
+            "",
+        ),
+        ("(a) Scope. This guidance applies to the Huawei Ascend 910B, 910C and 910D.", "(a)", "(a)"),
+        ("(1) Exporters must perform due diligence before any transfer.", "(1)", "(a)(1)"),
+    ]
+
+
+def test_pdf_title_falls_back_to_the_first_line():
+    # The trailer follows the xref table, so dropping /Info moves no object offset.
+    body = (FILES / "sample.pdf").read_bytes().replace(b" /Info 6 0 R", b"")
+    assert normalize_pdf(body).title == "GUIDANCE ON GENERAL PROHIBITION 10"
+
+
+@pytest.mark.parametrize("body", [b"", b"not a pdf at all", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog"])
+def test_pdf_corrupt_raises_unreadable(body):
+    with pytest.raises(UnreadableDocument, match="PDF could not be parsed"):
+        normalize_pdf(body)
