@@ -73,9 +73,9 @@ def test_cosmetic_then_negation(story):
     assert all(v["status"] == 200 and len(v["sha256"]) == 64 and v["url"] for v in history)
 
     text = cli(config, "diff", doc, "--format", "text")
-    assert "{+not+}" in text and "negation added" in text
+    assert "shall {+not +}obtain" in text and "negation added" in text
     html = cli(config, "diff", doc, "--format", "html")
-    assert "<ins" in html and "not</ins>" in html
+    assert "shall <ins class=\"rl-ins\">not </ins>obtain" in html
     data = json.loads(cli(config, "diff", doc, "--format", "json"))
     assert data["to"] == history[-1]["version"] and data["from"] == history[-2]["version"]
     assert data["severity"] == "substantive"

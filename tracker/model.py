@@ -136,16 +136,6 @@ class Redline:
     hunks: tuple[Hunk, ...]
 
     @property
-    def ops(self) -> list[Op]:
-        """Every op, in reading order, paragraph breaks kept as "\\n" in equal ops."""
-        out: list[Op] = []
-        for hunk in self.hunks:
-            if out:
-                out.append(Op("equal", "\n", hunk.section))
-            out.extend(hunk.ops)
-        return out
-
-    @property
     def changed(self) -> bool:
         return self.old_title != self.new_title or any(h.kind != "equal" for h in self.hunks)
 
