@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import asdict
 
@@ -26,9 +27,15 @@ from tracker.ingest import Ingestor
 SPIDERS = {"page": PageSpider}
 
 
+# These log a traceback for every failed fetch; the tracker reports each failure in one line.
+QUIETED_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry")
+
+
 def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
     engine = open_database(config.database_url)
     process = CrawlerProcess(crawl_settings(config.fetch))
+    for name in QUIETED_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     results: dict[str, dict] = {}
     ingestors: dict[str, Ingestor] = {}
     for name in names:

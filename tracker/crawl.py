@@ -61,6 +61,10 @@ def run_check(config: Config, engine: Engine, names: list[str]) -> list[SourceRe
         crash = None if outcome is not None else f"the crawl process failed (exit code {child.returncode}); see the messages above"
     except subprocess.TimeoutExpired:
         outcome, crash = None, f"the crawl did not finish within {CHECK_TIMEOUT}s and was stopped"
+    else:
+        if child.returncode < 0:  # stopped by a signal (a shutdown), not a fault of the source
+            message = f"interrupted by signal {-child.returncode} before it finished"
+            return [SourceResult(name, "skipped", message=message) for name in names]
 
     results = []
     with session_scope(engine) as session:
