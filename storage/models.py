@@ -85,3 +85,44 @@ class Event(SQLModel, table=True):
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     baseline: bool = False
     detected_at: datetime = Field(index=True)
+
+
+class Subscriber(SQLModel, table=True):
+    """Someone who gets email, and what they follow."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=320)  # normalized
+    sources: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # JSON; empty: all
+    expectations: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    min_severity: str = Field(default="substantive", max_length=20)
+    digest: str = Field(default="off", max_length=10)  # off | daily | weekly
+    active: bool = True
+    token_version: int = 1  # raising it revokes every signed link given out so far
+    created_at: datetime
+    last_digest_at: datetime | None = None  # end of the last digest period sent
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per event and subscriber, written with the event itself."""
+
+    __table_args__ = (UniqueConstraint("event_id", "subscriber_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    cadence: str = Field(max_length=10)  # immediate | digest
+    status: str = Field(default="pending", index=True, max_length=10)  # pending | sending | sent | failed | dropped
+    attempts: int = 0
+    next_attempt_at: datetime = Field(index=True)
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    message_id: str = Field(default="", max_length=300)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime
+
+
+class Setting(SQLModel, table=True):
+    """Small values the service keeps for itself, such as its generated signing key."""
+
+    key: str = Field(primary_key=True, max_length=100)
+    value: str = Field(sa_column=Column(Text, nullable=False))

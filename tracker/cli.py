@@ -14,7 +14,9 @@ from sqlalchemy.engine import Engine
 from storage.db import DatabaseError, open_database, session_scope
 from storage.models import Document, Source
 from storage.repository import find_document, list_documents, list_events, list_versions
-from tracker.config import SEVERITIES, Config, ConfigError, load_config
+from tracker.alerts.sender import Sender
+from tracker.alerts.subscribers import SubscriberError, deactivate, sync_subscribers, upsert_subscriber
+from tracker.config import SEVERITIES, Config, ConfigError, SubscriberConfig, load_config
 from tracker.diff import render_text
 from tracker.present import document_summary_json, event_json, version_json
 from tracker.review import ReviewError, compare_versions
@@ -68,8 +70,49 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
     if not names:
         fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
     typer.echo(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
+    _sync_subscribers(config, engine)
     for result in run_check(config, engine, names):
         typer.echo(result.line())
+    typer.echo(Sender(config, engine).drain().line())
+
+
+@app.command()
+def subscribe(
+    email: str = typer.Argument(..., help="The subscriber's address."),
+    source: list[str] = typer.Option([], "--source", help="Follow only this source (repeatable; none: all)."),
+    expectation: list[str] = typer.Option([], "--expectation", help="Follow only this expectation (repeatable; none: all)."),
+    min_severity: str = typer.Option("substantive", help="substantive or minor: the least a change must be."),
+    digest: str = typer.Option("off", help="off (immediate), daily or weekly."),
+) -> None:
+    """Add or update a subscriber."""
+    config, engine = load()
+    for name in source:
+        _known(name, [s.name for s in config.sources], "source")
+    for name in expectation:
+        _known(name, [e.name for e in config.expectations], "expectation")
+    wanted = SubscriberConfig(email, tuple(source), tuple(expectation), min_severity, digest)
+    try:
+        with session_scope(engine) as session:
+            subscriber = upsert_subscriber(session, wanted)
+            email = subscriber.email
+    except SubscriberError as exc:
+        fail(str(exc))
+    scope = ", ".join(source + expectation) or "everything"
+    typer.echo(f"{email} follows {scope}: {min_severity} changes and up, digest {digest}")
+
+
+@app.command()
+def unsubscribe(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
+    """Stop all email to a subscriber (their pending messages are dropped)."""
+    _, engine = load()
+    try:
+        with session_scope(engine) as session:
+            subscriber = deactivate(session, email)
+    except SubscriberError as exc:
+        fail(str(exc))
+    if subscriber is None:
+        fail(f"{email} is not a subscriber")
+    typer.echo(f"{subscriber.email} unsubscribed")
 
 
 @app.command()
@@ -83,6 +126,7 @@ def run() -> None:
     if not config.sources:
         fail(f"{config.path}: no [[sources]] configured; nothing to poll")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _sync_subscribers(config, engine)
     serve_forever(config, engine)
 
 
@@ -192,6 +236,19 @@ def diff(
             typer.echo(f"  - {reason}")
     typer.echo("")
     typer.echo(render_text(comparison.redline))
+
+
+def _sync_subscribers(config: Config, engine: Engine) -> None:
+    try:
+        with session_scope(engine) as session:
+            sync_subscribers(session, config.subscribers)
+    except SubscriberError as exc:
+        fail(f"{config.path}: subscribers: {exc}")
+
+
+def _known(name: str, known: list[str], what: str) -> None:
+    if name not in known:
+        fail(f"no {what} named {name!r} in the configuration (known: {', '.join(known) or 'none'})")
 
 
 def _document(session, ref: str) -> Document:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import soupsieve
+from email_validator import EmailNotValidError, validate_email
 
 DEFAULT_CONFIG_PATH = Path("config/rulewatch.toml")
 DEFAULT_DATABASE_URL = "sqlite:///var/rulewatch.db"
@@ -375,6 +376,10 @@ def _parse_subscriber(
         raise reader.error(where, "expected a table ([[subscribers]])")
     reader.only_keys(table, where, {"email", "sources", "expectations", "min_severity", "digest"})
     email = reader.string(table, where, "email", None)
+    try:
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise reader.error(f"{where}.email", f"invalid email address {email!r}: {exc}") from None
     subscriber = SubscriberConfig(
         email=email,
         sources=reader.strings(table, where, "sources") if "sources" in table else (),

@@ -22,6 +22,7 @@ from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
 from storage.models import Document, Event, Source, Version
 from storage.repository import ensure_source, get_document, get_version
+from tracker.alerts.outbox import enqueue
 from tracker.config import SourceConfig
 from tracker.diff import diff_contents
 from tracker.model import Content
@@ -161,6 +162,7 @@ class Ingestor:
             )
         session.add(event)
         session.flush()
+        enqueue(session, event, self.source.name)
         return event
 
     def record_failure(self, failure: FetchFailed) -> Event | None:
@@ -186,6 +188,8 @@ class Ingestor:
                         detected_at=utcnow(),
                     )
                     session.add(event)
+                    session.flush()
+                    enqueue(session, event, self.source.name)
         return event
 
     def finish(self) -> CheckTally:

@@ -15,10 +15,12 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
+from tracker.alerts.sender import Sender
 from tracker.config import Config
 from tracker.crawl import run_check
 
 log = logging.getLogger("rulewatch.scheduler")
+OUTBOX_INTERVAL = 15  # seconds between outbox drains, besides the one after each poll
 
 
 def build_scheduler(config: Config, engine: Engine) -> BlockingScheduler:
@@ -35,12 +37,29 @@ def build_scheduler(config: Config, engine: Engine) -> BlockingScheduler:
             misfire_grace_time=source.interval,
             next_run_time=datetime.now(timezone.utc),
         )
+    scheduler.add_job(
+        _drain,
+        IntervalTrigger(seconds=OUTBOX_INTERVAL),
+        args=[config, engine],
+        id="outbox",
+        name="send due mail",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(timezone.utc),
+    )
     return scheduler
 
 
 def _poll(config: Config, engine: Engine, name: str) -> None:
     for result in run_check(config, engine, [name]):
         log.info("%s", result.line())
+    _drain(config, engine)
+
+
+def _drain(config: Config, engine: Engine) -> None:
+    report = Sender(config, engine).drain()
+    if report.sent or report.retrying or report.failed:
+        log.info("%s", report.line())
 
 
 def serve_forever(config: Config, engine: Engine) -> None:

@@ -65,6 +65,7 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
         ('[[subscribers]]\nemail = "a@b.c"\ndigest = "hourly"\n', "subscribers[0].digest", "expected one of"),
         ('[[subscribers]]\nemail = "a@b.c"\nmin_severity = "cosmetic"\n', "subscribers[0].min_severity", "expected one of"),
         ('[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\nselector = "main >> p"\n', "sources.a.selector", "invalid CSS selector"),
+        ('[[subscribers]]\nemail = "legal@"\n', "subscribers[0].email", "invalid email address"),
         ("[fetch]\ntimeout = -1\n", "fetch.timeout", "expected a number"),
         ("[web]\nport = \"80\"\n", "web.port", "expected a number"),
         ("this is = = not toml", "", "not valid TOML"),

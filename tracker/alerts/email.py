@@ -1,0 +1,79 @@
+"""Composing alert emails: multipart text + HTML, the redline in both, RFC 8058 headers."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from itertools import groupby
+
+from markupsafe import Markup
+
+from tracker.alerts.story import Story, one_line
+from tracker.present import iso
+from tracker.web.render import environment
+
+# Mail clients drop <style> blocks; the redline's classes become inline styles.
+INLINE_STYLES = {
+    'class="rl-ins"': 'style="background:#d7f5dd;color:#05400f;text-decoration:underline;"',
+    'class="rl-del"': 'style="background:#fbe0e0;color:#6b0b0b;text-decoration:line-through;"',
+    'class="rl-section"': 'style="font-weight:bold;color:#333;margin-right:6px;"',
+    'class="rl-note"': 'style="font-style:italic;color:#2a4a8a;margin-right:6px;"',
+}
+
+
+def inline_styles(html: str) -> str:
+    for css_class, style in INLINE_STYLES.items():
+        html = html.replace(css_class, style)
+    return html
+
+
+def _envelope(subject: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str, sent_at) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = one_line(subject, 200)
+    name, address = parseaddr(sender)
+    message["From"] = formataddr((one_line(name, 80), address)) if name else address
+    message["To"] = recipient
+    message["Message-ID"] = message_id or make_msgid(domain="rulewatch.localhost")
+    message["Date"] = format_datetime(sent_at)
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def event_message(
+    story: Story, *, sender: str, recipient: str, message_id: str, unsubscribe_url: str, sent_at
+) -> EmailMessage:
+    message = _envelope(f"[Rulewatch] {story.headline}", sender, recipient, message_id, unsubscribe_url, sent_at)
+    values = {"story": story, "unsubscribe_url": unsubscribe_url, "fetched_at": iso(story.fetched_at)}
+    message.set_content(environment.get_template("email/event.txt").render(**values))
+    message.add_alternative(
+        environment.get_template("email/event.html").render(
+            **values, excerpt=Markup(inline_styles(story.excerpt_html))  # escaped by the diff renderer
+        ),
+        subtype="html",
+    )
+    return message
+
+
+def digest_message(
+    stories: list[Story], *, cadence: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str, sent_at
+) -> EmailMessage:
+    """One message for the period, grouped by source, then by document."""
+    ordered = sorted(stories, key=lambda s: (s.source, s.document.id, s.event.detected_at, s.event.id))
+    groups = [
+        (source, [(doc_id, list(items)) for doc_id, items in groupby(by_source, key=lambda s: s.document.id)])
+        for source, by_source in groupby(ordered, key=lambda s: s.source)
+    ]
+    subject = f"[Rulewatch] {cadence.capitalize()} digest: {len(stories)} change{'s' if len(stories) != 1 else ''}"
+    message = _envelope(subject, sender, recipient, message_id, unsubscribe_url, sent_at)
+    values = {"groups": groups, "cadence": cadence, "count": len(stories), "unsubscribe_url": unsubscribe_url,
+              "iso": iso}
+    message.set_content(environment.get_template("email/digest.txt").render(**values))
+    message.add_alternative(
+        environment.get_template("email/digest.html").render(
+            **values, excerpt=lambda story: Markup(inline_styles(story.excerpt_html))
+        ),
+        subtype="html",
+    )
+    return message

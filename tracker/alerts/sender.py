@@ -1,0 +1,274 @@
+"""Draining the outbox over SMTP: nothing lost, nothing sent twice.
+
+Each delivery is claimed (status `sending`) and committed before the SMTP
+conversation, and marked `sent` the moment the server accepts it. A process
+killed in between leaves a stale claim, which a later drain sends again with
+the same Message-ID: the one unavoidable window, and a recognisable one.
+Temporary failures (4xx, connection trouble) are retried with exponential
+backoff, the first retry within a minute, then up to an hour apart; permanent
+ones (5xx) are recorded and not retried.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from storage.db import session_scope, utcnow
+from storage.models import Delivery, Event, Subscriber
+from tracker.alerts.email import digest_message, event_message
+from tracker.alerts.outbox import DIGEST, IMMEDIATE, message_id
+from tracker.alerts.story import tell
+from tracker.alerts.tokens import UNSUBSCRIBE, make_token, signing_key
+from tracker.config import Config, MailConfig
+
+CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this belonged to a process that died
+GIVE_UP_AFTER = timedelta(days=2)  # temporary failures for this long become permanent
+FIRST_RETRY = 30  # seconds
+MAX_RETRY = 3600  # seconds
+DIGEST_PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """30 s, 60 s, 2 min, 4 min … capped at an hour."""
+    return timedelta(seconds=min(MAX_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1)))
+
+
+class Mailer:
+    """One SMTP connection, opened on first use and reused for the whole drain."""
+
+    def __init__(self, mail: MailConfig, timeout: float = 30):
+        self.mail = mail
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message) -> None:
+        try:
+            smtp = self._connection()
+            smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(f"{code} {text.decode(errors='replace')}" for code, text in exc.recipients.values())
+            raise (PermanentFailure if all(c >= 500 for c in codes) else TemporaryFailure)(
+                f"recipient refused: {detail}"
+            ) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            self.close()  # a configuration problem: keep the message until it is fixed
+            raise TemporaryFailure(f"SMTP login failed ({exc.smtp_code}); check [mail] username/password") from None
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+            failure = PermanentFailure if exc.smtp_code >= 500 else TemporaryFailure
+            raise failure(f"SMTP {exc.smtp_code} {text}") from None
+        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+            self.close()
+            raise TemporaryFailure(
+                f"cannot reach the SMTP server {self.mail.smtp_host}:{self.mail.smtp_port}: {exc or exc.__class__.__name__}"
+            ) from None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            mail = self.mail
+            if mail.ssl:
+                smtp = smtplib.SMTP_SSL(mail.smtp_host, mail.smtp_port, timeout=self.timeout,
+                                        context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=self.timeout)
+                if mail.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+            if mail.username:
+                smtp.login(mail.username, mail.password)
+            self._smtp = smtp
+        return self._smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._smtp = None
+
+
+@dataclass
+class DrainReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    digests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = f"mail: {self.sent} sent ({self.digests} digests), {self.retrying} to retry, {self.failed} failed"
+        if self.errors:
+            text += f"; last error: {self.errors[-1]}"
+        return text
+
+
+class Sender:
+    def __init__(self, config: Config, engine: Engine, mailer: Mailer | None = None):
+        self.config = config
+        self.engine = engine
+        self.mailer = mailer or Mailer(config.mail)
+
+    def drain(self, now: datetime | None = None) -> DrainReport:
+        """Send everything due at `now` (a controllable clock for tests)."""
+        now = now or utcnow()
+        report = DrainReport()
+        try:
+            self._release_stale_claims(now)
+            while (delivery_id := self._claim_next(now)) is not None:
+                self._send_one(delivery_id, now, report)
+            for subscriber_id in self._digest_subscribers():
+                self._send_digest(subscriber_id, now, report)
+        finally:
+            self.mailer.close()
+        return report
+
+    def _release_stale_claims(self, now: datetime) -> None:
+        with session_scope(self.engine) as session:
+            stale = session.exec(
+                select(Delivery).where(Delivery.status == "sending", col(Delivery.claimed_at) < now - CLAIM_TIMEOUT)
+            )
+            for delivery in stale:
+                delivery.status = "pending"
+
+    def _claim_next(self, now: datetime) -> int | None:
+        with session_scope(self.engine) as session:
+            query = (
+                select(Delivery)
+                .where(Delivery.status == "pending", Delivery.cadence == IMMEDIATE, Delivery.next_attempt_at <= now)
+                .order_by(Delivery.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            delivery = session.exec(query).first()
+            if delivery is None:
+                return None
+            delivery.status = "sending"
+            delivery.claimed_at = now
+            delivery.message_id = message_id("event", self.config.web.base_url, delivery.event_id, delivery.subscriber_id)
+            return delivery.id
+
+    def _send_one(self, delivery_id: int, now: datetime, report: DrainReport) -> None:
+        with session_scope(self.engine) as session:
+            delivery = session.get(Delivery, delivery_id)
+            subscriber = session.get(Subscriber, delivery.subscriber_id)
+            if not subscriber.active:
+                delivery.status = "dropped"
+                delivery.last_error = "subscriber unsubscribed before it was sent"
+                return
+            message = event_message(
+                tell(session, self.config, session.get(Event, delivery.event_id)),
+                sender=self.config.mail.sender,
+                recipient=subscriber.email,
+                message_id=delivery.message_id,
+                unsubscribe_url=self._unsubscribe_url(session, subscriber),
+                sent_at=now,
+            )
+        self._deliver(message, [delivery_id], now, report)
+
+    def _deliver(self, message, delivery_ids: list[int], now: datetime, report: DrainReport) -> bool:
+        try:
+            self.mailer.send(message)
+            outcome, error = "sent", None
+        except TemporaryFailure as exc:
+            outcome, error = "retry", str(exc)
+        except PermanentFailure as exc:
+            outcome, error = "failed", str(exc)
+        with session_scope(self.engine) as session:
+            for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(delivery_ids))):
+                delivery.attempts += 1
+                delivery.last_error = error
+                delivery.claimed_at = None
+                if outcome == "sent":
+                    delivery.status, delivery.sent_at = "sent", now
+                elif outcome == "failed" or now - delivery.created_at >= GIVE_UP_AFTER:
+                    delivery.status = "failed"
+                else:
+                    delivery.status = "pending"
+                    delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+        if outcome == "sent":
+            report.sent += 1
+        else:
+            report.errors.append(error)
+            if outcome == "retry":
+                report.retrying += 1
+            else:
+                report.failed += 1
+        return outcome == "sent"
+
+    def _digest_subscribers(self) -> list[int]:
+        with session_scope(self.engine) as session:
+            return list(
+                session.exec(
+                    select(Delivery.subscriber_id)
+                    .where(Delivery.cadence == DIGEST, col(Delivery.status).in_(["pending", "sending"]))
+                    .distinct()
+                )
+            )
+
+    def _send_digest(self, subscriber_id: int, now: datetime, report: DrainReport) -> None:
+        """Send a subscriber's digest once their period has ended, with all its events."""
+        with session_scope(self.engine) as session:
+            subscriber = session.get(Subscriber, subscriber_id)
+            period = DIGEST_PERIODS.get(subscriber.digest)
+            pending = list(
+                session.exec(
+                    select(Delivery)
+                    .where(Delivery.subscriber_id == subscriber_id, Delivery.cadence == DIGEST,
+                           col(Delivery.status).in_(["pending"]), Delivery.next_attempt_at <= now)
+                    .order_by(Delivery.id)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not pending:
+                return
+            if not subscriber.active or period is None:  # unsubscribed, or switched to immediate mail
+                for delivery in pending:
+                    delivery.cadence = IMMEDIATE if subscriber.active else delivery.cadence
+                    delivery.status = "pending" if subscriber.active else "dropped"
+                return
+            started = subscriber.last_digest_at or subscriber.created_at
+            if now < started + period:
+                return
+            periods = (now - started) // period
+            period_end = started + period * periods
+            digest_id = message_id("digest", self.config.web.base_url, subscriber.id,
+                                   period_end.strftime("%Y%m%dT%H%M%S"))
+            for delivery in pending:
+                delivery.status, delivery.claimed_at, delivery.message_id = "sending", now, digest_id
+            stories = [tell(session, self.config, session.get(Event, d.event_id)) for d in pending]
+            message = digest_message(
+                stories,
+                cadence=subscriber.digest,
+                sender=self.config.mail.sender,
+                recipient=subscriber.email,
+                message_id=digest_id,
+                unsubscribe_url=self._unsubscribe_url(session, subscriber),
+                sent_at=now,
+            )
+            delivery_ids = [d.id for d in pending]
+        if self._deliver(message, delivery_ids, now, report):
+            report.digests += 1
+            with session_scope(self.engine) as session:
+                session.get(Subscriber, subscriber_id).last_digest_at = period_end
+
+    def _unsubscribe_url(self, session: Session, subscriber: Subscriber) -> str:
+        token = make_token(signing_key(session, self.config.web.secret_key), subscriber, UNSUBSCRIBE)
+        return f"{self.config.web.base_url}/unsubscribe/{token}"

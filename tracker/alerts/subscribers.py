@@ -1,0 +1,88 @@
+"""Subscribers: validated, normalized, synced from the configuration, and what each follows."""
+
+from __future__ import annotations
+
+import json
+
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, select
+
+from storage.db import utcnow
+from storage.models import Event, Subscriber
+from tracker.config import SEVERITIES, SubscriberConfig
+from tracker.model import SEVERITY_ORDER
+
+
+class SubscriberError(ValueError):
+    """A subscriber that cannot be accepted, phrased for the person adding it."""
+
+
+def normalize_email(address: str) -> str:
+    """Validated and lower-cased: case-sensitive local parts exist in the RFC, not in practice,
+    and one person must not become two subscribers."""
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise SubscriberError(f"invalid email address {address!r}: {exc}") from None
+
+
+def upsert_subscriber(session: Session, wanted: SubscriberConfig, reactivate: bool = True) -> Subscriber:
+    """Create or update the subscriber with this address; one row per address.
+
+    Syncing the configuration passes reactivate=False, so that someone who
+    unsubscribed through a link stays unsubscribed after a restart.
+    """
+    email = normalize_email(wanted.email)
+    if wanted.min_severity not in SEVERITIES[1:]:
+        raise SubscriberError(f"min_severity must be minor or substantive, got {wanted.min_severity!r}")
+    if wanted.digest not in ("off", "daily", "weekly"):
+        raise SubscriberError(f"digest must be off, daily or weekly, got {wanted.digest!r}")
+    subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+    if subscriber is None:
+        subscriber = Subscriber(email=email, created_at=utcnow())
+        session.add(subscriber)
+    subscriber.sources = json.dumps(sorted(set(wanted.sources)))
+    subscriber.expectations = json.dumps(sorted(set(wanted.expectations)))
+    subscriber.min_severity = wanted.min_severity
+    if subscriber.digest != wanted.digest:
+        subscriber.digest = wanted.digest
+        subscriber.last_digest_at = utcnow()  # a new cadence counts its periods from now
+    if reactivate and not subscriber.active:
+        subscriber.active = True
+    session.flush()
+    return subscriber
+
+
+def sync_subscribers(session: Session, configured: tuple[SubscriberConfig, ...]) -> None:
+    """Config subscribers are created or updated; others (added with the CLI) are left alone."""
+    for wanted in configured:
+        upsert_subscriber(session, wanted, reactivate=False)
+
+
+def deactivate(session: Session, email: str) -> Subscriber | None:
+    subscriber = session.exec(select(Subscriber).where(Subscriber.email == normalize_email(email))).first()
+    if subscriber is not None:
+        subscriber.active = False
+        subscriber.token_version += 1  # older signed links stop working
+    return subscriber
+
+
+def follows(subscriber: Subscriber, event: Event, source_name: str) -> bool:
+    """Is this event about something the subscriber follows (source or expectation)?"""
+    expectations = set(json.loads(subscriber.expectations))
+    if event.kind == "expectation_met":
+        met = set(json.loads(event.expectations))
+        return not expectations or bool(expectations & met)
+    sources = set(json.loads(subscriber.sources))
+    return not sources or source_name in sources
+
+
+def severity_reaches(subscriber: Subscriber, event: Event) -> bool:
+    """A change is at least as severe as the subscriber asked for; other events always are."""
+    if event.kind != "changed":
+        return True
+    return SEVERITY_ORDER.get(event.severity or "", 0) >= SEVERITY_ORDER[subscriber.min_severity]
+
+
+def active_subscribers(session: Session) -> list[Subscriber]:
+    return list(session.exec(select(Subscriber).where(Subscriber.active == True).order_by(Subscriber.id)))  # noqa: E712

@@ -1,0 +1,54 @@
+"""Signed tokens in links (unsubscribe, a subscriber's feed): revocable, never guessable.
+
+A token carries the subscriber id and their `token_version`; raising the version
+revokes every link given out before. The key comes from [web] secret_key or
+RULEWATCH_SECRET_KEY, else one is generated once and kept in the database.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from storage.models import Setting, Subscriber
+
+UNSUBSCRIBE = "unsubscribe"
+FEED = "feed"
+
+
+def signing_key(session: Session, configured: str = "") -> str:
+    if configured:
+        return configured
+    stored = session.get(Setting, "signing_key")
+    if stored is not None:
+        return stored.value
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Two processes may start at once: the first key written wins for both.
+    session.execute(
+        insert(Setting)
+        .values(key="signing_key", value=secrets.token_urlsafe(32))
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    session.flush()
+    session.expire_all()
+    return session.get(Setting, "signing_key").value
+
+
+def make_token(key: str, subscriber: Subscriber, purpose: str) -> str:
+    return URLSafeSerializer(key, salt=purpose).dumps([subscriber.id, subscriber.token_version])
+
+
+def subscriber_for_token(session: Session, key: str, token: str, purpose: str) -> Subscriber | None:
+    """The subscriber a token names, or None when it is forged, mangled or revoked."""
+    try:
+        subscriber_id, version = URLSafeSerializer(key, salt=purpose).loads(token)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.token_version != version:
+        return None
+    return subscriber
