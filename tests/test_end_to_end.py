@@ -94,3 +94,40 @@ def test_documents_lists_what_was_found(story):
     assert len(documents) == 1
     assert documents[0]["title"].startswith("Guidance on Advanced Computing")
     assert documents[0]["versions"] == 1
+
+
+def test_check_sends_the_alerts_it_finds(server, write_config):
+    """`rulewatch check` fetches, stores, classifies and mails, through a real SMTP server."""
+    from tests.support.smtp import SmtpSink
+
+    smtp = SmtpSink().start()
+    try:
+        server.set("/guidance", (PAGES / "guidance_v1.html").read_bytes())
+        config = write_config(
+            f"""
+            [mail]
+            smtp_host = "127.0.0.1"
+            smtp_port = {smtp.port}
+
+            [[sources]]
+            name = "bis-guidance"
+            kind = "page"
+            url = "{server.url('/guidance')}"
+            selector = "main"
+
+            [[subscribers]]
+            email = "legal@example.com"
+
+            [[subscribers]]
+            email = "compliance@example.com"
+            """
+        )
+        assert "mail: 0 sent" in cli(config, "check")  # the baseline is not alerted
+        server.set("/guidance", (PAGES / "guidance_v2_cosmetic.html").read_bytes())
+        assert "mail: 0 sent" in cli(config, "check")
+        server.set("/guidance", (PAGES / "guidance_v3_negation.html").read_bytes())
+        assert "mail: 2 sent" in cli(config, "check")
+        assert "mail: 0 sent" in cli(config, "check")
+        assert sorted(m["To"] for m in smtp.messages) == ["compliance@example.com", "legal@example.com"]
+    finally:
+        smtp.stop()

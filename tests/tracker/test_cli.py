@@ -34,3 +34,32 @@ def test_unknown_source_and_document(tmp_path, database_url):
     assert run("--config", str(path), "changes", "--json").output.strip() == "[]"
     assert "--severity" in run("--config", str(path), "changes", "--severity", "huge").output
     assert "ISO 8601" in run("--config", str(path), "changes", "--since", "yesterday").output
+
+
+def test_subscribe_and_unsubscribe(tmp_path, database_url):
+    from sqlmodel import select
+
+    from storage.db import open_database, session_scope
+    from storage.models import Subscriber
+
+    path = tmp_path / "r.toml"
+    path.write_text(
+        f'[database]\nurl = "{database_url}"\n'
+        '[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n'
+    )
+    ok = run("--config", str(path), "subscribe", " Legal@Example.COM ", "--source", "bis", "--digest", "daily")
+    assert ok.exit_code == 0 and "legal@example.com follows bis" in ok.output
+    again = run("--config", str(path), "subscribe", "legal@example.com", "--min-severity", "minor")
+    assert again.exit_code == 0
+    assert run("--config", str(path), "subscribe", "not-an-address").exit_code == 2
+    assert "no source named 'nope'" in run("--config", str(path), "subscribe", "a@b.org", "--source", "nope").output
+    assert run("--config", str(path), "subscribe", "a@b.org", "--digest", "hourly").exit_code == 2
+
+    engine = open_database(database_url)
+    with session_scope(engine) as session:
+        [subscriber] = session.exec(select(Subscriber)).all()
+        assert (subscriber.email, subscriber.min_severity, subscriber.digest) == ("legal@example.com", "minor", "off")
+    assert run("--config", str(path), "unsubscribe", "LEGAL@example.com").exit_code == 0
+    with session_scope(engine) as session:
+        assert session.exec(select(Subscriber)).one().active is False
+    assert run("--config", str(path), "unsubscribe", "other@example.com").exit_code == 2
