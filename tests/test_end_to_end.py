@@ -6,6 +6,7 @@ changed from "shall" to "shall not", checked, and checked once more unchanged.
 
 import json
 
+import feedparser
 import pytest
 from typer.testing import CliRunner
 
@@ -85,6 +86,13 @@ def test_cosmetic_then_negation(story):
 
     first = json.loads(cli(config, "diff", doc, "--to", "1", "--format", "json"))
     assert first["from"] is None and {op["op"] for op in first["ops"]} <= {"insert", "equal"}
+
+    for fmt in ("atom", "rss"):
+        parsed = feedparser.parse(cli(config, "feed", "--format", fmt, "--source", "bis-guidance"))
+        assert not parsed.bozo
+        assert [entry.title for entry in parsed.entries] == [
+            "Substantive change: Guidance on Advanced Computing Integrated Circuits | Bureau of Industry and Security"
+        ]
 
 
 def test_documents_lists_what_was_found(story):

@@ -131,6 +131,38 @@ def run() -> None:
 
 
 @app.command()
+def serve() -> None:
+    """The web app alone: feeds, redlines, unsubscribe links."""
+    from tracker.web.app import serve as serve_web
+
+    config, engine = load()
+    serve_web(config, engine)
+
+
+class FeedFormat(str, Enum):
+    atom = "atom"
+    rss = "rss"
+
+
+@app.command()
+def feed(
+    fmt: FeedFormat = typer.Option(FeedFormat.atom, "--format", help="atom or rss."),
+    source: Optional[str] = typer.Option(None, help="Only this source."),
+) -> None:
+    """A feed of changes on stdout, for static hosting."""
+    from tracker.alerts.feeds import build_feed
+
+    config, engine = load()
+    try:
+        with session_scope(engine) as session:
+            body = build_feed(session, config, fmt.value, source=source)
+    except LookupError as exc:
+        fail(str(exc).strip("'\""))
+    sys.stdout.buffer.write(body)
+    sys.stdout.buffer.flush()
+
+
+@app.command()
 def changes(
     as_json: bool = typer.Option(False, "--json", help="One JSON array."),
     since: Optional[str] = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),

@@ -8,10 +8,9 @@ missed while busy or stopped are coalesced into one.
 from __future__ import annotations
 
 import logging
-import signal
 from datetime import datetime, timezone
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
@@ -23,8 +22,8 @@ log = logging.getLogger("rulewatch.scheduler")
 OUTBOX_INTERVAL = 15  # seconds between outbox drains, besides the one after each poll
 
 
-def build_scheduler(config: Config, engine: Engine) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=timezone.utc)
+def build_scheduler(config: Config, engine: Engine) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
     for source in config.sources:
         scheduler.add_job(
             _poll,
@@ -63,13 +62,18 @@ def _drain(config: Config, engine: Engine) -> None:
 
 
 def serve_forever(config: Config, engine: Engine) -> None:
+    """Poll in the background while the web app serves in the foreground.
+
+    Uvicorn owns SIGINT/SIGTERM: when it stops, the scheduler is shut down
+    after the checks already running have finished.
+    """
+    from tracker.web.app import serve
+
     scheduler = build_scheduler(config, engine)
-
-    def stop(signum, _frame):
-        log.info("received signal %s, stopping after the running checks", signum)
-        scheduler.shutdown(wait=True)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("polling %d source(s); stop with Ctrl-C", len(config.sources))
     scheduler.start()
+    log.info("polling %d source(s); web app on %s; stop with Ctrl-C", len(config.sources), config.web.base_url)
+    try:
+        serve(config, engine)
+    finally:
+        log.info("stopping: waiting for running checks to finish")
+        scheduler.shutdown(wait=True)

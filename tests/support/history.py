@@ -1,0 +1,135 @@
+"""A small event history built through the real ingest path, for feed and web tests.
+
+Two page sources. Their first check is the baseline; later checks give, in this
+order: a cosmetic change (A), a substantive change (A), a substantive change
+whose text carries injected markup (X), a new document (D), a minor change on
+the other source (C) and the removal of D.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from spiders.items import FetchFailed, Snapshot
+from storage.db import open_database, session_scope, utcnow
+from storage.models import Document, Event
+from tests.conftest import FILES
+from tracker.config import Config, ExpectationConfig, SourceConfig, WebConfig
+from tracker.ingest import Ingestor
+
+BASE_URL = "https://rulewatch.example"
+GUIDANCE = "https://www.bis.gov/guidance/advanced-computing"
+PRESS = "https://www.bis.gov/press-release/widgets"
+NEWCOMER = "https://www.bis.gov/press-release/newcomer"
+NOTICE = "https://www.federalregister.gov/notice"
+
+SCRIPT = "<script>alert(1)</script>"
+
+PRESS_V1 = b"""<html><body><main>
+<h1>Press release</h1><p>Exporters may ship widgets to partners.</p>
+</main></body></html>"""
+# Markup written as text survives normalization as text; the live tags do not.
+PRESS_V2 = b"""<html><body><main>
+<h1>Press release &lt;script&gt;alert(1)&lt;/script&gt;</h1>
+<p>Exporters may not ship widgets to partners. &lt;img src=x onerror=alert(1)&gt;
+<img src=x onerror=alert(1)></p><script>alert(2)</script>
+</main></body></html>"""
+NEWCOMER_V1 = b"""<html><body><main><h1>New guidance on chips</h1>
+<p>Exporters should read this guidance before any shipment.</p></main></body></html>"""
+NOTICE_V1 = b"""<html><body><main><h1>Licensing notice</h1>
+<p>Applicants will recieve an answer by mail.</p><p>Second paragraph stays.</p></main></body></html>"""
+NOTICE_V2 = NOTICE_V1.replace(b"recieve", b"receive")
+
+
+@dataclass
+class History:
+    config: Config
+    engine: Engine
+    documents: dict[str, int] = field(default_factory=dict)  # url -> document id
+    events: dict[str, int] = field(default_factory=dict)  # label -> event id
+
+
+def page_file(name: str) -> bytes:
+    return (FILES / "pages" / name).read_bytes()
+
+
+def snapshot(source: str, url: str, body: bytes) -> Snapshot:
+    return Snapshot(
+        source=source, key=url, url=url, final_url=url, status=200,
+        headers={"Content-Type": "text/html; charset=utf-8"}, body=body, fetched_at=utcnow(),
+    )
+
+
+def make_config(database_url: str, tmp_path: Path) -> Config:
+    return Config(
+        path=tmp_path / "rulewatch.toml",
+        database_url=database_url,
+        web=WebConfig(base_url=BASE_URL, secret_key="test-secret"),
+        sources=(
+            SourceConfig(name="bis", kind="page", interval=60, url=GUIDANCE),
+            SourceConfig(name="fr", kind="page", interval=60, url=NOTICE),
+        ),
+        expectations=(ExpectationConfig(name="gp10", title="GP10 guidance\non Ascend chips", match_any=("GP10",)),),
+    )
+
+
+class Checks:
+    def __init__(self, history: History):
+        self.history = history
+
+    def run(self, source: str, *items: tuple[str, bytes] | FetchFailed) -> list[Event | None]:
+        """One check of a source: each item a (url, body) page or a failure."""
+        ingestor = Ingestor(self.history.engine, self.history.config.source(source), progress=lambda line: None)
+        events = []
+        for item in items:
+            if isinstance(item, FetchFailed):
+                events.append(ingestor.record_failure(item))
+            else:
+                events.append(ingestor.ingest_snapshot(snapshot(source, *item)))
+        ingestor.finish()
+        return events
+
+
+def build_history(database_url: str, tmp_path: Path) -> History:
+    config = make_config(database_url, tmp_path)
+    history = History(config, open_database(database_url))
+    checks = Checks(history)
+    checks.run("bis", (GUIDANCE, page_file("guidance_v1.html")), (PRESS, PRESS_V1))  # baseline
+    checks.run("fr", (NOTICE, NOTICE_V1))  # baseline
+
+    (cosmetic,) = checks.run("bis", (GUIDANCE, page_file("guidance_v2_cosmetic.html")))
+    negation, injected, new = checks.run(
+        "bis",
+        (GUIDANCE, page_file("guidance_v3_negation.html")),
+        (PRESS, PRESS_V2),
+        (NEWCOMER, NEWCOMER_V1),
+    )
+    (minor,) = checks.run("fr", (NOTICE, NOTICE_V2))
+    gone = FetchFailed(source="bis", key=NEWCOMER, url=NEWCOMER, fetched_at=utcnow(),
+                       error="HTTP 404", status=404, gone=True)
+    removed = [checks.run("bis", gone)[0] for _ in range(3)][-1]
+
+    labels = {"cosmetic": cosmetic, "negation": negation, "injected": injected, "new": new,
+              "minor": minor, "removed": removed}
+    assert cosmetic.severity == "cosmetic" and negation.severity == "substantive"
+    assert injected.severity == "substantive" and minor.severity == "minor" and removed.kind == "removed"
+    history.events = {label: event.id for label, event in labels.items()}
+    with session_scope(history.engine) as session:
+        history.documents = {d.url: d.id for d in session.exec(select(Document))}
+    return history
+
+
+def add_expectation_met(history: History, url: str) -> int:
+    """An expectation_met event on a document (ingest does not match expectations yet)."""
+    with session_scope(history.engine) as session:
+        document = session.get(Document, history.documents[url])
+        event = Event(kind="expectation_met", source_id=document.source_id, document_id=document.id,
+                      to_version=1, expectations='["gp10"]', summary="expectation met: gp10",
+                      detected_at=utcnow())
+        session.add(event)
+        session.flush()
+        return event.id

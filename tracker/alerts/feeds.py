@@ -1,0 +1,176 @@
+"""Atom and RSS feeds of events: all of them, one source, one document, one subscriber.
+
+An entry carries the change itself (severity, reasons, a redline excerpt) as
+escaped HTML, and links to the web diff. The same database state always gives
+the same bytes: ids are derived from the event, times come from the events.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timezone
+from typing import Literal
+from urllib.parse import urlsplit
+
+from feedgen.feed import FeedGenerator
+from sqlmodel import Session, col, select
+
+from storage.models import Document, Event, Source, Subscriber
+from storage.repository import get_source
+from tracker.alerts.story import Story, one_line, tell
+from tracker.alerts.subscribers import follows, severity_reaches
+from tracker.alerts.tokens import FEED, make_token, signing_key
+from tracker.config import Config
+from tracker.present import iso
+
+FeedFormat = Literal["atom", "rss"]
+
+FEED_KINDS = ("new", "changed", "removed", "expectation_met")
+FEED_SEVERITIES = ("minor", "substantive")  # cosmetic changes never reach a feed
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # `updated` of an empty feed
+TAG_DATE = "2025"  # part of every tag: URI; never change it, or every id changes
+
+# Characters XML 1.0 cannot carry at all; fetched text may contain them.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def build_feed(
+    session: Session,
+    config: Config,
+    fmt: FeedFormat,
+    *,
+    source: str | None = None,
+    document_id: int | None = None,
+    subscriber: Subscriber | None = None,
+    limit: int = 100,
+) -> bytes:
+    """The feed as bytes, newest entry first. Unknown source or document: LookupError."""
+    if fmt not in ("atom", "rss"):
+        raise ValueError(f"unknown feed format {fmt!r}; use atom or rss")
+    base = config.web.base_url.rstrip("/")
+    query = (
+        select(Event)
+        .where(col(Event.kind).in_(FEED_KINDS))
+        .where((Event.kind != "changed") | col(Event.severity).in_(FEED_SEVERITIES))
+        # A source's first check is not news: it would flood readers.
+        .where(Event.baseline == False)  # noqa: E712
+        .order_by(col(Event.detected_at).desc(), col(Event.id).desc())
+    )
+
+    # Each scope: the feed's title, its URL path (less the extension), its id and its web page.
+    if source is not None:
+        row = get_source(session, source)
+        if row is None:
+            raise LookupError(f"no source named {source!r}")
+        query = query.where(Event.source_id == row.id)
+        title, path, key = f"Rulewatch: {row.name}", f"/feeds/sources/{row.name}", f"sources/{row.name}"
+        alternate = f"{base}/"
+    elif document_id is not None:
+        document = session.get(Document, document_id)
+        if document is None:
+            raise LookupError(f"no document with id {document_id}")
+        query = query.where(Event.document_id == document.id)
+        title = f"Rulewatch: {one_line(document.title or document.url, 120)}"
+        path, key = f"/feeds/documents/{document.id}", f"documents/{document.id}"
+        alternate = f"{base}/documents/{document.id}/diff"
+    elif subscriber is not None:
+        token = make_token(signing_key(session, config.web.secret_key), subscriber, FEED)
+        title, path = "Rulewatch: your subscription", f"/feeds/subscribers/{token}"
+        key, alternate = f"subscribers/{subscriber.id}", f"{base}/"
+    else:
+        title, path, key, alternate = "Rulewatch: all changes", "/feeds/changes", "changes", f"{base}/"
+
+    events = _pick(session, query, subscriber, limit)
+    feed = FeedGenerator()
+    feed.id(_tag(base, f"feeds/{key}"))
+    feed.title(xml_safe(title))
+    feed.subtitle("Changes to US export-control documents, as tracked by Rulewatch")
+    feed.link(href=f"{base}{path}.{fmt}", rel="self")
+    feed.link(href=alternate, rel="alternate")  # last link added is RSS's <link>
+    feed.language("en")
+    feed.updated(_aware(events[0].detected_at) if events else EPOCH)
+    for event in events:
+        _add_entry(session, config, base, feed.add_entry(order="append"), event)
+    if fmt == "atom":
+        return feed.atom_str(pretty=True)
+    return feed.rss_str(pretty=True)
+
+
+def _pick(session: Session, query, subscriber: Subscriber | None, limit: int) -> list[Event]:
+    if subscriber is None:
+        return list(session.exec(query.limit(limit)))
+    # What a subscriber follows is decided in Python (JSON lists), so filter as we go.
+    names = {s.id: s.name for s in session.exec(select(Source))}
+    picked = []
+    for event in session.exec(query):
+        if follows(subscriber, event, names.get(event.source_id, "")) and severity_reaches(subscriber, event):
+            picked.append(event)
+            if len(picked) >= limit:
+                break
+    return picked
+
+
+def _add_entry(session: Session, config: Config, base: str, entry, event: Event) -> None:
+    story = tell(session, config, event)  # the same headline, reasons and excerpt as the email
+    moment = _aware(event.detected_at)
+    entry.id(_tag(base, f"events/{event.id}"))
+    entry.title(xml_safe(story.headline))
+    entry.link(href=story.diff_url, rel="alternate")
+    entry.updated(moment)
+    entry.published(moment)
+    entry.author(name=story.source)
+    entry.category(term=event.kind, label=event.kind.replace("_", " "))
+    entry.category(term=f"source:{story.source}", label=f"source: {story.source}")
+    if event.kind == "changed" and event.severity:
+        entry.category(term=f"severity:{event.severity}", label=f"severity: {event.severity}")
+    # type="html" on the summary too: RSS readers take <description> as HTML anyway.
+    summary = one_line(event.summary, 300) or story.headline
+    entry.summary(xml_safe(html.escape(summary)), type="html")
+    entry.content(xml_safe(entry_html(story)), type="html")
+
+
+def entry_html(story: Story) -> str:
+    """The entry's content. Fetched text is escaped here, or by excerpt_html in the story."""
+    event = story.event
+    lines = [f"<p><strong>{html.escape(story.headline)}</strong></p>", "<p>"]
+    if event.kind == "changed":
+        lines.append(f"Severity: <strong>{html.escape(event.severity or '')}</strong><br>")
+    lines.append(f"Source: {html.escape(story.source)}<br>")
+    url = html.escape(story.document_url)
+    if story.document_url.startswith(("http://", "https://")):
+        lines.append(f'Document: <a href="{url}">{url}</a><br>')
+    else:
+        lines.append(f"Document: {url}<br>")
+    if event.from_version and event.to_version:
+        lines.append(f"Versions {event.from_version} → {event.to_version}<br>")
+    elif event.to_version:
+        lines.append(f"Version {event.to_version}<br>")
+    elif event.from_version:
+        lines.append(f"Last version {event.from_version}<br>")
+    if story.fetched_at:
+        lines.append(f"Fetched {iso(story.fetched_at)}, SHA-256 {html.escape(story.sha256)}<br>")
+    lines.append(f"Detected {iso(event.detected_at)}</p>")
+    if story.reasons:
+        items = "".join(f"<li>{html.escape(reason)}</li>" for reason in story.reasons)
+        lines.append(f"<ul>{items}</ul>")
+    if story.excerpt_html:
+        lines.append(story.excerpt_html)
+    lines.append(f'<p><a href="{html.escape(story.diff_url)}">See the full redline</a></p>')
+    return "\n".join(lines)
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _tag(base: str, specific: str) -> str:
+    """A tag: URI (RFC 4151) that stays the same for as long as base_url's host does."""
+    host = urlsplit(base).hostname or "localhost"
+    return f"tag:{host},{TAG_DATE}:rulewatch/{specific}"
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
