@@ -8,6 +8,7 @@ missed while busy or stopped are coalesced into one.
 from __future__ import annotations
 
 import logging
+import signal
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -69,6 +70,10 @@ def serve_forever(config: Config, engine: Engine) -> None:
     """
     from tracker.web.app import serve
 
+    # Uvicorn re-raises the signal that stopped it once it is done; by then this
+    # no-op handler is back in place, so the shutdown below still runs.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     scheduler = build_scheduler(config, engine)
     scheduler.start()
     log.info("polling %d source(s); web app on %s; stop with Ctrl-C", len(config.sources), config.web.base_url)

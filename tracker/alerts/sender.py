@@ -25,7 +25,7 @@ from storage.models import Delivery, Event, Subscriber
 from tracker.alerts.email import digest_message, event_message
 from tracker.alerts.outbox import DIGEST, IMMEDIATE, message_id
 from tracker.alerts.story import tell
-from tracker.alerts.tokens import UNSUBSCRIBE, make_token, signing_key
+from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_token, signing_key
 from tracker.config import Config, MailConfig
 
 CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this belonged to a process that died
@@ -179,6 +179,7 @@ class Sender:
                 recipient=subscriber.email,
                 message_id=delivery.message_id,
                 unsubscribe_url=self._unsubscribe_url(session, subscriber),
+                feed_url=subscriber_feed_url(session, self.config, subscriber),
                 sent_at=now,
             )
         self._deliver(message, [delivery_id], now, report)
@@ -261,6 +262,7 @@ class Sender:
                 recipient=subscriber.email,
                 message_id=digest_id,
                 unsubscribe_url=self._unsubscribe_url(session, subscriber),
+                feed_url=subscriber_feed_url(session, self.config, subscriber),
                 sent_at=now,
             )
             delivery_ids = [d.id for d in pending]
@@ -272,3 +274,9 @@ class Sender:
     def _unsubscribe_url(self, session: Session, subscriber: Subscriber) -> str:
         token = make_token(signing_key(session, self.config.web.secret_key), subscriber, UNSUBSCRIBE)
         return f"{self.config.web.base_url}/unsubscribe/{token}"
+
+
+def subscriber_feed_url(session: Session, config: Config, subscriber: Subscriber) -> str:
+    """The subscriber's own Atom feed, at a secret (signed) URL."""
+    token = make_token(signing_key(session, config.web.secret_key), subscriber, FEED)
+    return f"{config.web.base_url}/feeds/subscribers/{token}.atom"
