@@ -44,10 +44,18 @@ def now() -> datetime:
 class TrackingSpider(scrapy.Spider):
     """Base spider: one per configured source. Subclasses build the requests."""
 
-    def __init__(self, source: SourceConfig, validators: dict | None = None, ingestor: Any = None, **kwargs):
+    def __init__(
+        self,
+        source: SourceConfig,
+        validators: dict | None = None,
+        known_urls: list[str] | None = None,
+        ingestor: Any = None,
+        **kwargs,
+    ):
         super().__init__(name=source.name, **kwargs)
         self.source = source
-        self.validators = validators or {}
+        self.validators = validators or {}  # {url: {"etag", "last_modified"}} of stored versions
+        self.known_urls = known_urls or []  # URLs of this source's live documents, to re-check
         self.ingestor = ingestor
 
     def tracked_request(self, url: str, key: str, callback=None, conditional: bool = True, **meta) -> scrapy.Request:

@@ -17,14 +17,25 @@ from dataclasses import asdict
 
 from scrapy.crawler import CrawlerProcess
 
-from spiders.page import PageSpider
+import importlib
 from spiders.settings import crawl_settings
 from storage.db import DatabaseError, open_database, session_scope, utcnow
-from storage.repository import ensure_source, latest_validators
+from storage.repository import ensure_source, latest_validators, list_documents
 from tracker.config import Config, ConfigError, load_config
 from tracker.ingest import Ingestor
 
-SPIDERS = {"page": PageSpider}
+# Source kind -> "module:class" of its spider, imported only when a source of that kind runs.
+SPIDERS = {
+    "page": "spiders.page:PageSpider",
+    "site": "spiders.site:SiteSpider",
+    "federal_register": "spiders.federal_register:FederalRegisterSpider",
+    "ecfr": "spiders.ecfr:EcfrSpider",
+}
+
+
+def spider_class(kind: str):
+    module, _, name = SPIDERS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 # These log a traceback for every failed fetch; the tracker reports each failure in one line.
@@ -40,19 +51,19 @@ def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
     ingestors: dict[str, Ingestor] = {}
     for name in names:
         source = config.source(name)
-        spider = SPIDERS.get(source.kind)
-        if spider is None:
-            results[name] = {"skipped": f"sources of kind {source.kind!r} are not supported by this version"}
-            continue
         with session_scope(engine) as session:
             row = ensure_source(session, source.name, source.kind)
             waiting_until = row.retry_after
             validators = latest_validators(session, row.id)
+            known_urls = [d.url for d in list_documents(session, row.id) if d.removed_at is None]
         if waiting_until and waiting_until > utcnow():
             results[name] = {"skipped": f"the server asked us to wait until {waiting_until.isoformat()} (Retry-After)"}
             continue
         ingestors[name] = Ingestor(engine, source)
-        process.crawl(spider, source=source, validators=validators, ingestor=ingestors[name])
+        process.crawl(
+            spider_class(source.kind), source=source, validators=validators, known_urls=known_urls,
+            ingestor=ingestors[name],
+        )
     if ingestors:
         process.start()
     for name, ingestor in ingestors.items():

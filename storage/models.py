@@ -68,6 +68,8 @@ class Version(SQLModel, table=True):
     content_hash: str = Field(max_length=64)  # of the normalized content, what decides "changed"
     content_sha256: str = Field(foreign_key="blob.sha256", max_length=64)  # its JSON, as a blob
     title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # JSON: source-specific evidence, e.g. {"stage": "published", "attachments": [{"url", "sha256", …}]}
+    evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}", server_default="{}"))
 
 
 class Event(SQLModel, table=True):

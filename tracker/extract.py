@@ -43,6 +43,16 @@ def sniff(body: bytes) -> str:
 
 
 def extract_content(snapshot: Snapshot, selector: str | None = None) -> Content:
+    """Source formats that need their own reading say so in `snapshot.extra["format"]`."""
+    source_format = snapshot.extra.get("format")
+    if source_format == "federal_register":
+        from tracker.sources.federal_register import fr_content
+
+        return fr_content(snapshot)
+    if source_format == "ecfr":
+        from tracker.sources.ecfr import ecfr_content
+
+        return ecfr_content(snapshot)
     declared, charset = media_type(snapshot.content_type)
     kind = declared if declared and declared != "application/octet-stream" else sniff(snapshot.body)
     if not snapshot.body.strip():

@@ -116,6 +116,8 @@ class Ingestor:
         mark_seen(document)
         if previous is not None and previous.content_hash == digest:
             return None
+        if previous is not None and _would_regress(previous, snapshot):
+            return None
 
         version = Version(
             document_id=document.id,
@@ -130,6 +132,7 @@ class Ingestor:
             content_hash=digest,
             content_sha256=put_blob(session, json.dumps(content.to_json(), sort_keys=True).encode()),
             title=content.title,
+            evidence=json.dumps(_evidence(session, snapshot), sort_keys=True),
         )
         session.add(version)
         document.latest_version = version.number
@@ -220,6 +223,26 @@ def mark_seen(document: Document) -> None:
     document.last_seen_at = utcnow()
     document.missing_checks = 0
     document.removed_at = None
+
+def _evidence(session: Session, snapshot: Snapshot) -> dict:
+    """Source-specific facts of a fetch; attached bodies (a document's full text) kept as blobs."""
+    evidence = {key: value for key, value in snapshot.extra.items() if key != "attachments"}
+    attachments = []
+    for attachment in snapshot.extra.get("attachments", []):
+        kept = {key: value for key, value in attachment.items() if key != "body"}
+        kept["sha256"] = put_blob(session, attachment["body"])
+        attachments.append(kept)
+    if attachments:
+        evidence["attachments"] = attachments
+    return evidence
+
+
+def _would_regress(previous: Version, snapshot: Snapshot) -> bool:
+    """A public-inspection copy of a document already published is old news, not a change."""
+    if snapshot.extra.get("stage") != "public_inspection":
+        return False
+    return json.loads(previous.evidence or "{}").get("stage") == "published"
+
 
 def _failure_message(tally: CheckTally) -> str:
     first = tally.failures[0]
