@@ -59,7 +59,7 @@ def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
         if waiting_until and waiting_until > utcnow():
             results[name] = {"skipped": f"the server asked us to wait until {waiting_until.isoformat()} (Retry-After)"}
             continue
-        ingestors[name] = Ingestor(engine, source)
+        ingestors[name] = Ingestor(engine, source, expectations=config.expectations)
         process.crawl(
             spider_class(source.kind), source=source, validators=validators, known_urls=known_urls,
             ingestor=ingestors[name],

@@ -128,3 +128,15 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=100)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ExpectationMet(SQLModel, table=True):
+    """A promised document that appeared: one row per expectation, so it fires once."""
+
+    __tablename__ = "expectation_met"
+
+    name: str = Field(primary_key=True, max_length=200)
+    met_at: datetime
+    document_id: int = Field(foreign_key="document.id")
+    version: int
+    event_id: int | None = Field(default=None, foreign_key="event.id")

@@ -20,10 +20,11 @@ from sqlmodel import Session
 from spiders.items import FetchFailed, NotModified, Snapshot
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
-from storage.models import Document, Event, Source, Version
+from storage.models import Document, Event, ExpectationMet, Source, Version
 from storage.repository import ensure_source, get_document, get_version
 from tracker.alerts.outbox import enqueue
-from tracker.config import SourceConfig
+from tracker.config import ExpectationConfig, SourceConfig
+from tracker.expectations import newly_met
 from tracker.diff import diff_contents
 from tracker.model import Content
 from tracker.extract import ContentError, extract_content
@@ -49,9 +50,16 @@ class CheckTally:
 class Ingestor:
     """Receives the fetch outcomes of one check of one source."""
 
-    def __init__(self, engine: Engine, source: SourceConfig, progress: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        source: SourceConfig,
+        progress: Callable[[str], None] | None = None,
+        expectations: tuple[ExpectationConfig, ...] = (),
+    ):
         self.engine = engine
         self.source = source
+        self.expectations = expectations
         self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
         self.tally = CheckTally()
         with session_scope(engine) as session:
@@ -166,7 +174,33 @@ class Ingestor:
         session.add(event)
         session.flush()
         enqueue(session, event, self.source.name)
+        if (previous is None and not self.baseline) or (previous is not None and _published_now(previous, snapshot)):
+            self._meet_expectations(session, event, content)
         return event
+
+    def _meet_expectations(self, session: Session, event: Event, content: Content) -> None:
+        """A promised document appeared: one `expectation_met` event per expectation, once ever."""
+        met = newly_met(session, self.expectations, self.source.name, content)
+        if not met:
+            return
+        event.expectations = json.dumps([e.name for e in met])
+        for expectation in met:
+            met_event = Event(
+                kind="expectation_met",
+                source_id=event.source_id,
+                document_id=event.document_id,
+                from_version=event.from_version,
+                to_version=event.to_version,
+                expectations=json.dumps([expectation.name]),
+                summary=f"Published: {expectation.title}",
+                detected_at=event.detected_at,
+            )
+            session.add(met_event)
+            session.flush()
+            session.add(ExpectationMet(name=expectation.name, met_at=event.detected_at, document_id=event.document_id,
+                                       version=event.to_version, event_id=met_event.id))
+            enqueue(session, met_event, self.source.name)
+            self.progress(f"  {self.source.name}: expectation met: {expectation.name}")
 
     def record_failure(self, failure: FetchFailed) -> Event | None:
         self.tally.failures.append(failure.error)
@@ -235,6 +269,12 @@ def _evidence(session: Session, snapshot: Snapshot) -> dict:
     if attachments:
         evidence["attachments"] = attachments
     return evidence
+
+
+def _published_now(previous: Version, snapshot: Snapshot) -> bool:
+    """A Federal Register document leaving public inspection: its formal appearance."""
+    was = json.loads(previous.evidence or "{}").get("stage")
+    return was == "public_inspection" and snapshot.extra.get("stage") == "published"
 
 
 def _would_regress(previous: Version, snapshot: Snapshot) -> bool:
