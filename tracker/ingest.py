@@ -159,7 +159,7 @@ class Ingestor:
             )
         else:
             old_content = load_content(session, previous)
-            assessment = assess(diff_contents(old_content, content))
+            assessment = assess(diff_contents(old_content, content), old_content.links, content.links)
             event = Event(
                 kind="changed",
                 source_id=self.source_id,

@@ -49,8 +49,11 @@ def compare_versions(
         from_number = to_number - 1 if to_number > 1 else None
     new = _version(session, document, to_number)
     old = _version(session, document, from_number) if from_number else None
-    redline = diff_contents(load_content(session, old) if old else None, load_content(session, new))
-    return Comparison(document, old, new, redline, assess(redline) if old else None)
+    old_content = load_content(session, old) if old else None
+    new_content = load_content(session, new)
+    redline = diff_contents(old_content, new_content)
+    assessment = assess(redline, old_content.links, new_content.links) if old_content else None
+    return Comparison(document, old, new, redline, assessment)
 
 
 def _version(session: Session, document: Document, number: int) -> Version:

@@ -22,6 +22,7 @@ import difflib
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from tracker.model import SEVERITY_ORDER, Assessment, Block, Hunk, Op, Redline
 
@@ -152,10 +153,11 @@ class _Finding:
     reason: str
 
 
-def assess(redline: Redline) -> Assessment:
-    """Judge a redline: the worst severity of its edits, and why."""
+def assess(redline: Redline, old_links=(), new_links=()) -> Assessment:
+    """Judge a redline, and the links the document gained or lost: the worst severity, and why."""
     try:
         findings = _judge(redline)
+        findings += [_Finding(severity, reason) for severity, reason in assess_links(old_links, new_links)]
     except Exception:  # a bug here must not lose an alert: fail towards "substantive"
         return Assessment("substantive", ("change could not be classified",))
     return _summarize(findings)
@@ -568,3 +570,47 @@ def _listing(items: list[str]) -> str:
     distinct = list(dict.fromkeys(items))
     shown = ", ".join(distinct[:LIST_ITEMS])
     return shown + ", …" if len(distinct) > LIST_ITEMS else shown
+
+
+# --- links -------------------------------------------------------------------------------
+
+# At most this many link findings are listed; the rest are summed up as "and N more".
+MAX_LINK_REASONS = 10
+
+# A link to a document (guidance, a policy statement, a form) rather than to another page:
+# a file under a documents folder, or a PDF or Word file.
+DOCUMENT_LINK_PATH = re.compile(r"/media/documents/|/sites/default/files/|\.(?:pdf|docx?)$", re.I)
+
+
+def assess_links(old_links, new_links) -> list[tuple[str, str]]:
+    """Findings (severity, reason) for the links a document gained or lost.
+
+    A document's outgoing links are part of what is tracked: a new PDF linked
+    from a press release is news even before the PDF itself is fetched. A link
+    to a document added or removed is substantive; any other link is minor.
+    Substantive findings come first, then document order; the list is capped.
+    """
+    old = list(dict.fromkeys(old_links or ()))
+    new = list(dict.fromkeys(new_links or ()))
+    old_set, new_set = set(old), set(new)
+    changes = [("added", url) for url in new if url not in old_set]
+    changes += [("removed", url) for url in old if url not in new_set]
+    findings = []
+    for verb, url in changes:
+        if _is_document_link(url):
+            findings.append(("substantive", f"linked document {verb}: {url}"))
+        else:
+            findings.append(("minor", f"link {verb}: {url}"))
+    findings.sort(key=lambda finding: -SEVERITY_ORDER[finding[0]])  # stable: document order kept
+    if len(findings) > MAX_LINK_REASONS:
+        rest = findings[MAX_LINK_REASONS:]
+        findings = findings[:MAX_LINK_REASONS] + [(rest[0][0], f"and {len(rest)} more links changed")]
+    return findings
+
+
+def _is_document_link(url: str) -> bool:
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = url
+    return bool(DOCUMENT_LINK_PATH.search(path))

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tracker import severity
 from tracker.diff import diff_contents
 from tracker.model import Assessment, Block, Content, Hunk, Op, Redline
-from tracker.severity import MAX_REASONS, assess
+from tracker.severity import MAX_LINK_REASONS, MAX_REASONS, assess, assess_links
 
 SECTION = "§ 744.23(a)(2)"
 HUAWEI = "using Huawei Ascend chips anywhere in the world violates U.S. export controls"
@@ -290,3 +290,59 @@ def test_same_or_respaced_text_is_cosmetic(paragraphs):
     assert judge(paragraphs, paragraphs) == Assessment("cosmetic", ("no visible text changed",))
     respaced = [p.replace(" ", "  ") for p in paragraphs]
     assert judge(paragraphs, respaced).severity == "cosmetic"
+
+
+# --- links ---------------------------------------------------------------------------------
+
+BIS = "https://www.bis.gov"
+GP10_PDF = f"{BIS}/media/documents/general-prohibition-10-guidance-may-13-2025.pdf"
+POLICY = f"{BIS}/media/documents/ai-policy-statement-training-ai-models-may-13-2025"
+OLD_SITE_PDF = f"{BIS}/sites/default/files/documents/faq.pdf"
+WORD_FILE = "https://example.gov/forms/application.DOCX"
+LISTING = f"{BIS}/news-updates"
+
+# name, old links, new links, expected findings
+LINK_CASES = [
+    ("same links", [LISTING, GP10_PDF], [LISTING, GP10_PDF], []),
+    ("same links reordered", [LISTING, GP10_PDF], [GP10_PDF, LISTING], []),
+    ("nothing to nothing", [], [], []),
+    ("pdf added", [LISTING], [LISTING, GP10_PDF],
+     [("substantive", f"linked document added: {GP10_PDF}")]),
+    ("pdf removed", [GP10_PDF], [],
+     [("substantive", f"linked document removed: {GP10_PDF}")]),
+    ("media document without extension", [], [POLICY],
+     [("substantive", f"linked document added: {POLICY}")]),
+    ("old site files folder", [], [OLD_SITE_PDF],
+     [("substantive", f"linked document added: {OLD_SITE_PDF}")]),
+    ("word file, any case", [], [WORD_FILE],
+     [("substantive", f"linked document added: {WORD_FILE}")]),
+    ("pdf with a query", [], [GP10_PDF + "?v=2"],
+     [("substantive", f"linked document added: {GP10_PDF}?v=2")]),
+    ("page link added", [], [LISTING], [("minor", f"link added: {LISTING}")]),
+    ("page link removed", [LISTING], [], [("minor", f"link removed: {LISTING}")]),
+    ("pdf in the query only is a page", [], [f"{BIS}/search?q=guidance.pdf"],
+     [("minor", f"link added: {BIS}/search?q=guidance.pdf")]),
+    ("documents first, then document order", [LISTING, f"{BIS}/old"], [LISTING, f"{BIS}/a", GP10_PDF],
+     [("substantive", f"linked document added: {GP10_PDF}"), ("minor", f"link added: {BIS}/a"),
+      ("minor", f"link removed: {BIS}/old")]),
+    ("duplicates count once", [], [GP10_PDF, GP10_PDF],
+     [("substantive", f"linked document added: {GP10_PDF}")]),
+]
+
+
+@pytest.mark.parametrize("name, old, new, expected", LINK_CASES, ids=[c[0] for c in LINK_CASES])
+def test_link_rules(name, old, new, expected):
+    assert assess_links(old, new) == expected
+
+
+def test_links_accept_tuples_and_none():
+    assert assess_links(None, (GP10_PDF,)) == [("substantive", f"linked document added: {GP10_PDF}")]
+    assert assess_links((LISTING,), None) == [("minor", f"link removed: {LISTING}")]
+
+
+def test_link_reasons_are_capped_and_the_worst_kept():
+    pages = [f"{BIS}/page-{i}" for i in range(20)]
+    findings = assess_links([], pages + [GP10_PDF])
+    assert len(findings) == MAX_LINK_REASONS + 1
+    assert findings[0] == ("substantive", f"linked document added: {GP10_PDF}")
+    assert findings[-1] == ("minor", f"and {21 - MAX_LINK_REASONS} more links changed")
