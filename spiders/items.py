@@ -52,3 +52,12 @@ class FetchFailed:
     status: int | None = None
     gone: bool = False
     retry_after: datetime | None = None
+
+
+@dataclass
+class ListingRead:
+    """A search or listing answered well, whatever it listed: the source is reachable."""
+
+    source: str
+    url: str
+    fetched_at: datetime

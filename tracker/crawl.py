@@ -80,7 +80,7 @@ def run_check(config: Config, engine: Engine, names: list[str]) -> list[SourceRe
             if "skipped" in data:
                 results.append(SourceResult(name, "skipped", message=data["skipped"]))
                 continue
-            succeeded = data["fetched"] + data["unchanged"] > 0
+            succeeded = data["fetched"] + data["unchanged"] + data.get("listings", 0) > 0
             results.append(
                 SourceResult(
                     name,

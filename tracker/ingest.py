@@ -17,7 +17,7 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from spiders.items import FetchFailed, NotModified, Snapshot
+from spiders.items import FetchFailed, ListingRead, NotModified, Snapshot
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
 from storage.models import Document, Event, ExpectationMet, Source, Version
@@ -38,13 +38,14 @@ class CheckTally:
 
     fetched: int = 0
     unchanged: int = 0
+    listings: int = 0  # searches or listings read, even when they listed nothing
     new_versions: int = 0
     failures: list[str] = field(default_factory=list)
     last_status: int | None = None
 
     @property
     def succeeded(self) -> bool:
-        return self.fetched + self.unchanged > 0
+        return self.fetched + self.unchanged + self.listings > 0
 
 
 class Ingestor:
@@ -79,6 +80,8 @@ class Ingestor:
             self.progress(f"  {self.source.name}: {item.url} not modified")
         elif isinstance(item, FetchFailed):
             self.record_failure(item)
+        elif isinstance(item, ListingRead):
+            self.tally.listings += 1
         else:
             raise TypeError(f"unexpected item {item!r}")
 
@@ -144,6 +147,7 @@ class Ingestor:
         )
         session.add(version)
         document.latest_version = version.number
+        document.url = snapshot.url  # e.g. a filing's public-inspection page, then its published one
         document.title = content.title or document.title or snapshot.title_hint
         self.tally.new_versions += 1
 

@@ -34,6 +34,7 @@ class Hit:
 class FixtureServer:
     def __init__(self) -> None:
         self.routes: dict[str, Reply] = {}
+        self.any_query: set[str] = set()  # routes that answer whatever query string follows their path
         self.hits: list[Hit] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -47,12 +48,27 @@ class FixtureServer:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def set(self, path: str, body: bytes | str = b"", **options) -> Reply:
+    def set(self, path: str, body: bytes | str = b"", ignore_query: bool = False, **options) -> Reply:
+        """Route `path`; with `ignore_query`, requests for `path?anything` get this reply too."""
         reply = Reply(body=body.encode() if isinstance(body, str) else body, **options)
         self.routes[path] = reply
+        if ignore_query:
+            self.any_query.add(path)
+        else:
+            self.any_query.discard(path)
         return reply
 
-    def hits_for(self, path: str) -> list[Hit]:
+    def route(self, path: str) -> Reply | None:
+        """The reply for a request path: an exact match first, then a route that ignores the query."""
+        reply = self.routes.get(path)
+        bare = path.partition("?")[0]
+        if reply is None and bare in self.any_query:
+            reply = self.routes.get(bare)
+        return reply
+
+    def hits_for(self, path: str, ignore_query: bool = False) -> list[Hit]:
+        if ignore_query:
+            return [hit for hit in self.hits if hit.path.partition("?")[0] == path]
         return [hit for hit in self.hits if hit.path == path]
 
     def start(self) -> "FixtureServer":
@@ -69,7 +85,7 @@ class FixtureServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (the standard library's name)
                 server.hits.append(Hit(self.path, dict(self.headers.items())))
-                reply = server.routes.get(self.path)
+                reply = server.route(self.path)
                 if reply is None:
                     self._send(Reply(b"not found", status=404, content_type="text/plain"))
                     return

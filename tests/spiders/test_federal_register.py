@@ -1,0 +1,344 @@
+"""The `federal_register` spider against a loopback copy of the FR API.
+
+The saved responses in tests/files/federal_register carry the real host; they
+are served with it replaced by the loopback server's, so every URL the spider
+follows (next_page_url, body_html_url, raw_text_url) leads back to the fixtures.
+"""
+
+import json
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from scrapy.settings import Settings
+from sqlmodel import select
+
+from spiders.federal_register import MAX_PAGES, MIN_DELAY, SEARCH_FIELDS, FederalRegisterSpider, search_urls
+from storage.db import open_database, session_scope
+from storage.models import Document, Event, Source, Version
+from tests.conftest import FILES
+from tracker.config import load_config
+from tracker.crawl import run_check
+from tracker.ingest import load_content
+
+FR = FILES / "federal_register"
+REAL = "https://www.federalregister.gov"
+JSON = "application/json; charset=utf-8"
+SEARCH = "/api/v1/documents.json"
+NEXT_PAGES = "/api/v1/documents"  # next_page_url has no ".json"
+CURRENT = "/api/v1/public-inspection-documents/current.json"
+
+
+class FakeFederalRegister:
+    """Routes for the saved FR responses on the loopback server."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def body(self, name: str) -> bytes:
+        return (FR / name).read_bytes().replace(REAL.encode(), self.server.base_url.encode())
+
+    def search(self, first: list[str], second: list[str] | None = None) -> None:
+        """Page 1 holds `first`; page 2, when given, `second` (and a page 3 that must never be asked for)."""
+        page1 = json.loads(self.body("documents_page1.json"))
+        page2 = json.loads(self.body("documents_page2.json"))
+        known = {r["document_number"]: r for r in page1["results"] + page2["results"]}
+        page1["results"] = [known.get(number) or self.result(number) for number in first]
+        page2["results"] = [known.get(number) or self.result(number) for number in second or []]
+        if second is None:
+            page1["next_page_url"] = None
+        self.server.set(SEARCH, json.dumps(page1), content_type=JSON, ignore_query=True)
+        self.server.set(NEXT_PAGES, json.dumps(page2), content_type=JSON, ignore_query=True)
+
+    def result(self, number: str) -> dict:
+        """A search result for a document the saved pages do not list, from its saved JSON."""
+        record = json.loads(self.body(f"{number}.json"))
+        return {name: record[name] for name in SEARCH_FIELDS}
+
+    def document(self, number: str, saved: str | None = None, **options) -> None:
+        """The document's JSON (from `saved`, default `<number>.json`) and its full text."""
+        body = self.body(saved or f"{number}.json")
+        self.server.set(f"/api/v1/documents/{number}.json", body, content_type=JSON, **options)
+        self.server.set(self.full_text_path(number), self.body(f"{number}.html"))
+
+    def full_text_path(self, number: str) -> str:
+        return urlsplit(json.loads(self.body(f"{number}.json"))["body_html_url"]).path
+
+    def public_inspection(self, numbers: list[str]) -> None:
+        listing = json.loads(self.body("public_inspection_current.json"))
+        listing["results"] = [r for r in listing["results"] if r["document_number"] in numbers]
+        listing["count"] = len(listing["results"])
+        self.server.set(CURRENT, json.dumps(listing), content_type=JSON)
+        for record in listing["results"]:
+            name = f"{record['document_number']}.pi.txt"
+            if (FR / name).exists():
+                self.server.set(urlsplit(record["raw_text_url"]).path, self.body(name), content_type="text/plain; charset=utf-8")
+
+
+@pytest.fixture
+def fr(server):
+    return FakeFederalRegister(server)
+
+
+@pytest.fixture
+def fr_source(server, write_config):
+    def make(public_inspection: bool = False, extra: str = 'agencies = ["industry-and-security-bureau"]'):
+        config = load_config(
+            write_config(
+                f"""
+                [[sources]]
+                name = "federal-register"
+                kind = "federal_register"
+                base_url = "{server.base_url}"
+                public_inspection = {'true' if public_inspection else 'false'}
+                {extra}
+                """
+            )
+        )
+        return config, open_database(config.database_url)
+
+    return make
+
+
+def check(config, engine):
+    [result] = run_check(config, engine, ["federal-register"])
+    return result
+
+
+def documents(engine) -> dict[str, tuple[Document, list[Version]]]:
+    with session_scope(engine) as session:
+        found = {}
+        for document in session.exec(select(Document)).all():
+            versions = session.exec(
+                select(Version).where(Version.document_id == document.id).order_by(Version.number)
+            ).all()
+            found[document.key] = (document, versions)
+        return found
+
+
+def events(engine) -> list[Event]:
+    with session_scope(engine) as session:
+        return session.exec(select(Event).order_by(Event.id)).all()
+
+
+def source_row(engine) -> Source:
+    with session_scope(engine) as session:
+        return session.exec(select(Source)).one()
+
+
+def text_of(engine, version: Version) -> str:
+    with session_scope(engine) as session:
+        return load_content(session, version).text()
+
+
+def query(hit) -> list[tuple[str, str]]:
+    return parse_qsl(urlsplit(hit.path).query)
+
+
+# --- searches and documents -------------------------------------------------
+
+
+def test_search_pages_give_one_versioned_document_per_number(server, fr, fr_source):
+    fr.search(["2026-24110", "2026-00789"], ["2025-00637", "2025-00636"])
+    for number in ("2026-24110", "2026-00789", "2025-00637", "2025-00636"):
+        fr.document(number)
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert result.status == "ok" and result.new_versions == 4 and result.failures == []
+
+    [search] = server.hits_for(SEARCH, ignore_query=True)
+    asked = query(search)
+    for pair in [("conditions[agencies][]", "industry-and-security-bureau"), ("order", "newest"),
+                 ("per_page", "20"), ("fields[]", "document_number"), ("fields[]", "html_url")]:
+        assert pair in asked
+    pages = [dict(query(hit)).get("page") for hit in server.hits_for(NEXT_PAGES, ignore_query=True)]
+    assert pages == ["2"] and MAX_PAGES == 2  # page 2's next_page_url (page 3) is not followed
+    assert server.hits_for(CURRENT) == []  # public_inspection is off
+
+    found = documents(engine)
+    assert sorted(found) == ["2025-00636", "2025-00637", "2026-00789", "2026-24110"]
+    document, [version] = found["2025-00636"]
+    assert document.url == server.url("/documents/2025/01/15/2025-00636/framework-for-artificial-intelligence-diffusion")
+    assert document.title == "Framework for Artificial Intelligence Diffusion"
+    assert version.final_url == server.url("/api/v1/documents/2025-00636.json")
+    evidence = json.loads(version.evidence)
+    assert evidence["format"] == "federal_register" and evidence["stage"] == "published"
+    [text] = evidence["attachments"]
+    assert text["role"] == "full_text" and text["url"] == server.url(fr.full_text_path("2025-00636"))
+    content = text_of(engine, version)
+    assert "Citation: 90 FR 4544" in content and "You may not export, reexport" in content
+    assert [e.kind for e in events(engine)] == ["new"] * 4 and all(e.baseline for e in events(engine))
+
+
+def test_rechecks_are_conditional_and_page_views_make_no_version(server, fr, fr_source):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636", etag='"v1"', last_modified="Tue, 24 Nov 2026 13:00:00 GMT")
+    config, engine = fr_source()
+    check(config, engine)
+
+    result = check(config, engine)  # nothing changed: 304, and the full text is not asked for again
+    assert result.status == "ok" and result.unchanged == 1 and result.new_versions == 0
+    second = server.hits_for("/api/v1/documents/2025-00636.json")[1]
+    assert second.headers["If-None-Match"] == '"v1"'
+    assert second.headers["If-Modified-Since"] == "Tue, 24 Nov 2026 13:00:00 GMT"
+    assert len(server.hits_for(fr.full_text_path("2025-00636"))) == 1
+
+    fr.document("2025-00636", saved="2025-00636.page_views.json", etag='"v2"')
+    result = check(config, engine)
+    assert result.status == "ok" and result.fetched == 1 and result.new_versions == 0
+    [(_, versions)] = documents(engine).values()
+    assert len(versions) == 1 and [e.kind for e in events(engine)] == ["new"]
+
+
+# --- public inspection --------------------------------------------------------
+
+
+def test_public_inspection_then_publication_is_one_document_with_two_versions(server, fr, fr_source):
+    fr.search(["2026-00789"])
+    fr.document("2026-00789")
+    fr.public_inspection(["2026-24110", "2026-24087"])  # 2026-24087 is another agency's filing
+    config, engine = fr_source(public_inspection=True)
+    assert check(config, engine).status == "ok"
+
+    found = documents(engine)
+    assert sorted(found) == ["2026-00789", "2026-24110"]
+    document, [filed] = found["2026-24110"]
+    assert document.url.startswith(server.url("/public-inspection/2026-24110/"))
+    evidence = json.loads(filed.evidence)
+    assert evidence["stage"] == "public_inspection"
+    assert [a["role"] for a in evidence["attachments"]] == ["listing", "full_text"]
+    assert "ETag" not in json.loads(filed.headers)  # the listing's validators are not this record's
+    assert "RIN 0694-AJ90" in text_of(engine, filed)
+
+    fr.search(["2026-24110", "2026-00789"])
+    fr.document("2026-24110")
+    assert check(config, engine).status == "ok"
+    assert len(server.hits_for("/public-inspection/raw_text/202/624/110.txt")) == 1  # published now: PI skipped
+
+    _, versions = documents(engine)["2026-24110"]
+    assert [json.loads(v.evidence)["stage"] for v in versions] == ["public_inspection", "published"]
+    changed = [e for e in events(engine) if e.kind == "changed"]
+    assert len(changed) == 1
+    [event] = changed
+    assert event.severity == "substantive" and (event.from_version, event.to_version) == (1, 2)
+    reasons = " ".join(json.loads(event.reasons))
+    assert "Status" in reasons and "Citation" in reasons
+    assert "Citation: 91 FR 82417" in text_of(engine, versions[1])
+
+
+def test_a_correction_links_to_what_it_corrects(server, fr, fr_source):
+    fr.search(["2026-24110"])
+    fr.document("2026-24110")
+    config, engine = fr_source()
+    check(config, engine)
+
+    fr.search(["C1-2026-24110", "2026-24110"])
+    fr.document("C1-2026-24110")
+    fr.document("2026-24110", saved="2026-24110.corrected.json")
+    assert check(config, engine).status == "ok"
+
+    found = documents(engine)
+    _, [correction] = found["C1-2026-24110"]
+    assert "Correction of: 2026-24110" in text_of(engine, correction)
+    _, [_, corrected] = found["2026-24110"]
+    assert "Corrections: C1-2026-24110" in text_of(engine, corrected)
+    kinds = sorted((e.kind, e.baseline) for e in events(engine))
+    assert kinds == [("changed", False), ("new", False), ("new", True)]
+
+
+# --- faults: never a version --------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["search", "document", "full_text"])
+def test_the_request_access_page_is_a_failure(server, fr, fr_source, where):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636")
+    page = (FR / "request_access.html").read_bytes()
+    path = {"search": SEARCH, "document": "/api/v1/documents/2025-00636.json",
+            "full_text": fr.full_text_path("2025-00636")}[where]
+    server.set(path, page, ignore_query=where == "search")
+    config, engine = fr_source()
+    result = check(config, engine)
+    # A search that answered is a reachable source, but the document it listed is not stored.
+    assert result.status == ("failed" if where == "search" else "ok")
+    assert "'Request Access' page" in result.failures[0]
+    assert documents(engine) == {} and events(engine) == []
+    assert (source_row(engine).baseline_at is None) == (where == "search")
+
+
+def test_malformed_json_is_a_failure_and_the_other_documents_still_count(fr, fr_source):
+    fr.search(["2026-00789", "2025-00636"])
+    fr.document("2026-00789")
+    fr.document("2025-00636", saved="malformed.json")
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert result.status == "ok" and result.new_versions == 1
+    [failure] = result.failures
+    assert failure.startswith("malformed JSON from ") and "2025-00636.json" in failure
+    assert sorted(documents(engine)) == ["2026-00789"]
+
+
+def test_a_full_text_that_cannot_be_fetched_stores_no_version(server, fr, fr_source):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636")
+    server.set(fr.full_text_path("2025-00636"), "not found", status=404, content_type="text/plain")
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert result.failures[0].startswith("full text of 2025-00636 could not be fetched: HTTP 404")
+    assert documents(engine) == {} and events(engine) == []
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_back_off_with_retry_after_is_honoured(server, fr, fr_source, status):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636")
+    server.set(SEARCH, "Too many requests", status=status, content_type="text/plain",
+               headers={"Retry-After": "3600"}, ignore_query=True)
+    config, engine = fr_source(public_inspection=True)
+    result = check(config, engine)
+    assert result.status == "failed" and f"HTTP {status}" in result.failures[0]
+    assert server.hits_for(CURRENT) == []  # the check ended: nothing more was asked
+    source = source_row(engine)
+    assert source.retry_after is not None and source.consecutive_failures == 1
+    assert documents(engine) == {} and events(engine) == []
+
+    result = check(config, engine)
+    assert result.status == "skipped" and "Retry-After" in result.message
+    assert len(server.hits_for(SEARCH, ignore_query=True)) == 1
+
+
+# --- searches and politeness, without a crawl ----------------------------------
+
+
+def test_searches_per_agency_term_rin_and_cfr_part(write_config):
+    config = load_config(
+        write_config(
+            """
+            [[sources]]
+            name = "federal-register"
+            kind = "federal_register"
+            agencies = ["industry-and-security-bureau"]
+            terms = ["artificial intelligence"]
+            rins = ["0694-AJ90"]
+            cfr_parts = ["744", "15 CFR 742"]
+            types = ["RULE"]
+            """
+        )
+    )
+    searches = [dict(parse_qsl(urlsplit(url).query)) for url in search_urls(config.sources[0], "https://fr.test/api/v1")]
+    assert [s.get("conditions[term]") for s in searches] == ["artificial intelligence", None, None, None]
+    assert searches[0]["conditions[agencies][]"] == "industry-and-security-bureau"
+    assert searches[1]["conditions[regulation_id_number]"] == "0694-AJ90"
+    assert [(s.get("conditions[cfr][title]"), s.get("conditions[cfr][part]")) for s in searches[2:]] == [
+        ("15", "744"), ("15", "742")
+    ]
+    assert all(s["conditions[type][]"] == "RULE" and s["order"] == "newest" for s in searches)
+
+
+@pytest.mark.parametrize("delay, jitter", [(0, 0.5), (0.3, 0.5), (2, 0.5)])
+def test_at_most_five_requests_a_second_whatever_the_config(delay, jitter):
+    settings = Settings({"DOWNLOAD_DELAY": delay, "DOWNLOAD_DELAY_JITTER": jitter, "CONCURRENT_REQUESTS_PER_DOMAIN": 8})
+    FederalRegisterSpider.update_settings(settings)
+    shortest = settings.getfloat("DOWNLOAD_DELAY") * (1 - settings.getfloat("DOWNLOAD_DELAY_JITTER"))
+    assert shortest >= MIN_DELAY >= 0.2
+    assert settings.getfloat("DOWNLOAD_DELAY") >= delay
+    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1

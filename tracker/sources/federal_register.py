@@ -1,0 +1,163 @@
+"""Reading a Federal Register document: its meaningful fields, then its full text.
+
+A snapshot from spiders.federal_register holds a document's JSON record (the API's
+document, or a public-inspection record when `extra["stage"]` is
+"public_inspection") and its full text as the attachment with role "full_text".
+
+The content is a header of the fields a reader cares about, one block each with
+a stable prefix ("Status: …", "Citation: …"), then the full text with its
+sections. Fields that change on their own are never read: `page_views`,
+`regulations_dot_gov_info` (its `checked_regulationsdotgov_at`),
+`public_inspection_pdf_url` (its `?1743770708` suffix), `pdf_updated_at`,
+`excerpts`, `dockets` (comment counts), search scores. So the same record always
+gives the same content, and a page-view count never makes a version.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from bs4 import BeautifulSoup
+
+from spiders.items import Snapshot
+from tracker.extract import ContentError, media_type, sniff
+from tracker.model import Block, Content
+from tracker.normalize import decode, fold, normalize_html, normalize_text
+
+# "Start Printed Page 4545" markers and their wrappers: page furniture, not text.
+_PAGE_MARKERS = ".unprinted-element, .printed-page-wrapper"
+
+
+def fr_content(snapshot: Snapshot) -> Content:
+    record = _record(snapshot)
+    if snapshot.extra.get("stage") == "public_inspection":
+        fields = _inspection_fields(record)
+    else:
+        fields = _document_fields(record)
+    header = tuple(Block(f"{name}: {value}", section=name) for name, value in fields if value)
+    title = _text(record.get("title")) or _subjects(record)
+    return Content(title=title, blocks=header + _full_text(snapshot))
+
+
+def _record(snapshot: Snapshot) -> dict:
+    _, charset = media_type(snapshot.content_type)
+    try:
+        record = json.loads(decode(snapshot.body, charset))
+    except ValueError as exc:
+        raise ContentError(f"malformed JSON from {snapshot.final_url}: {exc}") from None
+    if not isinstance(record, dict):
+        raise ContentError(f"malformed JSON from {snapshot.final_url}: expected an object")
+    if not record.get("document_number"):
+        raise ContentError(f"no document_number in the Federal Register record from {snapshot.final_url}")
+    return record
+
+
+# --- the header -----------------------------------------------------------
+
+
+def _document_fields(record: dict) -> list[tuple[str, str]]:
+    """A published document's meaningful fields, in reading order."""
+    status = "Published in the Federal Register"
+    if record.get("publication_date"):
+        status += f" on {_text(record.get('publication_date'))}"
+    cfr_references = [f"{ref.get('title')} CFR {ref.get('part')}" for ref in _dicts(record.get("cfr_references"))]
+    return [
+        ("Document number", _text(record.get("document_number"))),
+        ("Type", _type(record)),
+        ("Action", _text(record.get("action"))),
+        ("Status", status),
+        ("Citation", _text(record.get("citation"))),
+        ("Effective date", _text(record.get("effective_on"))),
+        ("Comments close", _text(record.get("comments_close_on"))),
+        ("Dates", _text(record.get("dates"))),
+        ("Abstract", _text(record.get("abstract"))),
+        ("CFR references", _join(cfr_references)),
+        ("RIN", _join(record.get("regulation_id_numbers") or sorted(record.get("regulation_id_number_info") or {}))),
+        ("Dockets", _join(record.get("docket_ids") or [d.get("id") for d in _dicts(record.get("dockets"))])),
+        ("Correction of", _document_number(record.get("correction_of"))),
+        ("Corrections", _join(_document_number(url) for url in record.get("corrections") or [])),
+        ("Agencies", _agencies(record)),
+    ]
+
+
+def _inspection_fields(record: dict) -> list[tuple[str, str]]:
+    """A public-inspection record's meaningful fields: it has no citation, RIN or CFR reference yet."""
+    filed = _filed_at(record.get("filed_at"))
+    scheduled = _text(record.get("publication_date"))
+    status = "On public inspection"
+    if filed:
+        status += f" since {filed}"
+    if scheduled:
+        status += f", scheduled for publication on {scheduled}"
+    return [
+        ("Document number", _text(record.get("document_number"))),
+        ("Type", _type(record)),
+        ("Status", status),
+        ("Editorial note", _text(record.get("editorial_note"))),
+        ("Dockets", _join(record.get("docket_numbers") or [])),
+        ("Agencies", _agencies(record)),
+    ]
+
+
+def _type(record: dict) -> str:
+    kind, subtype = _text(record.get("type")), _text(record.get("subtype"))
+    return f"{kind} ({subtype})" if kind and subtype else kind
+
+
+def _agencies(record: dict) -> str:
+    names = [a.get("name") or a.get("raw_name") for a in _dicts(record.get("agencies"))]
+    return _join(names or record.get("agency_names") or [])
+
+
+def _subjects(record: dict) -> str:
+    return _text(" ".join(str(record.get(f"subject_{i}") or "") for i in (1, 2, 3)))
+
+
+def _filed_at(value) -> str:
+    """'2026-11-24T08:45:00.000-05:00' -> '2026-11-24 08:45-05:00'."""
+    text = _text(value)
+    try:
+        return datetime.fromisoformat(text).isoformat(sep=" ", timespec="minutes")
+    except ValueError:
+        return text
+
+
+def _document_number(url) -> str:
+    """'https://www.federalregister.gov/api/v1/documents/2026-17324' -> '2026-17324'."""
+    text = _text(url)
+    if "/" not in text:
+        return text
+    return urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
+
+
+def _dicts(value) -> list[dict]:
+    return [item for item in value or [] if isinstance(item, dict)]
+
+
+def _join(values) -> str:
+    unique = dict.fromkeys(_text(value) for value in values)  # an ordered set
+    return ", ".join(value for value in unique if value)
+
+
+def _text(value) -> str:
+    return fold(str(value)) if value is not None else ""
+
+
+# --- the full text --------------------------------------------------------
+
+
+def _full_text(snapshot: Snapshot) -> tuple[Block, ...]:
+    found = [a for a in snapshot.extra.get("attachments", []) if a.get("role") == "full_text"]
+    if not found:
+        return ()
+    text = found[0]
+    declared, charset = media_type(text.get("content_type", ""))
+    body = decode(text["body"], charset)
+    if declared in ("text/html", "application/xhtml+xml") or sniff(text["body"]) == "text/html":
+        soup = BeautifulSoup(body, "lxml")
+        for marker in soup.select(_PAGE_MARKERS):
+            marker.decompose()
+        return normalize_html(str(soup)).blocks
+    return normalize_text(body).blocks
