@@ -10,7 +10,7 @@ from textwrap import dedent
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support.server import FixtureServer
+from tracker.demo.server import FixtureServer
 
 FILES = Path(__file__).parent / "files"
 PG_URL = os.environ.get("RULEWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

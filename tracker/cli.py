@@ -165,6 +165,19 @@ def feed(
 
 
 @app.command()
+def demo(
+    directory: Optional[str] = typer.Option(None, "--dir", help="Where to keep its database and mail (default: a new temporary folder)."),
+) -> None:
+    """The offline replay of the May 2025 story, start to finish, on this machine alone."""
+    from tracker.demo.run import run_demo
+
+    try:
+        run_demo(directory, echo=typer.echo)
+    except FileExistsError as exc:
+        fail(str(exc))
+
+
+@app.command()
 def changes(
     as_json: bool = typer.Option(False, "--json", help="One JSON array."),
     since: Optional[str] = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),

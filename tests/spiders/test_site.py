@@ -16,7 +16,7 @@ from storage.blobs import get_blob
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Version
 from tests.conftest import FILES
-from tests.support.server import FixtureServer
+from tracker.demo.server import FixtureServer
 from tracker.config import load_config
 from tracker.crawl import run_check
 from tracker.ingest import load_content

@@ -37,5 +37,5 @@ class MailFolder:
         out = []
         for path in paths:
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            out.append((path, message["To"], message["Subject"]))
+            out.append((path, str(message["To"]).strip(), " ".join(str(message["Subject"]).split())))
         return out

@@ -1,4 +1,4 @@
-"""A loopback HTTP server for tests: routes that can be changed between checks.
+"""A loopback HTTP server for the demo and the tests: routes that can be changed between checks.
 
 Each route is a `Reply`; ETag and Last-Modified are honoured for conditional
 requests, every request is logged, and a reply can be delayed or cut short to
