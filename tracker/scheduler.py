@@ -2,64 +2,144 @@
 
 Each poll is a `run_check` of one source, so it runs in a child process of its
 own (see spiders/run.py). A source is never polled twice at once, and runs
-missed while busy or stopped are coalesced into one.
+missed while busy are coalesced into one. The schedule is derived from what
+the database remembers (each source's last check and failures), so a restart
+neither floods the sources nor forgets them, and repeated failures back off
+exponentially. Only the process holding the scheduler lock polls and sends;
+another `rulewatch run` on the same database stands by and takes over when the
+lock frees.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
-from datetime import datetime, timezone
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
+from storage.db import session_scope, utcnow
+from storage.models import Setting
+from storage.repository import get_source
 from tracker.alerts.sender import Sender
 from tracker.config import Config
 from tracker.crawl import run_check
+from tracker.lock import SchedulerLock
 
 log = logging.getLogger("rulewatch.scheduler")
 OUTBOX_INTERVAL = 15  # seconds between outbox drains, besides the one after each poll
+HEARTBEAT_INTERVAL = 30  # seconds; /healthz calls a scheduler stale after two minutes without one
+STANDBY_RETRY = 5  # seconds between attempts to take over the scheduler lock
+MAX_BACKOFF = timedelta(hours=6)
+HEARTBEAT_KEY = "scheduler_heartbeat"
 
 
-def build_scheduler(config: Config, engine: Engine) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone=timezone.utc)
-    for source in config.sources:
-        scheduler.add_job(
-            _poll,
-            IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
-            args=[config, engine, source.name],
-            id=f"source:{source.name}",
-            name=f"check {source.name}",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=source.interval,
-            next_run_time=datetime.now(timezone.utc),
-        )
-    scheduler.add_job(
-        _drain,
-        IntervalTrigger(seconds=OUTBOX_INTERVAL),
-        args=[config, engine],
-        id="outbox",
-        name="send due mail",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(timezone.utc),
-    )
-    return scheduler
+def backoff(interval: int, failures: int) -> timedelta:
+    """The wait after a check: the interval, doubled for each failure after the first."""
+    base = timedelta(seconds=interval)
+    if failures <= 1:
+        return base
+    return min(base * 2 ** (failures - 1), max(base, MAX_BACKOFF))
 
 
-def _poll(config: Config, engine: Engine, name: str) -> None:
-    for result in run_check(config, engine, [name]):
-        log.info("%s", result.line())
-    _drain(config, engine)
+def next_due(last_checked: datetime | None, interval: int, failures: int, now: datetime) -> datetime:
+    if last_checked is None:
+        return now
+    return max(now, last_checked + backoff(interval, failures))
 
 
-def _drain(config: Config, engine: Engine) -> None:
-    report = Sender(config, engine).drain()
-    if report.sent or report.retrying or report.failed:
-        log.info("%s", report.line())
+class Service:
+    """The scheduler half of `rulewatch run`: standby until the lock is ours, then poll and send."""
+
+    def __init__(self, config: Config, engine: Engine):
+        self.config = config
+        self.engine = engine
+        self.lock = SchedulerLock(engine)
+        self.scheduler: BackgroundScheduler | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._standby, name="scheduler-standby", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=STANDBY_RETRY + 1)
+        if self.scheduler is not None and self.scheduler.running:
+            log.info("stopping: waiting for running checks to finish")
+            self.scheduler.shutdown(wait=True)
+        self.lock.release()
+
+    def _standby(self) -> None:
+        announced = False
+        while not self._stopping.is_set():
+            if self.lock.acquire():
+                self.scheduler = self._build()
+                self.scheduler.start()
+                log.info("scheduler active: polling %d source(s)", len(self.config.sources))
+                return
+            if not announced:
+                log.info("another scheduler holds this database; standing by")
+                announced = True
+            self._stopping.wait(STANDBY_RETRY)
+
+    def _build(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(timezone=timezone.utc)
+        now = utcnow()
+        for source in self.config.sources:
+            with session_scope(self.engine) as session:
+                row = get_source(session, source.name)
+                first = next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) if row else now
+            scheduler.add_job(
+                self._poll,
+                IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
+                args=[source.name],
+                id=f"source:{source.name}",
+                name=f"check {source.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=source.interval,
+                next_run_time=first,
+            )
+        for job, seconds, name in ((self._drain, OUTBOX_INTERVAL, "send due mail"),
+                                   (self._heartbeat, HEARTBEAT_INTERVAL, "heartbeat")):
+            scheduler.add_job(job, IntervalTrigger(seconds=seconds), id=name, name=name, max_instances=1,
+                              coalesce=True, next_run_time=now)
+        return scheduler
+
+    def _poll(self, name: str) -> None:
+        source = self.config.source(name)
+        with session_scope(self.engine) as session:
+            row = get_source(session, name)
+            if row is not None and row.consecutive_failures > 1:
+                due = next_due(row.last_checked_at, source.interval, row.consecutive_failures, utcnow())
+                if due > utcnow():
+                    log.info("%s: backing off after %d failures; next check at %s",
+                             name, row.consecutive_failures, due.isoformat())
+                    return
+        for result in run_check(self.config, self.engine, [name]):
+            log.info("%s", result.line())
+        self._drain()
+
+    def _drain(self) -> None:
+        report = Sender(self.config, self.engine).drain()
+        if report.sent or report.retrying or report.failed:
+            log.info("%s", report.line())
+
+    def _heartbeat(self) -> None:
+        value = json.dumps({"at": utcnow().isoformat(), "holder": f"{socket.gethostname()}:{os.getpid()}"})
+        with session_scope(self.engine) as session:
+            row = session.get(Setting, HEARTBEAT_KEY)
+            if row is None:
+                session.add(Setting(key=HEARTBEAT_KEY, value=value))
+            else:
+                row.value = value
 
 
 def serve_forever(config: Config, engine: Engine) -> None:
@@ -74,11 +154,10 @@ def serve_forever(config: Config, engine: Engine) -> None:
     # no-op handler is back in place, so the shutdown below still runs.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
-    scheduler = build_scheduler(config, engine)
-    scheduler.start()
-    log.info("polling %d source(s); web app on %s; stop with Ctrl-C", len(config.sources), config.web.base_url)
+    service = Service(config, engine)
+    service.start()
+    log.info("web app on %s; stop with Ctrl-C", config.web.base_url)
     try:
         serve(config, engine)
     finally:
-        log.info("stopping: waiting for running checks to finish")
-        scheduler.shutdown(wait=True)
+        service.stop()

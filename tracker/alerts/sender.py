@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope, utcnow
@@ -149,21 +150,28 @@ class Sender:
                 delivery.status = "pending"
 
     def _claim_next(self, now: datetime) -> int | None:
-        with session_scope(self.engine) as session:
-            query = (
-                select(Delivery)
-                .where(Delivery.status == "pending", Delivery.cadence == IMMEDIATE, Delivery.next_attempt_at <= now)
-                .order_by(Delivery.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            delivery = session.exec(query).first()
-            if delivery is None:
-                return None
-            delivery.status = "sending"
-            delivery.claimed_at = now
-            delivery.message_id = message_id("event", self.config.web.base_url, delivery.event_id, delivery.subscriber_id)
-            return delivery.id
+        """Claim the oldest due delivery; the conditional UPDATE makes two senders never share one."""
+        while True:
+            with session_scope(self.engine) as session:
+                query = (
+                    select(Delivery.id, Delivery.event_id, Delivery.subscriber_id)
+                    .where(Delivery.status == "pending", Delivery.cadence == IMMEDIATE, Delivery.next_attempt_at <= now)
+                    .order_by(Delivery.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                row = session.exec(query).first()
+                if row is None:
+                    return None
+                delivery_id, event_id, subscriber_id = row
+                claimed = session.exec(
+                    update(Delivery)
+                    .where(Delivery.id == delivery_id, Delivery.status == "pending")
+                    .values(status="sending", claimed_at=now,
+                            message_id=message_id("event", self.config.web.base_url, event_id, subscriber_id))
+                ).rowcount
+            if claimed:
+                return delivery_id
 
     def _send_one(self, delivery_id: int, now: datetime, report: DrainReport) -> None:
         with session_scope(self.engine) as session:
@@ -252,8 +260,15 @@ class Sender:
             period_end = started + period * periods
             digest_id = message_id("digest", self.config.web.base_url, subscriber.id,
                                    period_end.strftime("%Y%m%dT%H%M%S"))
-            for delivery in pending:
-                delivery.status, delivery.claimed_at, delivery.message_id = "sending", now, digest_id
+            delivery_ids = [d.id for d in pending]
+            claimed = session.exec(
+                update(Delivery)
+                .where(col(Delivery.id).in_(delivery_ids), Delivery.status == "pending")
+                .values(status="sending", claimed_at=now, message_id=digest_id)
+            ).rowcount
+            if claimed != len(delivery_ids):  # another sender is on it: leave it to them
+                session.rollback()
+                return
             stories = [tell(session, self.config, session.get(Event, d.event_id)) for d in pending]
             message = digest_message(
                 stories,
@@ -265,7 +280,6 @@ class Sender:
                 feed_url=subscriber_feed_url(session, self.config, subscriber),
                 sent_at=now,
             )
-            delivery_ids = [d.id for d in pending]
         if self._deliver(message, delivery_ids, now, report):
             report.digests += 1
             with session_scope(self.engine) as session:

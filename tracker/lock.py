@@ -1,0 +1,65 @@
+"""One active scheduler per database: others stand by until the lock is free.
+
+PostgreSQL: a session-level advisory lock, held by a connection kept open for as
+long as this process schedules; it is released by the server if the process dies.
+SQLite: an exclusive `flock` on a file beside the database, released by the
+kernel if the process dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import zlib
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+LOCK_KEY = zlib.crc32(b"rulewatch-scheduler")  # the advisory lock's id, the same in every process
+
+
+class SchedulerLock:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._file: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._connection is not None or self._file is not None
+
+    def acquire(self) -> bool:
+        """Take the lock if it is free; never waits."""
+        if self.held:
+            return True
+        if self.engine.dialect.name == "postgresql":
+            connection = self.engine.connect()
+            if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar():
+                connection.commit()
+                self._connection = connection
+                return True
+            connection.close()
+            return False
+        path = Path(f"{self.engine.url.database}.scheduler.lock")
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(handle)
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                self._connection.commit()
+            finally:
+                self._connection.close()
+                self._connection = None
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            os.close(self._file)
+            self._file = None
