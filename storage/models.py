@@ -22,6 +22,7 @@ class Source(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     consecutive_failures: int = 0
     retry_after: datetime | None = None  # a host asked us to wait until then
+    health_alerted: bool = False  # admins were told it is failing, and not yet that it recovered
 
 
 class Document(SQLModel, table=True):
@@ -140,3 +141,23 @@ class ExpectationMet(SQLModel, table=True):
     document_id: int = Field(foreign_key="document.id")
     version: int
     event_id: int | None = Field(default=None, foreign_key="event.id")
+
+
+class AdminNotice(SQLModel, table=True):
+    """A message to an admin about a source's health (failing, recovered), sent like a delivery."""
+
+    __tablename__ = "admin_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", index=True, max_length=10)  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    message_id: str = Field(default="", max_length=300)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime

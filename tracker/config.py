@@ -78,6 +78,7 @@ class WebConfig:
     port: int = 8000
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
+    admin_token: str = ""  # the admin pages and API are off while it is empty
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,11 @@ class SubscriberConfig:
 
 
 @dataclass(frozen=True)
+class AdminConfig:
+    email: str
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database_url: str
@@ -110,6 +116,7 @@ class Config:
     sources: tuple[SourceConfig, ...] = ()
     expectations: tuple[ExpectationConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
+    admins: tuple[AdminConfig, ...] = ()  # told when a source keeps failing, and when it recovers
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -185,7 +192,9 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
 
 def parse_config(raw: dict, path: Path) -> Config:
     reader = _Reader(path)
-    reader.only_keys(raw, "", {"database", "fetch", "mail", "web", "sources", "expectations", "subscribers"})
+    reader.only_keys(
+        raw, "", {"database", "fetch", "mail", "web", "sources", "expectations", "subscribers", "admins"}
+    )
     base_dir = path.resolve().parent
 
     database = reader.table(raw, "database")
@@ -217,7 +226,11 @@ def parse_config(raw: dict, path: Path) -> Config:
         _parse_subscriber(reader, item, f"subscribers[{i}]", source_names, expectation_names)
         for i, item in enumerate(reader.array_of_tables(raw, "subscribers"))
     )
+    admins = tuple(
+        _parse_admin(reader, item, f"admins[{i}]") for i, item in enumerate(reader.array_of_tables(raw, "admins"))
+    )
     return Config(
+        admins=admins,
         path=path,
         database_url=database_url,
         fetch=fetch,
@@ -277,7 +290,7 @@ def _parse_mail(reader: "_Reader", table: dict) -> MailConfig:
 
 
 def _parse_web(reader: "_Reader", table: dict) -> WebConfig:
-    reader.only_keys(table, "web", {"host", "port", "base_url", "secret_key"})
+    reader.only_keys(table, "web", {"host", "port", "base_url", "secret_key", "admin_token"})
     defaults = WebConfig()
     host = reader.string(table, "web", "host", defaults.host)
     port = int(reader.number(table, "web", "port", defaults.port, minimum=1))
@@ -286,6 +299,7 @@ def _parse_web(reader: "_Reader", table: dict) -> WebConfig:
         port=port,
         base_url=reader.string(table, "web", "base_url", f"http://{host}:{port}").rstrip("/"),
         secret_key=os.environ.get("RULEWATCH_SECRET_KEY") or reader.string(table, "web", "secret_key", ""),
+        admin_token=os.environ.get("RULEWATCH_ADMIN_TOKEN") or reader.string(table, "web", "admin_token", ""),
     )
 
 
@@ -390,6 +404,18 @@ def _parse_subscriber(
     _known_names(reader, subscriber.sources, sources, f"{where}.sources", "source")
     _known_names(reader, subscriber.expectations, expectations, f"{where}.expectations", "expectation")
     return subscriber
+
+
+def _parse_admin(reader: "_Reader", table: Any, where: str) -> AdminConfig:
+    if not isinstance(table, dict):
+        raise reader.error(where, "expected a table ([[admins]])")
+    reader.only_keys(table, where, {"email"})
+    email = reader.string(table, where, "email", None)
+    try:
+        validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise reader.error(f"{where}.email", f"invalid email address {email!r}: {exc}") from None
+    return AdminConfig(email.strip().lower())
 
 
 def _known_names(reader: "_Reader", names, known: set[str], where: str, what: str) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope, utcnow
-from storage.repository import count_events, ensure_source, max_event_id
+from storage.repository import count_events, ensure_source, get_source, max_event_id
 from tracker.config import Config
+from tracker.health import review_health
 
 CHECK_TIMEOUT = 3600  # seconds; a check that runs longer is ended and recorded as failed
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,30 +70,33 @@ def run_check(config: Config, engine: Engine, names: list[str]) -> list[SourceRe
     results = []
     with session_scope(engine) as session:
         for name in names:
-            source = ensure_source(session, name, config.source(name).kind)
-            data = (outcome or {}).get(name)
-            if data is None:
-                source.last_checked_at = source.last_failure_at = utcnow()
-                source.consecutive_failures += 1
-                source.last_error = crash or "no result from the crawl"
-                results.append(SourceResult(name, "failed", failures=[source.last_error]))
-                continue
-            if "skipped" in data:
-                results.append(SourceResult(name, "skipped", message=data["skipped"]))
-                continue
-            succeeded = data["fetched"] + data["unchanged"] + data.get("listings", 0) > 0
-            results.append(
-                SourceResult(
-                    name,
-                    "ok" if succeeded else "failed",
-                    fetched=data["fetched"],
-                    unchanged=data["unchanged"],
-                    new_versions=data["new_versions"],
-                    failures=data["failures"],
-                    events=count_events(session, source.id, before),
-                )
-            )
+            results.append(_result(session, config, name, (outcome or {}).get(name), crash, before))
+            source = get_source(session, name)
+            if source is not None and results[-1].status != "skipped":
+                review_health(session, config, source)
     return results
+
+
+def _result(session, config: Config, name: str, data: dict | None, crash: str | None, before: int) -> SourceResult:
+    """What one source's check did; a crawl that never reported is recorded as a failure."""
+    source = ensure_source(session, name, config.source(name).kind)
+    if data is None:
+        source.last_checked_at = source.last_failure_at = utcnow()
+        source.consecutive_failures += 1
+        source.last_error = crash or "no result from the crawl"
+        return SourceResult(name, "failed", failures=[source.last_error])
+    if "skipped" in data:
+        return SourceResult(name, "skipped", message=data["skipped"])
+    succeeded = data["fetched"] + data["unchanged"] + data.get("listings", 0) > 0
+    return SourceResult(
+        name,
+        "ok" if succeeded else "failed",
+        fetched=data["fetched"],
+        unchanged=data["unchanged"],
+        new_versions=data["new_versions"],
+        failures=data["failures"],
+        events=count_events(session, source.id, before),
+    )
 
 
 def _last_json_line(stdout: str) -> dict | None:

@@ -27,7 +27,9 @@ def inline_styles(html: str) -> str:
     return html
 
 
-def _envelope(subject: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str, sent_at) -> EmailMessage:
+def _envelope(
+    subject: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str | None, sent_at
+) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = one_line(subject, 200)
     name, address = parseaddr(sender)
@@ -35,8 +37,9 @@ def _envelope(subject: str, sender: str, recipient: str, message_id: str, unsubs
     message["To"] = recipient
     message["Message-ID"] = message_id or make_msgid(domain="rulewatch.localhost")
     message["Date"] = format_datetime(sent_at)
-    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     return message
 
@@ -78,4 +81,11 @@ def digest_message(
         ),
         subtype="html",
     )
+    return message
+
+
+def notice_message(notice, *, sender: str, sent_at) -> EmailMessage:
+    """A plain message to an admin about a source's health."""
+    message = _envelope(notice.subject, sender, notice.email, notice.message_id, None, sent_at)
+    message.set_content(notice.body)
     return message

@@ -22,8 +22,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope, utcnow
-from storage.models import Delivery, Event, Subscriber
-from tracker.alerts.email import digest_message, event_message
+from storage.models import AdminNotice, Delivery, Event, Subscriber
+from tracker.alerts.email import digest_message, event_message, notice_message
 from tracker.alerts.outbox import DIGEST, IMMEDIATE, message_id
 from tracker.alerts.story import tell
 from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_token, signing_key
@@ -137,17 +137,20 @@ class Sender:
                 self._send_one(delivery_id, now, report)
             for subscriber_id in self._digest_subscribers():
                 self._send_digest(subscriber_id, now, report)
+            while (notice_id := self._claim_notice(now)) is not None:
+                self._send_notice(notice_id, now, report)
         finally:
             self.mailer.close()
         return report
 
     def _release_stale_claims(self, now: datetime) -> None:
         with session_scope(self.engine) as session:
-            stale = session.exec(
-                select(Delivery).where(Delivery.status == "sending", col(Delivery.claimed_at) < now - CLAIM_TIMEOUT)
-            )
-            for delivery in stale:
-                delivery.status = "pending"
+            for model in (Delivery, AdminNotice):
+                session.exec(
+                    update(model)
+                    .where(model.status == "sending", col(model.claimed_at) < now - CLAIM_TIMEOUT)
+                    .values(status="pending")
+                )
 
     def _claim_next(self, now: datetime) -> int | None:
         """Claim the oldest due delivery; the conditional UPDATE makes two senders never share one."""
@@ -190,9 +193,10 @@ class Sender:
                 feed_url=subscriber_feed_url(session, self.config, subscriber),
                 sent_at=now,
             )
-        self._deliver(message, [delivery_id], now, report)
+        self._deliver(message, Delivery, [delivery_id], now, report)
 
-    def _deliver(self, message, delivery_ids: list[int], now: datetime, report: DrainReport) -> bool:
+    def _deliver(self, message, model, row_ids: list[int], now: datetime, report: DrainReport) -> bool:
+        """Send one message for these outbox rows (Delivery or AdminNotice) and record the outcome."""
         try:
             self.mailer.send(message)
             outcome, error = "sent", None
@@ -201,7 +205,7 @@ class Sender:
         except PermanentFailure as exc:
             outcome, error = "failed", str(exc)
         with session_scope(self.engine) as session:
-            for delivery in session.exec(select(Delivery).where(col(Delivery.id).in_(delivery_ids))):
+            for delivery in session.exec(select(model).where(col(model.id).in_(row_ids))):
                 delivery.attempts += 1
                 delivery.last_error = error
                 delivery.claimed_at = None
@@ -280,10 +284,34 @@ class Sender:
                 feed_url=subscriber_feed_url(session, self.config, subscriber),
                 sent_at=now,
             )
-        if self._deliver(message, delivery_ids, now, report):
+        if self._deliver(message, Delivery, delivery_ids, now, report):
             report.digests += 1
             with session_scope(self.engine) as session:
                 session.get(Subscriber, subscriber_id).last_digest_at = period_end
+
+    def _claim_notice(self, now: datetime) -> int | None:
+        with session_scope(self.engine) as session:
+            due = session.exec(
+                select(AdminNotice.id)
+                .where(AdminNotice.status == "pending", AdminNotice.next_attempt_at <= now)
+                .order_by(AdminNotice.id)
+            ).all()
+            for notice_id in due:
+                claimed = session.exec(
+                    update(AdminNotice)
+                    .where(AdminNotice.id == notice_id, AdminNotice.status == "pending")
+                    .values(status="sending", claimed_at=now,
+                            message_id=message_id("notice", self.config.web.base_url, notice_id))
+                ).rowcount
+                if claimed:
+                    return notice_id
+        return None
+
+    def _send_notice(self, notice_id: int, now: datetime, report: DrainReport) -> None:
+        with session_scope(self.engine) as session:
+            notice = session.get(AdminNotice, notice_id)
+            message = notice_message(notice, sender=self.config.mail.sender, sent_at=now)
+        self._deliver(message, AdminNotice, [notice_id], now, report)
 
     def _unsubscribe_url(self, session: Session, subscriber: Subscriber) -> str:
         token = make_token(signing_key(session, self.config.web.secret_key), subscriber, UNSUBSCRIBE)

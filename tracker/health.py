@@ -1,0 +1,56 @@
+"""Source health: failing, stale, recovered; admins hear once when a source starts
+failing (or its selector stops matching) and once when it recovers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from storage.db import utcnow
+from storage.models import AdminNotice, Source
+from tracker.config import Config, SourceConfig
+
+FAILING_AFTER = 3  # consecutive failed checks before admins are told
+STALE_AFTER = 3  # intervals without a success before a source is called stale
+SELECTOR_GONE = "matched nothing"  # in the error of a page whose CSS selector no longer matches
+
+
+def is_stale(source: Source, config: SourceConfig, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    since = source.last_success_at or source.baseline_at
+    if since is None:
+        return source.last_checked_at is not None  # checked, never succeeded
+    return now - since > timedelta(seconds=config.interval * STALE_AFTER)
+
+
+def is_failing(source: Source) -> bool:
+    selector_gone = bool(source.last_error) and SELECTOR_GONE in source.last_error
+    return source.consecutive_failures >= FAILING_AFTER or selector_gone
+
+
+def review_health(session: Session, config: Config, source: Source) -> list[AdminNotice]:
+    """After a check: tell admins of a new failure or a recovery, once each."""
+    failing = is_failing(source)
+    if failing == source.health_alerted:
+        return []
+    source.health_alerted = failing
+    if failing:
+        subject = f"[Rulewatch] Source failing: {source.name}"
+        body = (
+            f"The source {source.name!r} has failed {source.consecutive_failures} consecutive check(s).\n\n"
+            f"Last error: {source.last_error}\n\n"
+            f"Its documents are not being watched until it recovers. Check the URL, selector or host, "
+            f"then run `rulewatch check --source {source.name}`.\nDashboard: {config.web.base_url}/"
+        )
+    else:
+        subject = f"[Rulewatch] Source recovered: {source.name}"
+        body = f"The source {source.name!r} answered again at {source.last_success_at}. Watching resumes.\n"
+    now = utcnow()
+    notices = [
+        AdminNotice(email=admin.email, source_id=source.id, subject=subject, body=body,
+                    next_attempt_at=now, created_at=now)
+        for admin in config.admins
+    ]
+    session.add_all(notices)
+    return notices
