@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.models import Document, Event, Source, Version
+from storage.models import Delivery, Document, Event, Source, Subscriber, Version
 
 
 def ensure_source(session: Session, name: str, kind: str) -> Source:
@@ -130,3 +130,40 @@ def count_events(session: Session, source_id: int, after_id: int) -> dict[str, i
 
 def max_event_id(session: Session) -> int:
     return session.exec(select(func.max(Event.id))).one() or 0
+
+
+def search_events(
+    session: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: list[str] | None = None,
+    source_id: int | None = None,
+    severities: list[str] | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Like list_events, with an upper bound: detected at or before `until`."""
+    query = select(Event).order_by(col(Event.detected_at).desc(), col(Event.id).desc())
+    if since is not None:
+        query = query.where(Event.detected_at >= since)
+    if until is not None:
+        query = query.where(Event.detected_at <= until)
+    if kinds:
+        query = query.where(col(Event.kind).in_(kinds))
+    if source_id is not None:
+        query = query.where(Event.source_id == source_id)
+    if severities is not None:
+        query = query.where((Event.kind != "changed") | col(Event.severity).in_(severities))
+    if limit:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def list_subscribers(session: Session) -> list[Subscriber]:
+    return list(session.exec(select(Subscriber).order_by(Subscriber.email)))
+
+
+def failing_deliveries(session: Session, limit: int = 200) -> list[Delivery]:
+    """Deliveries that gave up, or failed at least once and wait for a retry; newest first."""
+    failing = (Delivery.status == "failed") | ((Delivery.status == "pending") & (Delivery.attempts > 0))
+    query = select(Delivery).where(failing).order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
+    return list(session.exec(query.limit(limit)))

@@ -89,3 +89,12 @@ def test_missing_file_says_how_to_point_at_one(tmp_path):
 @pytest.mark.parametrize("text, seconds", [("30s", 30), ("15m", 900), ("6h", 21600), ("1d", 86400), (45, 45), ("2", 2)])
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
+
+
+def test_admin_token_from_the_file_or_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("RULEWATCH_ADMIN_TOKEN", raising=False)
+    assert load_config(write(tmp_path, "")).web.admin_token == ""  # admin pages off
+    path = write(tmp_path, '[web]\nadmin_token = "from-file"\n')
+    assert load_config(path).web.admin_token == "from-file"
+    monkeypatch.setenv("RULEWATCH_ADMIN_TOKEN", "from-env")
+    assert load_config(path).web.admin_token == "from-env"

@@ -1,4 +1,4 @@
-"""Signed tokens in links (unsubscribe, a subscriber's feed): revocable, never guessable.
+"""Signed tokens in links (unsubscribe, a subscriber's feed and settings page): revocable, never guessable.
 
 A token carries the subscriber id and their `token_version`; raising the version
 revokes every link given out before. The key comes from [web] secret_key or
@@ -8,8 +8,9 @@ RULEWATCH_SECRET_KEY, else one is generated once and kept in the database.
 from __future__ import annotations
 
 import secrets
+import time
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -17,6 +18,8 @@ from storage.models import Setting, Subscriber
 
 UNSUBSCRIBE = "unsubscribe"
 FEED = "feed"
+MANAGE = "manage"  # a subscriber's own settings page; such links also expire
+MANAGE_MAX_AGE = 30 * 24 * 3600  # seconds a manage link stays valid
 
 
 def signing_key(session: Session, configured: str = "") -> str:
@@ -46,6 +49,41 @@ def subscriber_for_token(session: Session, key: str, token: str, purpose: str) -
     """The subscriber a token names, or None when it is forged, mangled or revoked."""
     try:
         subscriber_id, version = URLSafeSerializer(key, salt=purpose).loads(token)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.token_version != version:
+        return None
+    return subscriber
+
+
+class _ClockedSigner(TimestampSigner):
+    """A TimestampSigner that reads the time from `clock`, so that callers and tests can set "now"."""
+
+    def __init__(self, *args, clock=time.time, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self.clock())
+
+
+def _timed(key: str, purpose: str, now: float | None) -> URLSafeTimedSerializer:
+    clock = time.time if now is None else (lambda: now)
+    return URLSafeTimedSerializer(key, salt=purpose, signer=_ClockedSigner, signer_kwargs={"clock": clock})
+
+
+def make_manage_token(key: str, subscriber: Subscriber, now: float | None = None) -> str:
+    """A link token for the subscription page: it expires, and raising token_version revokes it."""
+    return _timed(key, MANAGE, now).dumps([subscriber.id, subscriber.token_version])
+
+
+def subscriber_for_manage_token(
+    session: Session, key: str, token: str, max_age: int = MANAGE_MAX_AGE, now: float | None = None
+) -> Subscriber | None:
+    """The subscriber a manage token names, or None when it is forged, expired or revoked."""
+    try:
+        subscriber_id, version = _timed(key, MANAGE, now).loads(token, max_age=max_age)
     except (BadSignature, TypeError, ValueError):
         return None
     subscriber = session.get(Subscriber, subscriber_id)

@@ -1,36 +1,49 @@
-"""The web app: feeds, unsubscribe links, redlines and a small dashboard.
+"""The web app: dashboard, documents and redlines, changes, feeds, subscriptions, admin, JSON API.
 
-Each area has its own router module (routes_*.py); the full review app grows
-by adding routers here.
+Each area has its own router module (routes_*.py). Pages are rendered on the
+server and work without JavaScript; every response gets the security headers,
+and the API docs page its own policy (see tracker.web.security).
 """
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
+
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from storage.db import utcnow
+from storage.models import Setting
 from tracker.config import Config
-from tracker.web import routes_documents, routes_feeds, routes_subscriptions
+from tracker.present import iso
+from tracker.web import (
+    routes_admin, routes_api, routes_changes, routes_documents, routes_feeds, routes_subscriptions,
+)
+from tracker.web.common import message
 from tracker.web.render import TEMPLATES
+from tracker.web.security import SECURITY_HEADERS, docs_csp
 
 STATIC = TEMPLATES.parent / "static"
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
-        "object-src 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    # Feed and unsubscribe URLs carry secret tokens: never hand them to other sites.
-    "Referrer-Policy": "no-referrer",
+HEARTBEAT_KEY = "scheduler_heartbeat"  # written by the scheduler while it runs
+HEARTBEAT_FRESH = timedelta(minutes=2)
+HEADINGS = {
+    400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+    413: "Form too large", 415: "Unsupported form",
 }
 
 
 def create_app(config: Config, engine: Engine) -> FastAPI:
-    app = FastAPI(title="Rulewatch", version="0.1.0")
+    # The docs page is served below with its own Content-Security-Policy.
+    app = FastAPI(title="Rulewatch", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.config = config
     app.state.engine = engine
 
@@ -41,20 +54,96 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if _wants_json(request):
+            return await http_exception_handler(request, exc)
+        heading = HEADINGS.get(exc.status_code, "Error")
+        detail = exc.detail if exc.status_code != 404 else "There is no page at this address."
+        response = message(request, exc.status_code, heading, str(detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        if _wants_json(request):
+            return await request_validation_exception_handler(request, exc)
+        return message(request, 400, "Bad request", "; ".join(_error_text(e) for e in exc.errors()))
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+            with Session(engine) as session:
+                heartbeat = session.get(Setting, HEARTBEAT_KEY)
+                scheduler = scheduler_state(heartbeat.value if heartbeat else None)
         except Exception:
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "ok", "database": "ok", **scheduler})
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        # Swagger UI's files come from a CDN; where that cannot be reached, the page stays
+        # empty, and /openapi.json still describes the API.
+        response = get_swagger_ui_html(openapi_url=app.openapi_url, title="Rulewatch API")
+        response.headers["Content-Security-Policy"] = docs_csp(response.body)
+        return response
 
     app.include_router(routes_documents.router)
+    app.include_router(routes_changes.router)
     app.include_router(routes_feeds.router)
     app.include_router(routes_subscriptions.router)
+    app.include_router(routes_admin.pages)
+    app.include_router(routes_admin.api)
+    app.include_router(routes_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_text(error: dict) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ())[1:])
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
+
+
+def scheduler_state(value: str | None, now: datetime | None = None) -> dict:
+    """What the scheduler's heartbeat row says: active when it beat in the last two minutes."""
+    if not value:
+        return {"scheduler": "absent", "last_heartbeat": None, "scheduler_holder": None}
+    stamp, holder = _heartbeat(value)
+    beat = _time(stamp)
+    if beat is None:
+        return {"scheduler": "stale", "last_heartbeat": None, "scheduler_holder": holder}
+    fresh = (now or utcnow()) - beat < HEARTBEAT_FRESH
+    return {"scheduler": "active" if fresh else "stale", "last_heartbeat": iso(beat), "scheduler_holder": holder}
+
+
+def _heartbeat(value: str) -> tuple[str, str | None]:
+    """(time, holder) from the row: JSON {"at": ISO time, "holder": …}, an ISO time,
+    or an ISO time followed by a description of the process holding the scheduler."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return str(data.get("at") or data.get("time") or ""), data.get("holder")
+    text = value.strip()
+    if _time(text) is not None:
+        return text, None
+    stamp, _, holder = text.partition(" ")
+    return stamp, holder.strip() or None
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # stored times are UTC
 
 
 def serve(config: Config, engine: Engine) -> None:

@@ -1,16 +1,21 @@
-"""What every route module shares: the per-request session, the config, page rendering."""
+"""What every route module shares: the per-request session, the config, page rendering, forms."""
 
 from __future__ import annotations
 
 from typing import Iterator
+from urllib.parse import parse_qs
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from storage.db import session_scope
+from tracker.alerts.tokens import signing_key
 from tracker.config import Config
 from tracker.web.render import environment
+from tracker.web.security import CSRF_FIELD
+
+MAX_FORM_BYTES = 64 * 1024
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -24,11 +29,44 @@ def get_config(request: Request) -> Config:
     return request.app.state.config
 
 
+def key_for(session: Session, config: Config) -> str:
+    """The key that signs links, CSRF tokens and the admin cookie."""
+    return signing_key(session, config.web.secret_key)
+
+
 def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
     """A page from tracker/web/templates; autoescape is on for every value."""
-    body = environment.get_template(template).render(request=request, **context)
+    body = environment.get_template(template).render(request=request, csrf_field=CSRF_FIELD, **context)
     return HTMLResponse(body, status_code=status_code)
 
 
-def not_found(request: Request, message: str, heading: str = "Not found") -> HTMLResponse:
-    return page(request, "message.html", status_code=404, heading=heading, message=message)
+def message(request: Request, status_code: int, heading: str, text: str) -> HTMLResponse:
+    return page(request, "message.html", status_code=status_code, heading=heading, message=text)
+
+
+def not_found(request: Request, text: str, heading: str = "Not found") -> HTMLResponse:
+    return message(request, 404, heading, text)
+
+
+def bad_request(request: Request, text: str) -> HTMLResponse:
+    return message(request, 400, "Bad request", text)
+
+
+def forbidden(request: Request, text: str) -> HTMLResponse:
+    return message(request, 403, "Forbidden", text)
+
+
+async def form_fields(request: Request) -> dict[str, list[str]]:
+    """A POSTed form (application/x-www-form-urlencoded, what HTML forms send) as {name: [values]}."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(413, "The form is too large.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and content_type != "application/x-www-form-urlencoded":
+        raise HTTPException(415, "Send the form as application/x-www-form-urlencoded.")
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def first(form: dict[str, list[str]], name: str) -> str:
+    values = form.get(name) or [""]
+    return values[0]

@@ -1,36 +1,121 @@
-"""The dashboard and redline pages, where links from emails and feeds land."""
+"""The dashboard, documents with their evidence, raw snapshots, and redlines.
+
+Raw snapshots are fetched bytes from elsewhere: they are only ever downloaded
+(application/octet-stream, attachment, nosniff, a sandboxing CSP), never shown
+as a page of this site.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from markupsafe import Markup
 from sqlmodel import Session
 
-from storage.models import Document
-from storage.repository import list_events, list_sources
-from tracker.alerts.story import diff_url
+from storage.blobs import get_blob
+from storage.models import Document, Source
+from storage.repository import get_version, list_documents, list_events, list_sources, list_versions
+from tracker.config import Config
 from tracker.diff import render_html
-from tracker.review import ReviewError, compare_versions
-from tracker.web.common import get_session, not_found, page
+from tracker.health import STALE_AFTER
+from tracker.review import Comparison, ReviewError, compare_versions
+from tracker.web.common import bad_request, get_config, get_session, not_found, page
+from tracker.web.queries import event_rows, expectation_rows, source_health, version_evidence
+from tracker.web.redline import changed_sections, side_by_side_html, substantive_only
+from tracker.web.render import standalone_redline
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["pages"], include_in_schema=False)
 
 DASHBOARD_EVENTS = 50
+DOCUMENT_EVENTS = 50
+VIEWS = ("inline", "side")
+RAW_CSP = "default-src 'none'; sandbox"
+EXTENSIONS = {
+    "application/pdf": ".pdf",
+    "application/json": ".json",
+    "application/xml": ".xml",
+    "text/xml": ".xml",
+    "text/html": ".html",
+    "text/plain": ".txt",
+}
 
 
 @router.get("/")
-def dashboard(request: Request, session: Session = Depends(get_session)):
-    sources = list_sources(session)
-    names = {source.id: source.name for source in sources}
-    rows = []
-    for event in list_events(session, limit=DASHBOARD_EVENTS):
-        rows.append({
-            "event": event,
-            "source": names.get(event.source_id, ""),
-            "document": session.get(Document, event.document_id),
-            "link": diff_url("", event),
-        })
-    return page(request, "dashboard.html", rows=rows, sources=sources)
+def dashboard(request: Request, session: Session = Depends(get_session), config: Config = Depends(get_config)):
+    return page(
+        request,
+        "dashboard.html",
+        sources=source_health(session, config),
+        rows=event_rows(session, list_events(session, limit=DASHBOARD_EVENTS)),
+        expectations=expectation_rows(session, config),
+        stale_after=STALE_AFTER,
+    )
+
+
+@router.get("/documents")
+def documents(request: Request, session: Session = Depends(get_session)):
+    names = {source.id: source.name for source in list_sources(session)}
+    rows = [{"document": d, "source": names.get(d.source_id, "")} for d in list_documents(session)]
+    return page(request, "documents.html", rows=rows)
+
+
+@router.get("/documents/{document_id:int}")
+def document_page(request: Request, document_id: int, session: Session = Depends(get_session)):
+    document = session.get(Document, document_id)
+    if document is None:
+        return not_found(request, f"There is no document {document_id}.")
+    versions = list_versions(session, document.id)
+    return page(
+        request,
+        "document.html",
+        document=document,
+        source=session.get(Source, document.source_id),
+        versions=[version_evidence(v) for v in reversed(versions)],
+        numbers=[v.number for v in versions],
+        rows=event_rows(session, list_events(session, document_id=document.id, limit=DOCUMENT_EVENTS)),
+    )
+
+
+@router.get("/documents/{document_id:int}/versions/{number:int}/raw")
+def raw_snapshot(request: Request, document_id: int, number: int, session: Session = Depends(get_session)):
+    version = get_version(session, document_id, number)
+    if version is None:
+        return not_found(request, f"Document {document_id} has no version {number}.")
+    name = f"rulewatch-doc{document_id}-v{number}-{version.sha256[:12]}{_extension(version.content_type)}"
+    return _download(get_blob(session, version.sha256), name)
+
+
+@router.get("/documents/{document_id:int}/versions/{number:int}/attachments/{index:int}/raw")
+def raw_attachment(
+    request: Request, document_id: int, number: int, index: int, session: Session = Depends(get_session)
+):
+    version = get_version(session, document_id, number)
+    attachments = version_evidence(version)["attachments"] if version else []
+    if not 0 <= index < len(attachments) or "sha256" not in attachments[index]:
+        return not_found(request, f"Document {document_id} has no attachment {index} in version {number}.")
+    attachment = attachments[index]
+    extension = _extension(str(attachment.get("content_type", "")))
+    name = f"rulewatch-doc{document_id}-v{number}-attachment{index}-{attachment['sha256'][:12]}{extension}"
+    return _download(get_blob(session, attachment["sha256"]), name)
+
+
+def _extension(content_type: str) -> str:
+    return EXTENSIONS.get(content_type.split(";")[0].strip().lower(), ".bin")
+
+
+def _download(data: bytes, filename: str) -> Response:
+    """Bytes as a file to save, never as something the browser renders."""
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": RAW_CSP,
+        },
+    )
 
 
 @router.get("/documents/{document_id:int}/diff")
@@ -39,26 +124,90 @@ def document_diff(
     document_id: int,
     from_: str | None = Query(default=None, alias="from"),
     to: str | None = None,
+    view: str = "inline",
+    only: str = "",
     session: Session = Depends(get_session),
 ):
-    document = session.get(Document, document_id)
-    if document is None:
-        return not_found(request, f"There is no document {document_id}.")
-    try:
-        comparison = compare_versions(session, document, _version_number(from_), _version_number(to))
-    except (ReviewError, ValueError) as exc:
-        return not_found(request, str(exc))
+    """The redline page. `view` is inline or side; `only=substantive` keeps the substantive paragraphs."""
+    if view not in VIEWS:
+        return bad_request(request, f"view: expected inline or side, got {view!r}")
+    if only not in ("", "substantive"):
+        return bad_request(request, f"only: expected substantive or nothing, got {only!r}")
+    found = _comparison(request, session, document_id, from_, to)
+    if not isinstance(found, Comparison):
+        return found
+    comparison = found
+    shown = substantive_only(comparison.redline) if only else comparison.redline
+    context = 0 if only else None
+    # Both renderers escape every piece of fetched text themselves.
+    body = side_by_side_html(shown, context) if view == "side" else render_html(shown, context)
+    link = _diff_link(comparison)
     return page(
         request,
         "diff.html",
         comparison=comparison,
         document=comparison.document,
-        # render_html escapes every piece of fetched text itself.
-        redline_html=Markup(render_html(comparison.redline)),
+        redline_html=Markup(body),
+        view=view,
+        only=bool(only),
+        nothing_shown=bool(only) and not shown.changed,
+        sections=changed_sections(shown),
+        inline_url=link(view="inline", only=only),
+        side_url=link(view="side", only=only),
+        only_url=link(view=view, only="substantive"),
+        full_url=link(view=view, only=""),
+        export_url=link(path="/diff/export"),
     )
 
 
-def _version_number(value: str | None) -> int | None:
+@router.get("/documents/{document_id:int}/diff/export")
+def export_diff(
+    request: Request,
+    document_id: int,
+    from_: str | None = Query(default=None, alias="from"),
+    to: str | None = None,
+    session: Session = Depends(get_session),
+):
+    """The redline as a standalone HTML file, to attach to a memo."""
+    found = _comparison(request, session, document_id, from_, to)
+    if not isinstance(found, Comparison):
+        return found
+    old = f"-v{found.old.number}" if found.old else ""
+    filename = f"redline-{document_id}{old}-v{found.new.number}.html"
+    return Response(
+        standalone_redline(found),
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _comparison(request: Request, session: Session, document_id: int, from_: str | None, to: str | None):
+    """The comparison asked for, or the 404 page that says why there is none."""
+    document = session.get(Document, document_id)
+    if document is None:
+        return not_found(request, f"There is no document {document_id}.")
+    try:
+        return compare_versions(session, document, version_number(from_), version_number(to))
+    except (ReviewError, ValueError) as exc:
+        return not_found(request, str(exc))
+
+
+def _diff_link(comparison: Comparison):
+    """A builder of links to other views of the same two versions."""
+
+    def link(path: str = "/diff", view: str = "inline", only: str = "") -> str:
+        query = {"from": comparison.old.number} if comparison.old else {}
+        query["to"] = comparison.new.number
+        if view != "inline":
+            query["view"] = view
+        if only:
+            query["only"] = only
+        return f"/documents/{comparison.document.id}{path}?{urlencode(query)}"
+
+    return link
+
+
+def version_number(value: str | None) -> int | None:
     """A version number from the query string; empty means "the default"."""
     if value is None or value == "":
         return None

@@ -2,55 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from storage.db import session_scope
 from storage.models import Subscriber
 from tracker.alerts.feeds import build_feed
-from tracker.alerts.subscribers import upsert_subscriber
 from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_token
-from tracker.config import SubscriberConfig
 from tracker.web.app import create_app
-from tests.support.history import GUIDANCE, PRESS, SCRIPT, build_history
+from tests.support.history import GUIDANCE, PRESS, SCRIPT
+from tests.tracker.web.helpers import CSP, active, assert_no_live_markup
 
-CSP = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
-       "object-src 'none'; frame-ancestors 'none'")
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
-
-
-@pytest.fixture
-def history(database_url, tmp_path):
-    return build_history(database_url, tmp_path)
-
-
-@pytest.fixture
-def client(history):
-    return TestClient(create_app(history.config, history.engine))
-
-
-@pytest.fixture
-def subscriber(history):
-    with session_scope(history.engine) as session:
-        return upsert_subscriber(session, SubscriberConfig(email="Legal@Example.com", sources=("bis",)))
-
-
-def active(history, subscriber_id: int) -> bool:
-    with session_scope(history.engine) as session:
-        return session.get(Subscriber, subscriber_id).active
-
-
-def assert_no_live_markup(body: str) -> None:
-    lowered = body.lower()
-    assert "<script" not in lowered and "<img" not in lowered
 
 
 def test_healthz(client, history, tmp_path):
     answer = client.get("/healthz")
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "database": "ok"}
+    assert answer.json()["status"] == "ok" and answer.json()["database"] == "ok"
     broken = create_engine(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
     answer = TestClient(create_app(history.config, broken)).get("/healthz")
     assert answer.status_code == 503

@@ -1,0 +1,38 @@
+"""Fixtures of the web tests: an event history built through the real ingest path, and clients."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+
+from storage.db import session_scope
+from tracker.alerts.subscribers import upsert_subscriber
+from tracker.config import SubscriberConfig
+from tracker.web.app import create_app
+from tests.support.history import build_history
+from tests.tracker.web.helpers import ADMIN_TOKEN
+
+
+@pytest.fixture
+def history(database_url, tmp_path):
+    return build_history(database_url, tmp_path)
+
+
+@pytest.fixture
+def client(history):
+    return TestClient(create_app(history.config, history.engine))
+
+
+@pytest.fixture
+def admin_client(history):
+    """The app with an admin token configured."""
+    config = replace(history.config, web=replace(history.config.web, admin_token=ADMIN_TOKEN))
+    return TestClient(create_app(config, history.engine))
+
+
+@pytest.fixture
+def subscriber(history):
+    with session_scope(history.engine) as session:
+        return upsert_subscriber(session, SubscriberConfig(email="Legal@Example.com", sources=("bis",)))

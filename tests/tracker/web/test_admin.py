@@ -1,0 +1,155 @@
+"""Admin page and admin API: off without a token, then a bearer token or a login cookie."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from storage.db import session_scope, utcnow
+from storage.models import Delivery, Event, Source
+from tracker.web.app import create_app
+from tests.tracker.web.helpers import ADMIN_TOKEN, token_version
+
+BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+API_PATHS = ("/api/admin/sources", "/api/admin/subscribers", "/api/admin/deliveries")
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def log_in(client, token: str = ADMIN_TOKEN):
+    form = client.get("/admin")
+    return client.post("/admin/login", data={"csrf_token": csrf_of(form.text), "token": token},
+                       follow_redirects=False)
+
+
+def add_failing_delivery(history, subscriber) -> None:
+    with session_scope(history.engine) as session:
+        event_id = session.exec(select(Event.id)).first()
+        now = utcnow()
+        session.add(Delivery(event_id=event_id, subscriber_id=subscriber.id, cadence="immediate", status="failed",
+                             attempts=7, next_attempt_at=now, created_at=now,
+                             last_error="550 mailbox unavailable\nremote said no"))
+        source = session.exec(select(Source).where(Source.name == "fr")).one()
+        source.last_error = "first line of the error\nsecond line with details"
+
+
+def test_admin_is_off_without_a_token(client, history):
+    answer = client.get("/admin")
+    assert answer.status_code == 404
+    assert "[web]" in answer.text and "admin_token" in answer.text and "RULEWATCH_ADMIN_TOKEN" in answer.text
+    assert client.post("/admin/login", data={"token": ""}).status_code == 404
+    for path in API_PATHS:
+        answer = client.get(path, headers={"Authorization": "Bearer "})
+        assert answer.status_code == 404, path
+        assert "RULEWATCH_ADMIN_TOKEN" in answer.json()["detail"]
+
+
+def test_admin_page_asks_for_the_token(admin_client, history):
+    answer = admin_client.get("/admin")
+    assert answer.status_code == 401
+    assert '<form method="post" action="/admin/login">' in answer.text
+    assert 'type="password" name="token"' in answer.text
+    assert admin_client.get("/admin?token=" + ADMIN_TOKEN).status_code == 401  # never in a URL
+
+
+def test_wrong_tokens_are_refused(admin_client, history):
+    answer = log_in(admin_client, "not-the-token")
+    assert answer.status_code == 403 and "not the admin token" in answer.text
+    assert "set-cookie" not in answer.headers
+    assert admin_client.get("/admin").status_code == 401
+    assert admin_client.get("/admin", headers={"Authorization": "Bearer nope"}).status_code == 401
+    admin_client.cookies.set("rulewatch_admin", "forged")
+    assert admin_client.get("/admin").status_code == 401
+    admin_client.cookies.clear()
+    for path in API_PATHS:
+        assert admin_client.get(path).status_code == 401
+        answer = admin_client.get(path, headers={"Authorization": "Bearer nope"})
+        assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+        assert admin_client.get(path, headers={"Authorization": f"Basic {ADMIN_TOKEN}"}).status_code == 401
+
+
+def test_login_needs_a_csrf_token(admin_client, history):
+    for data in ({"token": ADMIN_TOKEN}, {"token": ADMIN_TOKEN, "csrf_token": "forged"}):
+        answer = admin_client.post("/admin/login", data=data, follow_redirects=False)
+        assert answer.status_code == 403 and "set-cookie" not in answer.headers
+
+
+def test_admin_page_with_the_bearer_header(admin_client, history, subscriber):
+    add_failing_delivery(history, subscriber)
+    answer = admin_client.get("/admin", headers=BEARER)
+    assert answer.status_code == 200
+    text = answer.text
+    assert "first line of the error\nsecond line with details" in text  # the full error text
+    assert "legal@example.com" in text
+    assert "550 mailbox unavailable\nremote said no" in text and "<td>7</td>" in text
+
+
+def test_admin_login_sets_a_strict_http_only_cookie(admin_client, history, subscriber):
+    answer = log_in(admin_client)
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("rulewatch_admin=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert ADMIN_TOKEN not in cookie  # an HMAC of it, signed and expiring
+    page = admin_client.get("/admin")
+    assert page.status_code == 200 and "legal@example.com" in page.text
+
+    # The cookie is for pages only: the API wants the bearer token.
+    assert admin_client.get("/api/admin/sources").status_code == 401
+
+    # Sign out needs the page's CSRF token, then the cookie is gone.
+    assert admin_client.post("/admin/logout", data={"csrf_token": "forged"}).status_code == 403
+    assert admin_client.post("/admin/logout", data={"csrf_token": csrf_of(page.text)},
+                             follow_redirects=False).status_code == 303
+    admin_client.cookies.clear()
+    assert admin_client.get("/admin").status_code == 401
+
+
+def test_a_cookie_stops_working_when_the_token_changes(admin_client, history):
+    cookie = log_in(admin_client).headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    config = replace(history.config, web=replace(history.config.web, admin_token="a-new-token"))
+    other = TestClient(create_app(config, history.engine))
+    other.cookies.set("rulewatch_admin", cookie)
+    assert other.get("/admin").status_code == 401
+
+
+def test_revoke_a_subscribers_links_from_the_page(admin_client, history, subscriber):
+    log_in(admin_client)
+    page = admin_client.get("/admin").text
+    path = f"/admin/subscribers/{subscriber.id}/revoke"
+    assert f'action="{path}"' in page
+    assert admin_client.post(path, data={}).status_code == 403  # no CSRF token
+    assert token_version(history, subscriber.id) == subscriber.token_version
+    answer = admin_client.post(path, data={"csrf_token": csrf_of(page)}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert token_version(history, subscriber.id) == subscriber.token_version + 1
+
+    admin_client.cookies.clear()
+    assert admin_client.post(path, data={"csrf_token": csrf_of(page)}).status_code == 401
+
+
+def test_admin_api(admin_client, history, subscriber):
+    add_failing_delivery(history, subscriber)
+    sources = admin_client.get("/api/admin/sources", headers=BEARER)
+    assert sources.status_code == 200
+    fr = next(s for s in sources.json() if s["name"] == "fr")
+    assert fr["last_error"] == "first line of the error\nsecond line with details"
+
+    subscribers = admin_client.get("/api/admin/subscribers", headers=BEARER).json()
+    assert subscribers == [{
+        "id": subscriber.id, "email": "legal@example.com", "active": True, "sources": ["bis"], "expectations": [],
+        "min_severity": "substantive", "digest": "off", "created_at": subscribers[0]["created_at"],
+        "last_digest_at": None, "token_version": 1,
+    }]
+    deliveries = admin_client.get("/api/admin/deliveries", headers=BEARER).json()
+    assert [(d["status"], d["attempts"], d["subscriber"]) for d in deliveries] == [("failed", 7, "legal@example.com")]
+
+    revoked = admin_client.post(f"/api/admin/subscribers/{subscriber.id}/revoke", headers=BEARER)
+    assert revoked.status_code == 200 and revoked.json()["token_version"] == 2
+    assert admin_client.post("/api/admin/subscribers/9999/revoke", headers=BEARER).status_code == 404
+    assert admin_client.post(f"/api/admin/subscribers/{subscriber.id}/revoke").status_code == 401

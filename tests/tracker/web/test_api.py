@@ -1,0 +1,174 @@
+"""The JSON API (the command line's JSON shapes), OpenAPI and its docs page, and /healthz."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from storage.db import session_scope, utcnow
+from storage.models import Document, ExpectationMet, Setting, Source
+from storage.repository import list_events, list_versions
+from tracker.present import event_json, iso, version_json
+from tracker.review import compare_versions
+from tracker.web.app import scheduler_state
+from tracker.web.queries import parse_moment
+from tests.support.history import GUIDANCE, NEWCOMER, NOTICE
+from tests.tracker.web.helpers import CSP
+
+API_PATHS = {
+    "/api/changes", "/api/documents", "/api/documents/{document_id}", "/api/documents/{document_id}/versions",
+    "/api/documents/{document_id}/diff", "/api/sources", "/api/expectations",
+    "/api/admin/sources", "/api/admin/subscribers", "/api/admin/deliveries",
+    "/api/admin/subscribers/{subscriber_id}/revoke",
+}
+
+
+def test_changes_as_the_command_line_prints_them(client, history):
+    answer = client.get("/api/changes")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    with session_scope(history.engine) as session:
+        expected = [event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id))
+                    for e in list_events(session)]
+    assert answer.json() == expected
+    first = answer.json()[0]
+    assert set(first) >= {"id", "event", "severity", "reasons", "source", "document", "from_version",
+                          "to_version", "detected_at", "expectations", "baseline", "summary"}
+
+
+def test_changes_filters_and_bad_parameters(client, history):
+    substantive = client.get("/api/changes?severity=substantive").json()
+    assert {e["severity"] for e in substantive if e["event"] == "changed"} == {"substantive"}
+    assert {e["event"] for e in substantive} == {"new", "changed", "removed"}
+    assert [e["event"] for e in client.get("/api/changes?event=removed").json()] == ["removed"]
+    assert {e["source"] for e in client.get("/api/changes?source=fr").json()} == {"fr"}
+    assert len(client.get("/api/changes?limit=2").json()) == 2
+    assert client.get("/api/changes?until=2000-01-01").json() == []
+    assert len(client.get(f"/api/changes?since={utcnow().date().isoformat()}").json()) == 9
+    for query, words in (("since=soon", "since: expected an ISO 8601"), ("severity=x", "severity:"),
+                         ("event=x", "event:"), ("source=x", "no source named")):
+        answer = client.get(f"/api/changes?{query}")
+        assert answer.status_code == 400 and words in answer.json()["detail"], query
+    assert client.get("/api/changes?limit=-1").status_code == 422
+
+
+def test_documents_and_versions(client, history):
+    documents = client.get("/api/documents").json()
+    assert {d["url"] for d in documents} == set(history.documents)
+    guidance = history.documents[GUIDANCE]
+    one = client.get(f"/api/documents/{guidance}").json()
+    assert one == next(d for d in documents if d["id"] == guidance)
+    assert one["versions"] == 3 and one["source"] == "bis"
+
+    versions = client.get(f"/api/documents/{guidance}/versions").json()
+    with session_scope(history.engine) as session:
+        expected = [version_json(v) for v in list_versions(session, guidance)]
+    assert [{k: v for k, v in row.items() if k != "evidence"} for row in versions] == expected
+    assert [v["version"] for v in versions] == [1, 2, 3] and versions[0]["evidence"] == {}
+    for path in ("/api/documents/9999", "/api/documents/9999/versions", "/api/documents/9999/diff"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and "no document 9999" in answer.json()["detail"], path
+
+
+def test_diff_as_the_command_line_prints_it(client, history):
+    guidance = history.documents[GUIDANCE]
+    answer = client.get(f"/api/documents/{guidance}/diff")
+    with session_scope(history.engine) as session:
+        expected = compare_versions(session, session.get(Document, guidance)).to_json()
+    assert answer.json() == expected
+    assert (expected["from"], expected["to"], expected["severity"]) == (2, 3, "substantive")
+    assert {"op": "insert", "text": "not ", "section": "§ 744.23(a)(2)"} in expected["ops"]
+    assert client.get(f"/api/documents/{guidance}/diff?from=1&to=2").json()["severity"] == "cosmetic"
+    first = client.get(f"/api/documents/{guidance}/diff?to=1").json()
+    assert first["from"] is None and {op["op"] for op in first["ops"]} == {"insert"}
+    missing = client.get(f"/api/documents/{guidance}/diff?to=9")
+    assert missing.status_code == 404 and "has no version 9" in missing.json()["detail"]
+    assert client.get(f"/api/documents/{guidance}/diff?from=x").status_code == 422
+
+
+def test_sources_and_expectations(client, history):
+    sources = {s["name"]: s for s in client.get("/api/sources").json()}
+    assert set(sources) == {"bis", "fr"}
+    assert sources["fr"]["status"] == "ok" and sources["fr"]["interval"] == 60
+    assert sources["bis"]["consecutive_failures"] == 3 and sources["bis"]["last_error"] == "HTTP 404"
+    assert set(sources["fr"]) >= {"last_success_at", "last_failure_at", "last_error", "stale"}
+
+    assert client.get("/api/expectations").json() == [{
+        "name": "gp10", "title": "GP10 guidance\non Ascend chips", "status": "waiting", "met_at": None,
+        "document": None, "version": None, "event_id": None,
+    }]
+    newcomer = history.documents[NEWCOMER]
+    with session_scope(history.engine) as session:
+        session.add(ExpectationMet(name="gp10", met_at=utcnow(), document_id=newcomer, version=1))
+    (row,) = client.get("/api/expectations").json()
+    assert row["status"] == "met" and row["document"]["id"] == newcomer and row["version"] == 1
+
+
+def test_unknown_api_paths_answer_json(client, history):
+    answer = client.get("/api/nothing-here")
+    assert answer.status_code == 404 and answer.json() == {"detail": "Not Found"}
+
+
+def test_openapi_lists_the_api(client, history):
+    answer = client.get("/openapi.json")
+    assert answer.status_code == 200
+    paths = set(answer.json()["paths"])
+    assert API_PATHS <= paths
+    assert not {"/", "/admin", "/changes", "/subscription/{token}"} & paths  # pages are not API
+    schemes = answer.json()["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_docs_page_has_its_own_policy(client, history):
+    answer = client.get("/docs")
+    assert answer.status_code == 200 and "swagger-ui" in answer.text and "/openapi.json" in answer.text
+    policy = answer.headers["content-security-policy"]
+    assert policy != CSP
+    assert "script-src https://cdn.jsdelivr.net 'sha256-" in policy
+    assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]  # only the hashed inline script
+    assert "frame-ancestors 'none'" in policy
+    assert client.get("/api/sources").headers["content-security-policy"] == CSP
+    assert client.get("/redoc").status_code == 404
+
+
+def test_healthz_reports_the_scheduler(client, history):
+    assert client.get("/healthz").json() == {
+        "status": "ok", "database": "ok", "scheduler": "absent", "last_heartbeat": None, "scheduler_holder": None,
+    }
+    now = utcnow()
+    with session_scope(history.engine) as session:
+        session.add(Setting(key="scheduler_heartbeat", value=f"{iso(now)} pid 4242 on host-a"))
+    body = client.get("/healthz").json()
+    assert body["scheduler"] == "active" and body["last_heartbeat"] == iso(now)
+    assert body["scheduler_holder"] == "pid 4242 on host-a"
+
+    with session_scope(history.engine) as session:
+        session.get(Setting, "scheduler_heartbeat").value = json.dumps(
+            {"at": iso(now - timedelta(minutes=5)), "holder": "pid 1"})
+    body = client.get("/healthz").json()
+    assert body["scheduler"] == "stale" and body["scheduler_holder"] == "pid 1"
+    assert client.get("/healthz").status_code == 200
+
+
+def test_scheduler_state_reading():
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    assert scheduler_state(None, now)["scheduler"] == "absent"
+    assert scheduler_state("2026-11-25T09:59:00Z", now)["scheduler"] == "active"
+    assert scheduler_state("2026-11-25T09:58:00+00:00 worker", now)["scheduler"] == "stale"
+    assert scheduler_state("2026-11-25 09:59:30", now)["scheduler"] == "active"  # naive: UTC
+    assert scheduler_state('{"time": "2026-11-25T09:59:59Z"}', now)["scheduler"] == "active"
+    assert scheduler_state("garbage", now) == {"scheduler": "stale", "last_heartbeat": None, "scheduler_holder": None}
+
+
+def test_dates_in_filters_are_utc():
+    assert parse_moment("since", "2026-11-25") == datetime(2026, 11, 25, tzinfo=timezone.utc)
+    end = parse_moment("until", "2026-11-25", end_of_day=True)
+    assert end.date().isoformat() == "2026-11-25" and end.hour == 23 and end.tzinfo == timezone.utc
+    assert parse_moment("since", "2026-11-25T12:00:00+02:00") == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
+    assert parse_moment("since", "2026-11-25T10:00:00Z") == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
+    assert parse_moment("since", "2026-11-25T10:00:00") == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
+
+
+def test_notice_minor_change_is_in_the_api(client, history):
+    notice = history.documents[NOTICE]
+    (change,) = client.get("/api/changes?source=fr&event=changed").json()
+    assert change["document"]["id"] == notice and change["severity"] == "minor"

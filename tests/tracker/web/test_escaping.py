@@ -1,0 +1,120 @@
+"""Fetched text is shown as text everywhere: no live tag or attribute on any page, plain strings in the API.
+
+The history's press release (version 2) carries `<script>alert(1)</script>` in its
+title and `<img src=x onerror=alert(1)>` in its text, as text. Here its HTTP
+headers, its evidence and its source's last error carry markup too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.models import Source, Version
+from tracker.alerts.tokens import make_manage_token
+from tracker.config import ExpectationConfig
+from tracker.web.app import create_app
+from tests.support.history import PRESS, SCRIPT
+from tests.tracker.web.helpers import ADMIN_TOKEN, CSP, assert_no_live_markup
+
+IMG = "<img src=x onerror=alert(1)>"
+ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
+ESCAPED_IMG = "&lt;img src=x onerror=alert(1)&gt;"
+
+
+@pytest.fixture
+def hostile(history, subscriber):
+    """The history with markup in every place fetched text reaches, and an app that shows it all."""
+    press = history.documents[PRESS]
+    with session_scope(history.engine) as session:
+        version = session.exec(select(Version).where(Version.document_id == press, Version.number == 2)).one()
+        version.headers = json.dumps({"Content-Type": "text/html", "X-Note": IMG})
+        version.evidence = json.dumps({"stage": SCRIPT, "attachments": [
+            {"role": SCRIPT, "url": "javascript:alert(1)", "status": 200, "content_type": IMG,
+             "headers": {"X-Evil": SCRIPT}, "sha256": version.sha256}]})
+        source = session.exec(select(Source).where(Source.name == "bis")).one()
+        source.last_error = f"HTTP 500 from the page: {SCRIPT} {IMG}"
+    web = replace(history.config.web, admin_token=ADMIN_TOKEN)
+    expectations = history.config.expectations + (ExpectationConfig(name="evil", title=SCRIPT + IMG, rin="1"),)
+    config = replace(history.config, web=web, expectations=expectations)
+    client = TestClient(create_app(config, history.engine))
+    client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+    manage = make_manage_token("test-secret", subscriber)
+    return client, press, manage
+
+
+def test_every_page_shows_fetched_markup_as_text(hostile):
+    client, press, manage = hostile
+    pages = [
+        "/", "/documents", f"/documents/{press}", "/changes", "/changes?source=bis", "/admin",
+        f"/subscription/{manage}",
+    ]
+    for view in ("inline", "side"):
+        for only in ("", "substantive"):
+            pages.append(f"/documents/{press}/diff?from=1&to=2&view={view}&only={only}")
+            pages.append(f"/documents/{press}/diff?to=2&view={view}&only={only}")
+    for path in pages:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-security-policy"] == CSP, path
+        assert_no_live_markup(answer.text)
+        assert ESCAPED_SCRIPT in answer.text, path
+    document_page = client.get(f"/documents/{press}").text
+    assert ESCAPED_IMG in document_page and "javascript:alert(1)" in document_page
+    assert 'href="javascript:' not in document_page  # fetched URLs are text, never links
+    assert ESCAPED_IMG in client.get(f"/documents/{press}/diff?from=1&to=2").text
+    assert ESCAPED_IMG in client.get(f"/documents/{press}/diff?from=1&to=2&view=side").text
+    assert ESCAPED_IMG in client.get("/").text  # the source's last error
+    assert ESCAPED_IMG in client.get("/admin").text
+
+
+def test_the_exported_file_shows_fetched_markup_as_text(hostile):
+    client, press, _ = hostile
+    answer = client.get(f"/documents/{press}/diff/export?from=1&to=2")
+    assert answer.status_code == 200
+    assert_no_live_markup(answer.text)
+    assert ESCAPED_SCRIPT in answer.text and ESCAPED_IMG in answer.text
+
+
+def test_what_users_type_is_escaped_in_error_pages(hostile):
+    client, press, _ = hostile
+    for path in (f"/changes?source={SCRIPT}", f"/changes?since={IMG}", f"/documents/{press}/diff?from={SCRIPT}",
+                 f"/documents/{press}/diff?view={IMG}", f"/subscription/{SCRIPT}"):
+        answer = client.get(path)
+        assert answer.status_code in (400, 404), path
+        assert_no_live_markup(answer.text)
+
+
+def test_the_api_returns_fetched_markup_as_plain_json_strings(hostile):
+    client, press, _ = hostile
+    for path in ("/api/changes", "/api/documents", f"/api/documents/{press}", f"/api/documents/{press}/versions",
+                 f"/api/documents/{press}/diff?from=1&to=2", "/api/sources", "/api/expectations",
+                 "/api/admin/sources"):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["content-type"] == "application/json", path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+    assert client.get(f"/api/documents/{press}").json()["title"] == "Press release " + SCRIPT
+    versions = client.get(f"/api/documents/{press}/versions").json()
+    assert versions[1]["headers"]["X-Note"] == IMG and versions[1]["evidence"]["stage"] == SCRIPT
+    ops = client.get(f"/api/documents/{press}/diff?from=1&to=2").json()["ops"]
+    assert any(IMG in op["text"] for op in ops if op["op"] == "insert")
+    assert SCRIPT in client.get("/api/admin/sources").json()[0]["last_error"]
+
+
+def test_raw_snapshot_with_live_markup_is_never_served_as_html(hostile):
+    client, press, _ = hostile
+    answer = client.get(f"/documents/{press}/versions/2/raw")
+    assert b"<script>alert(2)</script>" in answer.content  # the bytes as fetched
+    assert answer.headers["content-type"] == "application/octet-stream"
+    assert answer.headers["content-disposition"].startswith("attachment;")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    attachment = client.get(f"/documents/{press}/versions/2/attachments/0/raw")
+    assert attachment.headers["content-type"] == "application/octet-stream"
+    assert re.search(r'filename="[\w.-]+\.bin"', attachment.headers["content-disposition"])

@@ -1,0 +1,183 @@
+"""What the pages and the JSON API both show: source health, expectations, change filters, evidence.
+
+Source and expectation rows are plain dicts in the contract's JSON style (times
+as ISO 8601 strings), so a page and its API twin cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, time, timezone
+
+from sqlmodel import Session
+
+from storage.db import utcnow
+from storage.models import Document, Event, Version
+from storage.repository import get_source, list_sources
+from tracker.alerts.story import diff_url
+from tracker.config import SEVERITIES, Config
+from tracker.expectations import met_status
+from tracker.health import is_stale
+from tracker.present import document_json, iso
+
+ERROR_PREVIEW = 300  # characters of an error on public pages; admins see all of it
+EVENT_KINDS = ("new", "changed", "removed", "expectation_met")
+
+
+def preview(error: str | None) -> str | None:
+    if not error:
+        return error
+    line = error.strip().splitlines()[0] if error.strip() else error
+    return line if len(line) <= ERROR_PREVIEW else line[: ERROR_PREVIEW - 1] + "…"
+
+
+def source_health(session: Session, config: Config, full_errors: bool = False) -> list[dict]:
+    """Every configured or stored source: last success, last failure and why, stale or not."""
+    configured = {source.name: source for source in config.sources}
+    stored = {source.name: source for source in list_sources(session)}
+    now = utcnow()
+    rows = []
+    for name in sorted(set(configured) | set(stored)):
+        row, wanted = stored.get(name), configured.get(name)
+        checked = row is not None and row.last_checked_at is not None
+        stale = checked and wanted is not None and is_stale(row, wanted, now)
+        failures = row.consecutive_failures if row else 0
+        if wanted is None:
+            status = "not configured"
+        elif not checked:
+            status = "not checked yet"
+        elif stale:
+            status = "stale"
+        elif failures:
+            status = "failing"
+        else:
+            status = "ok"
+        error = row.last_error if row else None
+        rows.append({
+            "name": name,
+            "kind": wanted.kind if wanted else row.kind,
+            "interval": wanted.interval if wanted else None,
+            "status": status,
+            "stale": stale,
+            "last_checked_at": iso(row.last_checked_at) if row else None,
+            "last_success_at": iso(row.last_success_at) if row else None,
+            "last_failure_at": iso(row.last_failure_at) if row else None,
+            "last_status": row.last_status if row else None,
+            "last_error": error if full_errors else preview(error),
+            "consecutive_failures": failures,
+        })
+    return rows
+
+
+def expectation_rows(session: Session, config: Config) -> list[dict]:
+    """Each expectation: waiting, or met (when, by which document); as `rulewatch expectations --json`."""
+    met = met_status(session)
+    rows = []
+    for expectation in config.expectations:
+        row = met.get(expectation.name)
+        document = session.get(Document, row.document_id) if row else None
+        rows.append({
+            "name": expectation.name,
+            "title": expectation.title,
+            "status": "met" if row else "waiting",
+            "met_at": iso(row.met_at) if row else None,
+            "document": document_json(document) if document else None,
+            "version": row.version if row else None,
+            "event_id": row.event_id if row else None,
+        })
+    return rows
+
+
+# -- change filters --------------------------------------------------------------------
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be used, phrased for the reader."""
+
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_moment(name: str, text: str, end_of_day: bool = False) -> datetime:
+    """An ISO 8601 date or time, in UTC. A bare date means its start, or with `end_of_day` its end."""
+    text = text.strip()
+    try:
+        if _DATE_ONLY.match(text):
+            day = datetime.strptime(text, "%Y-%m-%d").date()
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise FilterError(
+            f"{name}: expected an ISO 8601 date or time such as 2026-11-25 or 2026-11-25T10:00:00Z, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def change_filters(
+    session: Session, source: str = "", severity: str = "", event: str = "", since: str = "", until: str = ""
+) -> dict:
+    """Query-string filters as keyword arguments of storage.repository.search_events.
+
+    As with `rulewatch changes --severity`, a severity keeps changes at least that
+    severe and every other kind of event. A bare `until` date includes that whole day.
+    """
+    filters: dict = {}
+    if source:
+        row = get_source(session, source)
+        if row is None:
+            raise FilterError(f"source: no source named {source!r} has been checked yet")
+        filters["source_id"] = row.id
+    if severity:
+        if severity not in SEVERITIES:
+            raise FilterError(f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
+        filters["severities"] = list(SEVERITIES[SEVERITIES.index(severity):])
+    if event:
+        if event not in EVENT_KINDS:
+            raise FilterError(f"event: expected one of {', '.join(EVENT_KINDS)}, got {event!r}")
+        filters["kinds"] = [event]
+    if since:
+        filters["since"] = parse_moment("since", since)
+    if until:
+        filters["until"] = parse_moment("until", until, end_of_day=True)
+    if "since" in filters and "until" in filters and filters["since"] > filters["until"]:
+        raise FilterError("since: must not be later than until")
+    return filters
+
+
+# -- evidence ----------------------------------------------------------------------------
+
+
+def version_evidence(version: Version) -> dict:
+    """A version's fetch evidence, ready for a template: headers, source facts, attachments."""
+    evidence = json.loads(version.evidence or "{}")
+    attachments = evidence.pop("attachments", [])
+    return {
+        "version": version,
+        "headers": sorted(json.loads(version.headers or "{}").items(), key=lambda item: item[0].lower()),
+        "facts": sorted((key, _plain(value)) for key, value in evidence.items()),
+        "attachments": [
+            {**attachment, "headers": sorted((attachment.get("headers") or {}).items())}
+            for attachment in attachments
+        ],
+    }
+
+
+def _plain(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def event_rows(session: Session, events: list[Event]) -> list[dict]:
+    """Events with what a page shows beside each: its source's name, its document, its redline link."""
+    names = {source.id: source.name for source in list_sources(session)}
+    return [
+        {
+            "event": event,
+            "source": names.get(event.source_id, ""),
+            "document": session.get(Document, event.document_id),
+            "link": diff_url("", event),
+        }
+        for event in events
+    ]

@@ -1,0 +1,208 @@
+"""Admin pages and API: sources with their full errors, subscribers, failing deliveries.
+
+Off until `[web] admin_token` (or RULEWATCH_ADMIN_TOKEN) is set; then the API
+wants `Authorization: Bearer <token>`, and the page that header or the cookie
+its login form sets (see tracker.web.security).
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from storage.models import Subscriber
+from storage.repository import failing_deliveries, list_subscribers
+from tracker.config import Config
+from tracker.present import iso
+from tracker.web.common import first, forbidden, form_fields, get_config, get_session, key_for, not_found, page
+from tracker.web.queries import source_health
+from tracker.web.security import (
+    ADMIN_COOKIE, ADMIN_HELP, ADMIN_SESSION_MAX_AGE, CSRF_FIELD, admin_cookie, admin_cookie_valid, bearer_valid,
+    csrf_token, csrf_valid, token_matches,
+)
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/admin", tags=["admin"])
+bearer = HTTPBearer(auto_error=False, description="The admin token: [web] admin_token or RULEWATCH_ADMIN_TOKEN.")
+
+LOGIN_SUBJECT = "admin-login"
+ADMIN_SUBJECT = "admin"
+BAD_CSRF = "This form has expired or did not come from this site. Reload the page and try again."
+
+
+def subscriber_json(subscriber: Subscriber) -> dict:
+    return {
+        "id": subscriber.id,
+        "email": subscriber.email,
+        "active": subscriber.active,
+        "sources": json.loads(subscriber.sources),
+        "expectations": json.loads(subscriber.expectations),
+        "min_severity": subscriber.min_severity,
+        "digest": subscriber.digest,
+        "created_at": iso(subscriber.created_at),
+        "last_digest_at": iso(subscriber.last_digest_at),
+        "token_version": subscriber.token_version,
+    }
+
+
+def delivery_rows(session: Session) -> list[dict]:
+    emails = {s.id: s.email for s in list_subscribers(session)}
+    return [
+        {
+            "id": d.id,
+            "event_id": d.event_id,
+            "subscriber": emails.get(d.subscriber_id, ""),
+            "cadence": d.cadence,
+            "status": d.status,
+            "attempts": d.attempts,
+            "next_attempt_at": iso(d.next_attempt_at),
+            "last_error": d.last_error,
+            "created_at": iso(d.created_at),
+        }
+        for d in failing_deliveries(session)
+    ]
+
+
+def revoke_links(session: Session, subscriber_id: int) -> Subscriber | None:
+    """Every signed link given to this subscriber (unsubscribe, feed, subscription page) stops working."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is not None:
+        subscriber.token_version += 1
+        session.commit()
+    return subscriber
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+def _signed_in(request: Request, key: str, config: Config) -> bool:
+    admin_token = config.web.admin_token
+    return bearer_valid(request, admin_token) or admin_cookie_valid(key, admin_token, request.cookies.get(ADMIN_COOKIE))
+
+
+def _login_page(request: Request, key: str, status_code: int, error: str = ""):
+    return page(request, "admin_login.html", status_code=status_code, error=error,
+                csrf=csrf_token(key, LOGIN_SUBJECT))
+
+
+def _admin_off(request: Request):
+    return not_found(request, ADMIN_HELP, heading="Admin pages are off")
+
+
+@pages.get("/admin")
+def admin_page(request: Request, session: Session = Depends(get_session), config: Config = Depends(get_config)):
+    if not config.web.admin_token:
+        return _admin_off(request)
+    key = key_for(session, config)
+    if not _signed_in(request, key, config):
+        return _login_page(request, key, 401)
+    return page(
+        request,
+        "admin.html",
+        sources=source_health(session, config, full_errors=True),
+        subscribers=[subscriber_json(s) for s in list_subscribers(session)],
+        deliveries=delivery_rows(session),
+        csrf=csrf_token(key, ADMIN_SUBJECT),
+    )
+
+
+@pages.post("/admin/login")
+def admin_login(
+    request: Request,
+    form: dict[str, list[str]] = Depends(form_fields),
+    session: Session = Depends(get_session),
+    config: Config = Depends(get_config),
+):
+    if not config.web.admin_token:
+        return _admin_off(request)
+    key = key_for(session, config)
+    if not csrf_valid(key, LOGIN_SUBJECT, first(form, CSRF_FIELD)):
+        return forbidden(request, BAD_CSRF)
+    if not token_matches(first(form, "token"), config.web.admin_token):
+        return _login_page(request, key, 403, error="That is not the admin token.")
+    response = RedirectResponse("/admin", status_code=303)
+    response.set_cookie(
+        ADMIN_COOKIE, admin_cookie(key, config.web.admin_token), max_age=ADMIN_SESSION_MAX_AGE,
+        path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@pages.post("/admin/logout")
+def admin_logout(
+    request: Request,
+    form: dict[str, list[str]] = Depends(form_fields),
+    session: Session = Depends(get_session),
+    config: Config = Depends(get_config),
+):
+    if not config.web.admin_token:
+        return _admin_off(request)
+    if not csrf_valid(key_for(session, config), ADMIN_SUBJECT, first(form, CSRF_FIELD)):
+        return forbidden(request, BAD_CSRF)
+    response = RedirectResponse("/admin", status_code=303)
+    response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@pages.post("/admin/subscribers/{subscriber_id:int}/revoke")
+def admin_revoke(
+    request: Request,
+    subscriber_id: int,
+    form: dict[str, list[str]] = Depends(form_fields),
+    session: Session = Depends(get_session),
+    config: Config = Depends(get_config),
+):
+    if not config.web.admin_token:
+        return _admin_off(request)
+    key = key_for(session, config)
+    if not _signed_in(request, key, config):
+        return _login_page(request, key, 401)
+    if not csrf_valid(key, ADMIN_SUBJECT, first(form, CSRF_FIELD)):
+        return forbidden(request, BAD_CSRF)
+    if revoke_links(session, subscriber_id) is None:
+        return not_found(request, f"There is no subscriber {subscriber_id}.")
+    return RedirectResponse("/admin", status_code=303)
+
+
+# -- API -----------------------------------------------------------------------------------
+
+
+def require_admin(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), config: Config = Depends(get_config)
+) -> None:
+    if not config.web.admin_token:
+        raise HTTPException(404, ADMIN_HELP)
+    if credentials is None or not token_matches(credentials.credentials, config.web.admin_token):
+        raise HTTPException(401, "Send the admin token as Authorization: Bearer <token>.",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+@api.get("/sources", dependencies=[Depends(require_admin)])
+def admin_sources(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
+    """Every source's health, with the full text of its last error."""
+    return source_health(session, config, full_errors=True)
+
+
+@api.get("/subscribers", dependencies=[Depends(require_admin)])
+def admin_subscribers(session: Session = Depends(get_session)) -> list[dict]:
+    """Every subscriber, active or not."""
+    return [subscriber_json(s) for s in list_subscribers(session)]
+
+
+@api.get("/deliveries", dependencies=[Depends(require_admin)])
+def admin_deliveries(session: Session = Depends(get_session)) -> list[dict]:
+    """Deliveries that failed for good, or failed and wait for a retry; newest first."""
+    return delivery_rows(session)
+
+
+@api.post("/subscribers/{subscriber_id}/revoke", dependencies=[Depends(require_admin)])
+def admin_revoke_api(subscriber_id: int, session: Session = Depends(get_session)) -> dict:
+    """Revoke every signed link given to a subscriber (unsubscribe, feed, subscription page)."""
+    subscriber = revoke_links(session, subscriber_id)
+    if subscriber is None:
+        raise HTTPException(404, f"There is no subscriber {subscriber_id}.")
+    return subscriber_json(subscriber)

@@ -1,0 +1,105 @@
+"""The JSON API: the same shapes as the command line's --json output (tracker.present).
+
+/api/changes          as `rulewatch changes --json`, with the /changes filters
+/api/documents        as `rulewatch documents --json`
+/api/documents/{id}   one of those
+/api/documents/{id}/versions   as `rulewatch history DOC --json`, plus each version's evidence
+/api/documents/{id}/diff       as `rulewatch diff DOC --format json`
+/api/sources          source health
+/api/expectations     as `rulewatch expectations --json`
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlmodel import Session
+
+from storage.models import Document
+from storage.repository import list_documents, list_sources, list_versions, search_events
+from tracker.config import Config
+from tracker.present import document_summary_json, event_json, version_json
+from tracker.review import ReviewError, compare_versions
+from tracker.web.common import get_config, get_session
+from tracker.web.queries import FilterError, change_filters, expectation_rows, source_health
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+def _document(session: Session, document_id: int) -> Document:
+    document = session.get(Document, document_id)
+    if document is None:
+        raise HTTPException(404, f"There is no document {document_id}.")
+    return document
+
+
+@router.get("/changes")
+def changes(
+    source: str = Query("", description="Only this source."),
+    severity: str = Query("", description="Keep changes at least this severe (and all other events)."),
+    event: str = Query("", description="Only this kind: new, changed, removed, expectation_met."),
+    since: str = Query("", description="Detected at or after this ISO 8601 date or time."),
+    until: str = Query("", description="Detected at or before this ISO 8601 time (a bare date: that whole day)."),
+    limit: int = Query(0, ge=0, description="At most this many (0: all)."),
+    session: Session = Depends(get_session),
+) -> list[dict]:
+    """Events, newest first."""
+    try:
+        filters = change_filters(session, source=source, severity=severity, event=event, since=since, until=until)
+    except FilterError as exc:
+        raise HTTPException(400, str(exc)) from None
+    sources = {s.id: s for s in list_sources(session)}
+    return [
+        event_json(e, sources[e.source_id], session.get(Document, e.document_id))
+        for e in search_events(session, limit=limit or None, **filters)
+    ]
+
+
+@router.get("/documents")
+def documents(session: Session = Depends(get_session)) -> list[dict]:
+    """Every tracked document."""
+    sources = {s.id: s for s in list_sources(session)}
+    return [document_summary_json(d, sources[d.source_id]) for d in list_documents(session)]
+
+
+@router.get("/documents/{document_id}")
+def document(document_id: int, session: Session = Depends(get_session)) -> dict:
+    """One document."""
+    found = _document(session, document_id)
+    sources = {s.id: s for s in list_sources(session)}
+    return document_summary_json(found, sources[found.source_id])
+
+
+@router.get("/documents/{document_id}/versions")
+def versions(document_id: int, session: Session = Depends(get_session)) -> list[dict]:
+    """A document's versions, oldest first, with their fetch evidence."""
+    found = _document(session, document_id)
+    return [{**version_json(v), "evidence": json.loads(v.evidence or "{}")} for v in list_versions(session, found.id)]
+
+
+@router.get("/documents/{document_id}/diff")
+def diff(
+    document_id: int,
+    from_: int | None = Query(None, alias="from", description="Older version (default: the one before `to`)."),
+    to: int | None = Query(None, description="Newer version (default: the latest)."),
+    session: Session = Depends(get_session),
+) -> dict:
+    """A redline between two versions: severity, reasons and ops."""
+    found = _document(session, document_id)
+    try:
+        return compare_versions(session, found, from_, to).to_json()
+    except ReviewError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/sources")
+def sources(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
+    """Each source's health: last success, last failure and why, failures in a row, stale."""
+    return source_health(session, config)
+
+
+@router.get("/expectations")
+def expectations(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
+    """Each promised document: waiting, or met (when, by which document)."""
+    return expectation_rows(session, config)
