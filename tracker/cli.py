@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from storage.db import DatabaseError, open_database, session_scope
 from storage.models import Document, Source
 from storage.repository import find_document, list_documents, list_events, list_versions
-from tracker.alerts.sender import Sender, subscriber_feed_url
+from tracker.alerts.sender import Sender, subscriber_feed_url, subscription_url
 from tracker.alerts.subscribers import SubscriberError, deactivate, sync_subscribers, upsert_subscriber
 from tracker.config import SEVERITIES, Config, ConfigError, SubscriberConfig, load_config
 from tracker.diff import render_text
@@ -96,11 +96,13 @@ def subscribe(
         with session_scope(engine) as session:
             subscriber = upsert_subscriber(session, wanted)
             email, feed_url = subscriber.email, subscriber_feed_url(session, config, subscriber)
+            manage_url = subscription_url(session, config, subscriber)
     except SubscriberError as exc:
         fail(str(exc))
     scope = ", ".join(source + expectation) or "everything"
     typer.echo(f"{email} follows {scope}: {min_severity} changes and up, digest {digest}")
     typer.echo(f"their feed: {feed_url}")
+    typer.echo(f"their subscription page (valid 30 days): {manage_url}")
 
 
 @app.command()

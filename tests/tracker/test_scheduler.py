@@ -1,11 +1,13 @@
 """The service's scheduling: backoff, the restart-proof schedule, the scheduler lock, and
 `rulewatch run` end to end (a change reaches a real SMTP server; SIGKILL loses nothing)."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -100,6 +102,7 @@ def test_run_delivers_a_change_and_survives_sigkill(server, write_config):
         email = "legal@example.com"
         """
     )
+    web_port = int(load_config(config_path).web.port)
     project = Path(__file__).resolve().parents[2]
     command = [sys.executable, "-m", "tracker.cli", "--config", str(config_path), "run"]
     env = {**os.environ, "PYTHONPATH": str(project)}
@@ -115,6 +118,9 @@ def test_run_delivers_a_change_and_survives_sigkill(server, write_config):
         server.set("/page", (PAGES / "guidance_v3_negation.html").read_bytes())
         assert wait_until(lambda: len(smtp.messages) == 1), "the change never reached the SMTP server"
         assert "Substantive change" in smtp.messages[0]["Subject"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/changes", timeout=10) as answer:
+            shown = json.loads(answer.read())
+        assert any(c["event"] == "changed" and c["severity"] == "substantive" for c in shown)  # the web app shows it
 
         os.killpg(service.pid, signal.SIGKILL)
         service.wait(10)

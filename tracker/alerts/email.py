@@ -45,10 +45,10 @@ def _envelope(
 
 
 def event_message(
-    story: Story, *, sender: str, recipient: str, message_id: str, unsubscribe_url: str, feed_url: str, sent_at
+    story: Story, *, sender: str, recipient: str, message_id: str, unsubscribe_url: str, feed_url: str, manage_url: str, sent_at
 ) -> EmailMessage:
     message = _envelope(f"[Rulewatch] {story.headline}", sender, recipient, message_id, unsubscribe_url, sent_at)
-    values = {"story": story, "unsubscribe_url": unsubscribe_url, "feed_url": feed_url,
+    values = {"story": story, "unsubscribe_url": unsubscribe_url, "feed_url": feed_url, "manage_url": manage_url,
               "fetched_at": iso(story.fetched_at)}
     message.set_content(environment.get_template("email/event.txt").render(**values))
     message.add_alternative(
@@ -62,7 +62,7 @@ def event_message(
 
 def digest_message(
     stories: list[Story], *, cadence: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str,
-    feed_url: str, sent_at
+    feed_url: str, manage_url: str, sent_at
 ) -> EmailMessage:
     """One message for the period, grouped by source, then by document."""
     ordered = sorted(stories, key=lambda s: (s.source, s.document.id, s.event.detected_at, s.event.id))
@@ -73,7 +73,7 @@ def digest_message(
     subject = f"[Rulewatch] {cadence.capitalize()} digest: {len(stories)} change{'s' if len(stories) != 1 else ''}"
     message = _envelope(subject, sender, recipient, message_id, unsubscribe_url, sent_at)
     values = {"groups": groups, "cadence": cadence, "count": len(stories), "unsubscribe_url": unsubscribe_url,
-              "feed_url": feed_url, "iso": iso}
+              "feed_url": feed_url, "manage_url": manage_url, "iso": iso}
     message.set_content(environment.get_template("email/digest.txt").render(**values))
     message.add_alternative(
         environment.get_template("email/digest.html").render(

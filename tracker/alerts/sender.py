@@ -26,7 +26,7 @@ from storage.models import AdminNotice, Delivery, Event, Subscriber
 from tracker.alerts.email import digest_message, event_message, notice_message
 from tracker.alerts.outbox import DIGEST, IMMEDIATE, message_id
 from tracker.alerts.story import tell
-from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_token, signing_key
+from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_manage_token, make_token, signing_key
 from tracker.config import Config, MailConfig
 
 CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this belonged to a process that died
@@ -191,6 +191,7 @@ class Sender:
                 message_id=delivery.message_id,
                 unsubscribe_url=self._unsubscribe_url(session, subscriber),
                 feed_url=subscriber_feed_url(session, self.config, subscriber),
+                manage_url=subscription_url(session, self.config, subscriber),
                 sent_at=now,
             )
         self._deliver(message, Delivery, [delivery_id], now, report)
@@ -282,6 +283,7 @@ class Sender:
                 message_id=digest_id,
                 unsubscribe_url=self._unsubscribe_url(session, subscriber),
                 feed_url=subscriber_feed_url(session, self.config, subscriber),
+                manage_url=subscription_url(session, self.config, subscriber),
                 sent_at=now,
             )
         if self._deliver(message, Delivery, delivery_ids, now, report):
@@ -316,6 +318,12 @@ class Sender:
     def _unsubscribe_url(self, session: Session, subscriber: Subscriber) -> str:
         token = make_token(signing_key(session, self.config.web.secret_key), subscriber, UNSUBSCRIBE)
         return f"{self.config.web.base_url}/unsubscribe/{token}"
+
+
+def subscription_url(session: Session, config: Config, subscriber: Subscriber) -> str:
+    """The subscriber's own page to change what they follow (a signed link that expires)."""
+    token = make_manage_token(signing_key(session, config.web.secret_key), subscriber)
+    return f"{config.web.base_url}/subscription/{token}"
 
 
 def subscriber_feed_url(session: Session, config: Config, subscriber: Subscriber) -> str:

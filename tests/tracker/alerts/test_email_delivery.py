@@ -140,6 +140,7 @@ def test_one_substantive_change_two_subscribers_two_messages(newsroom, smtp):
         assert message["List-Unsubscribe"].strip().startswith("<http://rulewatch.test/unsubscribe/")
         assert message["Message-ID"].startswith("<rulewatch.event.")
         assert "http://rulewatch.test/feeds/subscribers/" in text
+        assert "http://rulewatch.test/subscription/" in text
 
     assert room.drain().sent == 0  # running again sends nothing
     room.publish(page("guidance_v3_negation.html"))  # nothing changed
