@@ -18,8 +18,8 @@ from tracker.alerts.sender import Sender, subscriber_feed_url, subscription_url
 from tracker.alerts.subscribers import SubscriberError, deactivate, sync_subscribers, upsert_subscriber
 from tracker.config import SEVERITIES, Config, ConfigError, SubscriberConfig, load_config
 from tracker.diff import render_text
-from tracker.expectations import met_status
-from tracker.present import document_json, document_summary_json, event_json, iso, version_json
+from tracker.expectations import expectation_rows
+from tracker.present import document_summary_json, event_json, version_json
 from tracker.review import ReviewError, compare_versions
 
 app = typer.Typer(help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
@@ -224,21 +224,8 @@ def changes(
 def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
     """Each promised document: still waiting, or met (when, by which document)."""
     config, engine = load()
-    rows = []
     with session_scope(engine) as session:
-        met = met_status(session)
-        for expectation in config.expectations:
-            row = met.get(expectation.name)
-            document = session.get(Document, row.document_id) if row else None
-            rows.append({
-                "name": expectation.name,
-                "title": expectation.title,
-                "status": "met" if row else "waiting",
-                "met_at": iso(row.met_at) if row else None,
-                "document": document_json(document) if document else None,
-                "version": row.version if row else None,
-                "event_id": row.event_id if row else None,
-            })
+        rows = expectation_rows(session, config)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

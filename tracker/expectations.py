@@ -15,9 +15,10 @@ from functools import lru_cache
 
 from sqlmodel import Session, select
 
-from storage.models import ExpectationMet
-from tracker.config import ExpectationConfig
+from storage.models import Document, ExpectationMet
+from tracker.config import Config, ExpectationConfig
 from tracker.model import Content
+from tracker.present import document_json, iso
 
 
 @lru_cache(maxsize=512)
@@ -60,3 +61,22 @@ def newly_met(
 
 def met_status(session: Session) -> dict[str, ExpectationMet]:
     return {row.name: row for row in session.exec(select(ExpectationMet))}
+
+
+def expectation_rows(session: Session, config: Config) -> list[dict]:
+    """Each expectation: waiting, or met (when, by which document); as `rulewatch expectations --json`."""
+    met = met_status(session)
+    rows = []
+    for expectation in config.expectations:
+        row = met.get(expectation.name)
+        document = session.get(Document, row.document_id) if row else None
+        rows.append({
+            "name": expectation.name,
+            "title": expectation.title,
+            "status": "met" if row else "waiting",
+            "met_at": iso(row.met_at) if row else None,
+            "document": document_json(document) if document else None,
+            "version": row.version if row else None,
+            "event_id": row.event_id if row else None,
+        })
+    return rows

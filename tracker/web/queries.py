@@ -17,9 +17,8 @@ from storage.models import Document, Event, Version
 from storage.repository import get_source, list_sources
 from tracker.alerts.story import diff_url
 from tracker.config import SEVERITIES, Config
-from tracker.expectations import met_status
 from tracker.health import is_stale
-from tracker.present import document_json, iso
+from tracker.present import iso
 
 ERROR_PREVIEW = 300  # characters of an error on public pages; admins see all of it
 EVENT_KINDS = ("new", "changed", "removed", "expectation_met")
@@ -66,25 +65,6 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
             "last_status": row.last_status if row else None,
             "last_error": error if full_errors else preview(error),
             "consecutive_failures": failures,
-        })
-    return rows
-
-
-def expectation_rows(session: Session, config: Config) -> list[dict]:
-    """Each expectation: waiting, or met (when, by which document); as `rulewatch expectations --json`."""
-    met = met_status(session)
-    rows = []
-    for expectation in config.expectations:
-        row = met.get(expectation.name)
-        document = session.get(Document, row.document_id) if row else None
-        rows.append({
-            "name": expectation.name,
-            "title": expectation.title,
-            "status": "met" if row else "waiting",
-            "met_at": iso(row.met_at) if row else None,
-            "document": document_json(document) if document else None,
-            "version": row.version if row else None,
-            "event_id": row.event_id if row else None,
         })
     return rows
 

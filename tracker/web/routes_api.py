@@ -22,7 +22,8 @@ from tracker.config import Config
 from tracker.present import document_summary_json, event_json, version_json
 from tracker.review import ReviewError, compare_versions
 from tracker.web.common import get_config, get_session
-from tracker.web.queries import FilterError, change_filters, expectation_rows, source_health
+from tracker.expectations import expectation_rows
+from tracker.web.queries import FilterError, change_filters, source_health
 
 router = APIRouter(prefix="/api", tags=["api"])
 

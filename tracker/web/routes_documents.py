@@ -22,7 +22,8 @@ from tracker.diff import render_html
 from tracker.health import STALE_AFTER
 from tracker.review import Comparison, ReviewError, compare_versions
 from tracker.web.common import bad_request, get_config, get_session, not_found, page
-from tracker.web.queries import event_rows, expectation_rows, source_health, version_evidence
+from tracker.expectations import expectation_rows
+from tracker.web.queries import event_rows, source_health, version_evidence
 from tracker.web.redline import changed_sections, side_by_side_html, substantive_only
 from tracker.web.render import standalone_redline
 
