@@ -48,6 +48,7 @@ def open_database(url: str, migrate: bool = True) -> Engine:
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     try:
         with engine.connect():
             pass
@@ -62,11 +63,20 @@ def open_database(url: str, migrate: bool = True) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Transactions are begun by _sqlite_begin_immediate, not by the driver.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:
+    """Take the write lock when a transaction begins. A transaction that read first and
+    then wrote would fail at once with "database is locked" when another process wrote
+    in between; begun IMMEDIATE, it waits for the lock instead (the busy timeout)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def upgrade(engine: Engine) -> None:

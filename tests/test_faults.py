@@ -1,0 +1,128 @@
+"""Faults: after each, nothing lost, nothing duplicated, and the next pass catches up."""
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from storage.db import open_database, session_scope, utcnow
+from storage.models import AdminNotice, Delivery, Event, Version
+from tests.conftest import FILES
+from tests.support.smtp import SmtpSink
+from tracker.alerts.sender import Sender
+from tracker.alerts.subscribers import sync_subscribers
+from tracker.config import load_config
+from tracker.crawl import run_check
+
+PAGES = FILES / "pages"
+V1 = (PAGES / "guidance_v1.html").read_bytes()
+V3 = (PAGES / "guidance_v3_negation.html").read_bytes()
+
+
+@pytest.fixture
+def watched(server, write_config):
+    def make(extra: str = ""):
+        config = load_config(write_config(f"""
+            [[sources]]
+            name = "guidance"
+            kind = "page"
+            url = "{server.url('/page')}"
+            selector = "main"
+            {extra}
+        """))
+        engine = open_database(config.database_url)
+        with session_scope(engine) as session:
+            sync_subscribers(session, config.subscribers)
+        return config, engine
+
+    return make
+
+
+def rows(engine, model):
+    with session_scope(engine) as session:
+        return session.exec(select(model).order_by(model.id)).all()
+
+
+def test_a_source_flapping_between_200_and_500(server, watched):
+    config, engine = watched('\n[[admins]]\nemail = "ops@example.com"\n')
+    for n in range(6):
+        if n % 2:
+            server.set("/page", "oops", status=500, content_type="text/plain")
+        else:
+            server.set("/page", V1)
+        run_check(config, engine, ["guidance"])
+    assert len(rows(engine, Version)) == 1
+    assert [e.kind for e in rows(engine, Event)] == ["new"]
+    assert rows(engine, AdminNotice) == []  # never three failures in a row
+
+
+def test_sigkill_of_the_crawl_then_the_next_pass_catches_up(server, watched):
+    config, engine = watched()
+    server.set("/page", V1, delay=4)
+    killer = threading.Thread(target=_kill_crawl_when_started, args=(server,))
+    killer.start()
+    [result] = run_check(config, engine, ["guidance"])
+    killer.join()
+    assert result.status == "skipped" and "signal 9" in result.message
+    assert rows(engine, Version) == [] and rows(engine, Event) == []
+    server.set("/page", V1)
+    [result] = run_check(config, engine, ["guidance"])
+    assert result.status == "ok" and len(rows(engine, Version)) == 1
+
+
+def _kill_crawl_when_started(server):
+    deadline = time.monotonic() + 20
+    while not server.hits_for("/page") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in os.listdir("/proc"):  # only this test's own crawl: a child of this process
+        if pid.isdigit():
+            try:
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+                parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if b"spiders.run" in cmdline and parent == os.getpid():
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def test_sqlite_locked_for_a_moment(server, watched, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a SQLite lock")
+    config, engine = watched()
+    server.set("/page", V1)
+    blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"), check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    threading.Timer(2.0, blocker.rollback).start()
+    [result] = run_check(config, engine, ["guidance"])
+    assert result.status == "ok" and len(rows(engine, Version)) == 1
+    blocker.close()
+
+
+def test_smtp_down_for_an_hour_of_simulated_time(server, watched):
+    smtp = SmtpSink().start()
+    try:
+        config, engine = watched(f'\n[[subscribers]]\nemail = "legal@example.com"\n')
+        config = load_config(config.path)
+        object.__setattr__(config.mail, "smtp_port", smtp.port)
+        server.set("/page", V1)
+        run_check(config, engine, ["guidance"])
+        server.set("/page", V3)
+        run_check(config, engine, ["guidance"])
+        smtp.reply = lambda attempt, rcpt: "421 4.3.2 service not available"
+        start = utcnow()
+        for minute in range(0, 61, 5):
+            Sender(config, engine).drain(start + timedelta(minutes=minute))
+        [delivery] = rows(engine, Delivery)
+        assert delivery.status == "pending" and delivery.attempts >= 5  # backing off, not given up
+        assert delivery.next_attempt_at - (start + timedelta(minutes=60)) <= timedelta(hours=1)
+        smtp.reply = lambda attempt, rcpt: "250 OK"
+        Sender(config, engine).drain(start + timedelta(hours=2))
+        Sender(config, engine).drain(start + timedelta(hours=3))
+        assert len(smtp.messages) == 1 and rows(engine, Delivery)[0].status == "sent"
+    finally:
+        smtp.stop()
