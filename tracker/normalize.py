@@ -106,6 +106,8 @@ _WHITESPACE = re.compile(r"\s+")
 def fold(text: str) -> str:
     """Fold what a reader cannot tell apart: NFKC forms, quotes, dashes, whitespace."""
     text = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
+    # Dropping zero-width characters can bring a combining mark next to its letter: compose again.
+    text = unicodedata.normalize("NFKC", text)
     return _WHITESPACE.sub(" ", text).strip()
 
 

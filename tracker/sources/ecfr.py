@@ -75,7 +75,7 @@ def _as_utf8(body: bytes) -> bytes:
     encoding = match.group(1).decode("ascii") if match else "utf-8"
     try:
         text = body.decode(encoding, errors="replace")
-    except LookupError:  # an encoding Python does not know
+    except (LookupError, UnicodeError):  # an encoding Python does not know, or one that cannot replace
         text = body.decode("utf-8", errors="replace")
     return text.removeprefix("\ufeff").encode("utf-8")
 

@@ -74,10 +74,10 @@ def _document_fields(record: dict) -> list[tuple[str, str]]:
         ("Dates", _text(record.get("dates"))),
         ("Abstract", _text(record.get("abstract"))),
         ("CFR references", _join(cfr_references)),
-        ("RIN", _join(record.get("regulation_id_numbers") or sorted(record.get("regulation_id_number_info") or {}))),
-        ("Dockets", _join(record.get("docket_ids") or [d.get("id") for d in _dicts(record.get("dockets"))])),
+        ("RIN", _join(_items(record.get("regulation_id_numbers")) or sorted(_items(record.get("regulation_id_number_info"))))),
+        ("Dockets", _join(_items(record.get("docket_ids")) or [d.get("id") for d in _dicts(record.get("dockets"))])),
         ("Correction of", _document_number(record.get("correction_of"))),
-        ("Corrections", _join(_document_number(url) for url in record.get("corrections") or [])),
+        ("Corrections", _join(_document_number(url) for url in _items(record.get("corrections")))),
         ("Agencies", _agencies(record)),
     ]
 
@@ -96,7 +96,7 @@ def _inspection_fields(record: dict) -> list[tuple[str, str]]:
         ("Type", _type(record)),
         ("Status", status),
         ("Editorial note", _text(record.get("editorial_note"))),
-        ("Dockets", _join(record.get("docket_numbers") or [])),
+        ("Dockets", _join(_items(record.get("docket_numbers")))),
         ("Agencies", _agencies(record)),
     ]
 
@@ -108,7 +108,7 @@ def _type(record: dict) -> str:
 
 def _agencies(record: dict) -> str:
     names = [a.get("name") or a.get("raw_name") for a in _dicts(record.get("agencies"))]
-    return _join(names or record.get("agency_names") or [])
+    return _join(names or _items(record.get("agency_names")))
 
 
 def _subjects(record: dict) -> str:
@@ -132,8 +132,17 @@ def _document_number(url) -> str:
     return urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json")
 
 
+def _items(value) -> list:
+    """A field that should be a list (or an object, for its keys); anything else counts as empty."""
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, (str, int, float))]
+    if isinstance(value, dict):
+        return [str(key) for key in value]
+    return []
+
+
 def _dicts(value) -> list[dict]:
-    return [item for item in value or [] if isinstance(item, dict)]
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _join(values) -> str:
