@@ -121,6 +121,16 @@ def subscription(
     return _manage_page(request, config, key, subscriber, token)
 
 
+def _posting_subscriber(request: Request, key: str, token: str, form: dict, session: Session):
+    """The subscriber a manage link names, if the form came from their own page; else the refusal page."""
+    subscriber = subscriber_for_manage_token(session, key, token)
+    if subscriber is None:
+        return None, not_found(request, MANAGE_INVALID, heading="Link no longer valid")
+    if not csrf_valid(key, _csrf_subject(subscriber), first(form, CSRF_FIELD)):
+        return None, forbidden(request, BAD_CSRF)
+    return subscriber, None
+
+
 @router.post("/subscription/{token}")
 def save_subscription(
     request: Request,
@@ -130,11 +140,9 @@ def save_subscription(
     config: Config = Depends(get_config),
 ):
     key = key_for(session, config)
-    subscriber = subscriber_for_manage_token(session, key, token)
-    if subscriber is None:
-        return not_found(request, MANAGE_INVALID, heading="Link no longer valid")
-    if not csrf_valid(key, _csrf_subject(subscriber), first(form, CSRF_FIELD)):
-        return forbidden(request, BAD_CSRF)
+    subscriber, refusal = _posting_subscriber(request, key, token, form, session)
+    if refusal is not None:
+        return refusal
     sources, expectations = _choices(config, subscriber)
     wanted_sources = form.get("sources", [])
     wanted_expectations = form.get("expectations", [])
@@ -165,11 +173,9 @@ def unsubscribe_from_page(
     config: Config = Depends(get_config),
 ):
     key = key_for(session, config)
-    subscriber = subscriber_for_manage_token(session, key, token)
-    if subscriber is None:
-        return not_found(request, MANAGE_INVALID, heading="Link no longer valid")
-    if not csrf_valid(key, _csrf_subject(subscriber), first(form, CSRF_FIELD)):
-        return forbidden(request, BAD_CSRF)
+    subscriber, refusal = _posting_subscriber(request, key, token, form, session)
+    if refusal is not None:
+        return refusal
     email = subscriber.email
     deactivate(session, email)  # also revokes this link and every other one given out
     session.commit()
