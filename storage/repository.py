@@ -91,16 +91,20 @@ def latest_validators(session: Session, source_id: int) -> dict[str, dict[str, s
 def list_events(
     session: Session,
     since: datetime | None = None,
+    until: datetime | None = None,
     kinds: list[str] | None = None,
     source_id: int | None = None,
     document_id: int | None = None,
     severities: list[str] | None = None,
     limit: int | None = None,
 ) -> list[Event]:
-    """Events newest first. `severities` filters only `changed` events."""
+    """Events newest first, detected between `since` and `until` (both included).
+    `severities` filters only `changed` events."""
     query = select(Event).order_by(col(Event.detected_at).desc(), col(Event.id).desc())
     if since is not None:
         query = query.where(Event.detected_at >= since)
+    if until is not None:
+        query = query.where(Event.detected_at <= until)
     if kinds:
         query = query.where(col(Event.kind).in_(kinds))
     if source_id is not None:
@@ -131,31 +135,6 @@ def count_events(session: Session, source_id: int, after_id: int) -> dict[str, i
 def max_event_id(session: Session) -> int:
     return session.exec(select(func.max(Event.id))).one() or 0
 
-
-def search_events(
-    session: Session,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    kinds: list[str] | None = None,
-    source_id: int | None = None,
-    severities: list[str] | None = None,
-    limit: int | None = None,
-) -> list[Event]:
-    """Like list_events, with an upper bound: detected at or before `until`."""
-    query = select(Event).order_by(col(Event.detected_at).desc(), col(Event.id).desc())
-    if since is not None:
-        query = query.where(Event.detected_at >= since)
-    if until is not None:
-        query = query.where(Event.detected_at <= until)
-    if kinds:
-        query = query.where(col(Event.kind).in_(kinds))
-    if source_id is not None:
-        query = query.where(Event.source_id == source_id)
-    if severities is not None:
-        query = query.where((Event.kind != "changed") | col(Event.severity).in_(severities))
-    if limit:
-        query = query.limit(limit)
-    return list(session.exec(query))
 
 
 def list_subscribers(session: Session) -> list[Subscriber]:

@@ -99,7 +99,7 @@ def parse_moment(name: str, text: str, end_of_day: bool = False) -> datetime:
 def change_filters(
     session: Session, source: str = "", severity: str = "", event: str = "", since: str = "", until: str = ""
 ) -> dict:
-    """Query-string filters as keyword arguments of storage.repository.search_events.
+    """Query-string filters as keyword arguments of storage.repository.list_events.
 
     As with `rulewatch changes --severity`, a severity keeps changes at least that
     severe and every other kind of event. A bare `until` date includes that whole day.

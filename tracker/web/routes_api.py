@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import Session
 
 from storage.models import Document
-from storage.repository import list_documents, list_sources, list_versions, search_events
+from storage.repository import list_documents, list_events, list_sources, list_versions
 from tracker.config import Config
 from tracker.present import document_summary_json, event_json, version_json
 from tracker.review import ReviewError, compare_versions
@@ -53,7 +53,7 @@ def changes(
     sources = {s.id: s for s in list_sources(session)}
     return [
         event_json(e, sources[e.source_id], session.get(Document, e.document_id))
-        for e in search_events(session, limit=limit or None, **filters)
+        for e in list_events(session, limit=limit or None, **filters)
     ]
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 
-from storage.repository import list_sources, search_events
+from storage.repository import list_events, list_sources
 from tracker.config import SEVERITIES, Config
 from tracker.web.common import bad_request, get_config, get_session, page
 from tracker.web.queries import EVENT_KINDS, FilterError, change_filters, event_rows
@@ -37,7 +37,7 @@ def changes(
     return page(
         request,
         "changes.html",
-        rows=event_rows(session, search_events(session, limit=PAGE_LIMIT, **filters)),
+        rows=event_rows(session, list_events(session, limit=PAGE_LIMIT, **filters)),
         values=values,
         limit=PAGE_LIMIT,
         source_names=sorted({s.name for s in config.sources} | {s.name for s in list_sources(session)}),
