@@ -161,3 +161,23 @@ class AdminNotice(SQLModel, table=True):
     message_id: str = Field(default="", max_length=300)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime
+
+
+class CheckRun(SQLModel, table=True):
+    """One batch of sources dispatched to a Scrapyd node (only when a [cluster] is configured).
+
+    The scheduler writes it when it schedules the job; the job writes its results
+    when it ends; the scheduler then reviews the sources' health and marks it done.
+    A standby scheduler that takes over finds the runs still in flight here.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    sources: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of source names
+    node: str = Field(max_length=500)  # the Scrapyd node's base URL
+    job: str = Field(default="", max_length=100)  # the Scrapyd job id
+    status: str = Field(default="running", index=True, max_length=10)  # running | done | lost
+    attempt: int = 1  # 2 when a lost run's sources were given to another node
+    dispatched_at: datetime
+    finished_at: datetime | None = None  # set by the job itself
+    results: str | None = Field(default=None, sa_column=Column(Text))  # JSON {source: tally}, set by the job
+    error: str | None = Field(default=None, sa_column=Column(Text))
