@@ -5,19 +5,21 @@ tracker.crawl. A Twisted reactor cannot be restarted inside one process, and a
 fresh process per check also keeps memory flat and a crash contained; the cost
 is about a second of start-up per check, small beside polite crawl delays.
 Progress goes to stderr; the last line on stdout is a JSON summary per source.
+On a Scrapyd node the same checks run as the `check` spider (spiders/check.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from scrapy.crawler import CrawlerProcess
+from sqlalchemy.engine import Engine
 
-import importlib
 from spiders.settings import crawl_settings
 from storage.db import DatabaseError, open_database, session_scope, utcnow
 from storage.repository import ensure_source, latest_validators, list_documents
@@ -42,13 +44,25 @@ def spider_class(kind: str):
 QUIETED_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry")
 
 
-def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
-    engine = open_database(config.database_url)
-    process = CrawlerProcess(crawl_settings(config.fetch))
+def quiet_noisy_loggers() -> None:
     for name in QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    results: dict[str, dict] = {}
-    ingestors: dict[str, Ingestor] = {}
+
+
+@dataclass
+class PreparedCheck:
+    """One source's spider, ready to crawl, and the Ingestor that receives what it fetches."""
+
+    name: str
+    spider: type
+    arguments: dict
+    ingestor: Ingestor
+
+
+def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[list[PreparedCheck], dict[str, dict]]:
+    """The spiders to run for `names`, and the results of the sources skipped for now."""
+    checks: list[PreparedCheck] = []
+    skipped: dict[str, dict] = {}
     for name in names:
         source = config.source(name)
         with session_scope(engine) as session:
@@ -57,17 +71,29 @@ def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
             validators = latest_validators(session, row.id)
             known_urls = [d.url for d in list_documents(session, row.id) if d.removed_at is None]
         if waiting_until and waiting_until > utcnow():
-            results[name] = {"skipped": f"the server asked us to wait until {waiting_until.isoformat()} (Retry-After)"}
+            skipped[name] = {"skipped": f"the server asked us to wait until {waiting_until.isoformat()} (Retry-After)"}
             continue
-        ingestors[name] = Ingestor(engine, source, expectations=config.expectations)
-        process.crawl(
-            spider_class(source.kind), source=source, validators=validators, known_urls=known_urls,
-            ingestor=ingestors[name],
-        )
-    if ingestors:
+        ingestor = Ingestor(engine, source, expectations=config.expectations)
+        arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor}
+        checks.append(PreparedCheck(name, spider_class(source.kind), arguments, ingestor))
+    return checks, skipped
+
+
+def finish_checks(checks: list[PreparedCheck]) -> dict[str, dict]:
+    """Record each finished check on its source; the tallies, by source name."""
+    return {check.name: asdict(check.ingestor.finish()) for check in checks}
+
+
+def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
+    engine = open_database(config.database_url)
+    process = CrawlerProcess(crawl_settings(config.fetch))
+    quiet_noisy_loggers()
+    checks, results = prepare_checks(config, engine, names)
+    for check in checks:
+        process.crawl(check.spider, **check.arguments)
+    if checks:
         process.start()
-    for name, ingestor in ingestors.items():
-        results[name] = asdict(ingestor.finish())
+    results.update(finish_checks(checks))
     return results
 
 

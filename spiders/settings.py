@@ -1,8 +1,15 @@
-"""Polite Scrapy settings, derived from the [fetch] configuration."""
+"""Scrapy settings: the project's (what Scrapyd loads), and polite crawl settings from [fetch]."""
 
 from __future__ import annotations
 
 from tracker.config import FetchConfig
+
+# The Scrapy project a Scrapyd node serves: one spider, `check` (spiders/check.py).
+BOT_NAME = "rulewatch"
+SPIDER_MODULES = ["spiders.check"]
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # Scrapy's per-job HTTP console: not wanted on a crawl node
+LOG_LEVEL = "INFO"
 
 
 def crawl_settings(fetch: FetchConfig) -> dict:
@@ -23,6 +30,7 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,
         "HTTPCACHE_ENABLED": False,
         "REDIRECT_ENABLED": True,
         "LOG_LEVEL": "WARNING",

@@ -171,12 +171,15 @@ class CheckRun(SQLModel, table=True):
     A standby scheduler that takes over finds the runs still in flight here.
     """
 
+    __tablename__ = "check_run"
+
     id: int | None = Field(default=None, primary_key=True)
     sources: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of source names
     node: str = Field(max_length=500)  # the Scrapyd node's base URL
     job: str = Field(default="", max_length=100)  # the Scrapyd job id
     status: str = Field(default="running", index=True, max_length=10)  # running | done | lost
-    attempt: int = 1  # 2 when a lost run's sources were given to another node
+    attempt: int = 1  # raised each time a lost run's sources are given to another node
+    events_after: int = 0  # the newest event id at dispatch, to count the events this run made
     dispatched_at: datetime
     finished_at: datetime | None = None  # set by the job itself
     results: str | None = Field(default=None, sa_column=Column(Text))  # JSON {source: tally}, set by the job

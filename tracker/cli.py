@@ -135,6 +135,23 @@ def run() -> None:
 
 
 @app.command()
+def node(
+    bind: str = typer.Option("127.0.0.1", help="Address to listen on; the scheduler's machine must reach it."),
+    port: int = typer.Option(6800, help="Scrapyd's HTTP port."),
+    directory: str = typer.Option("var/scrapyd", "--dir", help="Where the node keeps its config, logs and queue."),
+    project: str = typer.Option("rulewatch", help="The project name, as in [cluster] project."),
+    max_jobs: int = typer.Option(0, help="Crawl jobs at once; 0 means 4 per CPU."),
+) -> None:
+    """A crawl node for a [cluster]: Scrapyd, serving Rulewatch's spiders."""
+    from pathlib import Path
+
+    from tracker.node import run_node
+
+    typer.echo(f"Scrapyd node on http://{bind}:{port}, files in {directory}", err=True)
+    run_node(bind, port, Path(directory), project, max_jobs)
+
+
+@app.command()
 def serve() -> None:
     """The web app alone: feeds, redlines, unsubscribe links."""
     from tracker.web.app import serve as serve_web

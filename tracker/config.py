@@ -107,6 +107,17 @@ class AdminConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Scrapyd nodes that run the crawls; the database (PostgreSQL) is the store they share."""
+
+    nodes: tuple[str, ...]  # base URLs, e.g. "http://10.0.0.5:6800"
+    project: str = "rulewatch"  # the Scrapyd project the nodes serve
+    node_config: str = ""  # this config file's path as the nodes see it
+    batch_size: int = 25  # sources per Scrapyd job
+    node_timeout: int = 30  # seconds a node may be unreachable before its runs go to another
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database_url: str
@@ -117,6 +128,7 @@ class Config:
     expectations: tuple[ExpectationConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     admins: tuple[AdminConfig, ...] = ()  # told when a source keeps failing, and when it recovers
+    cluster: ClusterConfig | None = None  # None: crawls run on this machine
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -193,7 +205,7 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
 def parse_config(raw: dict, path: Path) -> Config:
     reader = _Reader(path)
     reader.only_keys(
-        raw, "", {"database", "fetch", "mail", "web", "sources", "expectations", "subscribers", "admins"}
+        raw, "", {"database", "fetch", "mail", "web", "sources", "expectations", "subscribers", "admins", "cluster"}
     )
     base_dir = path.resolve().parent
 
@@ -229,8 +241,10 @@ def parse_config(raw: dict, path: Path) -> Config:
     admins = tuple(
         _parse_admin(reader, item, f"admins[{i}]") for i, item in enumerate(reader.array_of_tables(raw, "admins"))
     )
+    cluster = _parse_cluster(reader, raw, path, database_url)
     return Config(
         admins=admins,
+        cluster=cluster,
         path=path,
         database_url=database_url,
         fetch=fetch,
@@ -300,6 +314,36 @@ def _parse_web(reader: "_Reader", table: dict) -> WebConfig:
         base_url=reader.string(table, "web", "base_url", f"http://{host}:{port}").rstrip("/"),
         secret_key=os.environ.get("RULEWATCH_SECRET_KEY") or reader.string(table, "web", "secret_key", ""),
         admin_token=os.environ.get("RULEWATCH_ADMIN_TOKEN") or reader.string(table, "web", "admin_token", ""),
+    )
+
+
+def _parse_cluster(reader: "_Reader", raw: dict, path: Path, database_url: str) -> ClusterConfig | None:
+    if "cluster" not in raw:
+        return None
+    table = reader.table(raw, "cluster")
+    reader.only_keys(table, "cluster", {"nodes", "project", "node_config", "batch_size", "node_timeout"})
+    if "nodes" not in table:
+        raise reader.error("cluster.nodes", "required: the Scrapyd nodes' URLs, e.g. [\"http://10.0.0.5:6800\"]")
+    nodes = tuple(node.rstrip("/") for node in reader.strings(table, "cluster", "nodes"))
+    if not nodes:
+        raise reader.error("cluster.nodes", "list at least one Scrapyd node, or remove [cluster] to crawl here")
+    for i, node in enumerate(nodes):
+        reader.check_url(f"cluster.nodes[{i}]", node)
+    _no_duplicates(reader, list(nodes), "cluster", "nodes")
+    if not database_url.startswith("postgresql"):
+        raise reader.error(
+            "cluster", "Scrapyd nodes must share the database: set [database] url to a PostgreSQL URL"
+        )
+    try:
+        node_timeout = parse_duration(table.get("node_timeout", 30))
+    except ValueError as exc:
+        raise reader.error("cluster.node_timeout", str(exc)) from None
+    return ClusterConfig(
+        nodes=nodes,
+        project=reader.string(table, "cluster", "project", "rulewatch"),
+        node_config=reader.string(table, "cluster", "node_config", str(path.resolve())),
+        batch_size=int(reader.number(table, "cluster", "batch_size", 25, minimum=1)),
+        node_timeout=node_timeout,
     )
 
 

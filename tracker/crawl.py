@@ -70,14 +70,14 @@ def run_check(config: Config, engine: Engine, names: list[str]) -> list[SourceRe
     results = []
     with session_scope(engine) as session:
         for name in names:
-            results.append(_result(session, config, name, (outcome or {}).get(name), crash, before))
+            results.append(source_result(session, config, name, (outcome or {}).get(name), crash, before))
             source = get_source(session, name)
             if source is not None and results[-1].status != "skipped":
                 review_health(session, config, source)
     return results
 
 
-def _result(session, config: Config, name: str, data: dict | None, crash: str | None, before: int) -> SourceResult:
+def source_result(session, config: Config, name: str, data: dict | None, crash: str | None, before: int) -> SourceResult:
     """What one source's check did; a crawl that never reported is recorded as a failure."""
     source = ensure_source(session, name, config.source(name).kind)
     if data is None:

@@ -7,7 +7,8 @@ the database remembers (each source's last check and failures), so a restart
 neither floods the sources nor forgets them, and repeated failures back off
 exponentially. Only the process holding the scheduler lock polls and sends;
 another `rulewatch run` on the same database stands by and takes over when the
-lock frees.
+lock frees. With a [cluster], the checks run on Scrapyd nodes instead: see
+tracker/cluster.py.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ log = logging.getLogger("rulewatch.scheduler")
 OUTBOX_INTERVAL = 15  # seconds between outbox drains, besides the one after each poll
 HEARTBEAT_INTERVAL = 30  # seconds; /healthz calls a scheduler stale after two minutes without one
 STANDBY_RETRY = 5  # seconds between attempts to take over the scheduler lock
+CLUSTER_TICK = 2  # seconds between rounds of dispatching to Scrapyd nodes and collecting their results
 MAX_BACKOFF = timedelta(hours=6)
 HEARTBEAT_KEY = "scheduler_heartbeat"
 
@@ -92,21 +94,29 @@ class Service:
     def _build(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(timezone=timezone.utc)
         now = utcnow()
-        for source in self.config.sources:
-            with session_scope(self.engine) as session:
-                row = get_source(session, source.name)
-                first = next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) if row else now
-            scheduler.add_job(
-                self._poll,
-                IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
-                args=[source.name],
-                id=f"source:{source.name}",
-                name=f"check {source.name}",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=source.interval,
-                next_run_time=first,
-            )
+        if self.config.cluster is not None:
+            from tracker.cluster import Dispatcher  # it needs next_due from here
+
+            dispatcher = Dispatcher(self.config, self.engine)
+            scheduler.add_job(self._dispatch, IntervalTrigger(seconds=CLUSTER_TICK), args=[dispatcher],
+                              id="dispatch", name="dispatch due checks to Scrapyd", max_instances=1,
+                              coalesce=True, next_run_time=now)
+        else:
+            for source in self.config.sources:
+                with session_scope(self.engine) as session:
+                    row = get_source(session, source.name)
+                    first = next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) if row else now
+                scheduler.add_job(
+                    self._poll,
+                    IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
+                    args=[source.name],
+                    id=f"source:{source.name}",
+                    name=f"check {source.name}",
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=source.interval,
+                    next_run_time=first,
+                )
         for job, seconds, name in ((self._drain, OUTBOX_INTERVAL, "send due mail"),
                                    (self._heartbeat, HEARTBEAT_INTERVAL, "heartbeat")):
             scheduler.add_job(job, IntervalTrigger(seconds=seconds), id=name, name=name, max_instances=1,
@@ -126,6 +136,10 @@ class Service:
         for result in run_check(self.config, self.engine, [name]):
             log.info("%s", result.line())
         self._drain()
+
+    def _dispatch(self, dispatcher) -> None:
+        if dispatcher.tick():
+            self._drain()
 
     def _drain(self) -> None:
         report = Sender(self.config, self.engine).drain()

@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("job", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("events_after", sa.Integer(), nullable=False),
         sa.Column("dispatched_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("finished_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("results", sa.Text(), nullable=True),
