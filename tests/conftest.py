@@ -43,6 +43,12 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
+def postgres_url(request) -> str:
+    """A PostgreSQL schema of its own, for what needs a shared server (a [cluster] of Scrapyd nodes)."""
+    return _postgres_schema_url(request)
+
+
+@pytest.fixture
 def server():
     fixture_server = FixtureServer().start()
     yield fixture_server

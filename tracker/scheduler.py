@@ -34,6 +34,8 @@ from tracker.crawl import run_check
 from tracker.lock import SchedulerLock
 
 log = logging.getLogger("rulewatch.scheduler")
+# At INFO, APScheduler logs every run of every job; our own lines already say what each did.
+logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 OUTBOX_INTERVAL = 15  # seconds between outbox drains, besides the one after each poll
 HEARTBEAT_INTERVAL = 30  # seconds; /healthz calls a scheduler stale after two minutes without one
 STANDBY_RETRY = 5  # seconds between attempts to take over the scheduler lock
@@ -84,7 +86,11 @@ class Service:
             if self.lock.acquire():
                 self.scheduler = self._build()
                 self.scheduler.start()
-                log.info("scheduler active: polling %d source(s)", len(self.config.sources))
+                if self.config.cluster is None:
+                    log.info("scheduler active: polling %d source(s)", len(self.config.sources))
+                else:
+                    log.info("scheduler active: dispatching %d source(s) to %d Scrapyd node(s)",
+                             len(self.config.sources), len(self.config.cluster.nodes))
                 return
             if not announced:
                 log.info("another scheduler holds this database; standing by")
