@@ -135,6 +135,30 @@ def run() -> None:
 
 
 @app.command()
+def send(
+    forever: bool = typer.Option(False, "--forever", help="Keep sending until stopped: an extra sender."),
+) -> None:
+    """Send the mail that is due: alerts, digests and admins' notices.
+
+    `rulewatch run` sends too; any number of extra senders may run beside it, on
+    any machine sharing the PostgreSQL database: each message is claimed by one.
+    """
+    import time
+
+    from tracker.scheduler import OUTBOX_INTERVAL
+
+    config, engine = load()
+    try:
+        while True:
+            typer.echo(Sender(config, engine).drain().line(), err=True)
+            if not forever:
+                return
+            time.sleep(OUTBOX_INTERVAL)
+    except KeyboardInterrupt:
+        return
+
+
+@app.command()
 def node(
     bind: str = typer.Option("127.0.0.1", help="Address to listen on; the scheduler's machine must reach it."),
     port: int = typer.Option(6800, help="Scrapyd's HTTP port."),

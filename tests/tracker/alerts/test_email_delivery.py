@@ -312,3 +312,22 @@ def test_a_title_with_newlines_never_breaks_headers(newsroom, smtp):
     [message] = smtp.messages
     assert message["Bcc"] is None
     assert "Line one Bcc: victim@example.com" in message["Subject"]
+
+
+def test_several_senders_share_the_outbox_and_send_each_message_once(newsroom, smtp):
+    subscribers = "".join(f'[[subscribers]]\nemail = "analyst{n}@example.com"\n\n' for n in range(12))
+    room = newsroom(subscribers)
+    room.publish(page("guidance_v1.html"))
+    room.publish(page("guidance_v3_negation.html"))
+    assert sum(d.status == "pending" for d in room.deliveries()) == 12
+
+    command = [sys.executable, "-m", "tracker.cli", "--config", str(room.config_path), "send"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    senders = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    reports = [sender.communicate(timeout=120)[1] for sender in senders]
+
+    assert all(sender.returncode == 0 for sender in senders), reports
+    assert sorted(message["To"] for message in smtp.messages) == sorted(f"analyst{n}@example.com" for n in range(12))
+    assert [d.status for d in room.deliveries()] == ["sent"] * 12
+    sent = sum(int(report.rsplit("mail: ", 1)[1].split(" sent")[0]) for report in reports)
+    assert sent == 12  # the three reports add up: no message was sent by two of them
