@@ -43,12 +43,19 @@ class Document(SQLModel, table=True):
 
 
 class Blob(SQLModel, table=True):
-    """Raw fetched bytes, compressed, stored once per SHA-256."""
+    """Stored bytes, compressed, once per SHA-256 (see storage.blobs).
+
+    With a base, `data` is a zstd delta against the base blob's bytes: the same
+    document's previous version. `depth` counts the deltas down to a full copy.
+    """
 
     sha256: str = Field(primary_key=True, max_length=64)
     size: int
-    compression: str = Field(max_length=10)
+    compression: str = Field(max_length=10)  # zstd, or zlib in databases written before deltas
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    # No foreign key: adding one would make SQLite copy the whole table; reads check every link instead.
+    base_sha256: str | None = Field(default=None, max_length=64)
+    depth: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Version(SQLModel, table=True):
