@@ -87,7 +87,10 @@ class Ingestor:
 
     def ingest_snapshot(self, snapshot: Snapshot) -> Event | None:
         with session_scope(self.engine) as session:
-            raw_sha = put_blob(session, snapshot.body)
+            # Kept as a delta against the previous version's raw bytes when that is smaller.
+            document = get_document(session, self.source_id, snapshot.key)
+            previous = get_version(session, document.id, document.latest_version) if document else None
+            raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
             try:
                 content = extract_content(snapshot, self.source.selector or None)
             except ContentError as exc:
@@ -141,7 +144,8 @@ class Ingestor:
             sha256=raw_sha,
             content_type=snapshot.content_type[:200],
             content_hash=digest,
-            content_sha256=put_blob(session, json.dumps(content.to_json(), sort_keys=True).encode()),
+            content_sha256=put_blob(session, json.dumps(content.to_json(), sort_keys=True).encode(),
+                                    base=previous.content_sha256 if previous else None),
             title=content.title,
             evidence=json.dumps(_evidence(session, snapshot), sort_keys=True),
         )

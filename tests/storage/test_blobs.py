@@ -9,9 +9,12 @@ from alembic.config import Config
 from sqlalchemy import delete, text, update
 from sqlmodel import select
 
+from spiders.items import Snapshot
 from storage.blobs import MAX_DEPTH, BlobError, get_blob, put_blob, sha256_hex
-from storage.db import MIGRATIONS_DIR, open_database, session_scope, upgrade
-from storage.models import Blob
+from storage.db import MIGRATIONS_DIR, open_database, session_scope, upgrade, utcnow
+from storage.models import Blob, Version
+from tracker.config import SourceConfig
+from tracker.ingest import Ingestor
 
 
 @pytest.fixture
@@ -182,3 +185,21 @@ def test_a_base_at_the_wrong_depth_is_a_clear_error(engine):
         with pytest.raises(BlobError, match="at the wrong depth"):
             get_blob(session, digests[2])
 
+
+def test_ingest_stores_each_version_as_deltas_against_the_previous_one(engine):
+    url = "https://www.bis.gov/guidance"
+    source = SourceConfig(name="bis", kind="page", interval=3600, url=url)
+    pages = page_versions(3)
+    for page in pages:
+        ingestor = Ingestor(engine, source, progress=lambda line: None)
+        ingestor.ingest_snapshot(Snapshot(source="bis", key=url, url=url, final_url=url, status=200,
+                                          headers={"Content-Type": "text/html"}, body=page, fetched_at=utcnow()))
+        ingestor.finish()
+    with session_scope(engine) as session:
+        versions = session.exec(select(Version).order_by(Version.number)).all()
+        assert [v.number for v in versions] == [1, 2, 3]
+        for previous, version in zip(versions, versions[1:]):
+            raw, content = session.get(Blob, version.sha256), session.get(Blob, version.content_sha256)
+            assert (raw.base_sha256, raw.depth) == (previous.sha256, version.number - 1)
+            assert (content.base_sha256, content.depth) == (previous.content_sha256, version.number - 1)
+        assert [get_blob(session, v.sha256) for v in versions] == pages
