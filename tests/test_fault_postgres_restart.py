@@ -272,7 +272,6 @@ def test_the_running_service_recovers_from_a_postgresql_restart_without_being_re
                                for job, error in outcomes[start:]), "the interrupted poll to end")
         errors = [error for job, error in outcomes[start:] if job == "source:guidance" and error is not None]
         assert all(isinstance(error, OperationalError) for error in errors), errors
-        assert service.scheduler.running
 
         server.set("/page", V1)  # polls from here until V3 below cannot store anything new
         postgres.start()
@@ -280,11 +279,12 @@ def test_the_running_service_recovers_from_a_postgresql_restart_without_being_re
         server.set("/page", V3)
         smtp.wait_for(1, timeout=WAIT)  # a later poll catches up and its drain sends the alert
         assert len(smtp.messages) == 1
+        assert service.scheduler.running and service.lock.still_held()  # in charge again
 
         hits = len(server.hits_for("/page"))  # another poll of the unchanged page: nothing again
         wait_until(lambda: len(server.hits_for("/page")) > hits, "another poll")
     finally:
-        stop(service)
+        service.stop()
 
     assert len(rows(engine, Version)) == 2
     assert [e.kind for e in rows(engine, Event)] == ["new", "changed"]
@@ -294,32 +294,16 @@ def test_the_running_service_recovers_from_a_postgresql_restart_without_being_re
     assert message["To"] == "legal@example.com"
 
 
-def stop(service: Service) -> None:
-    """`service.stop()`, which waits for a poll still running. Its last step, releasing the
-    advisory lock, fails on the lock's connection that died with the server: a known fault,
-    pinned by the xfail test below; the scheduler itself has stopped by then."""
-    try:
-        service.stop()
-    except OperationalError:
-        assert not service.scheduler.running and not service.lock.held
-
-
-@pytest.mark.xfail(strict=True, reason="tracker/lock.py: the scheduler lock is a session-level advisory lock "
-                   "on one connection; a PostgreSQL restart ends that session, so the server forgets the lock "
-                   "while the running scheduler still believes it holds it (a standby takes over: two schedulers "
-                   "poll), and release() raises on the dead connection")
-def test_the_scheduler_lock_survives_a_postgresql_restart(watched, postgres):
+def test_a_scheduler_whose_lock_died_with_the_server_knows_it_and_lets_go_cleanly(watched, postgres):
     _config, engine = watched()
     active, standby = SchedulerLock(engine), SchedulerLock(engine)
     assert active.acquire() and not standby.acquire()
+    assert active.still_held()
     postgres.crash()
     postgres.start()
-    try:
-        assert not standby.acquire(), "a standby took the lock from the running scheduler"
-        active.release()
-    finally:
-        for lock in (standby, active):
-            try:
-                lock.release()
-            except OperationalError:
-                pass
+
+    assert not active.still_held()  # the restart ended its session, and the lock with it
+    active.release()  # nothing to release, and no error for it
+    assert standby.acquire()  # whoever comes first takes it…
+    assert not active.acquire()  # …and then it is held again: one scheduler at a time
+    standby.release()

@@ -4,6 +4,10 @@ PostgreSQL: a session-level advisory lock, held by a connection kept open for as
 long as this process schedules; it is released by the server if the process dies.
 SQLite: an exclusive `flock` on a file beside the database, released by the
 kernel if the process dies.
+
+A PostgreSQL restart ends the session holding the lock, and with it the lock,
+while this process still believes it holds it; `still_held` finds that out, so
+the scheduler can step down before a standby starts polling too.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 LOCK_KEY = zlib.crc32(b"rulewatch-scheduler")  # the advisory lock's id, the same in every process
 
@@ -51,15 +56,40 @@ class SchedulerLock:
         self._file = handle
         return True
 
+    def still_held(self) -> bool:
+        """Whether the lock is ours still; when it is not, this object no longer claims it."""
+        if self._connection is None:
+            return self._file is not None
+        try:
+            held = self._connection.execute(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid::bigint = :key"
+                     " AND pid = pg_backend_pid() AND granted"),
+                {"key": LOCK_KEY},
+            ).scalar()
+            self._connection.commit()
+        except SQLAlchemyError:  # the session, and the lock with it, is gone
+            held = 0
+        if not held:
+            self._forget_connection()
+        return bool(held)
+
     def release(self) -> None:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
                 self._connection.commit()
+            except SQLAlchemyError:
+                pass  # the session ended (a server restart): the server has already let go
             finally:
-                self._connection.close()
-                self._connection = None
+                self._forget_connection()
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             os.close(self._file)
             self._file = None
+
+    def _forget_connection(self) -> None:
+        try:
+            self._connection.close()
+        except SQLAlchemyError:
+            pass
+        self._connection = None

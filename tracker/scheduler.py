@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import session_scope, utcnow
 from storage.models import Setting
@@ -67,10 +68,26 @@ class Service:
         self.lock = SchedulerLock(engine)
         self.scheduler: BackgroundScheduler | None = None
         self._stopping = threading.Event()
+        self._guard = threading.Lock()  # one thread at a time uses the lock's connection
         self._thread = threading.Thread(target=self._standby, name="scheduler-standby", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def _step_down(self) -> None:
+        """The lock was lost (the database restarted): stop polling, then stand by for it again."""
+        log.warning("the scheduler lock was lost (did the database restart?); standing by to take it again")
+        self.scheduler.shutdown(wait=False)  # checks already running finish; no new ones start
+        self._thread = threading.Thread(target=self._standby, name="scheduler-standby", daemon=True)
+        self._thread.start()
+
+    def _in_charge(self) -> bool:
+        with self._guard:
+            if self.lock.still_held():
+                return True
+            if self.scheduler is not None and self.scheduler.running:
+                self._step_down()
+            return False
 
     def stop(self) -> None:
         self._stopping.set()
@@ -83,7 +100,14 @@ class Service:
     def _standby(self) -> None:
         announced = False
         while not self._stopping.is_set():
-            if self.lock.acquire():
+            with self._guard:
+                try:
+                    acquired = self.lock.acquire()
+                except SQLAlchemyError as exc:
+                    log.warning("cannot reach the database to take the scheduler lock (%s); retrying in %ds",
+                                exc.__class__.__name__, STANDBY_RETRY)
+                    acquired = False
+            if acquired:
                 self.scheduler = self._build()
                 self.scheduler.start()
                 if self.config.cluster is None:
@@ -124,12 +148,15 @@ class Service:
                     next_run_time=first,
                 )
         for job, seconds, name in ((self._drain, OUTBOX_INTERVAL, "send due mail"),
-                                   (self._heartbeat, HEARTBEAT_INTERVAL, "heartbeat")):
+                                   (self._heartbeat, HEARTBEAT_INTERVAL, "heartbeat"),
+                                   (self._in_charge, STANDBY_RETRY, "check the scheduler lock")):
             scheduler.add_job(job, IntervalTrigger(seconds=seconds), id=name, name=name, max_instances=1,
                               coalesce=True, next_run_time=now)
         return scheduler
 
     def _poll(self, name: str) -> None:
+        if not self._in_charge():
+            return
         source = self.config.source(name)
         with session_scope(self.engine) as session:
             row = get_source(session, name)
@@ -144,6 +171,8 @@ class Service:
         self._drain()
 
     def _dispatch(self, dispatcher) -> None:
+        if not self._in_charge():
+            return
         if dispatcher.tick():
             self._drain()
 
