@@ -58,9 +58,18 @@ class TrackingSpider(scrapy.Spider):
         self.known_urls = known_urls or []  # URLs of this source's live documents, to re-check
         self.ingestor = ingestor
 
-    def tracked_request(self, url: str, key: str, callback=None, conditional: bool = True, **meta) -> scrapy.Request:
+    def ingestor_for(self, source_name: str):
+        """Who receives the items of `source_name`: this spider's one source, unless a subclass checks several."""
+        return self.ingestor
+
+    def tracked_request(
+        self, url: str, key: str, callback=None, conditional: bool = True, source: SourceConfig | None = None,
+        validators: dict | None = None, **meta,
+    ) -> scrapy.Request:
+        """A request for `url`, conditional on the stored version's validators; `source` and
+        `validators` name the request's own when a spider checks several sources."""
         headers = {}
-        known = self.validators.get(url, {}) if conditional else {}
+        known = (self.validators if validators is None else validators).get(url, {}) if conditional else {}
         if known.get("etag"):
             headers["If-None-Match"] = known["etag"]
         if known.get("last_modified"):
@@ -71,19 +80,21 @@ class TrackingSpider(scrapy.Spider):
             callback=callback or self.parse,
             errback=self.on_error,
             dont_filter=True,
-            meta={"handle_httpstatus_list": HANDLED_STATUSES, "rulewatch_key": key, **meta},
+            meta={"handle_httpstatus_list": HANDLED_STATUSES, "rulewatch_key": key,
+                  "rulewatch_source": (source or self.source).name, **meta},
         )
 
     def outcome(self, response: Response) -> Snapshot | NotModified | FetchFailed:
         """Turn a response into what it means for tracking."""
         request = response.request
         key = response.meta["rulewatch_key"]
+        name = response.meta["rulewatch_source"]
         asked = response.meta.get("redirect_urls", [request.url])[0]
         if response.status == 304:
-            return NotModified(self.source.name, key, asked, now())
+            return NotModified(name, key, asked, now())
         if not 200 <= response.status < 300:
             return FetchFailed(
-                self.source.name,
+                name,
                 key,
                 asked,
                 now(),
@@ -93,7 +104,7 @@ class TrackingSpider(scrapy.Spider):
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         return Snapshot(
-            source=self.source.name,
+            source=name,
             key=key,
             url=asked,
             final_url=response.url,
@@ -106,7 +117,7 @@ class TrackingSpider(scrapy.Spider):
     def on_error(self, failure) -> Iterator[FetchFailed]:
         request = failure.request
         yield FetchFailed(
-            self.source.name,
+            request.meta.get("rulewatch_source") or self.source.name,
             request.meta.get("rulewatch_key", request.url),
             request.meta.get("redirect_urls", [request.url])[0],
             now(),

@@ -12,5 +12,5 @@ class IngestPipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        self.crawler.spider.ingestor.handle(item)
+        self.crawler.spider.ingestor_for(item.source).handle(item)
         return item

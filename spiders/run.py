@@ -51,17 +51,21 @@ def quiet_noisy_loggers() -> None:
 
 @dataclass
 class PreparedCheck:
-    """One source's spider, ready to crawl, and the Ingestor that receives what it fetches."""
+    """A spider ready to crawl, and the Ingestor of each source it checks."""
 
-    name: str
     spider: type
     arguments: dict
-    ingestor: Ingestor
+    ingestors: list[Ingestor]
 
 
 def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[list[PreparedCheck], dict[str, dict]]:
-    """The spiders to run for `names`, and the results of the sources skipped for now."""
+    """The spiders to run for `names`, and the results of the sources skipped for now.
+
+    Every `page` source goes to one shared PageSpider (one crawler: robots.txt read once
+    per host, one per-host delay for all); every other source gets a spider of its own.
+    """
     checks: list[PreparedCheck] = []
+    pages: list[tuple] = []
     skipped: dict[str, dict] = {}
     for name in names:
         source = config.source(name)
@@ -74,14 +78,21 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
             skipped[name] = {"skipped": f"the server asked us to wait until {waiting_until.isoformat()} (Retry-After)"}
             continue
         ingestor = Ingestor(engine, source, expectations=config.expectations)
+        if source.kind == "page":
+            pages.append((source, validators, ingestor))
+            continue
         arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor}
-        checks.append(PreparedCheck(name, spider_class(source.kind), arguments, ingestor))
+        checks.append(PreparedCheck(spider_class(source.kind), arguments, [ingestor]))
+    if pages:
+        checks.append(PreparedCheck(spider_class("page"), {"pages": pages}, [ingestor for *_, ingestor in pages]))
     return checks, skipped
 
 
 def finish_checks(checks: list[PreparedCheck]) -> dict[str, dict]:
     """Record each finished check on its source; the tallies, by source name."""
-    return {check.name: asdict(check.ingestor.finish()) for check in checks}
+    return {
+        ingestor.source.name: asdict(ingestor.finish()) for check in checks for ingestor in check.ingestors
+    }
 
 
 def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
