@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -96,20 +96,20 @@ class NodeView:
     busy: int = 0  # runs in flight on it
 
 
-@dataclass
-class Dispatcher:
-    config: Config
-    engine: Engine
-    clock: Callable[[], datetime] = utcnow
-    report: Callable[[SourceResult], None] = lambda result: log.info("%s", result.line())
-    views: dict[str, NodeView] = field(default_factory=dict)
+def log_result(result: SourceResult) -> None:
+    log.info("%s", result.line())
 
-    def __post_init__(self):
-        cluster = self.config.cluster
-        if cluster is None:
+
+class Dispatcher:
+    """The active scheduler's side of a cluster; `clock` and `report` are replaceable for tests."""
+
+    def __init__(self, config: Config, engine: Engine, clock: Callable[[], datetime] = utcnow,
+                 report: Callable[[SourceResult], None] = log_result):
+        if config.cluster is None:
             raise ValueError("the configuration has no [cluster] section")
-        self.cluster = cluster
-        self.views = {url: NodeView(ScrapydNode(url, cluster.project)) for url in cluster.nodes}
+        self.config, self.engine, self.clock, self.report = config, engine, clock, report
+        self.cluster = config.cluster
+        self.views = {url: NodeView(ScrapydNode(url, self.cluster.project)) for url in self.cluster.nodes}
         self._warned_no_node = False
 
     def tick(self) -> int:
