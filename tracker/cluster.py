@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
@@ -263,7 +264,8 @@ class Dispatcher:
                            events_after=max_event_id(session), dispatched_at=self.clock())
             session.add(run)
             session.flush()
-            run.job = f"rulewatch-{run.id}"
+            # Unique beyond this database: a node keeps finished jobs, perhaps another cluster's.
+            run.job = f"rulewatch-{run.id}-{uuid.uuid4().hex[:12]}"
             return run.id, run.job
 
     def _discard_run(self, run_id: int, reason: str) -> None:

@@ -196,7 +196,8 @@ def test_a_run_its_node_forgot_is_taken_over_and_a_run_lost_too_often_fails(tmp_
     assert (json.loads(retried.sources), retried.attempt, retried.status) == (["a"], 2, "done")
     assert given_up.status == "done" and "lost 3 times" in given_up.error
     by_name = {r.name: r for r in reported}
-    assert by_name["a"].status == "ok" and by_name["b"].status == "failed"
+    assert by_name["a"].status == "ok", by_name["a"]
+    assert by_name["b"].status == "failed"
 
 
 def test_a_standby_scheduler_carries_on_with_the_runs_in_flight(tmp_path, postgres_url, server, node):
