@@ -67,32 +67,34 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
     checks: list[PreparedCheck] = []
     pages: list[tuple] = []
     skipped: dict[str, dict] = {}
-    for name in names:
-        source = config.source(name)
-        with session_scope(engine) as session:
+    with session_scope(engine) as session:  # one transaction for all: a pass may cover hundreds
+        for name in names:
+            source = config.source(name)
             row = ensure_source(session, source.name, source.kind)
-            waiting_until = row.retry_after
+            if row.retry_after and row.retry_after > utcnow():
+                waiting = f"the server asked us to wait until {row.retry_after.isoformat()} (Retry-After)"
+                skipped[name] = {"skipped": waiting}
+                continue
             validators = latest_validators(session, row.id)
+            ingestor = Ingestor(engine, source, expectations=config.expectations, row=row)
+            if source.kind == "page":
+                pages.append((source, validators, ingestor))
+                continue
             known_urls = [d.url for d in list_documents(session, row.id) if d.removed_at is None]
-        if waiting_until and waiting_until > utcnow():
-            skipped[name] = {"skipped": f"the server asked us to wait until {waiting_until.isoformat()} (Retry-After)"}
-            continue
-        ingestor = Ingestor(engine, source, expectations=config.expectations)
-        if source.kind == "page":
-            pages.append((source, validators, ingestor))
-            continue
-        arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor}
-        checks.append(PreparedCheck(spider_class(source.kind), arguments, [ingestor]))
+            arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor}
+            checks.append(PreparedCheck(spider_class(source.kind), arguments, [ingestor]))
     if pages:
         checks.append(PreparedCheck(spider_class("page"), {"pages": pages}, [ingestor for *_, ingestor in pages]))
     return checks, skipped
 
 
 def finish_checks(checks: list[PreparedCheck]) -> dict[str, dict]:
-    """Record each finished check on its source; the tallies, by source name."""
-    return {
-        ingestor.source.name: asdict(ingestor.finish()) for check in checks for ingestor in check.ingestors
-    }
+    """Record each finished check on its source, in one transaction; the tallies, by source name."""
+    ingestors = [ingestor for check in checks for ingestor in check.ingestors]
+    if not ingestors:
+        return {}
+    with session_scope(ingestors[0].engine) as session:
+        return {ingestor.source.name: asdict(ingestor.finish(session)) for ingestor in ingestors}
 
 
 def run_checks(config: Config, names: list[str]) -> dict[str, dict]:

@@ -57,26 +57,27 @@ class Ingestor:
         source: SourceConfig,
         progress: Callable[[str], None] | None = None,
         expectations: tuple[ExpectationConfig, ...] = (),
+        row: Source | None = None,
     ):
+        """`row`: the source's row, when the caller has just read it (saves a transaction)."""
         self.engine = engine
         self.source = source
         self.expectations = expectations
         self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
         self.tally = CheckTally()
-        with session_scope(engine) as session:
-            row = ensure_source(session, source.name, source.kind)
-            self.source_id = row.id
-            self.baseline = row.baseline_at is None
+        self.not_modified: list[str] = []  # keys of documents answered 304, marked seen in finish()
+        if row is None:
+            with session_scope(engine) as session:
+                row = ensure_source(session, source.name, source.kind)
+        self.source_id = row.id
+        self.baseline = row.baseline_at is None
 
     def handle(self, item: Snapshot | NotModified | FetchFailed) -> None:
         if isinstance(item, Snapshot):
             self.ingest_snapshot(item)
         elif isinstance(item, NotModified):
             self.tally.unchanged += 1
-            with session_scope(self.engine) as session:
-                document = get_document(session, self.source_id, item.key)
-                if document is not None:
-                    mark_seen(document)
+            self.not_modified.append(item.key)
             self.progress(f"  {self.source.name}: {item.url} not modified")
         elif isinstance(item, FetchFailed):
             self.record_failure(item)
@@ -237,27 +238,35 @@ class Ingestor:
                     enqueue(session, event, self.source.name)
         return event
 
-    def finish(self) -> CheckTally:
-        """Record the check's outcome on the source; the first success is the baseline."""
+    def finish(self, session: Session | None = None) -> CheckTally:
+        """Record the check's outcome on the source; the first success is the baseline.
+
+        `session`: the caller's transaction, when it finishes many checks at once."""
+        if session is None:
+            with session_scope(self.engine) as own:
+                return self.finish(own)
         tally = self.tally
-        with session_scope(self.engine) as session:
-            source = session.get(Source, self.source_id)
-            checked = utcnow()
-            source.last_checked_at = checked
-            if tally.succeeded:
-                source.last_success_at = checked
-                source.consecutive_failures = 0
-                if source.baseline_at is None:
-                    source.baseline_at = checked
-            else:
-                source.last_failure_at = checked
-                source.consecutive_failures += 1
-            if tally.failures:
-                source.last_failure_at = checked
-                source.last_error = _failure_message(tally)
-            else:
-                source.last_error = None
-            source.last_status = tally.last_status if tally.failures else 200
+        for key in self.not_modified:
+            document = get_document(session, self.source_id, key)
+            if document is not None:
+                mark_seen(document)
+        source = session.get(Source, self.source_id)
+        checked = utcnow()
+        source.last_checked_at = checked
+        if tally.succeeded:
+            source.last_success_at = checked
+            source.consecutive_failures = 0
+            if source.baseline_at is None:
+                source.baseline_at = checked
+        else:
+            source.last_failure_at = checked
+            source.consecutive_failures += 1
+        if tally.failures:
+            source.last_failure_at = checked
+            source.last_error = _failure_message(tally)
+        else:
+            source.last_error = None
+        source.last_status = tally.last_status if tally.failures else 200
         return tally
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import select
 
 from storage.blobs import get_blob, put_blob, sha256_hex
-from storage.db import DatabaseError, open_database, session_scope, utcnow
+from storage.db import SCHEMA_REVISION, DatabaseError, open_database, session_scope, utcnow
 from storage.models import Blob, Document, Event, Version
 from storage.repository import (
     ensure_source,
@@ -53,8 +53,20 @@ def test_migrations_create_the_schema_and_reopening_is_harmless(engine, database
     with again.connect() as connection:
         current = connection.execute(text("select version_num from alembic_version")).scalar()
     heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
-    assert [current] == heads
+    assert [current] == heads == [SCHEMA_REVISION]  # a new migration must raise SCHEMA_REVISION too
     again.dispose()
+
+
+def test_a_database_behind_the_newest_migration_is_upgraded_on_open(engine, database_url):
+    from alembic import command
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    assert "check_run" not in inspect(engine).get_table_names()
+    open_database(database_url).dispose()
+    assert "check_run" in inspect(engine).get_table_names()
 
 
 def _alembic_config():
