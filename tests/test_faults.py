@@ -75,10 +75,12 @@ def test_sigkill_of_the_crawl_then_the_next_pass_catches_up(server, watched):
     assert result.status == "ok" and len(rows(engine, Version)) == 1
 
 
-def _kill_crawl_when_started(server):
+def _kill_crawl_when_started(server, hits_before: int = 0, delay: float = 0.0):
+    """SIGKILL this test's crawl process `delay` seconds after its request for /page arrives."""
     deadline = time.monotonic() + 20
-    while not server.hits_for("/page") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while len(server.hits_for("/page")) <= hits_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(delay)
     for pid in os.listdir("/proc"):  # only this test's own crawl: a child of this process
         if pid.isdigit():
             try:
@@ -126,3 +128,34 @@ def test_smtp_down_for_an_hour_of_simulated_time(server, watched):
         assert len(smtp.messages) == 1 and rows(engine, Delivery)[0].status == "sent"
     finally:
         smtp.stop()
+
+
+def _long_page(variant: str) -> bytes:
+    """A guidance page with 3,000 paragraphs, so that ingesting a change takes a while."""
+    paragraphs = "".join(f"<p>Paragraph {n}: exporters shall keep record {n} for five years.</p>" for n in range(3000))
+    return f"<html><body><main><h1>Guidance</h1><p>{variant}</p>{paragraphs}</main></body></html>".encode()
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.5, 0.9])
+def test_sigkill_during_ingestion_stores_all_of_a_change_or_none_of_it(server, watched, delay):
+    config, engine = watched('\n[[subscribers]]\nemail = "legal@example.com"\n')
+    server.set("/page", _long_page("Licences are required."))
+    run_check(config, engine, ["guidance"])
+    server.set("/page", _long_page("Licences are not required."))
+
+    killer = threading.Thread(target=_kill_crawl_when_started, args=(server, 1, delay))
+    killer.start()
+    run_check(config, engine, ["guidance"])  # killed somewhere between fetch, ingest and finish
+    killer.join()
+
+    # All or nothing: a second version only ever comes with its event and its delivery.
+    versions, events, deliveries = rows(engine, Version), rows(engine, Event), rows(engine, Delivery)
+    assert len(versions) in (1, 2)
+    assert [e.kind for e in events] == ["new", "changed"][: len(versions)]
+    assert len(deliveries) == len(versions) - 1
+
+    [result] = run_check(config, engine, ["guidance"])  # the next pass catches up
+    assert result.status == "ok"
+    assert len(rows(engine, Version)) == 2
+    assert [e.kind for e in rows(engine, Event)] == ["new", "changed"]
+    assert len(rows(engine, Delivery)) == 1
