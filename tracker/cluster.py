@@ -24,7 +24,7 @@ from typing import Callable
 
 import httpx
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import func, select
 
 from storage.db import session_scope, utcnow
 from storage.models import CheckRun
@@ -39,6 +39,17 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request at
 SPIDER = "check"  # spiders/check.py
 MAX_ATTEMPTS = 3  # a batch lost this many times is recorded as failed, to be retried at its next interval
 JOB_STATES = ("pending", "running", "finished")
+
+
+def cluster_state(session, now: datetime) -> dict:
+    """For /healthz: the runs in flight, how long the oldest has been, and those lost in the last hour."""
+    started = list(session.exec(select(CheckRun.dispatched_at).where(CheckRun.status == "running")))
+    lost = session.exec(
+        select(func.count()).select_from(CheckRun)
+        .where(CheckRun.status == "lost", CheckRun.dispatched_at >= now - timedelta(hours=1))
+    ).one()
+    oldest = int((now - min(started)).total_seconds()) if started else 0
+    return {"runs_in_flight": len(started), "oldest_run_seconds": oldest, "runs_lost_last_hour": lost}
 
 
 class NodeError(Exception):

@@ -211,3 +211,21 @@ def test_a_standby_scheduler_carries_on_with_the_runs_in_flight(tmp_path, postgr
     assert [r.status for r in runs(engine)] == ["done"]  # settled by the standby, not dispatched again
     assert reported[0].status == "ok" and reported[0].events == {"new": 1}
     assert len(server.hits_for("/a")) == 1
+
+
+def test_healthz_shows_the_runs_in_flight_and_those_lost(tmp_path, postgres_url, server):
+    from fastapi.testclient import TestClient
+
+    from tracker.web.app import create_app
+
+    config, engine = cluster_config(tmp_path, postgres_url, server, ["http://10.0.0.5:6800"], names=("a",))
+    with session_scope(engine) as session:
+        session.add(CheckRun(sources='["a"]', node="http://10.0.0.5:6800", job="j1",
+                             dispatched_at=utcnow() - timedelta(seconds=90)))
+        session.add(CheckRun(sources='["a"]', node="http://10.0.0.5:6800", job="j0", status="lost",
+                             dispatched_at=utcnow() - timedelta(minutes=5)))
+        session.add(CheckRun(sources='["a"]', node="http://10.0.0.5:6800", job="old", status="lost",
+                             dispatched_at=utcnow() - timedelta(hours=3)))
+    cluster = TestClient(create_app(config, engine)).get("/healthz").json()["cluster"]
+    assert cluster["runs_in_flight"] == 1 and 90 <= cluster["oldest_run_seconds"] < 150
+    assert cluster["runs_lost_last_hour"] == 1

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage.db import utcnow
 from storage.models import Setting
+from tracker.cluster import cluster_state
 from tracker.config import Config
 from tracker.present import iso
 from tracker.web import (
@@ -78,6 +79,8 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
             with Session(engine) as session:
                 heartbeat = session.get(Setting, HEARTBEAT_KEY)
                 scheduler = scheduler_state(heartbeat.value if heartbeat else None)
+                if config.cluster is not None:
+                    scheduler["cluster"] = cluster_state(session, utcnow())
         except Exception:
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", **scheduler})
