@@ -10,6 +10,7 @@ from textwrap import dedent
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.smtp import SmtpSink
 from tracker.demo.server import FixtureServer
 
 FILES = Path(__file__).parent / "files"
@@ -46,6 +47,14 @@ def database_url(request, tmp_path) -> str:
 def postgres_url(request) -> str:
     """A PostgreSQL schema of its own, for what needs a shared server (a [cluster] of Scrapyd nodes)."""
     return _postgres_schema_url(request)
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback that records what it accepts."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from sqlmodel import select
 from storage.db import open_database, session_scope
 from storage.models import Delivery, Event, Source, Version
 from tests.conftest import FILES
-from tests.support.smtp import SmtpSink, free_port
+from tests.support.smtp import free_port
 from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
@@ -119,13 +119,6 @@ def postgres():
 def database_url(postgres) -> str:
     """Overrides conftest's: `write_config` writes configs for the private server."""
     return postgres.url
-
-
-@pytest.fixture
-def smtp():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

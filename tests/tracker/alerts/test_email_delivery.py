@@ -21,7 +21,6 @@ from spiders.items import Snapshot
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Delivery, Subscriber
 from tests.conftest import FILES
-from tests.support.smtp import SmtpSink
 from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
@@ -29,13 +28,6 @@ from tracker.ingest import Ingestor
 
 PAGES = FILES / "pages"
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def smtp():
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 class Newsroom:
