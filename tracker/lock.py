@@ -21,13 +21,19 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-LOCK_KEY = zlib.crc32(b"rulewatch-scheduler")  # the advisory lock's id, the same in every process
+
+def lock_key(schema: str) -> int:
+    """The advisory lock's id: the same in every process of one deployment. Advisory locks
+    are per database, so the schema is part of it: deployments in two schemas of one
+    database do not block each other."""
+    return zlib.crc32(f"rulewatch-scheduler:{schema}".encode())
 
 
 class SchedulerLock:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._connection: Connection | None = None
+        self._key = 0
         self._file: int | None = None
 
     @property
@@ -40,7 +46,8 @@ class SchedulerLock:
             return True
         if self.engine.dialect.name == "postgresql":
             connection = self.engine.connect()
-            if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar():
+            self._key = lock_key(connection.execute(text("SELECT current_schema()")).scalar())
+            if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar():
                 connection.commit()
                 self._connection = connection
                 return True
@@ -64,7 +71,7 @@ class SchedulerLock:
             held = self._connection.execute(
                 text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid::bigint = :key"
                      " AND pid = pg_backend_pid() AND granted"),
-                {"key": LOCK_KEY},
+                {"key": self._key},
             ).scalar()
             self._connection.commit()
         except SQLAlchemyError:  # the session, and the lock with it, is gone
@@ -76,7 +83,7 @@ class SchedulerLock:
     def release(self) -> None:
         if self._connection is not None:
             try:
-                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
                 self._connection.commit()
             except SQLAlchemyError:
                 pass  # the session ended (a server restart): the server has already let go

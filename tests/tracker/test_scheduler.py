@@ -135,3 +135,16 @@ def test_run_delivers_a_change_and_survives_sigkill(server, write_config):
             os.killpg(service.pid, signal.SIGTERM)
             service.wait(20)
         smtp.stop()
+
+
+@pytest.mark.postgres
+def test_deployments_in_two_schemas_of_one_database_each_get_a_scheduler(request):
+    from tests.conftest import _postgres_schema_url
+
+    first, second = open_database(_postgres_schema_url(request)), open_database(_postgres_schema_url(request))
+    locks = [SchedulerLock(first), SchedulerLock(first), SchedulerLock(second)]
+    try:
+        assert [lock.acquire() for lock in locks] == [True, False, True]
+    finally:
+        for lock in locks:
+            lock.release()
