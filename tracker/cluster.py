@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
 from storage.db import session_scope, utcnow
-from storage.models import CheckRun
+from storage.models import CheckRun, Source
 from storage.repository import get_source, max_event_id
 from tracker.config import Config
 from tracker.crawl import CHECK_TIMEOUT, SourceResult, source_result
@@ -226,19 +226,15 @@ class Dispatcher:
         """Sources whose interval (with backoff) has passed and that are not in flight."""
         now = self.clock()
         in_flight = {name for run in self._runs_in_flight() for name in json.loads(run.sources)}
+        with session_scope(self.engine) as session:  # one query, not one per source: this runs every tick
+            rows = {row.name: row for row in session.exec(select(Source))}
         due = []
-        with session_scope(self.engine) as session:
-            for source in self.config.sources:
-                if source.name in in_flight:
-                    continue
-                row = get_source(session, source.name)
-                if row is None:
-                    due.append(source.name)
-                    continue
-                if row.retry_after and row.retry_after > now:
-                    continue
-                if next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) <= now:
-                    due.append(source.name)
+        for source in self.config.sources:
+            row = rows.get(source.name)
+            if source.name in in_flight or (row and row.retry_after and row.retry_after > now):
+                continue
+            if row is None or next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) <= now:
+                due.append(source.name)
         return due
 
     def _dispatch(self, names: list[str], attempt: int = 1) -> None:
