@@ -60,9 +60,13 @@ class ScrapydNode:
     """Scrapyd's JSON API on one node: https://scrapyd.readthedocs.io/en/latest/api.html"""
 
     def __init__(self, url: str, project: str, timeout: float = 10.0):
-        self.url = url
+        """`url` may carry Scrapyd's basic-auth credentials (http://user:password@host:6800);
+        `self.url`, used in messages and records, never does."""
+        parsed = httpx.URL(url)
+        auth = (parsed.username, parsed.password) if parsed.username else None
+        self.url = str(parsed.copy_with(userinfo=b"")).rstrip("/")
         self.project = project
-        self.client = httpx.Client(base_url=url, timeout=timeout)
+        self.client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout)
 
     def schedule(self, job: str, sources: list[str], config_path: str, run_id: int) -> None:
         self._call("POST", "/schedule.json", data={
@@ -86,6 +90,10 @@ class ScrapydNode:
             response = self.client.request(method, path, **options)
         except httpx.HTTPError as exc:
             raise NodeError(f"Scrapyd at {self.url} is unreachable ({exc.__class__.__name__}: {exc})") from None
+        if response.status_code == 401:
+            raise NodeError(f"Scrapyd at {self.url} wants credentials (HTTP 401): write the node as "
+                            "http://USER:PASSWORD@host:port in [cluster] nodes, as set by its SCRAPYD_USERNAME "
+                            "and SCRAPYD_PASSWORD")
         try:
             reply = response.json()
         except ValueError:
@@ -121,7 +129,8 @@ class Dispatcher:
             raise ValueError("the configuration has no [cluster] section")
         self.config, self.engine, self.clock, self.report = config, engine, clock, report
         self.cluster = config.cluster
-        self.views = {url: NodeView(ScrapydNode(url, self.cluster.project)) for url in self.cluster.nodes}
+        nodes = [ScrapydNode(url, self.cluster.project) for url in self.cluster.nodes]
+        self.views = {node.url: NodeView(node) for node in nodes}
         self._warned_no_node = False
 
     def tick(self) -> int:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -17,8 +18,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class NodeProcess:
-    def __init__(self, directory: Path, max_jobs: int = 2):
+    def __init__(self, directory: Path, max_jobs: int = 2, credentials: tuple[str, str] | None = None):
         self.directory = directory
+        self.credentials = credentials
         self.port = free_port()
         self.max_jobs = max_jobs
         self.process: subprocess.Popen | None = None
@@ -31,6 +33,8 @@ class NodeProcess:
         command = [sys.executable, "-m", "tracker.cli", "node", "--port", str(self.port),
                    "--dir", str(self.directory), "--max-jobs", str(self.max_jobs)]
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+        if self.credentials:
+            env["SCRAPYD_USERNAME"], env["SCRAPYD_PASSWORD"] = self.credentials
         log = open(self.directory.parent / f"{self.directory.name}.log", "ab")
         # A session of its own: killing the group takes the node's crawl jobs with it, like a machine going down.
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
@@ -40,6 +44,10 @@ class NodeProcess:
                 with urllib.request.urlopen(f"{self.url}/daemonstatus.json", timeout=2) as reply:
                     if json.loads(reply.read())["status"] == "ok":
                         return self
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:  # up, and asking for the credentials it was given
+                    return self
+                time.sleep(0.2)
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"Scrapyd did not start; see {log.name}")

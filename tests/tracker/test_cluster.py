@@ -229,3 +229,19 @@ def test_healthz_shows_the_runs_in_flight_and_those_lost(tmp_path, postgres_url,
     cluster = TestClient(create_app(config, engine)).get("/healthz").json()["cluster"]
     assert cluster["runs_in_flight"] == 1 and 90 <= cluster["oldest_run_seconds"] < 150
     assert cluster["runs_lost_last_hour"] == 1
+
+
+def test_a_node_behind_scrapyd_credentials(tmp_path, postgres_url, server):
+    node = NodeProcess(tmp_path / "locked-node", credentials=("rulewatch", "s3cret")).start()
+    try:
+        with pytest.raises(NodeError, match="wants credentials \\(HTTP 401\\)"):
+            ScrapydNode(node.url, "rulewatch").jobs()
+        with_credentials = node.url.replace("http://", "http://rulewatch:s3cret@")
+        config, engine = cluster_config(tmp_path, postgres_url, server, [with_credentials], names=("a",))
+        reported = []
+        dispatcher = Dispatcher(config, engine, report=reported.append)
+        assert tick_until(dispatcher, lambda: reported)
+        assert reported[0].status == "ok"
+        assert [run.node for run in runs(engine)] == [node.url]  # never the password
+    finally:
+        node.kill()
