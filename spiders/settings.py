@@ -25,6 +25,9 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "DOWNLOAD_DELAY_JITTER": 0.5,  # delays vary by ±50%
         "CONCURRENT_REQUESTS": 8,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        # The pipeline ingests synchronously, so items gain nothing from being handled in
+        # parallel; and Scrapy starts this many worker tasks for every response's output.
+        "CONCURRENT_ITEMS": 1,
         "RETRY_ENABLED": fetch.retries > 0,
         "RETRY_TIMES": fetch.retries,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
