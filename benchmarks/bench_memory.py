@@ -1,16 +1,26 @@
 """Benchmark: resident memory of `rulewatch run` over many poll cycles.
 
-    python benchmarks/bench_memory.py [--cycles 300] [--minutes 10] [--change-every 10]
+    python benchmarks/bench_memory.py [--cycles 300] [--minutes 10] [--change-every 10] [--samples FILE.csv]
 
 Starts `rulewatch run` (python -m tracker.cli --config … run) with one `page` source
 at interval "1s" on a loopback FixtureServer, a free [web] port, a subscriber and
 an aiosmtpd sink on 127.0.0.1. The page changes every `--change-every` cycles, so
-the ingest, diff and mail paths run too. VmRSS of the service process (the
-parent, /proc/<pid>/status) is sampled every 0.2 s, and so is the whole process
-tree (the crawl children are short-lived), until `--cycles` polls have been
-served or `--minutes` have passed, whichever comes first. Reports the parent's
-RSS after the first cycle (start), its max and its end, and the tree's max.
-Goal: flat (end within 10% of start + 10 MB) and under 250 MB. Exits 1 when not met.
+the ingest, diff and mail paths run too. Every 0.2 s, until `--cycles` polls have
+been served or `--minutes` have passed, whichever comes first, it samples the
+service process (the parent) and the whole process tree below it (the crawl
+children are short-lived): VmRSS of each (/proc/<pid>/status) and the tree's PSS
+(/proc/<pid>/smaps_rollup), which counts a page shared by several processes once.
+The tree's RSS sum counts shared pages twice: when a crawl child forks to run
+`uname -p` (Scrapy's start-up log of platform.platform()) the copy shows the
+child's whole RSS for a moment, so that sum can spike by ~100 MB that no process
+uses. Reports the parent's RSS after the first cycle (start), its max and its
+end; the largest crawl child's RSS per poll; the tree's max PSS and max RSS sum;
+and the trends: least-squares slopes against the poll count, in MB per 1,000
+polls. `--samples` writes every sample to a CSV; a progress line is printed
+every 50 polls.
+Goal: flat (the last tenth of the parent's samples and of the children's peaks
+within 10% + 10 MB of the first tenth) and the whole tree under 250 MB (PSS).
+Exits 1 when not met.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import csv  # noqa: E402
 
 from benchmarks.common import html_page, machine, met, status_kb  # noqa: E402
 from benchmarks.service import (SmtpRecorder, free_port, start_service, stop_service,  # noqa: E402
@@ -51,12 +63,35 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def pss_kb(pid: int) -> int | None:
+    """Proportional set size in KB (shared pages divided among their sharers), or None once gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of y against x (0.0 with fewer than two distinct x)."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=300)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--change-every", type=int, default=10, help="change the page every N polls")
     parser.add_argument("--page-bytes", type=int, default=12_000)
+    parser.add_argument("--samples", type=Path, help="write every sample to this CSV")
     args = parser.parse_args(argv)
 
     server = timed_server()
@@ -66,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     work = workdir("rulewatch-bench-memory-")
     config = write_config(work, server.url(PAGE), smtp.port, free_port(), interval="1s")
     service = start_service(config, work / "service.log")
-    samples: list[tuple[float, int, int]] = []  # (time, parent KB, tree KB)
+    # (seconds, polls so far, parent RSS, tree RSS sum, largest child RSS, tree PSS), in KB
+    samples: list[tuple[float, int, int, int, int, int]] = []
     try:
         if not wait_until(lambda: len(server.hits_for(PAGE)) >= 1, timeout=60):
             raise SystemExit("the service never polled; see " + str(work / "service.log"))
@@ -80,8 +116,15 @@ def main(argv: list[str] | None = None) -> int:
             parent = status_kb(service.pid)
             if parent is None:
                 break
-            tree = parent + sum(status_kb(pid) or 0 for pid in descendants(service.pid))
-            samples.append((time.monotonic() - start, parent, tree))
+            below = descendants(service.pid)
+            rss = [status_kb(pid) or 0 for pid in below]
+            tree = parent + sum(rss)
+            tree_pss = (pss_kb(service.pid) or 0) + sum(pss_kb(pid) or 0 for pid in below)
+            polls = len(server.hits_for(PAGE)) - first
+            samples.append((time.monotonic() - start, polls, parent, tree, max(rss, default=0), tree_pss))
+            if len(samples) > 1 and polls // 50 > samples[-2][1] // 50:
+                print(f"{polls} polls, {samples[-1][0]:.0f} s: parent {parent / 1024:.1f} MB, "
+                      f"tree {tree / 1024:.1f} MB (PSS {tree_pss / 1024:.1f} MB)", flush=True)
             if len(server.hits_for(PAGE)) >= next_change:
                 revision += 1
                 server.set(PAGE, html_page(1, args.page_bytes, revision=revision), etag=f'"r{revision}"')
@@ -96,25 +139,51 @@ def main(argv: list[str] | None = None) -> int:
 
     if not samples:
         raise SystemExit("no samples")
+    if args.samples:
+        with open(args.samples, "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["seconds", "polls", "parent_rss_kb", "tree_rss_kb", "largest_child_rss_kb", "tree_pss_kb"])
+            writer.writerows((f"{s[0]:.2f}", *s[1:]) for s in samples)
     mb = lambda kb: kb / 1024  # noqa: E731
-    start_kb, end_kb = samples[0][1], samples[-1][1]
-    max_kb = max(s[1] for s in samples)
-    tree_max = max(s[2] for s in samples)
+    start_kb, end_kb = samples[0][2], samples[-1][2]
+    max_kb = max(s[2] for s in samples)
+    tree_max = max(s[3] for s in samples)
+    pss_max = max(s[5] for s in samples)
     tenth = max(1, len(samples) // 10)
-    early = sum(s[1] for s in samples[:tenth]) / tenth
-    late = sum(s[1] for s in samples[-tenth:]) / tenth
-    flat = late <= early * 1.10 + 10 * 1024
-    under = max_kb < LIMIT_MB * 1024
+    early = sum(s[2] for s in samples[:tenth]) / tenth
+    late = sum(s[2] for s in samples[-tenth:]) / tenth
+    # The crawl children: the largest child RSS seen during each poll that had a child sampled.
+    child_peak: dict[int, int] = {}
+    for s in samples:
+        if s[4]:
+            child_peak[s[1]] = max(child_peak.get(s[1], 0), s[4])
+    peaks = sorted(child_peak.items())
+    ctenth = max(1, len(peaks) // 10)
+    child_early = sum(v for _, v in peaks[:ctenth]) / ctenth if peaks else 0
+    child_late = sum(v for _, v in peaks[-ctenth:]) / ctenth if peaks else 0
+    child_max = max(child_peak.values(), default=0)
+    parent_slope = slope([(s[1], mb(s[2])) for s in samples]) * 1000
+    child_slope = slope([(n, mb(v)) for n, v in peaks]) * 1000
+    pss_slope = slope([(s[1], mb(s[5])) for s in samples]) * 1000
+    flat = late <= early * 1.10 + 10 * 1024 and child_late <= child_early * 1.10 + 10 * 1024
+    under = pss_max < LIMIT_MB * 1024
     print(f"\n{cycles} poll cycles in {elapsed:.0f} s, {revision} page changes, {len(smtp.received)} messages; "
           f"{len(samples)} samples")
     print(f"service (parent) RSS: start {mb(start_kb):.1f} MB, max {mb(max_kb):.1f} MB, end {mb(end_kb):.1f} MB; "
           f"first-tenth mean {mb(early):.1f} MB, last-tenth mean {mb(late):.1f} MB")
-    print(f"process tree (parent + crawl child) max RSS: {mb(tree_max):.1f} MB")
+    print(f"crawl child RSS, peak per poll ({len(peaks)} polls with a child sampled): first/last tenth mean "
+          f"{mb(child_early):.1f} / {mb(child_late):.1f} MB, max {mb(child_max):.1f} MB")
+    print(f"process tree (parent + crawl child): max PSS {mb(pss_max):.1f} MB; max RSS sum {mb(tree_max):.1f} MB "
+          f"(counts pages shared after a fork twice)")
+    print(f"trend (least squares against polls, MB per 1,000 polls): parent RSS {parent_slope:+.2f}, "
+          f"crawl child peak {child_slope:+.2f}, tree PSS {pss_slope:+.2f}")
     print(f"machine: {machine()}\n")
-    print("| cycles | parent RSS start / max / end | tree max | flat | goal < 250 MB | machine |")
-    print("|---|---|---|---|---|---|")
-    print(f"| {cycles} | {mb(start_kb):.0f} / {mb(max_kb):.0f} / {mb(end_kb):.0f} MB | {mb(tree_max):.0f} MB "
-          f"| {met(flat)} (first/last tenth {mb(early):.0f} / {mb(late):.0f} MB) | {met(under)} | {machine()} |")
+    print("| cycles | parent RSS start / max / end | child peak first / last tenth / max | tree max PSS (RSS sum) "
+          "| flat | goal < 250 MB | machine |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| {cycles} | {mb(start_kb):.0f} / {mb(max_kb):.0f} / {mb(end_kb):.0f} MB "
+          f"| {mb(child_early):.0f} / {mb(child_late):.0f} / {mb(child_max):.0f} MB | {mb(pss_max):.0f} ({mb(tree_max):.0f}) MB "
+          f"| {met(flat)} (parent {parent_slope:+.1f} MB per 1,000 polls) | {met(under)} | {machine()} |")
     return 0 if flat and under else 1
 
 
