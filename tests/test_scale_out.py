@@ -30,6 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCES = 300
 INTERVAL = 60  # seconds
 CHANGED = range(0, SOURCES, 10)  # 30 pages change between the first pass and the second
+SECOND_PASS_DELAY = 0.3  # seconds before each answer in the second pass
 
 
 def page(n: int, version: int) -> str:
@@ -108,8 +109,10 @@ def test_two_nodes_and_two_schedulers_share_300_sources_and_survive_losing_one_o
         with session_scope(engine) as session:
             assert {run.node for run in session.exec(select(CheckRun))} == {node.url for node in nodes}
 
-        for n in CHANGED:
-            server.set(f"/notice/{n}", page(n, 2))
+        # In the second pass each answer takes a moment, so a job of 25 pages runs for seconds
+        # and the node dies in the middle of one rather than between two.
+        for n in range(SOURCES):
+            server.set(f"/notice/{n}", page(n, 2 if n in CHANGED else 1), delay=SECOND_PASS_DELAY)
 
         # The second pass begins: kill a node that is crawling, and the active scheduler.
         wait_for(lambda: nodes[0].jobs()["running"], INTERVAL + 60, "the second pass to reach the first node")
