@@ -163,34 +163,36 @@ class Dispatcher:
     # --- runs in flight -------------------------------------------------------------------
 
     def _settle_runs(self) -> int:
-        now = self.clock()
-        ended = 0
+        """Settle each run in flight; returns how many ended."""
         for view in self.views.values():
             view.busy = 0
-        for run in self._runs_in_flight():
-            view = self.views.get(run.node)
-            ended += 1
-            if run.finished_at is not None:
-                self._finish(run, json.loads(run.results or "{}"), crash=None)
-            elif view is None:
-                self._lose(run, f"its node {run.node} is no longer in [cluster] nodes")
-            elif view.jobs is not None and view.jobs.get(run.job) == "finished":
-                self._finish(run, {}, crash=f"the crawl job on {run.node} ended without a result; "
-                                            f"see its log: {view.node.log_url(run.job)}")
-            elif view.jobs is not None and run.job not in view.jobs:
-                self._lose(run, f"{run.node} no longer knows job {run.job} (was the node restarted?)")
-            elif view.jobs is None and now - view.unreachable_since >= timedelta(seconds=self.cluster.node_timeout):
-                self._lose(run, f"{run.node} has been unreachable for {self.cluster.node_timeout}s or more")
-            elif now - run.dispatched_at > timedelta(seconds=CHECK_TIMEOUT):
-                try:
-                    view.node.cancel(run.job)
-                except NodeError as exc:
-                    log.warning("could not cancel job %s: %s", run.job, exc)
-                self._finish(run, {}, crash=f"the crawl did not finish within {CHECK_TIMEOUT}s and was stopped")
-            else:
-                view.busy += 1
-                ended -= 1
-        return ended
+        now = self.clock()
+        return sum(self._settle(run, now) for run in self._runs_in_flight())
+
+    def _settle(self, run: CheckRun, now: datetime) -> bool:
+        """Finish or lose `run` if it ended; False (and its node counted busy) if it is still running."""
+        view = self.views.get(run.node)
+        if run.finished_at is not None:
+            self._finish(run, json.loads(run.results or "{}"), crash=None)
+        elif view is None:
+            self._lose(run, f"its node {run.node} is no longer in [cluster] nodes")
+        elif view.jobs is not None and view.jobs.get(run.job) == "finished":
+            self._finish(run, {}, crash=f"the crawl job on {run.node} ended without a result; "
+                                        f"see its log: {view.node.log_url(run.job)}")
+        elif view.jobs is not None and run.job not in view.jobs:
+            self._lose(run, f"{run.node} no longer knows job {run.job} (was the node restarted?)")
+        elif view.jobs is None and now - view.unreachable_since >= timedelta(seconds=self.cluster.node_timeout):
+            self._lose(run, f"{run.node} has been unreachable for {self.cluster.node_timeout}s or more")
+        elif now - run.dispatched_at > timedelta(seconds=CHECK_TIMEOUT):
+            try:
+                view.node.cancel(run.job)
+            except NodeError as exc:
+                log.warning("could not cancel job %s: %s", run.job, exc)
+            self._finish(run, {}, crash=f"the crawl did not finish within {CHECK_TIMEOUT}s and was stopped")
+        else:
+            view.busy += 1
+            return False
+        return True
 
     def _runs_in_flight(self) -> list[CheckRun]:
         with session_scope(self.engine) as session:
