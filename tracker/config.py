@@ -59,6 +59,8 @@ class FetchConfig:
     obey_robots: bool = True
     delay: float = 1.0  # seconds between requests to one host
     retries: int = 2
+    retry_after_max: int = 24 * 3600  # seconds; a longer Retry-After is held to this
+    document_budget: int = 60  # seconds of reading/storing one document before it is a recorded failure
 
 
 @dataclass(frozen=True)
@@ -268,7 +270,9 @@ def resolve_sqlite_path(url: str, base_dir: Path) -> str:
 
 
 def _parse_fetch(reader: "_Reader", table: dict) -> FetchConfig:
-    reader.only_keys(table, "fetch", {"user_agent", "timeout", "max_bytes", "obey_robots", "delay", "retries"})
+    reader.only_keys(
+        table, "fetch", {"user_agent", "timeout", "max_bytes", "obey_robots", "delay", "retries", "retry_after_max", "document_budget"},
+    )
     defaults = FetchConfig()
     return FetchConfig(
         user_agent=reader.string(table, "fetch", "user_agent", defaults.user_agent),
@@ -277,6 +281,8 @@ def _parse_fetch(reader: "_Reader", table: dict) -> FetchConfig:
         obey_robots=reader.boolean(table, "fetch", "obey_robots", defaults.obey_robots),
         delay=reader.number(table, "fetch", "delay", defaults.delay, minimum=0),
         retries=int(reader.number(table, "fetch", "retries", defaults.retries, minimum=0)),
+        retry_after_max=reader.duration(table, "fetch", "retry_after_max", defaults.retry_after_max),
+        document_budget=reader.duration(table, "fetch", "document_budget", defaults.document_budget),
     )
 
 
@@ -526,6 +532,12 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
             raise self.error(f"{where}.{key}", f"expected a number >= {minimum}, got {value!r}")
         return value
+
+    def duration(self, table: dict, where: str, key: str, default: int) -> int:
+        try:
+            return parse_duration(table.get(key, default))
+        except ValueError as exc:
+            raise self.error(f"{where}.{key}", str(exc)) from None
 
     def boolean(self, table: dict, where: str, key: str, default: bool) -> bool:
         value = table.get(key, default)

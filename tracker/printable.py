@@ -1,0 +1,35 @@
+"""Fetched text on its way to a terminal or a log: control characters shown escaped.
+
+A title or URL from a server may carry ESC sequences (clear screen, window title) or
+newlines that forge a line of output; `printable` makes each of them visible instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# C0 controls but tab, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def printable(value: object) -> str:
+    """`value` as text with every control character escaped (\\n, \\r, \\x1b, \\u202e…)."""
+    return _CONTROL.sub(_escape, str(value))
+
+
+class PrintableFormatter(logging.Formatter):
+    """Escapes the controls of a record's message, so one record is one line (a traceback keeps its own)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        escaped = logging.makeLogRecord(record.__dict__)
+        escaped.msg, escaped.args = printable(record.getMessage()), None
+        return super().format(escaped)
