@@ -17,6 +17,14 @@ FILES = Path(__file__).parent / "files"
 PG_URL = os.environ.get("RULEWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True)
+def _no_rulewatch_environment(monkeypatch) -> None:
+    """A developer's exported RULEWATCH_* (a database URL, an SMTP host) must never reach a test."""
+    for name in list(os.environ):
+        if name.startswith("RULEWATCH_") and name != "RULEWATCH_TEST_PG_URL":
+            monkeypatch.delenv(name)
+
+
 def _postgres_schema_url(request) -> str:
     """A fresh schema per test in the `test` database, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
