@@ -76,7 +76,8 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
                 skipped[name] = {"skipped": waiting}
                 continue
             validators = latest_validators(session, row.id)
-            ingestor = Ingestor(engine, source, expectations=config.expectations, row=row)
+            ingestor = Ingestor(engine, source, expectations=config.expectations, row=row,
+                                document_budget=config.fetch.document_budget)
             if source.kind == "page":
                 pages.append((source, validators, ingestor))
                 continue

@@ -39,5 +39,8 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "LOG_LEVEL": "WARNING",
         "LOG_INSTALL_ROOT_HANDLER": True,
         "ITEM_PIPELINES": {"spiders.pipelines.IngestPipeline": 100},
+        # Closest to the spider: a callback's error becomes a recorded failure, not a log line.
+        "SPIDER_MIDDLEWARES": {"spiders.pipelines.ReadingErrors": 1000},
+        "URLLENGTH_LIMIT": 0,  # Scrapy would skip longer URLs with only an INFO line; the server decides
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
     }

@@ -4,8 +4,38 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+def storable_text(text: str) -> str:
+    """`text` as both databases can store it: NUL removed (PostgreSQL refuses it), lone
+    surrogates (from JSON such as "\\ud800", which UTF-8 cannot encode) replaced with U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16: a surrogate pair becomes its character, a lone surrogate U+FFFD.
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+class StoredText(TypeDecorator):
+    """TEXT for values that may come from fetched data; written as storable_text()."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return storable_text(value) if isinstance(value, str) else value
+
+
+class StoredString(StoredText):
+    """VARCHAR(n) for values that may come from fetched data (see storage.repository.stored_key)."""
+
+    impl = String
+    cache_ok = True
 
 
 class Source(SQLModel, table=True):
@@ -19,7 +49,7 @@ class Source(SQLModel, table=True):
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
     last_status: int | None = None
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error: str | None = Field(default=None, sa_column=Column(StoredText))
     consecutive_failures: int = 0
     retry_after: datetime | None = None  # a host asked us to wait until then
     health_alerted: bool = False  # admins were told it is failing, and not yet that it recovered
@@ -32,9 +62,9 @@ class Document(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True)
-    key: str = Field(index=True, max_length=2000)
-    url: str = Field(max_length=2000)
-    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    key: str = Field(index=True, sa_type=StoredString(2000))  # bounded by storage.repository.stored_key
+    url: str = Field(sa_type=StoredText)
+    title: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
     first_seen_at: datetime
     last_seen_at: datetime
     latest_version: int = 0
@@ -67,15 +97,15 @@ class Version(SQLModel, table=True):
     document_id: int = Field(foreign_key="document.id", index=True)
     number: int
     fetched_at: datetime
-    url: str = Field(max_length=2000)
-    final_url: str = Field(max_length=2000)
+    url: str = Field(sa_type=StoredText)
+    final_url: str = Field(sa_type=StoredText)
     status: int
     headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON object
     sha256: str = Field(foreign_key="blob.sha256", max_length=64)
-    content_type: str = Field(default="", max_length=200)
+    content_type: str = Field(default="", sa_type=StoredString(200))
     content_hash: str = Field(max_length=64)  # of the normalized content, what decides "changed"
     content_sha256: str = Field(foreign_key="blob.sha256", max_length=64)  # its JSON, as a blob
-    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    title: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
     # JSON: source-specific evidence, e.g. {"stage": "published", "attachments": [{"url", "sha256", …}]}
     evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}", server_default="{}"))
 
@@ -92,7 +122,7 @@ class Event(SQLModel, table=True):
     severity: str | None = Field(default=None, max_length=20)
     reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # JSON list
     expectations: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
-    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    summary: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
     baseline: bool = False
     detected_at: datetime = Field(index=True)
 
@@ -124,10 +154,11 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default="pending", index=True, max_length=10)  # pending | sending | sent | failed | dropped
     attempts: int = 0
     next_attempt_at: datetime = Field(index=True)
-    claimed_at: datetime | None = None
+    claimed_at: datetime | None = None  # when claimed, then renewed while its owner lives (tracker.alerts.sender)
+    claimed_by: str | None = Field(default=None, max_length=300)  # the sending process, see sender.SenderProcess
     sent_at: datetime | None = None
     message_id: str = Field(default="", max_length=300)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error: str | None = Field(default=None, sa_column=Column(StoredText))
     created_at: datetime
 
 
@@ -158,15 +189,16 @@ class AdminNotice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320)
     source_id: int = Field(foreign_key="source.id", index=True)
-    subject: str = Field(sa_column=Column(Text, nullable=False))
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = Field(sa_column=Column(StoredText, nullable=False))
+    body: str = Field(sa_column=Column(StoredText, nullable=False))
     status: str = Field(default="pending", index=True, max_length=10)  # pending | sending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime
-    claimed_at: datetime | None = None
+    claimed_at: datetime | None = None  # when claimed, then renewed while its owner lives (tracker.alerts.sender)
+    claimed_by: str | None = Field(default=None, max_length=300)  # the sending process, see sender.SenderProcess
     sent_at: datetime | None = None
     message_id: str = Field(default="", max_length=300)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error: str | None = Field(default=None, sa_column=Column(StoredText))
     created_at: datetime
 
 
@@ -190,4 +222,4 @@ class CheckRun(SQLModel, table=True):
     dispatched_at: datetime
     finished_at: datetime | None = None  # set by the job itself
     results: str | None = Field(default=None, sa_column=Column(Text))  # JSON {source: tally}, set by the job
-    error: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(StoredText))

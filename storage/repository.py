@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.models import Delivery, Document, Event, Source, Subscriber, Version
+from storage.models import Delivery, Document, Event, Source, Subscriber, Version, storable_text
+
+KEY_BYTES = 2000  # a document key (often its URL) longer than this is kept as its start and its SHA-256
 
 
 def ensure_source(session: Session, name: str, kind: str) -> Source:
@@ -30,9 +33,21 @@ def list_sources(session: Session) -> list[Source]:
     return list(session.exec(select(Source).order_by(Source.name)))
 
 
+def stored_key(key: str) -> str:
+    """A document's key as stored: unique and indexed on both databases, whatever its length.
+
+    PostgreSQL cannot index a value much over 2,700 bytes, and a URL has no limit."""
+    key = storable_text(key)
+    encoded = key.encode("utf-8")
+    if len(encoded) <= KEY_BYTES:
+        return key
+    start = encoded[: KEY_BYTES - 80].decode("utf-8", "ignore")
+    return f"{start}… sha256:{hashlib.sha256(encoded).hexdigest()}"
+
+
 def get_document(session: Session, source_id: int, key: str) -> Document | None:
     return session.exec(
-        select(Document).where(Document.source_id == source_id, Document.key == key)
+        select(Document).where(Document.source_id == source_id, Document.key == stored_key(key))
     ).first()
 
 

@@ -5,14 +5,24 @@ same normalized content stores nothing; different content stores a version and
 an event (`new`, or `changed` with a severity and reasons) in one transaction.
 Failures are recorded on the source and never become versions; a document
 gone (404/410) on `removed_after` consecutive checks becomes `removed`.
+
+Nothing is dropped in silence: whatever goes wrong while one document is read or
+stored (a parser's error, a value the database refuses, a reading that runs past
+the per-document budget) is rolled back and becomes a recorded failure of its
+source, naming the document's URL with a one-line reason, and the check goes on
+with the other documents.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
-from dataclasses import dataclass, field
-from typing import Callable
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -20,16 +30,19 @@ from sqlmodel import Session
 from spiders.items import FetchFailed, ListingRead, NotModified, Snapshot
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
-from storage.models import Document, Event, ExpectationMet, Source, Version
-from storage.repository import ensure_source, get_document, get_version
+from storage.models import Document, Event, ExpectationMet, Source, Version, storable_text
+from storage.repository import ensure_source, get_document, get_version, stored_key
 from tracker.alerts.outbox import enqueue
-from tracker.config import ExpectationConfig, SourceConfig
+from tracker.config import ExpectationConfig, FetchConfig, SourceConfig
 from tracker.expectations import newly_met
 from tracker.diff import diff_contents
 from tracker.model import Content
 from tracker.extract import ContentError, extract_content
 from tracker.normalize import content_hash
+from tracker.printable import printable
 from tracker.severity import assess
+
+REASON_LENGTH = 300  # characters of an error's own text kept in a failure's reason
 
 
 @dataclass
@@ -58,12 +71,16 @@ class Ingestor:
         progress: Callable[[str], None] | None = None,
         expectations: tuple[ExpectationConfig, ...] = (),
         row: Source | None = None,
+        document_budget: float = FetchConfig.document_budget,
     ):
-        """`row`: the source's row, when the caller has just read it (saves a transaction)."""
+        """`row`: the source's row, when the caller has just read it (saves a transaction).
+        `document_budget`: seconds one document may take to be read and compared ([fetch])."""
         self.engine = engine
         self.source = source
         self.expectations = expectations
-        self.progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.document_budget = document_budget
+        show = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.progress = lambda line: show(printable(line))  # fetched titles and URLs, escaped
         self.tally = CheckTally()
         self.not_modified: list[str] = []  # keys of documents answered 304, marked seen in finish()
         if row is None:
@@ -87,38 +104,65 @@ class Ingestor:
             raise TypeError(f"unexpected item {item!r}")
 
     def ingest_snapshot(self, snapshot: Snapshot) -> Event | None:
-        with session_scope(self.engine) as session:
-            # Kept as a delta against the previous version's raw bytes when that is smaller.
-            document = get_document(session, self.source_id, snapshot.key)
-            previous = get_version(session, document.id, document.latest_version) if document else None
-            raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
-            try:
-                content = extract_content(snapshot, self.source.selector or None)
-            except ContentError as exc:
-                session.commit()  # keep the raw bytes as evidence of what failed
-                self.record_failure(
-                    FetchFailed(snapshot.source, snapshot.key, snapshot.url, snapshot.fetched_at,
-                                error=f"{exc} (raw bytes kept, sha256 {raw_sha[:12]}…)", status=snapshot.status)
-                )
-                return None
-            self.tally.fetched += 1
-            self.tally.last_status = snapshot.status
-            event = self._store(session, snapshot, content, raw_sha)
+        """Read the snapshot and store what it says; anything going wrong is a recorded failure."""
+        budget = ReadingBudget(self.document_budget)
+        too_slow = f"{snapshot.url} took longer than {self.document_budget:g}s to read; refused"
+        try:
+            with budget.running():
+                content = storable_content(extract_content(snapshot, self.source.selector or None))
+        except ContentError as exc:
+            return self._refuse(snapshot, str(exc))
+        except DocumentTooSlow:
+            return self._refuse(snapshot, too_slow)
+        except Exception as exc:
+            return self._refuse(snapshot, f"{snapshot.url} could not be read: {describe_error(exc)}")
+        try:
+            with session_scope(self.engine) as session:  # rolled back whole on any error
+                event = self._store(session, snapshot, content, budget)
+        except DocumentTooSlow:
+            return self._refuse(snapshot, too_slow)
+        except Exception as exc:
+            return self._fail(snapshot, f"{snapshot.url} could not be stored: {describe_error(exc)}")
+        self.tally.fetched += 1
+        self.tally.last_status = snapshot.status
         if event is None:
             self.progress(f"  {self.source.name}: {snapshot.url} unchanged")
         else:
+            self.tally.new_versions += 1
             detail = f" ({event.severity})" if event.severity else ""
             self.progress(f"  {self.source.name}: {snapshot.url} {event.kind}{detail}, version {event.to_version}")
         return event
 
-    def _store(self, session: Session, snapshot: Snapshot, content: Content, raw_sha: str) -> Event | None:
+    def _refuse(self, snapshot: Snapshot, reason: str) -> None:
+        """A document that could not be read: a failure, with its raw bytes kept as evidence."""
+        try:
+            with session_scope(self.engine) as session:
+                document = get_document(session, self.source_id, snapshot.key)
+                previous = get_version(session, document.id, document.latest_version) if document else None
+                # Kept as a delta against the previous version's raw bytes when that is smaller.
+                raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
+            reason += f" (raw bytes kept, sha256 {raw_sha[:12]}…)"
+        except Exception as exc:
+            reason += f" (raw bytes not kept: {describe_error(exc)})"
+        return self._fail(snapshot, reason)
+
+    def _fail(self, snapshot: Snapshot, reason: str) -> None:
+        self.record_failure(
+            FetchFailed(snapshot.source, snapshot.key, snapshot.url, snapshot.fetched_at, error=reason,
+                        status=snapshot.status)
+        )
+        return None
+
+    def _store(self, session: Session, snapshot: Snapshot, content: Content, budget: ReadingBudget) -> Event | None:
         digest = content_hash(content)
         document = get_document(session, self.source_id, snapshot.key)
-        previous = None
+        previous = get_version(session, document.id, document.latest_version) if document else None
+        # Kept as a delta against the previous version's raw bytes when that is smaller.
+        raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
         if document is None:
             document = Document(
                 source_id=self.source_id,
-                key=snapshot.key,
+                key=stored_key(snapshot.key),
                 url=snapshot.url,
                 title=content.title or snapshot.title_hint,
                 first_seen_at=snapshot.fetched_at,
@@ -126,8 +170,6 @@ class Ingestor:
             )
             session.add(document)
             session.flush()
-        else:
-            previous = get_version(session, document.id, document.latest_version)
         mark_seen(document)
         if previous is not None and previous.content_hash == digest:
             return None
@@ -154,7 +196,6 @@ class Ingestor:
         document.latest_version = version.number
         document.url = snapshot.url  # e.g. a filing's public-inspection page, then its published one
         document.title = content.title or document.title or snapshot.title_hint
-        self.tally.new_versions += 1
 
         if previous is None:
             event = Event(
@@ -168,7 +209,8 @@ class Ingestor:
             )
         else:
             old_content = load_content(session, previous)
-            assessment = assess(diff_contents(old_content, content), old_content.links, content.links)
+            with budget.running():
+                assessment = assess(diff_contents(old_content, content), old_content.links, content.links)
             event = Event(
                 kind="changed",
                 source_id=self.source_id,
@@ -268,6 +310,76 @@ class Ingestor:
             source.last_error = None
         source.last_status = tally.last_status if tally.failures else 200
         return tally
+
+
+class DocumentTooSlow(BaseException):
+    """One document's reading ran past its budget. Raised from SIGALRM, so a BaseException:
+    parsers catch Exception around their own work and must not swallow it."""
+
+
+class ReadingBudget:
+    """The seconds one document may spend being read and compared, over one or more steps.
+
+    Enforced with a SIGALRM timer, so only in the main thread: where a crawl's reactor runs
+    its pipeline, and so every ingest of a check. Elsewhere the work runs unbounded.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.left = seconds
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        if not self.seconds or not _alarm_usable():
+            yield
+            return
+        if self.left <= 0:
+            raise DocumentTooSlow
+
+        def on_alarm(signum, frame):
+            raise DocumentTooSlow
+
+        previous_handler = signal.signal(signal.SIGALRM, on_alarm)
+        previous_delay = previous_interval = 0.0
+        started = time.monotonic()
+        try:
+            previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, self.left)
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            spent = time.monotonic() - started
+            self.left -= spent
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous_handler is None else previous_handler)
+            if previous_delay:  # a timer someone set before ours: it runs on
+                signal.setitimer(signal.ITIMER_REAL, max(previous_delay - spent, 0.001), previous_interval)
+
+
+def _alarm_usable() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+def storable_content(content: Content) -> Content:
+    """The content with every text as the database can store it (NUL removed, lone surrogates replaced)."""
+    return Content(
+        title=storable_text(content.title),
+        blocks=tuple(
+            replace(block, text=storable_text(block.text), label=storable_text(block.label),
+                    section=storable_text(block.section))
+            for block in content.blocks
+        ),
+        links=tuple(storable_text(link) for link in content.links),
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """What went wrong, in one line, never the data: a database error's own text carries its
+    SQL and parameters (a whole body), so only the driver's first line is kept."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    lines = str(cause).strip().splitlines()
+    text = lines[0][:REASON_LENGTH] if lines else ""
+    return printable(f"{type(cause).__name__}: {text}" if text else type(cause).__name__)
 
 
 def mark_seen(document: Document) -> None:
