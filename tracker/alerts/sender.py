@@ -1,9 +1,13 @@
 """Draining the outbox over SMTP: nothing lost, nothing sent twice.
 
-Each delivery is claimed (status `sending`) and committed before the SMTP
-conversation, and marked `sent` the moment the server accepts it. A process
-killed in between leaves a stale claim, which a later drain sends again with
-the same Message-ID: the one unavoidable window, and a recognisable one.
+Each delivery is claimed (status `sending`, with the claiming process named in
+`claimed_by`) and committed before the SMTP conversation, and marked `sent` the
+moment the server accepts it. While a message is in flight its owner renews the
+claim every few seconds. A process killed in between leaves a claim that the
+next drain takes back at once when its owner was a process of this machine that
+is gone, or once it has gone unrenewed for CLAIM_LEASE (an owner on another
+machine), and sends it again with the same Message-ID: the one unavoidable
+window, and a recognisable one.
 Temporary failures (4xx, connection trouble) are retried with exponential
 backoff, the first retry within a minute, then up to an hour apart; permanent
 ones (5xx) are recorded and not retried.
@@ -11,11 +15,15 @@ ones (5xx) are recorded and not retried.
 
 from __future__ import annotations
 
+import os
 import smtplib
 import socket
 import ssl
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Iterator
 
 from sqlalchemy.engine import Engine
 from sqlalchemy import update
@@ -29,11 +37,56 @@ from tracker.alerts.story import tell
 from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_manage_token, make_token, signing_key
 from tracker.config import Config, MailConfig
 
-CLAIM_TIMEOUT = timedelta(minutes=5)  # a claim older than this belonged to a process that died
+CLAIM_LEASE = timedelta(seconds=45)  # a claim unrenewed this long belonged to a process that died
+RENEW_EVERY = 10  # seconds between two renewals of the claims in flight
 GIVE_UP_AFTER = timedelta(days=2)  # temporary failures for this long become permanent
 FIRST_RETRY = 30  # seconds
 MAX_RETRY = 3600  # seconds
 DIGEST_PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class SenderProcess:
+    """Who holds a claim: a host, a process id on it, and when that process started (ids are reused)."""
+
+    host: str
+    pid: int
+    started: str
+
+    @classmethod
+    def current(cls) -> "SenderProcess":
+        return cls(socket.gethostname(), os.getpid(), _process_start(os.getpid()))
+
+    @classmethod
+    def parse(cls, owner: str | None) -> "SenderProcess | None":
+        host, _, rest = (owner or "").rpartition("@")
+        pid, _, started = rest.partition(":")
+        return cls(host, int(pid), started) if host and pid.isdigit() else None
+
+    def __str__(self) -> str:
+        return f"{self.host}@{self.pid}:{self.started}"
+
+    def is_gone(self) -> bool:
+        """True only when this is a process of this machine that no longer runs."""
+        if self.host != socket.gethostname():
+            return False  # another machine's: only its lease can tell
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # alive, under another user
+            pass
+        return bool(self.started) and _process_start(self.pid) != self.started
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or "" where it cannot be read."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else ""  # field 22 of stat(5), counted after the name
 
 
 class TemporaryFailure(Exception):
@@ -126,6 +179,7 @@ class Sender:
         self.config = config
         self.engine = engine
         self.mailer = mailer or Mailer(config.mail)
+        self.owner = str(SenderProcess.current())
 
     def drain(self, now: datetime | None = None) -> DrainReport:
         """Send everything due at `now` (a controllable clock for tests)."""
@@ -144,13 +198,48 @@ class Sender:
         return report
 
     def _release_stale_claims(self, now: datetime) -> None:
+        """Take back the claims of processes that died: gone from this machine, or their lease run out."""
         with session_scope(self.engine) as session:
             for model in (Delivery, AdminNotice):
-                session.exec(
-                    update(model)
-                    .where(model.status == "sending", col(model.claimed_at) < now - CLAIM_TIMEOUT)
-                    .values(status="pending")
-                )
+                claims = session.exec(
+                    select(model.claimed_by, model.claimed_at).where(model.status == "sending").distinct()
+                ).all()
+                for owner, claimed_at in claims:
+                    process = SenderProcess.parse(owner)
+                    lapsed = claimed_at is None or claimed_at < now - CLAIM_LEASE
+                    if lapsed or (process is not None and process.is_gone()):
+                        session.exec(
+                            update(model)
+                            .where(model.status == "sending", _same(model.claimed_by, owner),
+                                   _same(model.claimed_at, claimed_at))
+                            .values(status="pending", claimed_by=None, claimed_at=None)
+                        )
+
+    @contextmanager
+    def _renewing(self, model, row_ids: list[int]) -> Iterator[None]:
+        """Keep renewing these claims while their message is in flight, so no one takes them back."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(RENEW_EVERY):
+                try:
+                    with session_scope(self.engine) as session:
+                        session.exec(
+                            update(model)
+                            .where(col(model.id).in_(row_ids), model.status == "sending",
+                                   model.claimed_by == self.owner)
+                            .values(claimed_at=utcnow())
+                        )
+                except Exception:  # the database away for a moment: the lease has slack for it
+                    continue
+
+        renewer = threading.Thread(target=renew, name="claim-renewal", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
 
     def _claim_next(self, now: datetime) -> int | None:
         """Claim the oldest due delivery; the conditional UPDATE makes two senders never share one."""
@@ -170,7 +259,7 @@ class Sender:
                 claimed = session.exec(
                     update(Delivery)
                     .where(Delivery.id == delivery_id, Delivery.status == "pending")
-                    .values(status="sending", claimed_at=now,
+                    .values(status="sending", claimed_at=now, claimed_by=self.owner,
                             message_id=message_id("event", self.config.web.base_url, event_id, subscriber_id))
                 ).rowcount
             if claimed:
@@ -199,7 +288,8 @@ class Sender:
     def _deliver(self, message, model, row_ids: list[int], now: datetime, report: DrainReport) -> bool:
         """Send one message for these outbox rows (Delivery or AdminNotice) and record the outcome."""
         try:
-            self.mailer.send(message)
+            with self._renewing(model, row_ids):
+                self.mailer.send(message)
             outcome, error = "sent", None
         except TemporaryFailure as exc:
             outcome, error = "retry", str(exc)
@@ -209,7 +299,7 @@ class Sender:
             for delivery in session.exec(select(model).where(col(model.id).in_(row_ids))):
                 delivery.attempts += 1
                 delivery.last_error = error
-                delivery.claimed_at = None
+                delivery.claimed_at = delivery.claimed_by = None
                 if outcome == "sent":
                     delivery.status, delivery.sent_at = "sent", now
                 elif outcome == "failed" or now - delivery.created_at >= GIVE_UP_AFTER:
@@ -269,7 +359,7 @@ class Sender:
             claimed = session.exec(
                 update(Delivery)
                 .where(col(Delivery.id).in_(delivery_ids), Delivery.status == "pending")
-                .values(status="sending", claimed_at=now, message_id=digest_id)
+                .values(status="sending", claimed_at=now, claimed_by=self.owner, message_id=digest_id)
             ).rowcount
             if claimed != len(delivery_ids):  # another sender is on it: leave it to them
                 session.rollback()
@@ -302,7 +392,7 @@ class Sender:
                 claimed = session.exec(
                     update(AdminNotice)
                     .where(AdminNotice.id == notice_id, AdminNotice.status == "pending")
-                    .values(status="sending", claimed_at=now,
+                    .values(status="sending", claimed_at=now, claimed_by=self.owner,
                             message_id=message_id("notice", self.config.web.base_url, notice_id))
                 ).rowcount
                 if claimed:
@@ -318,6 +408,11 @@ class Sender:
     def _unsubscribe_url(self, session: Session, subscriber: Subscriber) -> str:
         token = make_token(signing_key(session, self.config.web.secret_key), subscriber, UNSUBSCRIBE)
         return f"{self.config.web.base_url}/unsubscribe/{token}"
+
+
+def _same(column, value):
+    """`column = value`, where a NULL value matches NULL."""
+    return column.is_(None) if value is None else column == value
 
 
 def subscription_url(session: Session, config: Config, subscriber: Subscriber) -> str:

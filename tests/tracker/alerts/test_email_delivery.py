@@ -8,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from textwrap import dedent
@@ -21,7 +23,8 @@ from spiders.items import Snapshot
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Delivery, Subscriber
 from tests.conftest import FILES
-from tracker.alerts.sender import Sender
+from tracker.alerts import sender as sender_module
+from tracker.alerts.sender import CLAIM_LEASE, Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
 from tracker.ingest import Ingestor
@@ -235,13 +238,52 @@ def test_killed_mid_drain_sends_nothing_twice(newsroom, smtp):
     assert statuses == ["sent", "sending", "pending"]
 
     smtp.reply = lambda attempt, rcpt: "250 OK"
-    room.drain()  # the claim is fresh: another process may still own it
-    assert len(smtp.messages) == 2
-    room.drain(utcnow() + timedelta(minutes=10))  # the claim went stale: its process died
+    room.drain()  # at once, not after a timeout: the claim's owner was a process of this machine, and it is gone
     ids = [m["Message-ID"] for m in smtp.messages]
     assert len(ids) == 3 and len(set(ids)) == 3
     assert sorted(m["To"] for m in smtp.messages) == [f"reader{n}@example.com" for n in range(3)]
     assert all(d.status == "sent" for d in room.deliveries())
+
+
+def test_a_claim_of_another_machine_is_taken_back_only_when_its_lease_runs_out(newsroom, smtp):
+    room = newsroom('[[subscribers]]\nemail = "legal@example.com"\n')
+    room.publish(page("guidance_v1.html"))
+    room.publish(page("guidance_v3_negation.html"))
+    claimed_at = utcnow()
+    with session_scope(room.engine) as session:
+        [delivery] = session.exec(select(Delivery)).all()
+        delivery.status, delivery.claimed_at = "sending", claimed_at
+        delivery.claimed_by = "other-machine@4242:123456"  # a sender elsewhere, perhaps still at work
+    room.drain(claimed_at + CLAIM_LEASE - timedelta(seconds=1))
+    assert smtp.messages == [] and room.deliveries()[0].status == "sending"
+    room.drain(claimed_at + CLAIM_LEASE + timedelta(seconds=1))  # no renewal for a whole lease: it died
+    assert len(smtp.messages) == 1 and room.deliveries()[0].status == "sent"
+
+
+def test_a_claim_in_flight_is_renewed_so_no_one_takes_it_back(newsroom, smtp, monkeypatch):
+    monkeypatch.setattr(sender_module, "RENEW_EVERY", 0.05)
+    room = newsroom('[[subscribers]]\nemail = "legal@example.com"\n')
+    room.publish(page("guidance_v1.html"))
+    room.publish(page("guidance_v3_negation.html"))
+    smtp.reply = lambda attempt, rcpt: "hold"
+    sender = Sender(room.config, room.engine)
+    started = utcnow()
+    drain = threading.Thread(target=sender.drain)
+    drain.start()
+    try:
+        assert smtp.holding.wait(30), "the drain never reached the server"
+        for _ in range(600):  # the owner renews every 0.05 s; the claim was made at `started`
+            [delivery] = room.deliveries()
+            if delivery.claimed_at > started:
+                break
+            time.sleep(0.05)
+        renewed = delivery.claimed_at
+    finally:
+        smtp.release()  # the held message is then refused with 421: a temporary failure
+        drain.join(30)
+    assert delivery.claimed_by == sender.owner and renewed > started
+    [delivery] = room.deliveries()
+    assert delivery.status == "pending" and delivery.claimed_by is None and delivery.claimed_at is None
 
 
 def test_daily_and_weekly_digests_with_a_controlled_clock(newsroom, smtp):
