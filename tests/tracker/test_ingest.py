@@ -1,0 +1,176 @@
+"""Ingest never drops a document in silence, on SQLite and PostgreSQL.
+
+What a database refuses (NUL, lone surrogates, a key longer than an index can hold)
+is stored in a form it accepts; what cannot be read at all (JSON nested too deeply,
+a parser stuck past the per-document budget, the database itself refusing) is a
+recorded failure of the source with a one-line reason, and the check goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from sqlalchemy.exc import DataError
+from sqlmodel import select
+
+from spiders.items import Snapshot
+from storage.db import open_database, session_scope, utcnow
+from storage.models import Document, Source, Version
+from storage.repository import KEY_BYTES
+from tests.conftest import FILES
+from tracker import ingest as ingest_module
+from tracker.config import load_config
+from tracker.ingest import Ingestor, load_content
+
+PAGE = (FILES / "pages" / "guidance_v1.html").read_bytes()
+FR_RECORD = json.loads((FILES / "federal_register" / "2025-00636.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def sources(write_config):
+    config = load_config(
+        write_config(
+            """
+            [[sources]]
+            name = "page"
+            kind = "page"
+            url = "https://www.bis.gov/guidance"
+
+            [[sources]]
+            name = "federal-register"
+            kind = "federal_register"
+            base_url = "https://www.federalregister.gov"
+            agencies = ["industry-and-security-bureau"]
+            """
+        )
+    )
+    engine = open_database(config.database_url)
+
+    def ingestor(name: str, **options) -> Ingestor:
+        return Ingestor(engine, config.source(name), progress=lambda line: None, **options)
+
+    ingestor.engine = engine
+    return ingestor
+
+
+def page_snapshot(body: bytes, url: str = "https://www.bis.gov/guidance", content_type: str = "text/html") -> Snapshot:
+    return Snapshot(source="page", key=url, url=url, final_url=url, status=200,
+                    headers={"Content-Type": content_type}, body=body, fetched_at=utcnow())
+
+
+def fr_snapshot(record: dict) -> Snapshot:
+    return Snapshot(
+        source="federal-register", key=record["document_number"], url=record["html_url"],
+        final_url=record["html_url"], status=200, headers={"Content-Type": "application/json"},
+        body=json.dumps(record).encode(), fetched_at=utcnow(),
+        extra={"format": "federal_register", "stage": "published"},
+    )
+
+
+def stored(engine) -> tuple[list[Document], list[Version]]:
+    with session_scope(engine) as session:
+        return session.exec(select(Document)).all(), session.exec(select(Version)).all()
+
+
+def source_row(engine, name: str) -> Source:
+    with session_scope(engine) as session:
+        return session.exec(select(Source).where(Source.name == name)).one()
+
+
+def test_a_lone_surrogate_in_fr_fields_is_stored_replaced_not_dropped(sources):
+    record = {**FR_RECORD, "title": "Framework for \ud800 Diffusion"}
+    ingestor = sources("federal-register")
+    event = ingestor.ingest_snapshot(fr_snapshot(record))
+    tally = ingestor.finish()
+    assert event is not None and event.kind == "new" and tally.failures == []
+    [document], [version] = stored(sources.engine)
+    assert document.title == "Framework for \ufffd Diffusion"
+    with session_scope(sources.engine) as session:
+        assert load_content(session, version).title == "Framework for \ufffd Diffusion"
+
+
+def test_a_nul_in_fr_fields_is_stored_without_it(sources):
+    record = {**FR_RECORD, "title": "Framework\x00 for AI", "abstract": "The rule\x00 is rescinded."}
+    ingestor = sources("federal-register")
+    assert ingestor.ingest_snapshot(fr_snapshot(record)) is not None
+    assert ingestor.finish().failures == []
+    [document], [version] = stored(sources.engine)
+    assert document.title == "Framework for AI"
+    with session_scope(sources.engine) as session:
+        text = load_content(session, version).text()
+    assert "The rule is rescinded." in text and "\x00" not in text
+
+
+def test_a_nul_in_page_text_is_stored_without_it(sources):
+    ingestor = sources("page")
+    body = b"<html><head><title>Guid\x00ance</title></head><body><main><p>Licence\x00 required.</p></main></body></html>"
+    assert ingestor.ingest_snapshot(page_snapshot(body, content_type="text/html; charset=utf-8")) is not None
+    assert ingestor.finish().failures == []
+    [document], _ = stored(sources.engine)
+    assert "\x00" not in document.title and document.title.startswith("Guid")  # HTML reads NUL as U+FFFD
+
+
+def test_a_url_longer_than_any_index_is_stored_and_found_again(sources):
+    url = "https://www.bis.gov/guidance?q=" + "x" * 5000
+    first = sources("page")
+    assert first.ingest_snapshot(page_snapshot(PAGE, url=url)) is not None
+    first.finish()
+    [document], [version] = stored(sources.engine)
+    assert document.url == url and version.url == url
+    assert len(document.key.encode()) <= KEY_BYTES and document.key.startswith("https://www.bis.gov/guidance?q=xxx")
+
+    again = sources("page")
+    assert again.ingest_snapshot(page_snapshot(PAGE, url=url)) is None  # the same document, unchanged
+    assert again.finish().failures == []
+    documents, versions = stored(sources.engine)
+    assert len(documents) == 1 and len(versions) == 1
+
+
+def test_json_nested_too_deeply_is_a_recorded_failure_with_its_reason(sources):
+    ingestor = sources("page")
+    deep = b"[" * 200_000 + b"]" * 200_000
+    assert ingestor.ingest_snapshot(page_snapshot(deep, content_type="application/json")) is None
+    tally = ingestor.finish()
+    [reason] = tally.failures
+    assert "nested too deeply" in reason and "raw bytes kept" in reason
+    assert len(reason) < 500
+    assert stored(sources.engine) == ([], [])
+    row = source_row(sources.engine, "page")
+    assert row.last_error and "nested too deeply" in row.last_error
+
+
+def test_a_database_refusal_is_a_one_line_failure_without_the_body(sources, monkeypatch):
+    secret_body = "BODY-" * 10_000
+
+    def refuse(*args, **kwargs):
+        raise DataError("INSERT INTO blob ...", {"data": secret_body}, ValueError("value too long\nDETAIL: " + secret_body))
+
+    monkeypatch.setattr(ingest_module, "put_blob", refuse)
+    ingestor = sources("page")
+    assert ingestor.ingest_snapshot(page_snapshot(PAGE)) is None
+    [reason] = ingestor.finish().failures
+    assert "could not be stored" in reason and "value too long" in reason
+    assert "\n" not in reason and "BODY-BODY" not in reason
+    assert stored(sources.engine) == ([], [])  # nothing half-stored
+
+
+def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(sources, monkeypatch):
+    real_extract = ingest_module.extract_content
+
+    def stuck_on_one(snapshot, selector=None):
+        if snapshot.url.endswith("/stuck"):
+            while True:  # a parser in a loop it never leaves
+                time.sleep(0.01)
+        return real_extract(snapshot, selector)
+
+    monkeypatch.setattr(ingest_module, "extract_content", stuck_on_one)
+    ingestor = sources("page", document_budget=0.3)
+    assert ingestor.ingest_snapshot(page_snapshot(PAGE, url="https://www.bis.gov/stuck")) is None
+    assert ingestor.ingest_snapshot(page_snapshot(PAGE)) is not None
+    tally = ingestor.finish()
+    [reason] = tally.failures
+    assert "https://www.bis.gov/stuck took longer than 0.3s to read" in reason
+    [document], _ = stored(sources.engine)
+    assert document.url == "https://www.bis.gov/guidance"
