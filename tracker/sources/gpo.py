@@ -50,5 +50,5 @@ def _render_element(element: etree._Element) -> str:
     if element.tag != "SU":
         return inner
     following = element.getnext()
-    footnote = (following is not None and following.tag == "FTREF") or any(element.iterancestors("FTNT"))
+    footnote = (following is not None and following.tag == "FTREF") or next(element.iterancestors("FTNT"), None) is not None
     return f"[{inner.strip()}]" if footnote else f"^{inner.strip()}"
