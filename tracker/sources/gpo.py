@@ -50,5 +50,6 @@ def _render_element(element: etree._Element) -> str:
     if element.tag != "SU":
         return inner
     following = element.getnext()
-    footnote = (following is not None and following.tag == "FTREF") or next(element.iterancestors("FTNT"), None) is not None
+    in_footnote = next(element.iterancestors("FTNT"), None) is not None
+    footnote = in_footnote or (following is not None and following.tag == "FTREF")
     return f"[{inner.strip()}]" if footnote else f"^{inner.strip()}"
