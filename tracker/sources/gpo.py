@@ -17,16 +17,18 @@ import re
 from lxml import etree
 
 # Only GPO's own inline tags: any other "<" in a title ("fewer than <5 percent") is text.
-_INLINE = re.compile(r"<(E|I|B|INF|SU|FR|AC)(?:\s[^<>]*)?>(.*?)</\1\s*>", re.S)
+# Innermost first ([^<]* inside), so a pass is linear even on hostile input.
+_INLINE = re.compile(r"<(E|I|B|INF|SU|FR|AC)(?:\s[^<>]*)?>([^<]*)</\1\s*>")
 _EMPTY = re.compile(r"<FTREF\s*/>")
+MAX_NESTING = 8  # GPO nests inline tags one or two deep; deeper is left as it is
 
 
 def plain(text: str) -> str:
     """A string with GPO inline tags (an FR API title or abstract) as plain text."""
-    previous = None
-    while previous != text:  # nested tags come off one level per pass
-        previous = text
-        text = _INLINE.sub(_render_match, text)
+    for _ in range(MAX_NESTING):  # nested tags come off one level per pass
+        text, found = _INLINE.subn(_render_match, text)
+        if not found:
+            break
     return _EMPTY.sub("", text)
 
 
