@@ -20,9 +20,11 @@ from spiders.items import Snapshot
 from tracker.extract import ContentError
 from tracker.model import Block, Content
 from tracker.normalize import _Anchor, _paragraph_tokens, fold
+from tracker.sources.gpo import element_text
 
 # Containers whose children are read one by one; their P children are not CFR paragraphs.
-WRAPPERS = {"NOTE", "NOTES", "EXTRACT", "EXAMPLE", "div"}
+# GPO wraps tables in <DIV><DIV class="gpotbl_div"> (no number: not a division).
+WRAPPERS = {"NOTE", "NOTES", "EXTRACT", "EXAMPLE", "DIV", "div"}
 # Blocks kept whole: the parts inside (HED "Authority:", PSPACE "50 U.S.C. …") joined by spaces.
 WHOLE_BLOCKS = {"AUTH", "SOURCE", "EDNOTE", "SECAUTH", "CITA", "APPRO", "EFFDNOT", "CROSSREF"}
 TABLES = {"GPOTABLE", "TABLE", "table"}
@@ -169,8 +171,8 @@ def _is_division(element: etree._Element) -> bool:
 
 
 def _text(element: etree._Element | None) -> str:
-    """Inline text as written: "(a) <I>General.</I> In …" gives "(a) General. In …"."""
-    return fold("".join(element.itertext())) if element is not None else ""
+    """Inline text as written: "(a) <I>General.</I> In …" gives "(a) General. In …" (see tracker.sources.gpo)."""
+    return fold(element_text(element)) if element is not None else ""
 
 
 def _joined(element: etree._Element) -> str:
@@ -179,7 +181,7 @@ def _joined(element: etree._Element) -> str:
     pieces = [element.text or ""]
     for child in element:
         gap = " " if child.tag in BLOCK_PARTS else ""
-        pieces += [gap, "".join(child.itertext()), gap, child.tail or ""]
+        pieces += [gap, element_text(child), gap, child.tail or ""]
     return fold("".join(pieces))
 
 

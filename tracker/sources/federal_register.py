@@ -16,6 +16,7 @@ gives the same content, and a page-view count never makes a version.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -24,10 +25,12 @@ from bs4 import BeautifulSoup
 from spiders.items import Snapshot
 from tracker.extract import ContentError, media_type, sniff
 from tracker.model import Block, Content
-from tracker.normalize import decode, fold, normalize_html, normalize_text
+from tracker.normalize import _paragraph_tokens, decode, fold, normalize_html, normalize_text
+from tracker.sources.gpo import plain
 
 # "Start Printed Page 4545" markers and their wrappers: page furniture, not text.
 _PAGE_MARKERS = ".unprinted-element, .printed-page-wrapper"
+_ISSUE_AS_DOCKET = re.compile(r"^\s*Federal Register:", re.I)
 
 
 def fr_content(snapshot: Snapshot) -> Content:
@@ -75,7 +78,7 @@ def _document_fields(record: dict) -> list[tuple[str, str]]:
         ("Abstract", _text(record.get("abstract"))),
         ("CFR references", _join(cfr_references)),
         ("RIN", _join(_items(record.get("regulation_id_numbers")) or sorted(_items(record.get("regulation_id_number_info"))))),
-        ("Dockets", _join(_items(record.get("docket_ids")) or [d.get("id") for d in _dicts(record.get("dockets"))])),
+        ("Dockets", _join(_dockets(record))),
         ("Correction of", _document_number(record.get("correction_of"))),
         ("Corrections", _join(_document_number(url) for url in _items(record.get("corrections")))),
         ("Agencies", _agencies(record)),
@@ -99,6 +102,12 @@ def _inspection_fields(record: dict) -> list[tuple[str, str]]:
         ("Dockets", _join(_items(record.get("docket_numbers")))),
         ("Agencies", _agencies(record)),
     ]
+
+
+def _dockets(record: dict) -> list:
+    ids = _items(record.get("docket_ids")) or [d.get("id") for d in _dicts(record.get("dockets"))]
+    # Records from before 2000 list their issue ("Federal Register: January 3, 1994") as a docket.
+    return [docket for docket in ids if not _ISSUE_AS_DOCKET.match(str(docket))]
 
 
 def _type(record: dict) -> str:
@@ -151,7 +160,8 @@ def _join(values) -> str:
 
 
 def _text(value) -> str:
-    return fold(str(value)) if value is not None else ""
+    """A field as a reader sees it: GPO inline markup (SO<INF>2</INF>) as plain text, typography folded."""
+    return fold(plain(str(value))) if value is not None else ""
 
 
 # --- the full text --------------------------------------------------------
@@ -166,7 +176,38 @@ def _full_text(snapshot: Snapshot) -> tuple[Block, ...]:
     body = decode(text["body"], charset)
     if declared in ("text/html", "application/xhtml+xml") or sniff(text["body"]) == "text/html":
         soup = BeautifulSoup(body, "lxml")
+        if rendition := _gpo_text_rendition(soup):
+            return normalize_text(_unwrap(rendition)).blocks
         for marker in soup.select(_PAGE_MARKERS):
             marker.decompose()
         return normalize_html(str(soup)).blocks
     return normalize_text(body).blocks
+
+
+def _gpo_text_rendition(soup: BeautifulSoup) -> str:
+    """The text of GPO's text rendition (a page that is one <pre>, as raw_text_url serves older documents)."""
+    pres = soup.find_all("pre")
+    if len(pres) != 1 or soup.body is None:
+        return ""
+    text = pres[0].get_text()
+    return text if soup.body.get_text().strip() == text.strip() else ""
+
+
+def _unwrap(text: str) -> str:
+    """GPO's hard-wrapped lines joined into paragraphs, one per blank-line-separated chunk.
+
+    A paragraph ends at a blank line, or where a line opens a new labelled paragraph with a
+    deeper first-line indent ("    (2) such…" after "the Act in…"). A deeper line without a
+    label continues the paragraph (a title's hanging indent).
+    """
+    paragraphs: list[list[str]] = [[]]
+    indent = 0
+    for line in text.replace("\r\n", "\n").split("\n"):
+        words = line.strip()
+        depth = len(line) - len(line.lstrip())
+        if not words or (paragraphs[-1] and depth > indent and _paragraph_tokens(words)):
+            paragraphs.append([])
+        if words:
+            paragraphs[-1].append(words)
+            indent = depth
+    return "\n\n".join(" ".join(lines) for lines in paragraphs if lines)

@@ -167,3 +167,47 @@ def test_entities_are_not_expanded_and_nothing_is_fetched(tmp_path):
     ).encode()
     text = ecfr_content(snapshot(body)).text()
     assert "do not read me" not in text and "lollol" not in text
+
+
+# --- genuine GPO XML (tests/files/genuine/ecfr) -------------------------------------
+
+GENUINE = FILES / "genuine" / "ecfr"
+
+
+def genuine(part: str) -> Content:
+    return ecfr_content(snapshot((GENUINE / f"title-1-part-{part}.xml").read_bytes(), key=f"1 CFR {part}"))
+
+
+def test_a_table_in_div_wrappers_reads_row_by_row():
+    # GPO wraps tables as <DIV><DIV class="gpotbl_div"><TABLE>: each row is a block, its cells apart.
+    content = genuine("17")
+    rows = [b for b in content.blocks if " | " in b.text]
+    assert [b.text for b in rows] == [
+        "Received before 2:00 p.m. | Filed for public inspection | Published",
+        "Monday | Wednesday | Thursday",
+        "Tuesday | Thursday | Friday",
+        "Wednesday | Friday | Monday",
+        "Thursday | Monday | Tuesday",
+        "Friday | Tuesday | Wednesday",
+    ]
+    assert {b.section for b in rows} == {"1 CFR 17.2(c)"}
+    assert not any("MondayWednesday" in b.text for b in content.blocks)
+
+
+def test_footnote_references_and_footnotes_read_as_bracketed_numbers():
+    content = genuine("8")
+    assert "January 1, 1964, to December 31, 1972, respectively.) [1] Listings shall refer to" in block(
+        content, "(c) List of CFR sections affected."
+    ).text
+    footnote = block(content, "[1] A three volume set")
+    assert footnote.section == "1 CFR 8.5(c)"
+
+
+def test_subscripts_and_superscripts_in_paragraphs():
+    xml = (
+        '<DIV5 N="50" TYPE="PART"><HEAD>PART 50</HEAD><DIV8 N="50.1" TYPE="SECTION"><HEAD>§ 50.1 Levels.</HEAD>'
+        "<P>(a) SO<INF>2</INF> at 75 ppb and PM<INF>2.5</INF> at 9 g/m<SU>3</SU>, 10<SU>6</SU> units.</P>"
+        "</DIV8></DIV5>"
+    ).encode()
+    content = ecfr_content(snapshot(xml, key="40 CFR 50"))
+    assert block(content, "(a)").text == "(a) SO2 at 75 ppb and PM2.5 at 9 g/m^3, 10^6 units."

@@ -168,3 +168,66 @@ def test_same_record_same_content():
 def test_unreadable_records_are_content_errors(body, message):
     with pytest.raises(ContentError, match=message):
         fr_content(snapshot(body))
+
+
+# --- genuine recorded answers (tests/files/genuine/federal_register) ------------
+
+GENUINE = FILES / "genuine" / "federal_register"
+
+
+def genuine(number: str, text: str | None = None, content_type: str = TEXT) -> Snapshot:
+    body = (GENUINE / text).read_bytes() if text else None
+    return snapshot((GENUINE / f"{number}.json").read_bytes(), text=body, content_type=content_type)
+
+
+def test_gpo_subscripts_in_a_genuine_abstract_read_as_plain_text():
+    [abstract] = [line for line in texts(fr_content(genuine("2024-29463"))) if line.startswith("Abstract:")]
+    assert "oxides of sulfur (SOX), and particulate matter" in abstract
+    assert "secondary sulfur dioxide (SO2) standard" in abstract
+    assert abstract.endswith("for the secondary SO2 NAAQS.")
+    assert "<" not in abstract and "INF" not in abstract
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ('Revisions to the <E T="03">Entity List</E>', "Revisions to the Entity List"),
+        ("emissions of NO<INF>X</INF> and SO<INF>2</INF>", "emissions of NOX and SO2"),
+        ("a level of 15 g/m<SU>3</SU> and 10<SU>6</SU> units", "a level of 15 g/m^3 and 10^6 units"),
+        ("as the Act requires.<SU>1</SU> The rule", "as the Act requires.^1 The rule"),
+        ('<E T="04">Nested <E T="03">emphasis</E> kept</E>', "Nested emphasis kept"),
+        ("fewer than <5 percent & rising", "fewer than <5 percent & rising"),  # not markup: left alone
+    ],
+)
+def test_gpo_inline_markup_in_titles_and_abstracts_reads_as_plain_text(raw, shown):
+    record = json.loads(CASES["2025-00637"][0])
+    record["title"], record["abstract"] = raw, raw
+    content = fr_content(snapshot(json.dumps(record).encode()))
+    assert content.title == shown
+    assert f"Abstract: {shown}" in texts(content)
+
+
+def test_gpo_text_rendition_reads_as_paragraphs_not_lines():
+    # raw_text_url of a 1994 document: text/plain, yet an HTML page with the text hard-wrapped in <pre>.
+    content = fr_content(genuine("93-32104", "93-32104.raw.txt"))
+    lines = texts(content)
+    assert (
+        "Pursuant to the authority vested in me by section 552(c)(2) of the Foreign Assistance Act of 1961, "
+        "as amended, 22 U.S.C. 2348a(c)(2) (the ``Act''), I hereby determine that:"
+    ) in lines
+    first = next(b for b in content.blocks if b.text.startswith("(1) as a result"))
+    assert first.text.endswith("important to the national interests of the United States; and")
+    assert (first.label, first.section) == ("(1)", "(1)")
+    second = next(b for b in content.blocks if b.text.startswith("(2) such unforeseen"))
+    assert second.text.endswith("under Chapter 6 of Part II of the Act.")
+    assert (
+        "Drawdown of Commodities and Services From the Inventory and Resources of the Department of Defense "
+        "To Maintain Egypt's Military Readiness and Security"
+    ) in lines
+
+
+def test_a_pre_2000_publication_date_is_not_shown_as_a_docket():
+    # Old records carry "Federal Register: January 3, 1994" in docket_ids: the issue, not a docket.
+    lines = texts(fr_content(genuine("93-32104")))
+    assert not any(line.startswith("Dockets:") for line in lines)
+    assert "Citation: 59 FR 1" in lines
