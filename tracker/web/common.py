@@ -15,8 +15,6 @@ from tracker.config import Config
 from tracker.web.render import environment
 from tracker.web.security import CSRF_FIELD
 
-MAX_FORM_BYTES = 64 * 1024
-
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session (one transaction) per request. Routes that write commit themselves,
@@ -57,10 +55,9 @@ def forbidden(request: Request, text: str) -> HTMLResponse:
 
 
 async def form_fields(request: Request) -> dict[str, list[str]]:
-    """A POSTed form (application/x-www-form-urlencoded, what HTML forms send) as {name: [values]}."""
+    """A POSTed form (application/x-www-form-urlencoded, what HTML forms send) as {name: [values]}.
+    Its size was checked as it arrived (tracker.web.limits)."""
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise HTTPException(413, "The form is too large.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if body and content_type != "application/x-www-form-urlencoded":
         raise HTTPException(415, "Send the form as application/x-www-form-urlencoded.")
