@@ -20,6 +20,7 @@ from tracker.config import SEVERITIES, Config, ConfigError, SubscriberConfig, lo
 from tracker.diff import render_text
 from tracker.expectations import expectation_rows
 from tracker.present import document_summary_json, event_json, version_json
+from tracker.printable import printable
 from tracker.review import ReviewError, compare_versions
 
 app = typer.Typer(help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
@@ -37,8 +38,18 @@ class State:
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(code)
+
+
+def say(text: str, err: bool = False) -> None:
+    """One line that may carry fetched text (titles, URLs, server errors): its controls shown escaped."""
+    typer.echo(printable(text), err=err)
+
+
+def say_lines(text: str) -> None:
+    """Text made of lines, such as a redline: each line escaped on its own, so only ours break it."""
+    typer.echo("\n".join(printable(line) for line in text.split("\n")))
 
 
 def load() -> tuple[Config, Engine]:
@@ -70,11 +81,13 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
         fail(str(exc))
     if not names:
         fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
-    typer.echo(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
+    say(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
     _sync_subscribers(config, engine)
     for result in run_check(config, engine, names):
-        typer.echo(result.line())
-    typer.echo(Sender(config, engine).drain().line())
+        # A result's line, then an indented line of its first failure, which quotes fetched text.
+        summary, newline, failures = result.line().partition("\n")
+        typer.echo(printable(summary) + newline + printable(failures))
+    say(Sender(config, engine).drain().line())
 
 
 @app.command()
@@ -100,9 +113,9 @@ def subscribe(
     except SubscriberError as exc:
         fail(str(exc))
     scope = ", ".join(source + expectation) or "everything"
-    typer.echo(f"{email} follows {scope}: {min_severity} changes and up, digest {digest}")
-    typer.echo(f"their feed: {feed_url}")
-    typer.echo(f"their subscription page (valid 30 days): {manage_url}")
+    say(f"{email} follows {scope}: {min_severity} changes and up, digest {digest}")
+    say(f"their feed: {feed_url}")
+    say(f"their subscription page (valid 30 days): {manage_url}")
 
 
 @app.command()
@@ -116,20 +129,18 @@ def unsubscribe(email: str = typer.Argument(..., help="The subscriber's address.
         fail(str(exc))
     if subscriber is None:
         fail(f"{email} is not a subscriber")
-    typer.echo(f"{subscriber.email} unsubscribed")
+    say(f"{subscriber.email} unsubscribed")
 
 
 @app.command()
 def run() -> None:
     """The service: poll every source at its interval until stopped."""
-    import logging
-
-    from tracker.scheduler import serve_forever
+    from tracker.scheduler import configure_logging, serve_forever
 
     config, engine = load()
     if not config.sources:
         fail(f"{config.path}: no [[sources]] configured; nothing to poll")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     _sync_subscribers(config, engine)
     serve_forever(config, engine)
 
@@ -150,7 +161,7 @@ def send(
     config, engine = load()
     try:
         while True:
-            typer.echo(Sender(config, engine).drain().line(), err=True)
+            say(Sender(config, engine).drain().line(), err=True)
             if not forever:
                 return
             time.sleep(OUTBOX_INTERVAL)
@@ -178,9 +189,11 @@ def node(
 @app.command()
 def serve() -> None:
     """The web app alone: feeds, redlines, unsubscribe links."""
+    from tracker.scheduler import configure_logging
     from tracker.web.app import serve as serve_web
 
     config, engine = load()
+    configure_logging()
     serve_web(config, engine)
 
 
@@ -307,7 +320,9 @@ def history(doc: str = typer.Argument(..., help="Document id, key or URL."), as_
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    typer.echo(f"{document.title or document.url}\n{document.url}\n")
+    say(document.title or document.url)
+    say(document.url)
+    typer.echo("")
     _table(["version", "fetched", "status", "sha256", "final url"],
            [[r["version"], r["fetched_at"], r["status"], r["sha256"][:16], r["final_url"]] for r in rows])
 
@@ -333,16 +348,16 @@ def diff(
     if fmt is Format.html:
         from tracker.web.render import standalone_redline
 
-        typer.echo(standalone_redline(comparison))
+        say_lines(standalone_redline(comparison))  # HTML-escaped; controls shown escaped too
         return
     old = comparison.old.number if comparison.old else "nothing"
-    typer.echo(f"{document.title or document.url}: version {old} -> {comparison.new.number}")
+    say(f"{document.title or document.url}: version {old} -> {comparison.new.number}")
     if comparison.assessment:
-        typer.echo(f"severity: {comparison.assessment.severity}")
+        say(f"severity: {comparison.assessment.severity}")
         for reason in comparison.assessment.reasons:
-            typer.echo(f"  - {reason}")
+            say(f"  - {reason}")
     typer.echo("")
-    typer.echo(render_text(comparison.redline))
+    say_lines(render_text(comparison.redline))
 
 
 def _sync_subscribers(config: Config, engine: Engine) -> None:
@@ -380,7 +395,7 @@ def _parse_time(text: str) -> datetime:
 
 
 def _table(headers: list[str], rows: list[list]) -> None:
-    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [[str(c) for c in headers]] + [["" if c is None else printable(c) for c in row] for row in rows]
     widths = [min(max(len(row[i]) for row in cells), 60) for i in range(len(headers))]
     for n, row in enumerate(cells):
         line = "  ".join(c[:60].ljust(w) if i < len(row) - 1 else c for i, (c, w) in enumerate(zip(row, widths)))

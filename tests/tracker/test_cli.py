@@ -1,5 +1,7 @@
 """Command-line behaviour that does not need a crawl: errors and empty states."""
 
+import json
+
 from typer.testing import CliRunner
 
 from tracker.cli import app
@@ -63,3 +65,93 @@ def test_subscribe_and_unsubscribe(tmp_path, database_url):
     with session_scope(engine) as session:
         assert session.exec(select(Subscriber)).one().active is False
     assert run("--config", str(path), "unsubscribe", "other@example.com").exit_code == 2
+
+
+# -- fetched text on the terminal --------------------------------------------------------------
+
+# What a hostile server may put in a title, a URL or an error: clear the screen, set the
+# window title, and a newline that forges a line of progress.
+HOSTILE_TITLE = "Rule\x1b[2J\x1b]0;owned\x07 of \u202eexports"
+HOSTILE_URL = "https://www.bis.gov/x\nbis: ok, 99 fetched\r"
+HOSTILE_REASON = "negation removed\x1b[8m hidden"
+CONTROLS = ("\x1b", "\x07", "\r", "\u202e")
+
+
+def _hostile_history(database_url, tmp_path):
+    """The web tests' history, with fetched fields as a hostile server could make them; its config file."""
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import Document, Event, ExpectationMet, Version
+    from tests.support.history import GUIDANCE, build_history
+
+    history = build_history(database_url, tmp_path)
+    doc_id = history.documents[GUIDANCE]
+    with session_scope(history.engine) as session:
+        document = session.get(Document, doc_id)
+        document.title, document.url = HOSTILE_TITLE, HOSTILE_URL
+        for version in session.exec(select(Version).where(Version.document_id == doc_id)):
+            version.final_url = HOSTILE_URL
+        event = session.get(Event, history.events["negation"])
+        event.reasons = json.dumps([HOSTILE_REASON])
+        event.summary = HOSTILE_REASON
+        session.add(ExpectationMet(name="gp10", met_at=event.detected_at, document_id=doc_id, version=3,
+                                   event_id=event.id))
+    path = tmp_path / "hostile.toml"
+    path.write_text(
+        f'[database]\nurl = "{database_url}"\n'
+        f'[[sources]]\nname = "bis"\nkind = "page"\nurl = "{GUIDANCE}"\n'
+        '[[expectations]]\nname = "gp10"\ntitle = "GP10 guidance"\nmatch_any = ["GP10"]\n'
+    )
+    return path, doc_id
+
+
+def _assert_escaped(output: str, lines_kept: bool = True) -> None:
+    for control in CONTROLS:
+        assert control not in output, f"{control!r} reached the terminal"
+    if lines_kept:
+        assert "\nbis: ok, 99 fetched" not in output  # no forged line
+    assert "\\x1b[2J" in output or "\\n" in output
+
+
+def test_fetched_text_reaches_the_terminal_escaped(tmp_path, database_url):
+    path, doc_id = _hostile_history(database_url, tmp_path)
+    for command in (["changes"], ["documents"], ["expectations"], ["history", str(doc_id)],
+                    ["diff", str(doc_id)], ["diff", str(doc_id), "--format", "text"],
+                    ["diff", str(doc_id), "--format", "html"]):
+        result = run("--config", str(path), *command)
+        assert result.exit_code == 0, (command, result.output)
+        # In an HTML file a newline is only a space; the other controls are escaped there too.
+        _assert_escaped(result.output, lines_kept="html" not in command)
+    diff = run("--config", str(path), "diff", str(doc_id), "--format", "text").output
+    assert "Rule\\x1b[2J\\x1b]0;owned\\x07 of \\u202eexports" in diff
+
+
+def test_json_output_keeps_fetched_text_exact(tmp_path, database_url):
+    path, doc_id = _hostile_history(database_url, tmp_path)
+    changes = json.loads(run("--config", str(path), "changes", "--json").output)
+    assert HOSTILE_TITLE in [c["document"]["title"] for c in changes]
+    assert HOSTILE_REASON in [r for c in changes for r in c["reasons"]]
+    documents = json.loads(run("--config", str(path), "documents", "--json").output)
+    assert HOSTILE_URL in [d["url"] for d in documents]
+    history = json.loads(run("--config", str(path), "history", str(doc_id), "--json").output)
+    assert history[-1]["final_url"] == HOSTILE_URL
+
+
+def test_check_summary_and_errors_are_escaped(tmp_path, database_url, monkeypatch):
+    import tracker.crawl
+    from tracker.crawl import SourceResult
+
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n'
+                    '[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n')
+    failed = SourceResult(name="bis", status="failed", failures=[f"{HOSTILE_URL}: HTTP 500 {HOSTILE_REASON}"])
+    monkeypatch.setattr(tracker.crawl, "run_check", lambda config, engine, names: [failed])
+    result = run("--config", str(path), "check")
+    _assert_escaped(result.output)
+    lines = result.output.splitlines()
+    assert any(line.startswith("bis: FAILED") for line in lines)
+    assert any(line.startswith("  1 failure(s); first: https://www.bis.gov/x\\nbis: ok") for line in lines)
+
+    error = run("--config", str(path), "diff", "\x1b]0;owned\x07")
+    assert error.exit_code == 2 and "\x1b" not in error.output and "\x07" not in error.output

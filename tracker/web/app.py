@@ -154,7 +154,9 @@ def _time(text: str) -> datetime | None:
 
 
 def serve(config: Config, engine: Engine) -> None:
-    """Run the web app on [web] host and port until interrupted."""
+    """Run the web app on [web] host and port until interrupted. Uvicorn's own loggers are left to
+    propagate to the root logger, which the caller sets up (tracker.scheduler.configure_logging)."""
     import uvicorn
 
-    uvicorn.run(create_app(config, engine), host=config.web.host, port=config.web.port, log_level="info")
+    uvicorn.run(create_app(config, engine), host=config.web.host, port=config.web.port, log_level="info",
+                log_config=None)
