@@ -23,6 +23,7 @@ from tracker.alerts.subscribers import follows, severity_reaches
 from tracker.alerts.tokens import FEED, make_token, signing_key
 from tracker.config import Config
 from tracker.present import iso
+from tracker.web.render import is_http_url
 
 FeedFormat = Literal["atom", "rss"]
 
@@ -138,7 +139,7 @@ def entry_html(story: Story) -> str:
         lines.append(f"Severity: <strong>{html.escape(event.severity or '')}</strong><br>")
     lines.append(f"Source: {html.escape(story.source)}<br>")
     url = html.escape(story.document_url)
-    if story.document_url.startswith(("http://", "https://")):
+    if is_http_url(story.document_url):
         lines.append(f'Document: <a href="{url}">{url}</a><br>')
     else:
         lines.append(f"Document: {url}<br>")
