@@ -39,7 +39,7 @@ HEARTBEAT_KEY = "scheduler_heartbeat"  # written by the scheduler while it runs
 HEARTBEAT_FRESH = timedelta(minutes=2)
 HEADINGS = {
     400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    413: "Request too large", 415: "Unsupported form",
+    413: "Request too large", 415: "Unsupported form", 429: "Too many attempts",
 }
 
 
