@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from storage.db import DatabaseError, open_database, session_scope
 from storage.models import Document, Source
-from storage.repository import find_document, list_documents, list_events, list_versions
+from storage.repository import MAX_ROW_ID, find_document, list_documents, list_events, list_versions
 from tracker.alerts.sender import Sender, subscriber_feed_url, subscription_url
 from tracker.alerts.subscribers import SubscriberError, deactivate, sync_subscribers, upsert_subscriber
 from tracker.config import SEVERITIES, Config, ConfigError, SubscriberConfig, load_config
@@ -40,6 +40,15 @@ class State:
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(code)
+
+
+def whole_number(option: str, text: str | None, least: int = 0, most: int = MAX_ROW_ID) -> int | None:
+    """A numeric option, read here rather than by Click, so that a bad one is a one-line error."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and least <= int(text) <= most):
+        fail(f"{option}: expected a whole number from {least} to {most}, got {text!r}")
+    return int(text)
 
 
 def say(text: str, err: bool = False) -> None:
@@ -172,16 +181,17 @@ def send(
 @app.command()
 def node(
     bind: str = typer.Option("127.0.0.1", help="Address to listen on; the scheduler's machine must reach it."),
-    port: int = typer.Option(6800, help="Scrapyd's HTTP port."),
+    port: str = typer.Option("6800", metavar="PORT", help="Scrapyd's HTTP port."),
     directory: str = typer.Option("var/scrapyd", "--dir", help="Where the node keeps its config, logs and queue."),
     project: str = typer.Option("rulewatch", help="The project name, as in [cluster] project."),
-    max_jobs: int = typer.Option(0, help="Crawl jobs at once; 0 means 4 per CPU."),
+    max_jobs: str = typer.Option("0", metavar="N", help="Crawl jobs at once; 0 means 4 per CPU."),
 ) -> None:
     """A crawl node for a [cluster]: Scrapyd, serving Rulewatch's spiders."""
     from pathlib import Path
 
     from tracker.node import run_node
 
+    port, max_jobs = whole_number("--port", port, 1, 65535), whole_number("--max-jobs", max_jobs, 0, 10000)
     typer.echo(f"Scrapyd node on http://{bind}:{port}, files in {directory}", err=True)
     run_node(bind, port, Path(directory), project, max_jobs)
 
@@ -239,9 +249,10 @@ def changes(
     since: Optional[str] = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),
     severity: Optional[str] = typer.Option(None, help="Keep changes at least this severe (and all other events)."),
     source: Optional[str] = typer.Option(None, help="Only this source."),
-    limit: int = typer.Option(0, help="At most this many (0: all)."),
+    limit: str = typer.Option("0", metavar="N", help="At most this many (0: all)."),
 ) -> None:
     """Changes and events, newest first."""
+    limit = whole_number("--limit", limit)
     severities = None
     if severity is not None:
         if severity not in SEVERITIES:
@@ -330,11 +341,12 @@ def history(doc: str = typer.Argument(..., help="Document id, key or URL."), as_
 @app.command()
 def diff(
     doc: str = typer.Argument(..., help="Document id, key or URL."),
-    from_version: Optional[int] = typer.Option(None, "--from", help="Older version (default: the one before --to)."),
-    to_version: Optional[int] = typer.Option(None, "--to", help="Newer version (default: the latest)."),
+    from_version: Optional[str] = typer.Option(None, "--from", metavar="N", help="Older version (default: the one before --to)."),
+    to_version: Optional[str] = typer.Option(None, "--to", metavar="N", help="Newer version (default: the latest)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
 ) -> None:
     """A redline between two versions (default: the last two)."""
+    from_version, to_version = whole_number("--from", from_version), whole_number("--to", to_version)
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)

@@ -155,3 +155,22 @@ def test_check_summary_and_errors_are_escaped(tmp_path, database_url, monkeypatc
 
     error = run("--config", str(path), "diff", "\x1b]0;owned\x07")
     assert error.exit_code == 2 and "\x1b" not in error.output and "\x07" not in error.output
+
+
+def test_numbers_too_large_for_the_database_are_one_line_errors(tmp_path, database_url):
+    from tests.support.history import GUIDANCE, build_history
+
+    history = build_history(database_url, tmp_path)
+    doc = str(history.documents[GUIDANCE])
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n')
+    huge, over_int32 = "99999999999999999999", str(2**31)
+    for command in (["history", huge], ["history", over_int32], ["history", "\u00b2"], ["diff", huge],
+                    ["diff", doc, "--from", "2**70"], ["diff", doc, "--from", str(2**70)],
+                    ["diff", doc, "--to", over_int32], ["diff", doc, "--from", "-1"],
+                    ["changes", "--limit", huge], ["changes", "--limit", "1e30"]):
+        result = run("--config", str(path), *command)
+        assert result.exit_code == 2, (command, result.output, result.exception)
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1, (command, result.output)
+    assert run("--config", str(path), "diff", doc, "--from", "1", "--to", "2").exit_code == 0
+    assert run("--config", str(path), "changes", "--limit", "2").exit_code == 0

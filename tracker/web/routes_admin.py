@@ -154,7 +154,7 @@ def admin_logout(
     return response
 
 
-@pages.post("/admin/subscribers/{subscriber_id:int}/revoke")
+@pages.post("/admin/subscribers/{subscriber_id:id}/revoke")
 def admin_revoke(
     request: Request,
     subscriber_id: int,
@@ -208,7 +208,7 @@ def admin_deliveries(session: Session = Depends(get_session)) -> list[dict]:
     return delivery_rows(session)
 
 
-@api.post("/subscribers/{subscriber_id}/revoke", dependencies=[Depends(require_admin)])
+@api.post("/subscribers/{subscriber_id:id}/revoke", dependencies=[Depends(require_admin)])
 def admin_revoke_api(subscriber_id: int, session: Session = Depends(get_session)) -> dict:
     """Revoke every signed link given to a subscriber (unsubscribe, feed, subscription page)."""
     subscriber = revoke_links(session, subscriber_id)
