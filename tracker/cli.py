@@ -10,8 +10,10 @@ from typing import Optional
 
 import typer
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from typer.core import TyperGroup
 
-from storage.db import DatabaseError, open_database, session_scope
+from storage.db import DatabaseError, database_error, ensure_writable, open_database, session_scope
 from storage.models import Document, Source
 from storage.repository import MAX_ROW_ID, find_document, list_documents, list_events, list_versions
 from tracker.alerts.sender import Sender, subscriber_feed_url, subscription_url
@@ -23,18 +25,33 @@ from tracker.present import document_summary_json, event_json, version_json
 from tracker.printable import printable
 from tracker.review import ReviewError, compare_versions
 
+
+
+class State:
+    config_path: str | None = None
+    database_url: str = ""  # once a command has loaded its config
+
+
+class Commands(TyperGroup):
+    """Every command: a database that fails on the way (read-only, full, gone) is one line and exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            fail(str(database_error(exc, State.database_url)))
+        except DatabaseError as exc:
+            fail(str(exc))
+
+
 app = typer.Typer(help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=Commands)
 
 
 class Format(str, Enum):
     text = "text"
     html = "html"
     json = "json"
-
-
-class State:
-    config_path: str | None = None
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -64,6 +81,7 @@ def say_lines(text: str) -> None:
 def load() -> tuple[Config, Engine]:
     try:
         config = load_config(State.config_path)
+        State.database_url = config.database_url
         return config, open_database(config.database_url)
     except (ConfigError, DatabaseError) as exc:
         fail(str(exc))
@@ -90,6 +108,7 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
         fail(str(exc))
     if not names:
         fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
+    ensure_writable(engine)  # a check stores what it finds: an unusable database is an error, not a result
     say(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
     _sync_subscribers(config, engine)
     for result in run_check(config, engine, names):
@@ -149,6 +168,7 @@ def run() -> None:
     config, engine = load()
     if not config.sources:
         fail(f"{config.path}: no [[sources]] configured; nothing to poll")
+    ensure_writable(engine)
     configure_logging()
     _sync_subscribers(config, engine)
     serve_forever(config, engine)

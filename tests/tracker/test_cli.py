@@ -174,3 +174,101 @@ def test_numbers_too_large_for_the_database_are_one_line_errors(tmp_path, databa
         assert result.output.startswith("error: ") and result.output.count("\n") == 1, (command, result.output)
     assert run("--config", str(path), "diff", doc, "--from", "1", "--to", "2").exit_code == 0
     assert run("--config", str(path), "changes", "--limit", "2").exit_code == 0
+
+
+# -- a database that cannot be written ------------------------------------------------------------
+
+
+def _read_only(database_url: str):
+    """The database, migrated, then made read-only in a way that stops root too: its URL, and an undo."""
+    import shutil
+    import subprocess
+
+    from storage.db import open_database
+
+    open_database(database_url).dispose()
+    if database_url.startswith("postgresql"):
+        return database_url + "%20-cdefault_transaction_read_only%3Don", lambda: None
+    path = database_url.removeprefix("sqlite:///")
+    chattr = shutil.which("chattr")
+    if chattr and subprocess.run([chattr, "+i", path], capture_output=True).returncode == 0:
+        return database_url, lambda: subprocess.run([chattr, "-i", path], capture_output=True)
+    # No immutable files on this filesystem: SQLite's own read-only mode refuses writes the same way.
+    return f"sqlite:///file:{path}?mode=ro&uri=true", lambda: None
+
+
+def _one_error_line(result, what: str) -> None:
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the database "), result.output
+    assert f" is {what}: " in lines[0] and "Traceback" not in result.output
+
+
+def test_read_only_database_is_one_line_and_exit_2(tmp_path, database_url, server):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url, undo = _read_only(database_url)
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n[web]\nport = 9\n'
+                    f'[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n')
+    try:
+        _one_error_line(run("--config", str(path), "check"), "read-only")
+        _one_error_line(run("--config", str(path), "subscribe", "legal@example.com"), "read-only")
+        project = Path(__file__).resolve().parents[2]
+        service = subprocess.run([sys.executable, "-m", "tracker.cli", "--config", str(path), "run"],
+                                 env={**os.environ, "PYTHONPATH": str(project)}, capture_output=True, text=True,
+                                 timeout=120)
+        assert service.returncode == 2, service.stderr
+        assert service.stderr.startswith("error: the database ") and " is read-only: " in service.stderr
+        assert service.stderr.count("\n") == 1, service.stderr
+    finally:
+        undo()
+
+
+def test_full_database_is_one_line_and_exit_2(tmp_path, server):
+    """SQLite's max_page_count makes the database full at its current size, as a full disk would."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from storage.db import open_database
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    open_database(url).dispose()
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n'
+                    f'[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n')
+
+    def full(dbapi_connection, _record):
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(Engine, "connect", full)
+    try:
+        _one_error_line(run("--config", str(path), "check"), "full")
+        # Many subscribers need new pages: the write itself fails with SQLITE_FULL.
+        for n in range(200):
+            result = run("--config", str(path), "subscribe", f"analyst{n}.{'x' * 200}@example.com")
+            if result.exit_code != 0:
+                break
+        _one_error_line(result, "full")
+    finally:
+        event.remove(Engine, "connect", full)
+
+
+def test_database_errors_name_the_problem():
+    from types import SimpleNamespace
+
+    from storage.db import database_error
+
+    def wrapped(**orig):
+        return SimpleNamespace(orig=SimpleNamespace(**orig))
+
+    url = "postgresql+psycopg://rulewatch:secret@db.example/rulewatch"
+    assert " is read-only: " in str(database_error(wrapped(sqlstate="25006"), url))
+    assert " is full: " in str(database_error(wrapped(sqlstate="53100"), url))
+    assert " is full: " in str(database_error(wrapped(sqlite_errorcode=13), "sqlite:///x.db"))
+    assert " is read-only: " in str(database_error(wrapped(sqlite_errorcode=8 | (1 << 8)), "sqlite:///x.db"))
+    assert "secret" not in str(database_error(wrapped(sqlstate="25006"), url))
