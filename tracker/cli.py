@@ -26,7 +26,6 @@ from tracker.printable import printable
 from tracker.review import ReviewError, compare_versions
 
 
-
 class State:
     config_path: str | None = None
     database_url: str = ""  # once a command has loaded its config
@@ -211,9 +210,10 @@ def node(
 
     from tracker.node import run_node
 
-    port, max_jobs = whole_number("--port", port, 1, 65535), whole_number("--max-jobs", max_jobs, 0, 10000)
-    typer.echo(f"Scrapyd node on http://{bind}:{port}, files in {directory}", err=True)
-    run_node(bind, port, Path(directory), project, max_jobs)
+    port_number = whole_number("--port", port, 1, 65535)
+    jobs = whole_number("--max-jobs", max_jobs, 0, 10000)
+    typer.echo(f"Scrapyd node on http://{bind}:{port_number}, files in {directory}", err=True)
+    run_node(bind, port_number, Path(directory), project, jobs)
 
 
 @app.command()
@@ -272,7 +272,7 @@ def changes(
     limit: str = typer.Option("0", metavar="N", help="At most this many (0: all)."),
 ) -> None:
     """Changes and events, newest first."""
-    limit = whole_number("--limit", limit)
+    most = whole_number("--limit", limit)
     severities = None
     if severity is not None:
         if severity not in SEVERITIES:
@@ -287,7 +287,7 @@ def changes(
             if row is None:
                 fail(f"no source named {source!r} has been checked yet")
             source_id = row.id
-        events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=limit or None)
+        events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=most or None)
         rows = [event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id)) for e in events]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -366,12 +366,12 @@ def diff(
     fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
 ) -> None:
     """A redline between two versions (default: the last two)."""
-    from_version, to_version = whole_number("--from", from_version), whole_number("--to", to_version)
+    older, newer = whole_number("--from", from_version), whole_number("--to", to_version)
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)
         try:
-            comparison = compare_versions(session, document, from_version, to_version)
+            comparison = compare_versions(session, document, older, newer)
         except ReviewError as exc:
             fail(str(exc))
     if fmt is Format.json:

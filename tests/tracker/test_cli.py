@@ -97,6 +97,7 @@ def _hostile_history(database_url, tmp_path):
         event.summary = HOSTILE_REASON
         session.add(ExpectationMet(name="gp10", met_at=event.detected_at, document_id=doc_id, version=3,
                                    event_id=event.id))
+    history.engine.dispose()  # the commands open their own
     path = tmp_path / "hostile.toml"
     path.write_text(
         f'[database]\nurl = "{database_url}"\n'
@@ -161,6 +162,7 @@ def test_numbers_too_large_for_the_database_are_one_line_errors(tmp_path, databa
     from tests.support.history import GUIDANCE, build_history
 
     history = build_history(database_url, tmp_path)
+    history.engine.dispose()  # the commands open their own
     doc = str(history.documents[GUIDANCE])
     path = tmp_path / "r.toml"
     path.write_text(f'[database]\nurl = "{database_url}"\n')
