@@ -23,6 +23,7 @@ def test_service_loggers_escape_controls(capfd):
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    root.handlers[:] = []  # pytest's own, kept open for after
     try:
         configure_logging()
         for name in ("rulewatch.scheduler", "uvicorn.access", "uvicorn.error", "apscheduler.scheduler"):
