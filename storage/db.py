@@ -8,24 +8,69 @@ PostgreSQL (postgresql+psycopg://…) behaves the same.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration (tests/storage checks it is Alembic's head). A database already
 # there is opened without loading Alembic, which every crawl process would pay for.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 
 class DatabaseError(Exception):
     """The database cannot be used; the message says what to do next."""
+
+
+# SQLite result codes (the low byte of an extended code) and PostgreSQL SQLSTATEs for a write refused.
+_SQLITE_READONLY, _SQLITE_FULL = 8, 13
+_PG_READ_ONLY = {"25006"}  # read_only_sql_transaction: default_transaction_read_only, a hot standby
+_PG_FULL = {"53100"}  # disk_full
+READ_ONLY_HELP = (
+    "make it writable (the file and its folder, the mount, or the server's default_transaction_read_only), "
+    "or point [database] url or RULEWATCH_DATABASE_URL at a writable one"
+)
+FULL_HELP = "free space on its disk (or raise its size limit or quota), then run again"
+
+
+def database_error(exc: BaseException, url: str | URL) -> DatabaseError:
+    """The one-line error for a database that failed: read-only, full, or otherwise unusable."""
+    where = _shown(url)
+    orig = getattr(exc, "orig", None) or exc
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if (sqlite_code is not None and sqlite_code & 0xFF == _SQLITE_READONLY) or sqlstate in _PG_READ_ONLY:
+        return DatabaseError(f"the database {where} is read-only: {READ_ONLY_HELP}")
+    if (sqlite_code is not None and sqlite_code & 0xFF == _SQLITE_FULL) or sqlstate in _PG_FULL:
+        return DatabaseError(f"the database {where} is full: {FULL_HELP}")
+    return DatabaseError(
+        f"cannot use the database {where}: {_first_line(exc)}; "
+        "check [database] url or RULEWATCH_DATABASE_URL and that the server is up"
+    )
+
+
+def ensure_writable(engine: Engine) -> None:
+    """DatabaseError now if the database refuses writes (read-only, or SQLite at its page limit),
+    rather than in the middle of a check. A probe row is written and rolled back."""
+    try:
+        with engine.connect() as connection:
+            probe = connection.begin()
+            connection.execute(text("INSERT INTO setting (key, value) VALUES (:key, '')"),
+                               {"key": f"write-probe-{os.getpid()}"})
+            probe.rollback()
+            if engine.dialect.name == "sqlite":
+                pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+                if pages >= connection.exec_driver_sql("PRAGMA max_page_count").scalar():
+                    raise DatabaseError(f"the database {_shown(engine.url)} is full: {FULL_HELP}")
+    except DBAPIError as exc:
+        raise database_error(exc, engine.url) from None
 
 
 def utcnow() -> datetime:
@@ -43,7 +88,8 @@ def open_database(url: str, migrate: bool = True) -> Engine:
         ) from None
     connect_args = {}
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not parsed.database.startswith("file:"):  # a URI such as file:x.db?mode=ro names no folder to make
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # A crawl process and the CLI share the file: wait for a lock rather than fail.
         connect_args["timeout"] = 30
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
@@ -56,10 +102,7 @@ def open_database(url: str, migrate: bool = True) -> Engine:
         if migrate:
             upgrade(engine)
     except (OperationalError, SQLAlchemyError) as exc:
-        raise DatabaseError(
-            f"cannot use the database {parsed.render_as_string(hide_password=True)}: "
-            f"{_first_line(exc)}; check [database] url or RULEWATCH_DATABASE_URL and that the server is up"
-        ) from None
+        raise database_error(exc, parsed) from None
     return engine
 
 
@@ -114,6 +157,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def _shown(url: str | URL) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _first_line(exc: Exception) -> str:

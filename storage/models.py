@@ -223,3 +223,25 @@ class CheckRun(SQLModel, table=True):
     finished_at: datetime | None = None  # set by the job itself
     results: str | None = Field(default=None, sa_column=Column(Text))  # JSON {source: tally}, set by the job
     error: str | None = Field(default=None, sa_column=Column(StoredText))
+
+
+class AdminSession(SQLModel, table=True):
+    """An admin signed in through the login form; the cookie carries its random id, signed.
+    Logging out deletes the row, so a copy of the cookie stops working at once."""
+
+    __tablename__ = "admin_session"
+
+    id_sha256: str = Field(primary_key=True, max_length=64)  # of the id in the cookie, never the id itself
+    token_fingerprint: str = Field(max_length=64)  # of the admin token it was opened with
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+class AdminAuthFailure(SQLModel, table=True):
+    """A wrong admin token from a client address; recent ones hold that address back (tracker.web.security)."""
+
+    __tablename__ = "admin_auth_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(index=True, max_length=100)
+    at: datetime = Field(index=True)

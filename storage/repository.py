@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from storage.models import Delivery, Document, Event, Source, Subscriber, Version, storable_text
 
 KEY_BYTES = 2000  # a document key (often its URL) longer than this is kept as its start and its SHA-256
+MAX_ROW_ID = 2**31 - 1  # ids and version numbers are INTEGER columns: PostgreSQL holds no more
 
 
 def ensure_source(session: Session, name: str, kind: str) -> Source:
@@ -53,7 +54,7 @@ def get_document(session: Session, source_id: int, key: str) -> Document | None:
 
 def find_document(session: Session, ref: str) -> Document | None:
     """A document by id, key or URL (what the CLI calls DOC)."""
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit() and int(ref) <= MAX_ROW_ID:
         document = session.get(Document, int(ref))
         if document is not None:
             return document

@@ -10,20 +10,41 @@ from typing import Optional
 
 import typer
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from typer.core import TyperGroup
 
-from storage.db import DatabaseError, open_database, session_scope
+from storage.db import DatabaseError, database_error, ensure_writable, open_database, session_scope
 from storage.models import Document, Source
-from storage.repository import find_document, list_documents, list_events, list_versions
+from storage.repository import MAX_ROW_ID, find_document, list_documents, list_events, list_versions
 from tracker.alerts.sender import Sender, subscriber_feed_url, subscription_url
 from tracker.alerts.subscribers import SubscriberError, deactivate, sync_subscribers, upsert_subscriber
 from tracker.config import SEVERITIES, Config, ConfigError, SubscriberConfig, load_config
 from tracker.diff import render_text
 from tracker.expectations import expectation_rows
 from tracker.present import document_summary_json, event_json, version_json
+from tracker.printable import printable
 from tracker.review import ReviewError, compare_versions
 
+
+class State:
+    config_path: str | None = None
+    database_url: str = ""  # once a command has loaded its config
+
+
+class Commands(TyperGroup):
+    """Every command: a database that fails on the way (read-only, full, gone) is one line and exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            fail(str(database_error(exc, State.database_url)))
+        except DatabaseError as exc:
+            fail(str(exc))
+
+
 app = typer.Typer(help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=Commands)
 
 
 class Format(str, Enum):
@@ -32,18 +53,34 @@ class Format(str, Enum):
     json = "json"
 
 
-class State:
-    config_path: str | None = None
-
-
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(code)
+
+
+def whole_number(option: str, text: str | None, least: int = 0, most: int = MAX_ROW_ID) -> int | None:
+    """A numeric option, read here rather than by Click, so that a bad one is a one-line error."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit() and least <= int(text) <= most):
+        fail(f"{option}: expected a whole number from {least} to {most}, got {text!r}")
+    return int(text)
+
+
+def say(text: str, err: bool = False) -> None:
+    """One line that may carry fetched text (titles, URLs, server errors): its controls shown escaped."""
+    typer.echo(printable(text), err=err)
+
+
+def say_lines(text: str) -> None:
+    """Text made of lines, such as a redline: each line escaped on its own, so only ours break it."""
+    typer.echo("\n".join(printable(line) for line in text.split("\n")))
 
 
 def load() -> tuple[Config, Engine]:
     try:
         config = load_config(State.config_path)
+        State.database_url = config.database_url
         return config, open_database(config.database_url)
     except (ConfigError, DatabaseError) as exc:
         fail(str(exc))
@@ -70,11 +107,14 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
         fail(str(exc))
     if not names:
         fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
-    typer.echo(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
+    ensure_writable(engine)  # a check stores what it finds: an unusable database is an error, not a result
+    say(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
     _sync_subscribers(config, engine)
     for result in run_check(config, engine, names):
-        typer.echo(result.line())
-    typer.echo(Sender(config, engine).drain().line())
+        # A result's line, then an indented line of its first failure, which quotes fetched text.
+        summary, newline, failures = result.line().partition("\n")
+        typer.echo(printable(summary) + newline + printable(failures))
+    say(Sender(config, engine).drain().line())
 
 
 @app.command()
@@ -100,9 +140,9 @@ def subscribe(
     except SubscriberError as exc:
         fail(str(exc))
     scope = ", ".join(source + expectation) or "everything"
-    typer.echo(f"{email} follows {scope}: {min_severity} changes and up, digest {digest}")
-    typer.echo(f"their feed: {feed_url}")
-    typer.echo(f"their subscription page (valid 30 days): {manage_url}")
+    say(f"{email} follows {scope}: {min_severity} changes and up, digest {digest}")
+    say(f"their feed: {feed_url}")
+    say(f"their subscription page (valid 30 days): {manage_url}")
 
 
 @app.command()
@@ -116,20 +156,19 @@ def unsubscribe(email: str = typer.Argument(..., help="The subscriber's address.
         fail(str(exc))
     if subscriber is None:
         fail(f"{email} is not a subscriber")
-    typer.echo(f"{subscriber.email} unsubscribed")
+    say(f"{subscriber.email} unsubscribed")
 
 
 @app.command()
 def run() -> None:
     """The service: poll every source at its interval until stopped."""
-    import logging
-
-    from tracker.scheduler import serve_forever
+    from tracker.scheduler import configure_logging, serve_forever
 
     config, engine = load()
     if not config.sources:
         fail(f"{config.path}: no [[sources]] configured; nothing to poll")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    ensure_writable(engine)
+    configure_logging()
     _sync_subscribers(config, engine)
     serve_forever(config, engine)
 
@@ -150,7 +189,7 @@ def send(
     config, engine = load()
     try:
         while True:
-            typer.echo(Sender(config, engine).drain().line(), err=True)
+            say(Sender(config, engine).drain().line(), err=True)
             if not forever:
                 return
             time.sleep(OUTBOX_INTERVAL)
@@ -161,26 +200,30 @@ def send(
 @app.command()
 def node(
     bind: str = typer.Option("127.0.0.1", help="Address to listen on; the scheduler's machine must reach it."),
-    port: int = typer.Option(6800, help="Scrapyd's HTTP port."),
+    port: str = typer.Option("6800", metavar="PORT", help="Scrapyd's HTTP port."),
     directory: str = typer.Option("var/scrapyd", "--dir", help="Where the node keeps its config, logs and queue."),
     project: str = typer.Option("rulewatch", help="The project name, as in [cluster] project."),
-    max_jobs: int = typer.Option(0, help="Crawl jobs at once; 0 means 4 per CPU."),
+    max_jobs: str = typer.Option("0", metavar="N", help="Crawl jobs at once; 0 means 4 per CPU."),
 ) -> None:
     """A crawl node for a [cluster]: Scrapyd, serving Rulewatch's spiders."""
     from pathlib import Path
 
     from tracker.node import run_node
 
-    typer.echo(f"Scrapyd node on http://{bind}:{port}, files in {directory}", err=True)
-    run_node(bind, port, Path(directory), project, max_jobs)
+    port_number = whole_number("--port", port, 1, 65535)
+    jobs = whole_number("--max-jobs", max_jobs, 0, 10000)
+    typer.echo(f"Scrapyd node on http://{bind}:{port_number}, files in {directory}", err=True)
+    run_node(bind, port_number, Path(directory), project, jobs)
 
 
 @app.command()
 def serve() -> None:
     """The web app alone: feeds, redlines, unsubscribe links."""
+    from tracker.scheduler import configure_logging
     from tracker.web.app import serve as serve_web
 
     config, engine = load()
+    configure_logging()
     serve_web(config, engine)
 
 
@@ -226,9 +269,10 @@ def changes(
     since: Optional[str] = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),
     severity: Optional[str] = typer.Option(None, help="Keep changes at least this severe (and all other events)."),
     source: Optional[str] = typer.Option(None, help="Only this source."),
-    limit: int = typer.Option(0, help="At most this many (0: all)."),
+    limit: str = typer.Option("0", metavar="N", help="At most this many (0: all)."),
 ) -> None:
     """Changes and events, newest first."""
+    most = whole_number("--limit", limit)
     severities = None
     if severity is not None:
         if severity not in SEVERITIES:
@@ -243,7 +287,7 @@ def changes(
             if row is None:
                 fail(f"no source named {source!r} has been checked yet")
             source_id = row.id
-        events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=limit or None)
+        events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=most or None)
         rows = [event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id)) for e in events]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -307,7 +351,9 @@ def history(doc: str = typer.Argument(..., help="Document id, key or URL."), as_
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    typer.echo(f"{document.title or document.url}\n{document.url}\n")
+    say(document.title or document.url)
+    say(document.url)
+    typer.echo("")
     _table(["version", "fetched", "status", "sha256", "final url"],
            [[r["version"], r["fetched_at"], r["status"], r["sha256"][:16], r["final_url"]] for r in rows])
 
@@ -315,16 +361,17 @@ def history(doc: str = typer.Argument(..., help="Document id, key or URL."), as_
 @app.command()
 def diff(
     doc: str = typer.Argument(..., help="Document id, key or URL."),
-    from_version: Optional[int] = typer.Option(None, "--from", help="Older version (default: the one before --to)."),
-    to_version: Optional[int] = typer.Option(None, "--to", help="Newer version (default: the latest)."),
+    from_version: Optional[str] = typer.Option(None, "--from", metavar="N", help="Older version (default: the one before --to)."),
+    to_version: Optional[str] = typer.Option(None, "--to", metavar="N", help="Newer version (default: the latest)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
 ) -> None:
     """A redline between two versions (default: the last two)."""
+    older, newer = whole_number("--from", from_version), whole_number("--to", to_version)
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)
         try:
-            comparison = compare_versions(session, document, from_version, to_version)
+            comparison = compare_versions(session, document, older, newer)
         except ReviewError as exc:
             fail(str(exc))
     if fmt is Format.json:
@@ -333,16 +380,16 @@ def diff(
     if fmt is Format.html:
         from tracker.web.render import standalone_redline
 
-        typer.echo(standalone_redline(comparison))
+        say_lines(standalone_redline(comparison))  # HTML-escaped; controls shown escaped too
         return
     old = comparison.old.number if comparison.old else "nothing"
-    typer.echo(f"{document.title or document.url}: version {old} -> {comparison.new.number}")
+    say(f"{document.title or document.url}: version {old} -> {comparison.new.number}")
     if comparison.assessment:
-        typer.echo(f"severity: {comparison.assessment.severity}")
+        say(f"severity: {comparison.assessment.severity}")
         for reason in comparison.assessment.reasons:
-            typer.echo(f"  - {reason}")
+            say(f"  - {reason}")
     typer.echo("")
-    typer.echo(render_text(comparison.redline))
+    say_lines(render_text(comparison.redline))
 
 
 def _sync_subscribers(config: Config, engine: Engine) -> None:
@@ -380,7 +427,7 @@ def _parse_time(text: str) -> datetime:
 
 
 def _table(headers: list[str], rows: list[list]) -> None:
-    cells = [[str(c) for c in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [[str(c) for c in headers]] + [["" if c is None else printable(c) for c in row] for row in rows]
     widths = [min(max(len(row[i]) for row in cells), 60) for i in range(len(headers))]
     for n, row in enumerate(cells):
         line = "  ".join(c[:60].ljust(w) if i < len(row) - 1 else c for i, (c, w) in enumerate(zip(row, widths)))

@@ -33,8 +33,10 @@ from tracker.alerts.sender import Sender
 from tracker.config import Config
 from tracker.crawl import run_check
 from tracker.lock import SchedulerLock
+from tracker.printable import PrintableFormatter
 
 log = logging.getLogger("rulewatch.scheduler")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 # At INFO, APScheduler logs every run of every job; our own lines already say what each did.
 logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 OUTBOX_INTERVAL = 15  # seconds between outbox drains, besides the one after each poll
@@ -43,6 +45,14 @@ STANDBY_RETRY = 5  # seconds between attempts to take over the scheduler lock
 CLUSTER_TICK = 2  # seconds between rounds of dispatching to Scrapyd nodes and collecting their results
 MAX_BACKOFF = timedelta(hours=6)
 HEARTBEAT_KEY = "scheduler_heartbeat"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """The service's log (`rulewatch run`, `serve`): every logger, Uvicorn's included, to stderr, one
+    line per record, with control characters in messages (fetched text, request paths) escaped."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def backoff(interval: int, failures: int) -> timedelta:

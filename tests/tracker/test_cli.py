@@ -1,5 +1,7 @@
 """Command-line behaviour that does not need a crawl: errors and empty states."""
 
+import json
+
 from typer.testing import CliRunner
 
 from tracker.cli import app
@@ -63,3 +65,212 @@ def test_subscribe_and_unsubscribe(tmp_path, database_url):
     with session_scope(engine) as session:
         assert session.exec(select(Subscriber)).one().active is False
     assert run("--config", str(path), "unsubscribe", "other@example.com").exit_code == 2
+
+
+# -- fetched text on the terminal --------------------------------------------------------------
+
+# What a hostile server may put in a title, a URL or an error: clear the screen, set the
+# window title, and a newline that forges a line of progress.
+HOSTILE_TITLE = "Rule\x1b[2J\x1b]0;owned\x07 of \u202eexports"
+HOSTILE_URL = "https://www.bis.gov/x\nbis: ok, 99 fetched\r"
+HOSTILE_REASON = "negation removed\x1b[8m hidden"
+CONTROLS = ("\x1b", "\x07", "\r", "\u202e")
+
+
+def _hostile_history(database_url, tmp_path):
+    """The web tests' history, with fetched fields as a hostile server could make them; its config file."""
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import Document, Event, ExpectationMet, Version
+    from tests.support.history import GUIDANCE, build_history
+
+    history = build_history(database_url, tmp_path)
+    doc_id = history.documents[GUIDANCE]
+    with session_scope(history.engine) as session:
+        document = session.get(Document, doc_id)
+        document.title, document.url = HOSTILE_TITLE, HOSTILE_URL
+        for version in session.exec(select(Version).where(Version.document_id == doc_id)):
+            version.final_url = HOSTILE_URL
+        event = session.get(Event, history.events["negation"])
+        event.reasons = json.dumps([HOSTILE_REASON])
+        event.summary = HOSTILE_REASON
+        session.add(ExpectationMet(name="gp10", met_at=event.detected_at, document_id=doc_id, version=3,
+                                   event_id=event.id))
+    history.engine.dispose()  # the commands open their own
+    path = tmp_path / "hostile.toml"
+    path.write_text(
+        f'[database]\nurl = "{database_url}"\n'
+        f'[[sources]]\nname = "bis"\nkind = "page"\nurl = "{GUIDANCE}"\n'
+        '[[expectations]]\nname = "gp10"\ntitle = "GP10 guidance"\nmatch_any = ["GP10"]\n'
+    )
+    return path, doc_id
+
+
+def _assert_escaped(output: str, lines_kept: bool = True) -> None:
+    for control in CONTROLS:
+        assert control not in output, f"{control!r} reached the terminal"
+    if lines_kept:
+        assert "\nbis: ok, 99 fetched" not in output  # no forged line
+    assert "\\x1b[2J" in output or "\\n" in output
+
+
+def test_fetched_text_reaches_the_terminal_escaped(tmp_path, database_url):
+    path, doc_id = _hostile_history(database_url, tmp_path)
+    for command in (["changes"], ["documents"], ["expectations"], ["history", str(doc_id)],
+                    ["diff", str(doc_id)], ["diff", str(doc_id), "--format", "text"],
+                    ["diff", str(doc_id), "--format", "html"]):
+        result = run("--config", str(path), *command)
+        assert result.exit_code == 0, (command, result.output)
+        # In an HTML file a newline is only a space; the other controls are escaped there too.
+        _assert_escaped(result.output, lines_kept="html" not in command)
+    diff = run("--config", str(path), "diff", str(doc_id), "--format", "text").output
+    assert "Rule\\x1b[2J\\x1b]0;owned\\x07 of \\u202eexports" in diff
+
+
+def test_json_output_keeps_fetched_text_exact(tmp_path, database_url):
+    path, doc_id = _hostile_history(database_url, tmp_path)
+    changes = json.loads(run("--config", str(path), "changes", "--json").output)
+    assert HOSTILE_TITLE in [c["document"]["title"] for c in changes]
+    assert HOSTILE_REASON in [r for c in changes for r in c["reasons"]]
+    documents = json.loads(run("--config", str(path), "documents", "--json").output)
+    assert HOSTILE_URL in [d["url"] for d in documents]
+    history = json.loads(run("--config", str(path), "history", str(doc_id), "--json").output)
+    assert history[-1]["final_url"] == HOSTILE_URL
+
+
+def test_check_summary_and_errors_are_escaped(tmp_path, database_url, monkeypatch):
+    import tracker.crawl
+    from tracker.crawl import SourceResult
+
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n'
+                    '[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n')
+    failed = SourceResult(name="bis", status="failed", failures=[f"{HOSTILE_URL}: HTTP 500 {HOSTILE_REASON}"])
+    monkeypatch.setattr(tracker.crawl, "run_check", lambda config, engine, names: [failed])
+    result = run("--config", str(path), "check")
+    _assert_escaped(result.output)
+    lines = result.output.splitlines()
+    assert any(line.startswith("bis: FAILED") for line in lines)
+    assert any(line.startswith("  1 failure(s); first: https://www.bis.gov/x\\nbis: ok") for line in lines)
+
+    error = run("--config", str(path), "diff", "\x1b]0;owned\x07")
+    assert error.exit_code == 2 and "\x1b" not in error.output and "\x07" not in error.output
+
+
+def test_numbers_too_large_for_the_database_are_one_line_errors(tmp_path, database_url):
+    from tests.support.history import GUIDANCE, build_history
+
+    history = build_history(database_url, tmp_path)
+    history.engine.dispose()  # the commands open their own
+    doc = str(history.documents[GUIDANCE])
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n')
+    huge, over_int32 = "99999999999999999999", str(2**31)
+    for command in (["history", huge], ["history", over_int32], ["history", "\u00b2"], ["diff", huge],
+                    ["diff", doc, "--from", "2**70"], ["diff", doc, "--from", str(2**70)],
+                    ["diff", doc, "--to", over_int32], ["diff", doc, "--from", "-1"],
+                    ["changes", "--limit", huge], ["changes", "--limit", "1e30"]):
+        result = run("--config", str(path), *command)
+        assert result.exit_code == 2, (command, result.output, result.exception)
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1, (command, result.output)
+    assert run("--config", str(path), "diff", doc, "--from", "1", "--to", "2").exit_code == 0
+    assert run("--config", str(path), "changes", "--limit", "2").exit_code == 0
+
+
+# -- a database that cannot be written ------------------------------------------------------------
+
+
+def _read_only(database_url: str):
+    """The database, migrated, then made read-only in a way that stops root too: its URL, and an undo."""
+    import shutil
+    import subprocess
+
+    from storage.db import open_database
+
+    open_database(database_url).dispose()
+    if database_url.startswith("postgresql"):
+        return database_url + "%20-cdefault_transaction_read_only%3Don", lambda: None
+    path = database_url.removeprefix("sqlite:///")
+    chattr = shutil.which("chattr")
+    if chattr and subprocess.run([chattr, "+i", path], capture_output=True).returncode == 0:
+        return database_url, lambda: subprocess.run([chattr, "-i", path], capture_output=True)
+    # No immutable files on this filesystem: SQLite's own read-only mode refuses writes the same way.
+    return f"sqlite:///file:{path}?mode=ro&uri=true", lambda: None
+
+
+def _one_error_line(result, what: str) -> None:
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the database "), result.output
+    assert f" is {what}: " in lines[0] and "Traceback" not in result.output
+
+
+def test_read_only_database_is_one_line_and_exit_2(tmp_path, database_url, server):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url, undo = _read_only(database_url)
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n[web]\nport = 9\n'
+                    f'[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n')
+    try:
+        _one_error_line(run("--config", str(path), "check"), "read-only")
+        _one_error_line(run("--config", str(path), "subscribe", "legal@example.com"), "read-only")
+        project = Path(__file__).resolve().parents[2]
+        service = subprocess.run([sys.executable, "-m", "tracker.cli", "--config", str(path), "run"],
+                                 env={**os.environ, "PYTHONPATH": str(project)}, capture_output=True, text=True,
+                                 timeout=120)
+        assert service.returncode == 2, service.stderr
+        assert service.stderr.startswith("error: the database ") and " is read-only: " in service.stderr
+        assert service.stderr.count("\n") == 1, service.stderr
+    finally:
+        undo()
+
+
+def test_full_database_is_one_line_and_exit_2(tmp_path, server):
+    """SQLite's max_page_count makes the database full at its current size, as a full disk would."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from storage.db import open_database
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    open_database(url).dispose()
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{url}"\n'
+                    f'[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n')
+
+    def full(dbapi_connection, _record):
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(Engine, "connect", full)
+    try:
+        _one_error_line(run("--config", str(path), "check"), "full")
+        # Many subscribers need new pages: the write itself fails with SQLITE_FULL.
+        for n in range(200):
+            result = run("--config", str(path), "subscribe", f"analyst{n}.{'x' * 200}@example.com")
+            if result.exit_code != 0:
+                break
+        _one_error_line(result, "full")
+    finally:
+        event.remove(Engine, "connect", full)
+
+
+def test_database_errors_name_the_problem():
+    from types import SimpleNamespace
+
+    from storage.db import database_error
+
+    def wrapped(**orig):
+        return SimpleNamespace(orig=SimpleNamespace(**orig))
+
+    url = "postgresql+psycopg://rulewatch:secret@db.example/rulewatch"
+    assert " is read-only: " in str(database_error(wrapped(sqlstate="25006"), url))
+    assert " is full: " in str(database_error(wrapped(sqlstate="53100"), url))
+    assert " is full: " in str(database_error(wrapped(sqlite_errorcode=13), "sqlite:///x.db"))
+    assert " is read-only: " in str(database_error(wrapped(sqlite_errorcode=8 | (1 << 8)), "sqlite:///x.db"))
+    assert "secret" not in str(database_error(wrapped(sqlstate="25006"), url))

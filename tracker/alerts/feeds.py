@@ -23,6 +23,7 @@ from tracker.alerts.subscribers import follows, severity_reaches
 from tracker.alerts.tokens import FEED, make_token, signing_key
 from tracker.config import Config
 from tracker.present import iso
+from tracker.web.render import is_http_url
 
 FeedFormat = Literal["atom", "rss"]
 
@@ -84,14 +85,14 @@ def build_feed(
     events = _pick(session, query, subscriber, limit)
     feed = FeedGenerator()
     feed.id(_tag(base, f"feeds/{key}"))
-    feed.title(xml_safe(title))
+    feed.title(feed_title(title, fmt))
     feed.subtitle("Changes to US export-control documents, as tracked by Rulewatch")
     feed.link(href=f"{base}{path}.{fmt}", rel="self")
     feed.link(href=alternate, rel="alternate")  # last link added is RSS's <link>
     feed.language("en")
     feed.updated(_aware(events[0].detected_at) if events else EPOCH)
     for event in events:
-        _add_entry(session, config, base, feed.add_entry(order="append"), event)
+        _add_entry(session, config, base, feed.add_entry(order="append"), event, fmt)
     if fmt == "atom":
         return feed.atom_str(pretty=True)
     return feed.rss_str(pretty=True)
@@ -111,11 +112,11 @@ def _pick(session: Session, query, subscriber: Subscriber | None, limit: int) ->
     return picked
 
 
-def _add_entry(session: Session, config: Config, base: str, entry, event: Event) -> None:
+def _add_entry(session: Session, config: Config, base: str, entry, event: Event, fmt: FeedFormat) -> None:
     story = tell(session, config, event)  # the same headline, reasons and excerpt as the email
     moment = _aware(event.detected_at)
     entry.id(_tag(base, f"events/{event.id}"))
-    entry.title(xml_safe(story.headline))
+    entry.title(feed_title(story.headline, fmt))
     entry.link(href=story.diff_url, rel="alternate")
     entry.updated(moment)
     entry.published(moment)
@@ -138,7 +139,7 @@ def entry_html(story: Story) -> str:
         lines.append(f"Severity: <strong>{html.escape(event.severity or '')}</strong><br>")
     lines.append(f"Source: {html.escape(story.source)}<br>")
     url = html.escape(story.document_url)
-    if story.document_url.startswith(("http://", "https://")):
+    if is_http_url(story.document_url):
         lines.append(f'Document: <a href="{url}">{url}</a><br>')
     else:
         lines.append(f"Document: {url}<br>")
@@ -158,6 +159,13 @@ def entry_html(story: Story) -> str:
         lines.append(story.excerpt_html)
     lines.append(f'<p><a href="{html.escape(story.diff_url)}">See the full redline</a></p>')
     return "\n".join(lines)
+
+
+def feed_title(text: str, fmt: FeedFormat) -> str:
+    """A title as the format needs it. Atom's is plain text (type="text"). RSS 2.0 says nothing, and
+    readers take it as HTML: escaped once more here (XML escapes it again), a fetched `<b>` or `&amp;`
+    shows as written instead of as markup or as `&`."""
+    return xml_safe(html.escape(text, quote=False) if fmt == "rss" else text)
 
 
 def xml_safe(text: str) -> str:

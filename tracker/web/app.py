@@ -30,6 +30,7 @@ from tracker.web import (
     routes_admin, routes_api, routes_changes, routes_documents, routes_feeds, routes_subscriptions,
 )
 from tracker.web.common import message
+from tracker.web.limits import BodyLimit
 from tracker.web.render import TEMPLATES
 from tracker.web.security import SECURITY_HEADERS, docs_csp
 
@@ -38,7 +39,7 @@ HEARTBEAT_KEY = "scheduler_heartbeat"  # written by the scheduler while it runs
 HEARTBEAT_FRESH = timedelta(minutes=2)
 HEADINGS = {
     400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    413: "Form too large", 415: "Unsupported form",
+    413: "Request too large", 415: "Unsupported form", 429: "Too many attempts",
 }
 
 
@@ -54,6 +55,9 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    # Added last, so it runs first: a body is limited before any other middleware or route.
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -150,7 +154,9 @@ def _time(text: str) -> datetime | None:
 
 
 def serve(config: Config, engine: Engine) -> None:
-    """Run the web app on [web] host and port until interrupted."""
+    """Run the web app on [web] host and port until interrupted. Uvicorn's own loggers are left to
+    propagate to the root logger, which the caller sets up (tracker.scheduler.configure_logging)."""
     import uvicorn
 
-    uvicorn.run(create_app(config, engine), host=config.web.host, port=config.web.port, log_level="info")
+    uvicorn.run(create_app(config, engine), host=config.web.host, port=config.web.port, log_level="info",
+                log_config=None)

@@ -8,14 +8,32 @@ from urllib.parse import parse_qs
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from storage.db import session_scope
+from storage.repository import MAX_ROW_ID
 from tracker.alerts.tokens import signing_key
 from tracker.config import Config
 from tracker.web.render import environment
 from tracker.web.security import CSRF_FIELD
 
-MAX_FORM_BYTES = 64 * 1024
+
+
+class RowIdConvertor(Convertor[int]):
+    """`{name:id}` in a route path: an id or version number that fits the database's INTEGER.
+    A longer one matches no route (404), where `:int` would pass it on to overflow the
+    database driver (500)."""
+
+    regex = "0*[0-9]{1,9}"  # at most 9 digits after leading zeros: always below MAX_ROW_ID (2**31 - 1)
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", RowIdConvertor())
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -57,10 +75,9 @@ def forbidden(request: Request, text: str) -> HTMLResponse:
 
 
 async def form_fields(request: Request) -> dict[str, list[str]]:
-    """A POSTed form (application/x-www-form-urlencoded, what HTML forms send) as {name: [values]}."""
+    """A POSTed form (application/x-www-form-urlencoded, what HTML forms send) as {name: [values]}.
+    Its size was checked as it arrived (tracker.web.limits)."""
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise HTTPException(413, "The form is too large.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if body and content_type != "application/x-www-form-urlencoded":
         raise HTTPException(415, "Send the form as application/x-www-form-urlencoded.")

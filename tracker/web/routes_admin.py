@@ -1,8 +1,9 @@
 """Admin pages and API: sources with their full errors, subscribers, failing deliveries.
 
 Off until `[web] admin_token` (or RULEWATCH_ADMIN_TOKEN) is set; then the API
-wants `Authorization: Bearer <token>`, and the page that header or the cookie
-its login form sets (see tracker.web.security).
+wants `Authorization: Bearer <token>`, and the page that header or the session
+cookie its login form sets. Wrong tokens are counted per client address, and too
+many give 429 (see tracker.web.security).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from tracker.present import iso
 from tracker.web.common import first, forbidden, form_fields, get_config, get_session, key_for, not_found, page
 from tracker.web.queries import source_health
 from tracker.web.security import (
-    ADMIN_COOKIE, ADMIN_HELP, ADMIN_SESSION_MAX_AGE, CSRF_FIELD, admin_cookie, admin_cookie_valid, bearer_valid,
-    csrf_token, csrf_valid, token_matches,
+    ADMIN_COOKIE, ADMIN_HELP, ADMIN_SESSION_MAX_AGE, CSRF_FIELD, admin_session_valid, bearer_token,
+    check_admin_token, csrf_token, csrf_valid, end_admin_session, start_admin_session,
 )
 
 pages = APIRouter(include_in_schema=False)
@@ -79,9 +80,12 @@ def revoke_links(session: Session, subscriber_id: int) -> Subscriber | None:
 # -- pages ---------------------------------------------------------------------------------
 
 
-def _signed_in(request: Request, key: str, config: Config) -> bool:
+def _signed_in(request: Request, session: Session, key: str, config: Config) -> bool:
     admin_token = config.web.admin_token
-    return bearer_valid(request, admin_token) or admin_cookie_valid(key, admin_token, request.cookies.get(ADMIN_COOKIE))
+    if admin_session_valid(session, key, admin_token, request.cookies.get(ADMIN_COOKIE)):
+        return True
+    given = bearer_token(request)
+    return given is not None and check_admin_token(session, request, given, admin_token)
 
 
 def _login_page(request: Request, key: str, status_code: int, error: str = ""):
@@ -98,7 +102,7 @@ def admin_page(request: Request, session: Session = Depends(get_session), config
     if not config.web.admin_token:
         return _admin_off(request)
     key = key_for(session, config)
-    if not _signed_in(request, key, config):
+    if not _signed_in(request, session, key, config):
         return _login_page(request, key, 401)
     return page(
         request,
@@ -122,11 +126,11 @@ def admin_login(
     key = key_for(session, config)
     if not csrf_valid(key, LOGIN_SUBJECT, first(form, CSRF_FIELD)):
         return forbidden(request, BAD_CSRF)
-    if not token_matches(first(form, "token"), config.web.admin_token):
+    if not check_admin_token(session, request, first(form, "token"), config.web.admin_token):
         return _login_page(request, key, 403, error="That is not the admin token.")
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
-        ADMIN_COOKIE, admin_cookie(key, config.web.admin_token), max_age=ADMIN_SESSION_MAX_AGE,
+        ADMIN_COOKIE, start_admin_session(session, key, config.web.admin_token), max_age=ADMIN_SESSION_MAX_AGE,
         path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https",
     )
     return response
@@ -141,14 +145,16 @@ def admin_logout(
 ):
     if not config.web.admin_token:
         return _admin_off(request)
-    if not csrf_valid(key_for(session, config), ADMIN_SUBJECT, first(form, CSRF_FIELD)):
+    key = key_for(session, config)
+    if not csrf_valid(key, ADMIN_SUBJECT, first(form, CSRF_FIELD)):
         return forbidden(request, BAD_CSRF)
+    end_admin_session(session, key, request.cookies.get(ADMIN_COOKIE))  # a copy of the cookie dies with it
     response = RedirectResponse("/admin", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
-@pages.post("/admin/subscribers/{subscriber_id:int}/revoke")
+@pages.post("/admin/subscribers/{subscriber_id:id}/revoke")
 def admin_revoke(
     request: Request,
     subscriber_id: int,
@@ -159,7 +165,7 @@ def admin_revoke(
     if not config.web.admin_token:
         return _admin_off(request)
     key = key_for(session, config)
-    if not _signed_in(request, key, config):
+    if not _signed_in(request, session, key, config):
         return _login_page(request, key, 401)
     if not csrf_valid(key, ADMIN_SUBJECT, first(form, CSRF_FIELD)):
         return forbidden(request, BAD_CSRF)
@@ -172,11 +178,14 @@ def admin_revoke(
 
 
 def require_admin(
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), config: Config = Depends(get_config)
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    session: Session = Depends(get_session),
+    config: Config = Depends(get_config),
 ) -> None:
     if not config.web.admin_token:
         raise HTTPException(404, ADMIN_HELP)
-    if credentials is None or not token_matches(credentials.credentials, config.web.admin_token):
+    if credentials is None or not check_admin_token(session, request, credentials.credentials, config.web.admin_token):
         raise HTTPException(401, "Send the admin token as Authorization: Bearer <token>.",
                             headers={"WWW-Authenticate": "Bearer"})
 
@@ -199,7 +208,7 @@ def admin_deliveries(session: Session = Depends(get_session)) -> list[dict]:
     return delivery_rows(session)
 
 
-@api.post("/subscribers/{subscriber_id}/revoke", dependencies=[Depends(require_admin)])
+@api.post("/subscribers/{subscriber_id:id}/revoke", dependencies=[Depends(require_admin)])
 def admin_revoke_api(subscriber_id: int, session: Session = Depends(get_session)) -> dict:
     """Revoke every signed link given to a subscriber (unsubscribe, feed, subscription page)."""
     subscriber = revoke_links(session, subscriber_id)

@@ -21,7 +21,7 @@ from storage.repository import list_documents, list_events, list_sources, list_v
 from tracker.config import Config
 from tracker.present import document_summary_json, event_json, version_json
 from tracker.review import ReviewError, compare_versions
-from tracker.web.common import get_config, get_session
+from tracker.web.common import MAX_ROW_ID, get_config, get_session
 from tracker.expectations import expectation_rows
 from tracker.web.queries import FilterError, change_filters, source_health
 
@@ -42,7 +42,7 @@ def changes(
     event: str = Query("", description="Only this kind: new, changed, removed, expectation_met."),
     since: str = Query("", description="Detected at or after this ISO 8601 date or time."),
     until: str = Query("", description="Detected at or before this ISO 8601 time (a bare date: that whole day)."),
-    limit: int = Query(0, ge=0, description="At most this many (0: all)."),
+    limit: int = Query(0, ge=0, le=MAX_ROW_ID, description="At most this many (0: all)."),
     session: Session = Depends(get_session),
 ) -> list[dict]:
     """Events, newest first."""
@@ -64,7 +64,7 @@ def documents(session: Session = Depends(get_session)) -> list[dict]:
     return [document_summary_json(d, sources[d.source_id]) for d in list_documents(session)]
 
 
-@router.get("/documents/{document_id}")
+@router.get("/documents/{document_id:id}")
 def document(document_id: int, session: Session = Depends(get_session)) -> dict:
     """One document."""
     found = _document(session, document_id)
@@ -72,18 +72,19 @@ def document(document_id: int, session: Session = Depends(get_session)) -> dict:
     return document_summary_json(found, sources[found.source_id])
 
 
-@router.get("/documents/{document_id}/versions")
+@router.get("/documents/{document_id:id}/versions")
 def versions(document_id: int, session: Session = Depends(get_session)) -> list[dict]:
     """A document's versions, oldest first, with their fetch evidence."""
     found = _document(session, document_id)
     return [{**version_json(v), "evidence": json.loads(v.evidence or "{}")} for v in list_versions(session, found.id)]
 
 
-@router.get("/documents/{document_id}/diff")
+@router.get("/documents/{document_id:id}/diff")
 def diff(
     document_id: int,
-    from_: int | None = Query(None, alias="from", description="Older version (default: the one before `to`)."),
-    to: int | None = Query(None, description="Newer version (default: the latest)."),
+    from_: int | None = Query(None, alias="from", ge=0, le=MAX_ROW_ID,
+                              description="Older version (default: the one before `to`)."),
+    to: int | None = Query(None, ge=0, le=MAX_ROW_ID, description="Newer version (default: the latest)."),
     session: Session = Depends(get_session),
 ) -> dict:
     """A redline between two versions: severity, reasons and ops."""

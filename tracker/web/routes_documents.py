@@ -21,7 +21,7 @@ from tracker.config import Config
 from tracker.diff import render_html
 from tracker.health import STALE_AFTER
 from tracker.review import Comparison, ReviewError, compare_versions
-from tracker.web.common import bad_request, get_config, get_session, not_found, page
+from tracker.web.common import MAX_ROW_ID, bad_request, get_config, get_session, not_found, page
 from tracker.expectations import expectation_rows
 from tracker.web.queries import event_rows, source_health, version_evidence
 from tracker.web.redline import changed_sections, side_by_side_html, substantive_only
@@ -62,7 +62,7 @@ def documents(request: Request, session: Session = Depends(get_session)):
     return page(request, "documents.html", rows=rows)
 
 
-@router.get("/documents/{document_id:int}")
+@router.get("/documents/{document_id:id}")
 def document_page(request: Request, document_id: int, session: Session = Depends(get_session)):
     document = session.get(Document, document_id)
     if document is None:
@@ -79,7 +79,7 @@ def document_page(request: Request, document_id: int, session: Session = Depends
     )
 
 
-@router.get("/documents/{document_id:int}/versions/{number:int}/raw")
+@router.get("/documents/{document_id:id}/versions/{number:id}/raw")
 def raw_snapshot(request: Request, document_id: int, number: int, session: Session = Depends(get_session)):
     version = get_version(session, document_id, number)
     if version is None:
@@ -88,7 +88,7 @@ def raw_snapshot(request: Request, document_id: int, number: int, session: Sessi
     return _download(get_blob(session, version.sha256), name)
 
 
-@router.get("/documents/{document_id:int}/versions/{number:int}/attachments/{index:int}/raw")
+@router.get("/documents/{document_id:id}/versions/{number:id}/attachments/{index:id}/raw")
 def raw_attachment(
     request: Request, document_id: int, number: int, index: int, session: Session = Depends(get_session)
 ):
@@ -119,7 +119,7 @@ def _download(data: bytes, filename: str) -> Response:
     )
 
 
-@router.get("/documents/{document_id:int}/diff")
+@router.get("/documents/{document_id:id}/diff")
 def document_diff(
     request: Request,
     document_id: int,
@@ -161,7 +161,7 @@ def document_diff(
     )
 
 
-@router.get("/documents/{document_id:int}/diff/export")
+@router.get("/documents/{document_id:id}/diff/export")
 def export_diff(
     request: Request,
     document_id: int,
@@ -212,6 +212,6 @@ def version_number(value: str | None) -> int | None:
     """A version number from the query string; empty means "the default"."""
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ROW_ID:
         raise ValueError(f"{value!r} is not a version number")
     return int(value)

@@ -45,7 +45,7 @@ def source_changes(
     return _feed(session, config, fmt, source=name)
 
 
-@router.get("/documents/{document_id:int}.{fmt}")
+@router.get("/documents/{document_id:id}.{fmt}")
 def document_changes(
     document_id: int, fmt: str, session: Session = Depends(get_session), config: Config = Depends(get_config)
 ):

@@ -8,8 +8,17 @@ the credential (RFC 8058).
 
 Admins: `[web] admin_token` (or RULEWATCH_ADMIN_TOKEN). The API takes it as
 `Authorization: Bearer <token>`; the admin page takes the same header, or a
-cookie set by the login form. The cookie holds a signed, expiring HMAC of the
-token, never the token itself, and is HttpOnly and SameSite=Strict.
+cookie set by the login form. The cookie carries the random id of a session row
+(admin_session), signed; logging out deletes the row, and it expires after
+8 hours, or when the admin token changes. It is HttpOnly and SameSite=Strict.
+
+Token guesses: after 10 wrong admin tokens from one client address within 15
+minutes (login form or Bearer header), that address gets 429 with Retry-After,
+even for the right token, until the oldest of them is 15 minutes old. The
+failures are rows in the database, so every process of the app counts them
+together. The address is the one Uvicorn reports: behind a reverse proxy, let
+it pass X-Forwarded-For (Uvicorn trusts it from 127.0.0.1 by default), or all
+clients share one address and one limit.
 """
 
 from __future__ import annotations
@@ -17,10 +26,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import re
+import secrets
+from datetime import datetime, timedelta
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import Session, col, delete, select
+
+from storage.db import utcnow
+from storage.models import AdminAuthFailure, AdminSession
 
 CSP = (
     "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
@@ -39,6 +55,8 @@ CSRF_MAX_AGE = 12 * 3600  # seconds a form stays usable
 
 ADMIN_COOKIE = "rulewatch_admin"
 ADMIN_SESSION_MAX_AGE = 8 * 3600
+GUESS_LIMIT = 10  # wrong admin tokens from one address …
+GUESS_WINDOW = timedelta(minutes=15)  # … within this long, then 429 until the oldest is this old
 ADMIN_HELP = (
     "The admin pages are off: set an admin token with admin_token under [web] in the configuration, "
     "or the RULEWATCH_ADMIN_TOKEN environment variable, then restart."
@@ -85,24 +103,79 @@ def _fingerprint(key: str, admin_token: str) -> str:
     return hmac.new(key.encode(), b"admin:" + admin_token.encode(), hashlib.sha256).hexdigest()
 
 
-def admin_cookie(key: str, admin_token: str) -> str:
-    return URLSafeTimedSerializer(key, salt="admin-session").dumps(_fingerprint(key, admin_token))
+def _serializer(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt="admin-session")
 
 
-def admin_cookie_valid(key: str, admin_token: str, value: str | None) -> bool:
-    if not value or not admin_token:
-        return False
+def _session_id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_admin_session(session: Session, key: str, admin_token: str, now: datetime | None = None) -> str:
+    """A new session, stored; the cookie value that names it."""
+    now = now or utcnow()
+    session.exec(delete(AdminSession).where(col(AdminSession.expires_at) <= now))
+    session_id = secrets.token_urlsafe(32)
+    session.add(AdminSession(id_sha256=_session_id_hash(session_id), token_fingerprint=_fingerprint(key, admin_token),
+                             created_at=now, expires_at=now + timedelta(seconds=ADMIN_SESSION_MAX_AGE)))
+    session.commit()
+    return _serializer(key).dumps(session_id)
+
+
+def _session_row(session: Session, key: str, cookie: str | None) -> AdminSession | None:
+    if not cookie:
+        return None
     try:
-        signed = URLSafeTimedSerializer(key, salt="admin-session").loads(value, max_age=ADMIN_SESSION_MAX_AGE)
-    except BadSignature:
-        return False
-    return hmac.compare_digest(str(signed).encode(), _fingerprint(key, admin_token).encode())
+        session_id = _serializer(key).loads(cookie, max_age=ADMIN_SESSION_MAX_AGE)
+    except BadSignature:  # forged, mangled or expired
+        return None
+    return session.get(AdminSession, _session_id_hash(str(session_id)))
+
+
+def admin_session_valid(session: Session, key: str, admin_token: str, cookie: str | None,
+                        now: datetime | None = None) -> bool:
+    row = _session_row(session, key, cookie) if admin_token else None
+    return (row is not None and row.expires_at > (now or utcnow())
+            and hmac.compare_digest(row.token_fingerprint, _fingerprint(key, admin_token)))
+
+
+def end_admin_session(session: Session, key: str, cookie: str | None) -> None:
+    row = _session_row(session, key, cookie)
+    if row is not None:
+        session.delete(row)
+        session.commit()
 
 
 def token_matches(given: str, admin_token: str) -> bool:
     return bool(admin_token) and hmac.compare_digest(given.encode(), admin_token.encode())
 
 
-def bearer_valid(request: Request, admin_token: str) -> bool:
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, or None without one."""
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and token_matches(given.strip(), admin_token)
+    return given.strip() if scheme.lower() == "bearer" else None
+
+
+def client_address(request: Request) -> str:
+    return (request.client.host if request.client else "") or "unknown"
+
+
+def check_admin_token(session: Session, request: Request, given: str, admin_token: str,
+                      now: datetime | None = None) -> bool:
+    """Whether `given` is the admin token. A wrong one is recorded against the client's address;
+    an address with too many recent failures gets 429 without its token being looked at."""
+    now, client = now or utcnow(), client_address(request)[:100]
+    recent = session.exec(
+        select(AdminAuthFailure.at).where(AdminAuthFailure.client == client, col(AdminAuthFailure.at) > now - GUESS_WINDOW)
+        .order_by(col(AdminAuthFailure.at).desc()).limit(GUESS_LIMIT)
+    ).all()
+    if len(recent) >= GUESS_LIMIT:
+        wait = max(1, math.ceil((recent[-1] + GUESS_WINDOW - now).total_seconds()))
+        raise HTTPException(429, f"Too many wrong admin tokens from this address; try again in {math.ceil(wait / 60)} "
+                                 "minute(s).", headers={"Retry-After": str(wait)})
+    if token_matches(given, admin_token):
+        return True
+    session.exec(delete(AdminAuthFailure).where(col(AdminAuthFailure.at) <= now - GUESS_WINDOW))
+    session.add(AdminAuthFailure(client=client, at=now))
+    session.commit()  # kept even when the request ends in an error response
+    return False

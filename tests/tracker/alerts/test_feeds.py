@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import html
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 
 import feedparser
 import pytest
 from sqlmodel import select
 
 from storage.db import open_database, session_scope
-from storage.models import Event
+from storage.models import Document, Event
 from tracker.alerts.feeds import build_feed
 from tracker.alerts.subscribers import upsert_subscriber
 from tracker.alerts.tokens import FEED, make_token
 from tracker.config import SubscriberConfig
 from tests.support.history import (
-    BASE_URL, GUIDANCE, NOTICE, PRESS, SCRIPT, add_expectation_met, build_history, make_config,
+    BASE_URL, GUIDANCE, NEWCOMER, NOTICE, PRESS, SCRIPT, add_expectation_met, build_history, make_config,
 )
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -99,7 +101,7 @@ def test_rss_feed(history):
     data = feed(history, "rss")
     parsed = parse(data)
     assert parsed.version == "rss20"
-    assert [e.title for e in parsed.entries] == EXPECTED_TITLES
+    assert [shown(e.title_detail) for e in parsed.entries] == EXPECTED_TITLES  # titles are HTML in RSS
     assert parsed.feed.link == f"{BASE_URL}/"
     minor = parsed.entries[1]
     assert minor.link == f"{BASE_URL}/documents/{history.documents[NOTICE]}/diff?from=1&to=2"
@@ -124,9 +126,11 @@ def test_injected_markup_comes_out_escaped(history, fmt):
         summary_of = lambda e: e.find("description").text  # noqa: E731
         title_of = lambda e: e.find("title").text  # noqa: E731
     injected = entries[3]
-    assert title_of(injected) == f"Substantive change: Press release {SCRIPT}"  # plain text, as fetched
-    for html in (html_of(injected), summary_of(injected)):
-        lowered = html.lower()
+    # Atom's title is plain text, as fetched; RSS's is HTML, so the markup is escaped in it.
+    title = f"Substantive change: Press release {SCRIPT}"
+    assert title_of(injected) == (title if fmt == "atom" else html.escape(title, quote=False))
+    for body in (html_of(injected), summary_of(injected)):
+        lowered = body.lower()
         assert "<script" not in lowered and "<img" not in lowered
     content = html_of(injected)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
@@ -170,7 +174,8 @@ def test_feed_of_one_subscriber(history):
     assert links["self"] == f"{BASE_URL}/feeds/subscribers/{token}.atom"
     assert parsed.feed.id == f"tag:rulewatch.example,2025:rulewatch/feeds/subscribers/{bis_only.id}"
 
-    assert [e.title for e in parse(feed(history, "rss", subscriber=everything)).entries] == EXPECTED_TITLES
+    rss_entries = parse(feed(history, "rss", subscriber=everything)).entries
+    assert [shown(e.title_detail) for e in rss_entries] == EXPECTED_TITLES
     with session_scope(history.engine) as session:
         bis_only = upsert_subscriber(session, SubscriberConfig(email="legal@example.com", min_severity="substantive"))
     titles = [e.title for e in parse(feed(history, subscriber=bis_only)).entries]
@@ -205,3 +210,43 @@ def test_an_empty_feed_is_valid_and_deterministic(database_url, tmp_path):
     with pytest.raises(ValueError):
         with session_scope(engine) as session:
             build_feed(session, config, "json")
+
+
+class _Shown(HTMLParser):
+    """The text a reader shows for an HTML value: tags rendered away, references decoded."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.text = ""
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def shown(detail) -> str:
+    """What a feed reader displays for a parsed title: HTML is rendered, plain text is as is."""
+    if detail.type in ("text/html", "application/xhtml+xml"):
+        parser = _Shown()
+        parser.feed(detail.value)
+        parser.close()
+        return parser.text
+    return detail.value
+
+
+TRICKY = {GUIDANCE: "<b>x</b>", PRESS: "AT&T", NOTICE: "&amp;", NEWCOMER: "<script>alert(1)</script> AT&amp;T &lt;i&gt;"}
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_fetched_titles_show_literally_in_readers(history, fmt):
+    with session_scope(history.engine) as session:
+        for url, title in TRICKY.items():
+            session.get(Document, history.documents[url]).title = title
+    parsed = feedparser.parse(feed(history, fmt))  # with its default HTML sanitizing, as readers do
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert [shown(e.title_detail) for e in parsed.entries] == [
+        f"Removed: {TRICKY[NEWCOMER]}", f"Minor change: {TRICKY[NOTICE]}", f"New: {TRICKY[NEWCOMER]}",
+        f"Substantive change: {TRICKY[PRESS]}", f"Substantive change: {TRICKY[GUIDANCE]}",
+    ]
+    for url, title in TRICKY.items():
+        one = feedparser.parse(feed(history, fmt, document_id=history.documents[url]))
+        assert shown(one.feed.title_detail) == f"Rulewatch: {title}"

@@ -153,3 +153,72 @@ def test_admin_api(admin_client, history, subscriber):
     assert revoked.status_code == 200 and revoked.json()["token_version"] == 2
     assert admin_client.post("/api/admin/subscribers/9999/revoke", headers=BEARER).status_code == 404
     assert admin_client.post(f"/api/admin/subscribers/{subscriber.id}/revoke").status_code == 401
+
+
+# -- sessions end at logout; token guesses are limited -------------------------------------------
+
+
+def _cookie_value(answer) -> str:
+    return answer.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+
+
+def test_logout_revokes_the_session_on_the_server(admin_client, history):
+    kept = _cookie_value(log_in(admin_client))
+    other = TestClient(admin_client.app)
+    other_cookie = _cookie_value(log_in(other))
+    page = admin_client.get("/admin")
+    assert page.status_code == 200
+    admin_client.post("/admin/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+
+    # A copy of the cookie taken before logout (a shared machine, a stolen cookie) is dead.
+    replayed = TestClient(admin_client.app)
+    replayed.cookies.set("rulewatch_admin", kept)
+    assert replayed.get("/admin").status_code == 401
+    # Only that session ended: another one goes on.
+    still = TestClient(admin_client.app)
+    still.cookies.set("rulewatch_admin", other_cookie)
+    assert still.get("/admin").status_code == 200
+
+
+def test_a_session_expires_on_the_server(admin_client, history):
+    from datetime import timedelta
+
+    from storage.models import AdminSession
+
+    cookie = _cookie_value(log_in(admin_client))
+    with session_scope(history.engine) as session:
+        for row in session.exec(select(AdminSession)):
+            row.expires_at = utcnow() - timedelta(seconds=1)
+    replayed = TestClient(admin_client.app)
+    replayed.cookies.set("rulewatch_admin", cookie)
+    assert replayed.get("/admin").status_code == 401
+
+
+def test_token_guesses_are_limited_per_address_in_the_database(admin_client, history):
+    from datetime import timedelta
+
+    from storage.models import AdminAuthFailure
+
+    for _ in range(6):
+        assert log_in(admin_client, "guess").status_code == 403
+    # A second process of the app (another worker) counts the same failures.
+    second = TestClient(create_app(admin_client.app.state.config, history.engine))
+    for _ in range(4):
+        assert second.get("/api/admin/sources", headers={"Authorization": "Bearer guess"}).status_code == 401
+    limited = log_in(admin_client, ADMIN_TOKEN)  # even the right token: the guesses stop being checked
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    assert "set-cookie" not in limited.headers
+    api = second.get("/api/admin/sources", headers=BEARER)
+    assert api.status_code == 429 and int(api.headers["retry-after"]) <= 15 * 60
+    assert "detail" in api.json()
+    assert admin_client.get("/admin", headers={"Authorization": "Bearer guess"}).status_code == 429
+
+    # Another address is not held back.
+    elsewhere = TestClient(admin_client.app, client=("192.0.2.7", 40000))
+    assert elsewhere.get("/api/admin/sources", headers=BEARER).status_code == 200
+
+    # Fifteen minutes later the address may try again.
+    with session_scope(history.engine) as session:
+        for row in session.exec(select(AdminAuthFailure)):
+            row.at = row.at - timedelta(minutes=15)
+    assert log_in(admin_client, ADMIN_TOKEN).status_code == 303
