@@ -14,20 +14,15 @@ import io
 import json
 import re
 import unicodedata
-import warnings
 from typing import Iterable
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import charset_normalizer
 import pypdf
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, NavigableString, Tag
-from bs4.element import PreformattedString
-from soupsieve import SelectorSyntaxError
+from cssselect import HTMLTranslator, SelectorError
+from lxml import etree
 
 from tracker.model import Block, Content
-
-# Our input is always a fetched document, never a file name or URL typed by mistake.
-warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 
 class SelectorNotFound(ValueError):
@@ -42,7 +37,7 @@ class SelectorNotFound(ValueError):
 
 
 class UnreadableDocument(ValueError):
-    """A document whose bytes could not be parsed at all (a damaged PDF)."""
+    """A document that cannot be read: a damaged PDF, a page nested too deep or too big."""
 
 
 # --- decoding ---------------------------------------------------------------
@@ -124,9 +119,7 @@ _TIME = (
     r"\s*(?:z|utc|gmt|[ecmp][sd]t|[+-]\d{2}:?\d{2})?)?"
 )
 _VOLATILE_MAX = 200  # longer blocks are content even when they mention a date
-_VOLATILE = [
-    re.compile(pattern, re.I)
-    for pattern in (
+_VOLATILE_PATTERNS = (
         # "Last updated May 20, 2025", "Page last reviewed: ...", "This page was last modified ..."
         r"^(?:(?:this\s+)?(?:page|content|site|document)\s+(?:was\s+)?)?"
         r"last\s+(?:updated|modified|reviewed|revised|changed)\b",
@@ -145,12 +138,12 @@ _VOLATILE = [
         r"^(?:©|copyright)(?:\s*(?:©|copyright))?\s*\d{4}\b",
         # A bare date or timestamp: "May 13, 2025", "2025-05-20T12:00:00Z"
         rf"^{_DATE}{_TIME}$",
-    )
-]
+)
+_VOLATILE = re.compile("|".join(f"(?:{pattern})" for pattern in _VOLATILE_PATTERNS), re.I)
 
 
 def _is_volatile(text: str) -> bool:
-    return len(text) < _VOLATILE_MAX and any(p.search(text) for p in _VOLATILE)
+    return len(text) < _VOLATILE_MAX and _VOLATILE.search(text) is not None
 
 
 # --- labels and sections ----------------------------------------------------
@@ -260,13 +253,68 @@ def _build_blocks(pieces: Iterable[tuple[str, str]]) -> tuple[Block, ...]:
 
 # --- HTML -------------------------------------------------------------------
 
+# Browsers stop nesting at 512 levels (Blink's parser puts deeper elements beside their
+# parent) and lxml's own tree builder refuses more than 256 unless told otherwise, so no
+# page a reader sees is deeper. Large real pages (the eCFR's Entity List) hold tens of
+# thousands of elements, and an element a few dozen attributes.
+MAX_DEPTH = 512
+MAX_ELEMENTS = 200_000
+MAX_ATTRIBUTES = 1_000  # lxml's tree builder checks each attribute against the others'
+
+
+class _ShapeCounter:
+    """An lxml parser target that follows depth and size, and stops at the caps."""
+
+    def __init__(self) -> None:
+        self.depth = self.elements = 0
+
+    def start(self, tag, attrib) -> None:
+        self.depth += 1
+        self.elements += 1
+        if self.depth > MAX_DEPTH:
+            raise UnreadableDocument(f"the page is nested deeper than {MAX_DEPTH} levels; not read")
+        if self.elements > MAX_ELEMENTS:
+            raise UnreadableDocument(f"the page has more than {MAX_ELEMENTS:,} elements; not read")
+        if len(attrib) > MAX_ATTRIBUTES:
+            raise UnreadableDocument(f"an element of the page has more than {MAX_ATTRIBUTES:,} attributes; not read")
+
+    def end(self, tag) -> None:
+        self.depth -= 1
+
+    def close(self) -> None:
+        return None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _tree(html: str) -> etree._Element | None:
+    """The page's element tree, comments and processing instructions left out; None if empty.
+
+    A page past the caps is refused first, from lxml's parser events, which build no tree.
+    """
+    html = _LONE_SURROGATE.sub("\ufffd", html)  # lxml cannot take them
+    counter = etree.HTMLParser(target=_ShapeCounter(), recover=True)
+    try:
+        counter.feed(html)
+        counter.close()
+    except etree.LxmlError:
+        pass  # the tree parser below reads what it can, or nothing
+    parser = etree.HTMLParser(recover=True, huge_tree=True, remove_comments=True, remove_pis=True)
+    try:
+        parser.feed(html)
+        return parser.close()
+    except etree.LxmlError:
+        return None
+
+
 # Accordions (USWDS FAQs on bis.gov) are content: a question in a button, the answer `hidden`.
-_DROP = (
-    "head, script, style, noscript, template, svg, iframe, object, embed, "
-    "input, select, textarea, option, datalist, label, button:not([class*=accordion]), "
-    "nav, header, footer, aside, [role=navigation], [role=banner], [role=contentinfo], "
-    '[aria-hidden="true" i], [hidden]:not([class*=accordion], [hidden=until-found])'
+_CHROME_TAGS = frozenset(
+    "head script style noscript template svg iframe object embed input select textarea "
+    "option datalist label nav aside".split()
 )
+_CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo"})
+_ARTICLES = frozenset({"main", "article", "section"})  # a header or footer inside one is its own
 _BLOCK_TAGS = frozenset(
     "address article aside blockquote body caption center dd details dialog div dl dt "
     "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr html "
@@ -279,71 +327,174 @@ _BOILERPLATE = re.compile(
 )
 _BOILERPLATE_MAX = 1000  # chars: a matching class on a big wrapper must not take the content with it
 _SKIP_LINK = re.compile(r"^\s*skip\s+(?:to|navigation)", re.I)
+_SKIP_LINK_STRINGS = 64  # a skip link's text is read from at most this many of its strings
+_CSS = HTMLTranslator()
+
+# Each step below walks the tree once, iteratively: none searches a subtree, the
+# siblings or the ancestors once per element. Sets of elements hold the elements
+# themselves, so lxml hands out the same Python object for a node every time.
 
 
 def normalize_html(html: str, selector: str | None = None, base_url: str = "") -> Content:
     """The readable content of an HTML page, narrowed to `selector` when given."""
-    soup = BeautifulSoup(html, "lxml")
-    title = _html_title(soup)
+    root = _tree(html)
+    if root is None:
+        if selector:
+            raise SelectorNotFound(selector)
+        return Content("", ())
+    title = _html_title(root)
+    dropped: set = set()  # elements left out, with everything inside them (not their tails)
     if selector:
-        regions = _selected(soup, selector)
-        for region in regions:
-            _clean(region)
+        regions = []
+        for region, in_article in _selected(root, selector):
+            dropped |= _chrome(region, in_article)[0]
+            regions.append(region)
     else:
-        _clean(soup)
-        regions = [_main_region(soup)]
-    pieces = [piece for region in regions for piece in _pieces(region)]
-    return Content(title, _build_blocks(pieces), _links(regions, base_url))
+        dropped, landmarks = _chrome(root, False)
+        regions = [_main_region(root, landmarks)]
+    pieces = [piece for region in regions for piece in _pieces(region, dropped)]
+    return Content(title, _build_blocks(pieces), _links(regions, dropped, base_url))
 
 
-def _html_title(soup: BeautifulSoup) -> str:
-    title = next((t for t in soup.find_all("title") if not t.find_parent("svg")), None)
-    for tag in (title, soup.find("h1")):
-        text = _text_of(tag) if tag else ""
+def _html_title(root) -> str:
+    title = h1 = None
+    stack = [root]
+    while stack and (title is None or h1 is None):
+        element = stack.pop()
+        if element.tag == "svg":
+            continue  # an icon's <title> names the icon
+        if element.tag == "title" and title is None:
+            title = element
+        elif element.tag == "h1" and h1 is None:
+            h1 = element
+        stack.extend(element[::-1])
+    for element in (title, h1):
+        text = _text_of(element) if element is not None else ""
         if text:
             return text
     return ""
 
 
-def _selected(soup: BeautifulSoup, selector: str) -> list[Tag]:
+def _selected(root, selector: str) -> list[tuple]:
+    """The outermost matches of `selector`, each with whether it sits in a main, article or section."""
     try:
-        found = soup.select(selector)
-    except SelectorSyntaxError as exc:
+        found = root.xpath(_CSS.css_to_xpath(selector))
+    except (SelectorError, etree.XPathError) as exc:
         raise ValueError(f"invalid CSS selector {selector!r}: {exc}") from exc
-    if not found:
+    matched = {element for element in found if isinstance(element, etree._Element)}
+    if not matched:
         raise SelectorNotFound(selector)
-    ids = {id(tag) for tag in found}
-    # An element inside another matched one is already part of it.
-    return [tag for tag in found if not any(id(parent) in ids for parent in tag.parents)]
+    regions = []
+    stack = [(root, False)]
+    while stack:
+        element, in_article = stack.pop()
+        if element in matched:
+            regions.append((element, in_article))  # an element inside a match is already part of it
+            continue
+        in_article = in_article or element.tag in _ARTICLES
+        stack.extend((child, in_article) for child in element[::-1])
+    return regions
 
 
-def _main_region(soup: BeautifulSoup) -> Tag:
-    for candidate in ("main", "[role=main]", "article"):
-        found = soup.select(candidate)
+def _is_chrome(element, in_article: bool) -> bool:
+    """Page chrome: navigation, banners, scripts, forms, hidden and decorative elements."""
+    name = element.tag
+    if not isinstance(name, str) or name in _CHROME_TAGS:
+        return True
+    if name in ("header", "footer"):
+        return not in_article
+    attrib = element.attrib
+    if not attrib:
+        return name == "button"
+    accordion = "accordion" in attrib.get("class", "")
+    if name == "button" and not accordion:
+        return True
+    if attrib.get("role") in _CHROME_ROLES or attrib.get("aria-hidden", "").lower() == "true":
+        return True
+    return "hidden" in attrib and not accordion and attrib["hidden"].lower() != "until-found"
+
+
+def _chrome(root, in_article: bool) -> tuple[set, list]:
+    """The elements under `root` (never `root` itself) that are page chrome or boilerplate,
+    and the main, [role=main] and article elements that remain."""
+    dropped = set()
+    # Pass 1: chrome, in document order, never entering what it drops. On the way it notes
+    # the elements pass 2 looks at (those with attributes, and main and article) with the
+    # span of kept text each one holds, so that no text is read twice.
+    noted: list = []
+    noted_end: list[int] = []  # noted[k:noted_end[k]]: noted[k] and the noted elements inside it
+    text_start: list[int] = []  # noted[k] holds strings[text_start[k]:text_end[k]]
+    text_end: list[int] = []
+    strings: list[str] = []
+    chars = [0]  # chars[i]: the length of strings[:i]
+    stack: list = [(root, in_article)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings.append(item)
+            chars.append(chars[-1] + len(item))
+            continue
+        if isinstance(item, int):  # the end of noted[item]
+            text_end[item] = len(strings)
+            noted_end[item] = len(noted)
+            continue
+        element, in_article = item
+        if element is not root and _is_chrome(element, in_article):
+            dropped.add(element)
+            continue
+        if element.attrib or element.tag in ("main", "article"):
+            stack.append(len(noted))
+            noted.append(element)
+            text_start.append(len(strings))
+            text_end.append(0)
+            noted_end.append(0)
+        in_article = in_article or element.tag in _ARTICLES
+        for child in element[::-1]:
+            if child.tail:
+                stack.append(child.tail)  # the parent's text, kept when the child is dropped
+            stack.append((child, in_article))
+        if element.text:
+            stack.append(element.text)
+    # Pass 2: boilerplate, outermost first; what it drops it skips whole.
+    landmarks = []
+    k = 0
+    while k < len(noted):
+        element = noted[k]
+        first, after = text_start[k], text_end[k]
+        some_strings = strings[first : min(after, first + _SKIP_LINK_STRINGS)]
+        if element is not root and _is_boilerplate(element, chars[after] - chars[first], some_strings):
+            dropped.add(element)
+            k = noted_end[k]
+            continue
+        if element.tag in ("main", "article") or element.get("role") == "main":
+            landmarks.append(element)
+        k += 1
+    return dropped, landmarks
+
+
+def _is_boilerplate(element, text_length: int, first_strings: list[str]) -> bool:
+    attrib = element.attrib
+    if not attrib or element.tag in ("html", "body", "main", "article"):
+        return False
+    if element.tag == "a" and attrib.get("href", "").startswith("#") and _SKIP_LINK.match("".join(first_strings)):
+        return True
+    if text_length >= _BOILERPLATE_MAX:
+        return False
+    return bool(_BOILERPLATE.search(attrib.get("class", "") + " " + attrib.get("id", "")))
+
+
+def _main_region(root, landmarks: list):
+    """The single main, [role=main] or article element, in that order; else the body."""
+    for wanted in (
+        lambda element: element.tag == "main",
+        lambda element: element.get("role") == "main",
+        lambda element: element.tag == "article",
+    ):
+        found = [element for element in landmarks if wanted(element)]
         if len(found) == 1:
             return found[0]
-    return soup.body or soup
-
-
-def _clean(region: Tag) -> None:
-    """Remove page chrome and boilerplate under `region` (never `region` itself)."""
-    for tag in region.select(_DROP):
-        # A header or footer inside an article or section is the article's own (its h1, its date).
-        own = tag.name in ("header", "footer") and tag.find_parent(("main", "article", "section"))
-        if not (tag.decomposed or own):
-            tag.decompose()
-    for tag in region.find_all(True):
-        if not tag.decomposed and _is_boilerplate(tag):
-            tag.decompose()
-
-
-def _is_boilerplate(tag: Tag) -> bool:
-    if tag.name in ("html", "body", "main", "article"):
-        return False
-    if tag.name == "a" and tag.get("href", "").startswith("#") and _SKIP_LINK.match(tag.get_text()):
-        return True
-    names = " ".join(tag.get("class", [])) + " " + str(tag.get("id", ""))
-    return bool(_BOILERPLATE.search(names)) and len(tag.get_text()) < _BOILERPLATE_MAX
+    body = root.find("body")
+    return body if body is not None else root
 
 
 def _kind(tag_name: str, outer: str) -> str:
@@ -352,11 +503,10 @@ def _kind(tag_name: str, outer: str) -> str:
     return "item" if tag_name == "li" else outer
 
 
-def _pieces(root: Tag, rows: bool = True) -> list[tuple[str, str]]:
+def _pieces(root, dropped=frozenset(), rows: bool = True) -> list[tuple[str, str]]:
     """Flatten `root` into (kind, text) pieces, one per run of text between block boundaries.
 
-    Inline text is joined exactly as written, so no space is invented inside a
-    word. Iterative, because lxml keeps arbitrarily deep nesting from broken pages.
+    Inline text is joined exactly as written, so no space is invented inside a word.
     """
     pieces: list[tuple[str, str]] = []
     buffer: list[str] = []
@@ -366,51 +516,75 @@ def _pieces(root: Tag, rows: bool = True) -> list[tuple[str, str]]:
             pieces.append((kind, "".join(buffer)))
             buffer.clear()
 
-    root_kind = _kind(root.name, "paragraph")
-    # Entries are (node, kind, in_pre); a node of None marks the end of a block element.
-    stack = [(child, root_kind, root.name == "pre") for child in reversed(root.contents)]
+    # Entries are (text, kind, in_pre), (element, kind, in_pre), or (None, kind, in_pre)
+    # for the end of a block element; an element's tail follows it in its parent's kind.
+    root_kind = _kind(root.tag, "paragraph")
+    stack: list = [(root, root_kind, False)]
     while stack:
         node, kind, pre = stack.pop()
         if node is None:
             flush(kind)
-        elif isinstance(node, PreformattedString):  # comments, doctype, CDATA
             continue
-        elif isinstance(node, NavigableString):
-            for i, line in enumerate(node.split("\n") if pre else [node]):
+        if isinstance(node, str):
+            if not pre:
+                buffer.append(node)
+                continue
+            for i, line in enumerate(node.split("\n")):
                 if i:
                     flush(kind)
                 buffer.append(line)
-        elif node.name == "br":
-            flush(kind)
-        elif node.name == "tr" and rows:
-            flush(kind)
-            pieces.append((kind, _row_text(node)))
-        else:
-            if node.name in _BLOCK_TAGS:
+            continue
+        name = node.tag
+        if node is not root:
+            if node in dropped or not isinstance(name, str):
+                continue
+            if name == "br":
                 flush(kind)
-                kind = _kind(node.name, kind)
+                continue
+            if name == "tr" and rows:
+                flush(kind)
+                pieces.append((kind, _row_text(node, dropped)))
+                continue
+            if name in _BLOCK_TAGS:
+                flush(kind)
+                kind = _kind(name, kind)
                 stack.append((None, kind, pre))
-            pre = pre or node.name == "pre"
-            stack.extend((child, kind, pre) for child in reversed(node.contents))
+        pre = pre or name == "pre"
+        for child in node[::-1]:
+            if child.tail:
+                stack.append((child.tail, kind, pre))
+            stack.append((child, kind, pre))
+        if node.text:
+            stack.append((node.text, kind, pre))
     flush(root_kind)
     return pieces
 
 
-def _row_text(row: Tag) -> str:
-    cells = (_text_of(cell, rows=False) for cell in row.find_all(("td", "th"), recursive=False))
+def _row_text(row, dropped) -> str:
+    cells = (
+        _text_of(cell, dropped, rows=False) for cell in row if cell.tag in ("td", "th") and cell not in dropped
+    )
     return " | ".join(cell for cell in cells if cell)
 
 
-def _text_of(tag: Tag, rows: bool = True) -> str:
-    return fold(" ".join(text for _, text in _pieces(tag, rows)))
+def _text_of(element, dropped=frozenset(), rows: bool = True) -> str:
+    return fold(" ".join(text for _, text in _pieces(element, dropped, rows)))
 
 
-def _links(regions: list[Tag], base_url: str) -> tuple[str, ...]:
+def _links(regions: list, dropped: set, base_url: str) -> tuple[str, ...]:
     links: dict[str, None] = {}  # an ordered set
     for region in regions:
-        for anchor in region.find_all("a", href=True):
+        stack = [region]
+        while stack:
+            element = stack.pop()
+            if element in dropped:
+                continue
+            stack.extend(element[::-1])
+            href = element.get("href") if element.tag == "a" else None
+            if href is None:
+                continue
             try:
-                url = urldefrag(urljoin(base_url, anchor["href"].strip())).url
+                url = urldefrag(urljoin(base_url, href.strip())).url
                 scheme = urlsplit(url).scheme
             except ValueError:  # e.g. a malformed IPv6 host
                 continue

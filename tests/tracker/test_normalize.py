@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
+from tracker import normalize
 from tracker.model import Content
 from tracker.normalize import (
     SelectorNotFound,
@@ -231,8 +233,8 @@ def test_content_hash_ignores_markup_but_sees_text_and_links():
         "<html><body><p>unclosed <b>bold <i>italic <div>block",
         "</p></div></body>text after close",
         "<table><tr><td>cell<tr><td>next",
-        "<div>" * 3000 + "deep",
-        "<table><tr><td>" * 300 + "nested tables",
+        "<div>" * 500 + "deep",
+        "<table><tr><td>" * 100 + "nested tables",
         "\x00\x01\ufffd\ufffd binary junk \x7f\x80",
         "<p>\ud7ff\ue000 private use</p>",
         "<!DOCTYPE x><![CDATA[cdata]]><?pi x?><p>after</p>",
@@ -243,7 +245,59 @@ def test_broken_html_does_not_raise(html):
 
 
 def test_deep_nesting_keeps_text():
-    assert texts(normalize_html("<div>" * 3000 + "deep")) == ["deep"]
+    assert texts(normalize_html("<div>" * 500 + "deep")) == ["deep"]
+
+
+def _only_counting(parser_class):
+    """lxml's HTMLParser for event targets only: building a tree fails the test."""
+
+    def make(*args, **kwargs):
+        assert kwargs.get("target") is not None, "a tree was built for a page that should have been refused first"
+        return parser_class(*args, **kwargs)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "html, reason",
+    [
+        ("<div>" * 20_000 + "deep", "nested deeper than 512 levels; not read"),
+        ("<b><i>" * 300 + "deep", "nested deeper than 512 levels; not read"),
+        ("<table><tr><td>" * 300 + "nested tables", "nested deeper than 512 levels; not read"),
+        ("<body>" + "<p>x</p>" * 200_001, "more than 200,000 elements; not read"),
+        ("<p " + " ".join(f"a{i}=x" for i in range(1_001)) + ">x</p>", "more than 1,000 attributes; not read"),
+    ],
+    ids=["20,000 divs", "inline nesting", "nested tables", "200,001 siblings", "1,001 attributes"],
+)
+def test_pages_past_the_caps_are_refused_before_any_tree_is_built(monkeypatch, html, reason):
+    monkeypatch.setattr(etree, "HTMLParser", _only_counting(etree.HTMLParser))
+    with pytest.raises(UnreadableDocument, match=reason):
+        normalize_html(html)
+
+
+def test_a_page_at_the_caps_is_read():
+    deep = "<div>" * (normalize.MAX_DEPTH - 3) + "deep"  # html and body are levels too
+    assert texts(normalize_html(deep)) == ["deep"]
+    wide = "<body>" + "<p>x</p>" * (normalize.MAX_ELEMENTS - 3)
+    assert len(normalize_html(wide).blocks) == normalize.MAX_ELEMENTS - 3
+
+
+def test_huge_attributes_and_many_attributes_are_read():
+    huge = '<p class="' + "a" * 1_000_000 + '" data-x="' + "b" * 500_000 + '">kept</p>'
+    assert texts(normalize_html(huge)) == ["kept"]
+    many = "<p " + " ".join(f"a{i}=x" for i in range(1_000)) + ">kept</p>"
+    assert texts(normalize_html(many)) == ["kept"]
+
+
+def test_chrome_among_many_siblings_is_dropped_without_touching_the_rest():
+    html = "<body>" + "<script>x()</script><p>kept</p>" * 20_000
+    content = normalize_html(html)
+    assert texts(content) == ["kept"] * 20_000
+
+
+def test_nested_boilerplate_is_dropped_whole():
+    html = "<body><p>Rule.</p>" + "<div class='share'>" * 400 + "Share this" + "</div>" * 400 + "<p>End.</p>"
+    assert texts(normalize_html(html)) == ["Rule.", "End."]
 
 
 HTML_BITS = st.lists(

@@ -8,6 +8,7 @@ texts, unicode and markup all meet the diff, the renderers and the judge.
 
 from __future__ import annotations
 
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -313,3 +314,82 @@ def test_assess_never_raises_on_odd_links(content, odd, links):
     odd_links = tuple(odd) + tuple(links[0] if links else ()) + ("http://[::1", "", "https://x/a.PDF")
     assert_valid(assess(redline, (), odd_links))
     assert_valid(assess(redline, odd_links, None))
+
+
+# --- normalizing costs work in proportion to the page ----------------------------------
+#
+# Not a timing: the Python lines run (sys.settrace) are counted for a page and for the
+# same page twice as big. Linear code runs about twice the lines; a step that searches
+# a subtree or the siblings per element runs four times as many.
+
+
+def lines_run(function, *args) -> int:
+    count = 0
+
+    def trace(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        function(*args)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+SHAPES = {
+    # Every level a boilerplate candidate whose text (too long to be boilerplate) is measured.
+    "nested boilerplate": lambda n: "<body>" + "<div class='share'>" * n + "x" * 1200 + "</div>" * n,
+    # Every level an element whose removal used to be checked by a subtree search.
+    "nested plain divs": lambda n: "<body>" + "<div>" * n + "deep" + "</div>" * n,
+    # Every script removed from a parent holding many other nodes.
+    "dropped siblings": lambda n: "<body>" + "<!---->" * (10 * n) + "<script>x</script>" * n,
+    "headers deep in an article": lambda n: "<body><article>" + "<div><header>h</header>" * n + "</article>",
+    "titles deep in svg": lambda n: "<body><svg>" + "<g><title>t</title>" * n + "</svg><h1>Name</h1>",
+    "rows of a table": lambda n: "<body><table>" + "<tr><td>a</td><td><b>b</b></td></tr>" * n + "</table>",
+}
+SIZES = {"rows of a table": 1500}  # the rest: 200 then 400 (levels, or scripts)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_normalize_html_work_grows_linearly(shape):
+    build, n = SHAPES[shape], SIZES.get(shape, 200)
+    normalize_html(build(n))  # caches warmed (compiled selectors and patterns), not counted
+    small = lines_run(normalize_html, build(n))
+    big = lines_run(normalize_html, build(2 * n))
+    assert big <= 2.3 * small, f"{shape}: {small} lines for n={n}, {big} for n={2 * n}"
+
+
+@pytest.mark.parametrize(
+    "selector, build",
+    [
+        ("div", lambda n: "<body>" + "<div>" * n + "x"),
+        ("p", lambda n: "<body>" + "<div>" * n + "<p>x</p>" * n),
+    ],
+    ids=["nested matches", "matches deep down"],
+)
+def test_selected_regions_work_grows_linearly(selector, build):
+    normalize_html(build(200), selector)  # caches warmed, not counted
+    small = lines_run(normalize_html, build(200), selector)
+    big = lines_run(normalize_html, build(400), selector)
+    assert big <= 2.3 * small, f"{small} lines, then {big}"
+
+
+def test_a_page_past_the_depth_cap_is_refused_after_reading_no_further():
+    refused = 0
+
+    def attempt(html):
+        nonlocal refused
+        try:
+            normalize_html(html)
+        except ValueError:
+            refused += 1
+
+    attempt("<div>" * 20_000)  # caches warmed, not counted
+    small = lines_run(attempt, "<div>" * 20_000)
+    big = lines_run(attempt, "<div>" * 200_000)
+    assert refused == 3
+    assert big <= 1.2 * small  # the scan stops at the cap, whatever follows it
