@@ -44,35 +44,61 @@ class UnreadableDocument(ValueError):
 
 _BOMS = [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
 _META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")  # what "surrogateescape" makes of undecodable bytes
+_DECODED_NON_ASCII = re.compile("[^\x00-\x7f\ufffd\udc80-\udcff]")
+# A declared charset plainly does not fit when at least this many bytes fail to decode
+# and they outnumber ten to one the non-ASCII characters it did decode.
+_MISFIT_BYTES = 4
+_MISFIT_RATIO = 10
 
 
 def decode(body: bytes, declared_charset: str | None) -> str:
-    """Bytes to text: BOM, declared charset, <meta> charset, detection, then UTF-8 with replacement."""
-    bom = next((name for mark, name in _BOMS if body.startswith(mark)), None)
-    for label in (bom, declared_charset, _meta_charset(body)):
-        text = _decode_strict(body, label) if label else None
-        if text is not None:
+    """Bytes to text by the charset the document declares: its BOM, the HTTP header, its
+    <meta>, else UTF-8. Bytes that do not decode become U+FFFD, each on its own place, so
+    one bad byte never changes how the rest reads; the charset is detected only when the
+    declared ones plainly do not fit the bytes.
+    """
+    for mark, name in _BOMS:
+        if body.startswith(mark):
+            return body[len(mark) :].decode(name, "replace")
+    fallback = None
+    for label in (declared_charset, _meta_charset(body), "utf-8"):
+        decoded = _decode_as(body, label) if label else None
+        if decoded is None:
+            continue
+        text, fits = decoded
+        if fits:
             return text.removeprefix("\ufeff")
+        fallback = fallback if fallback is not None else text
     try:
         match = charset_normalizer.from_bytes(body).best()
     except Exception:  # detection is best effort: it must never fail a fetch
         match = None
-    text = str(match) if match is not None else body.decode("utf-8", errors="replace")
+    text = str(match) if match is not None else fallback
     return text.removeprefix("\ufeff")
 
 
-def _decode_strict(body: bytes, label: str) -> str | None:
+def _decode_as(body: bytes, label: str) -> tuple[str, bool] | None:
+    """(text with undecodable bytes replaced, whether the charset fits the bytes), or None
+    for a label that is no text charset."""
     try:
         name = codecs.lookup(label.strip().strip("\"'")).name
-        if name == "iso8859-1":
-            # Browsers read latin-1 labels as windows-1252 (curly quotes live in 0x80-0x9f).
-            try:
-                return body.decode("cp1252")
-            except UnicodeDecodeError:
-                pass
-        return body.decode(name)
-    except (LookupError, ValueError):  # unknown codec, not a text codec, bad bytes
+        if name in ("iso8859-1", "ascii"):
+            name = "cp1252"  # browsers read both labels as windows-1252 (curly quotes in 0x80-0x9f)
+        escaped = body.decode(name, "surrogateescape")
+    except (LookupError, UnicodeError, ValueError, TypeError):  # unknown, not a text codec, unusable
         return None
+    if name == "cp1252":
+        # Its five unassigned bytes are the C1 controls of the same number, as in browsers.
+        return _ESCAPED_BYTES.sub(lambda m: m.group().encode("utf-8", "surrogateescape").decode("latin-1"), escaped), True
+    bad = sum(len(run) for run in _ESCAPED_BYTES.findall(escaped))
+    text = body.decode(name, "replace") if bad else escaped
+    if name.startswith(("utf-16", "utf-32")) and body.count(b"\x00") * 10 < len(body):
+        return text, False  # UTF-16 text is a third NUL bytes or more; these bytes are 8-bit
+    if text.count("\x00") * 10 > len(text):
+        return text, False  # UTF-16 read as an 8-bit charset
+    misfit = bad >= _MISFIT_BYTES and bad > _MISFIT_RATIO * len(_DECODED_NON_ASCII.findall(text))
+    return text, not misfit
 
 
 def _meta_charset(body: bytes) -> str | None:

@@ -35,6 +35,13 @@ QUOTE_CHARS = 60
 # A reason lists at most this many changed numbers, citations, modals...
 LIST_ITEMS = 4
 
+# A paragraph with more places of undecodable bytes than this is judged as any edit.
+MAX_DECODING_SPOTS = 200
+
+# U+FFFD: what a decoder puts where bytes do not decode.
+REPLACEMENT = "\ufffd"
+_REPLACEMENT_RUN = re.compile(REPLACEMENT + "+")
+
 # Two words this similar (difflib ratio) are taken as a spelling fix of each other.
 SPELLING_RATIO = 0.75
 
@@ -195,6 +202,8 @@ def _judge_title(old: str, new: str) -> list[_Finding]:
         return []
     if _fold(old) == _fold(new):
         return [_Finding("cosmetic", "whitespace changed in title")]
+    if (decoding := _decoding_change(old, new, " in title")) is not None:
+        return decoding
     return [_Finding("substantive", f"title changed: {_quote(old)} → {_quote(new)}")]
 
 
@@ -213,6 +222,9 @@ def _judge_hunk(hunk: Hunk) -> list[_Finding]:
 def _judge_whole_block(block: Block | None, verb: str, where: str) -> list[_Finding]:
     if block is None or not block.text.strip():
         return [_Finding("cosmetic", f"empty paragraph {verb}{where}")]
+    if not block.text.replace(REPLACEMENT, "").strip():
+        arrived = "replaced" if verb == "added" else "gone"
+        return [_Finding("cosmetic", f"decoding: {_bytes(1)} {arrived}{where}")]
     if block.volatile:
         return [_Finding("cosmetic", f"volatile text {verb}: {_quote(block.text)}")]
     noun = block.kind if block.kind in ("title", "heading", "item") else "paragraph"
@@ -252,6 +264,8 @@ def _judge_edit(old: Block | None, new: Block | None, ops: tuple[Op, ...], where
         return [_Finding("cosmetic", f"only volatile text changed: {_quote(old_text)} → {_quote(new_text)}")]
     if _fold(old_text) == _fold(new_text):
         return [_Finding("cosmetic", "whitespace changed" + where)]
+    if (decoding := _decoding_change(old_text, new_text, where)) is not None:
+        return decoding
 
     changed, findings = _compare_features(old_text, new_text, where)
     sentence_findings, sentence_texts = _compare_sentences(old_text, new_text, where)
@@ -262,6 +276,56 @@ def _judge_edit(old: Block | None, new: Block | None, ops: tuple[Op, ...], where
         # The texts differ yet no edit was named (odd ops): say so rather than call it nothing.
         findings.append(_wording(old_text, new_text, where))
     return findings
+
+
+# --- decoding ----------------------------------------------------------------------
+
+
+def _decoding_change(old: str, new: str, where: str) -> list[_Finding] | None:
+    """Findings for texts that differ only where bytes could not be decoded; else None.
+
+    A byte that does not decode becomes one or more U+FFFD, and can take with it the
+    character whose bytes it broke into: "§" becomes three of them. So the texts must
+    be the same once each run of U+FFFD on one side stands for one character or none
+    on the other. The bad byte came or went; the document did not change.
+    """
+    if REPLACEMENT not in old and REPLACEMENT not in new:
+        return None
+    if not (_fits_around_replacements(new, old) or _fits_around_replacements(old, new)):
+        return None
+    came = len(_REPLACEMENT_RUN.findall(new)) - len(_REPLACEMENT_RUN.findall(old))
+    if came > 0:
+        return [_Finding("cosmetic", f"decoding: {_bytes(came)} replaced{where}")]
+    if came < 0:
+        return [_Finding("cosmetic", f"decoding: {_bytes(-came)} gone{where}")]
+    return [_Finding("cosmetic", f"decoding: undecodable bytes moved{where}")]
+
+
+def _bytes(count: int) -> str:
+    return f"{count} undecodable byte{'s' if count != 1 else ''}"
+
+
+def _fits_around_replacements(damaged: str, other: str) -> bool:
+    """Whether `other` is `damaged` with each run of U+FFFD read as one character or none
+    (or as a run of U+FFFD of its own). That character is never an ASCII letter or digit:
+    those are single bytes, which a bad byte beside them leaves whole."""
+    pieces = _REPLACEMENT_RUN.split(damaged)
+    if len(pieces) - 1 > MAX_DECODING_SPOTS or not other.startswith(pieces[0]):
+        return False
+    # Where `other` may be after each piece: a set, as "or none" and "one" can both fit.
+    places = {len(pieces[0])}
+    for piece in pieces[1:]:
+        reached = set()
+        for place in places:
+            own_run = _REPLACEMENT_RUN.match(other, place)
+            one = 0 if other[place : place + 1].isascii() and other[place : place + 1].isalnum() else 1
+            for skip in {0, one, own_run.end() - place if own_run else 0}:
+                if place + skip <= len(other) and other.startswith(piece, place + skip):
+                    reached.add(place + skip + len(piece))
+        if not reached:
+            return False
+        places = reached
+    return len(other) in places
 
 
 # --- features: numbers, dates, citations, ECCNs, modals, negations -----------------

@@ -397,6 +397,42 @@ def test_decode_invalid_utf8_is_replaced():
     assert decode(b"ok \xc3\x28", "utf-8").startswith("ok")
 
 
+UTF8_PAGE = (
+    "<p>You must not export it; see \u00a7 744.23. It isn\u2019t a \u201csupercomputer\u201d.</p>"
+    "<p>Fees: 5\u00a0% \u2013 10\u00a0%.</p>"
+)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", None])
+@pytest.mark.parametrize("at", [3, UTF8_PAGE.encode().index(b"\xc2\xa7") + 1, len(UTF8_PAGE.encode()) - 1])
+def test_one_invalid_byte_is_replaced_where_it_is_and_nowhere_else(charset, at):
+    good = UTF8_PAGE.encode()
+    text = decode(good[:at] + b"\xff" + good[at:], charset)
+    assert text.replace("\ufffd", "") in (UTF8_PAGE, UTF8_PAGE.replace("\u00a7", ""))
+    assert 1 <= text.count("\ufffd") <= 3  # more than one where it broke a character's bytes
+
+
+def test_a_burst_of_bad_bytes_in_a_utf8_page_stays_utf8():
+    good = UTF8_PAGE.encode()
+    text = decode(good[:10] + bytes(range(0x80, 0x90)) + good[10:], "utf-8")
+    assert text.replace("\ufffd", "") == UTF8_PAGE
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", "utf-16be", "utf-32"])
+def test_a_utf16_header_on_8_bit_bytes_is_not_believed(charset):
+    assert decode(UTF8_PAGE.encode(), charset) == UTF8_PAGE
+    assert decode(b"<p>plain ascii</p>", charset) == "<p>plain ascii</p>"
+
+
+def test_utf16_bytes_under_an_8_bit_header_are_detected():
+    body = ("<html><body>" + UTF8_PAGE * 4 + "</body></html>").encode("utf-16-le")
+    assert decode(body, "utf-8") == "<html><body>" + UTF8_PAGE * 4 + "</body></html>"
+
+
+def test_windows_1252_unassigned_bytes_read_as_their_c1_controls():
+    assert decode(b"a\x81b\x93c\x94", "windows-1252") == "a\x81b\u201cc\u201d"
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([None, "utf-8", "latin-1", "ascii", "utf-16", "bogus", ""]))
 def test_decode_never_raises(body, charset):
