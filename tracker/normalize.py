@@ -14,6 +14,7 @@ import io
 import json
 import re
 import unicodedata
+from dataclasses import replace
 from typing import Iterable
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -175,6 +176,8 @@ def _is_volatile(text: str) -> bool:
 # --- labels and sections ----------------------------------------------------
 
 _SECTION_LABEL = re.compile(r"^(?:§|sec\.)\s*(\d+\.\d+[a-z]?)\b", re.I)
+# Executive orders and acts: "Section 1.", "Sec. 2.", "SEC. 3." (a number and its period).
+_ORDER_SECTION_LABEL = re.compile(r"^(?:sec\.|section)\s*(\d{1,3}[a-z]?)\s*\.(?!\d)", re.I)
 _PART_LABEL = re.compile(r"^(?:PART|Part)\s+(\d+)\b")
 _PARAGRAPH_LABELS = re.compile(r"^((?:\([A-Za-z0-9]{1,6}\))+)(?=\s|$)")
 _TOKEN = re.compile(r"\(([A-Za-z0-9]+)\)")
@@ -182,11 +185,15 @@ _ONES = ("", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix")
 _ROMANS = [tens + ones for tens in ("", "x", "xx", "xxx") for ones in _ONES][1:]  # i to xxxix
 # CFR paragraph levels: (a) (1) (i) (A) then italic (1) and (i).
 _FIRST = {1: "a", 2: "1", 3: "i", 4: "A", 5: "1", 6: "i"}
+_LETTER, _ROMAN = 1, 3
+_HEADING_MAX = 80  # characters of a plain heading kept in an anchor
 
 
 def _section_label(text: str) -> str:
     if match := _SECTION_LABEL.match(text):
         return f"§ {match.group(1)}"
+    if match := _ORDER_SECTION_LABEL.match(text):
+        return f"Sec. {match.group(1)}"
     if match := _PART_LABEL.match(text):
         return f"Part {match.group(1)}"
     return ""
@@ -224,8 +231,9 @@ def _level(token: str, open_labels: list[tuple[int, str]]) -> int:
 
     Deepest level first, a level fits when the token comes next at that level
     ("(b)" after "(a)") or starts the level just below the current one ("(i)"
-    right after "(1)"). If none fits, the token's usual level. So "(i)" after
-    "(h)" is a letter, but after "(h)(1)" it is the roman (h)(1)(i).
+    right after "(1)"). A roman "(i)" right under a letter starts a roman level
+    there, as in the Federal Register's full text ("(c)(i)"), unless it is the
+    letter after "(h)". If none fits, the token's usual level.
     """
     candidates = _candidate_levels(token)
     current = dict(open_labels)
@@ -235,31 +243,74 @@ def _level(token: str, open_labels: list[tuple[int, str]]) -> int:
             return level
         if level == depth + 1 and token == _FIRST[level]:
             return level
+    if token == _FIRST[_ROMAN] and depth == _LETTER:
+        return _ROMAN
     return candidates[0]
 
 
+def _shortened(text: str, limit: int = _HEADING_MAX) -> str:
+    """`text` in at most `limit` characters, cut between words, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if not text[limit - 1].isspace() and space > limit // 2:
+        cut = cut[:space]  # not inside a word
+    return cut.rstrip(" ,;:-") + "\u2026"
+
+
 class _Anchor:
-    """Where we are: the current section heading and the open paragraph labels."""
+    """Where we are: the current section heading and the open paragraph labels.
+
+    A legal heading ("§ 744.23", "Sec. 2", "15 CFR 744.23") takes its labels right
+    after it ("§ 744.23(a)"); a plain heading stands apart ("Background, (a)").
+    """
 
     def __init__(self) -> None:
         self.heading = ""
+        self.legal = True
         self.open: list[tuple[int, str]] = []  # (level, token), levels increasing
+        # Set by push when a later label showed how to read an earlier one: (old, new) anchors.
+        self.reread: tuple[str, str] | None = None
+        self._before_letter_i: list[tuple[int, str]] | None = None  # open labels before an "(i)" read as a letter
+        self._text = ""
 
-    def start_section(self, heading: str) -> None:
-        self.heading, self.open = heading, []
+    def start_section(self, heading: str, legal: bool = True) -> None:
+        self.heading, self.legal, self.open = heading, legal, []
+        self._before_letter_i = None
+        self._update()
 
     def push(self, token: str) -> None:
+        self.reread = None
+        if token == _successor(_FIRST[_ROMAN], _ROMAN) and self._before_letter_i is not None:
+            # "(ii)" confirms that the "(i)" before it was roman, not the letter: read it again.
+            before, self.open = self._before_letter_i, self._before_letter_i
+            old = self._text
+            self._push(_FIRST[_ROMAN], _ROMAN if not before or before[-1][0] < _ROMAN else 6)
+            self.reread = (old, self._text)
+        before = self.open
         level = _level(token, self.open)
+        self._push(token, level)
+        letter_i = token == _FIRST[_ROMAN] and level == _LETTER
+        self._before_letter_i = before if letter_i else None
+
+    def _push(self, token: str, level: int) -> None:
         self.open = [(lv, t) for lv, t in self.open if lv < level] + [(level, token)]
+        self._update()
+
+    def _update(self) -> None:
+        labels = "".join(f"({t})" for _, t in self.open)
+        apart = labels and self.heading and not self.legal
+        self._text = f"{self.heading}, {labels}" if apart else self.heading + labels
 
     def __str__(self) -> str:
-        return self.heading + "".join(f"({t})" for _, t in self.open)
+        return self._text
 
 
 def _build_blocks(pieces: Iterable[tuple[str, str]]) -> tuple[Block, ...]:
     """Fold raw (kind, text) pieces into Blocks with labels, sections and volatility."""
     anchor = _Anchor()
-    blocks = []
+    blocks: list[Block] = []
     for kind, raw in pieces:
         text = fold(raw)
         if not text:
@@ -271,10 +322,20 @@ def _build_blocks(pieces: Iterable[tuple[str, str]]) -> tuple[Block, ...]:
             label = "".join(f"({t})" for t in tokens)
             for token in tokens:
                 anchor.push(token)
+                if anchor.reread:
+                    _reanchor(blocks, *anchor.reread)
         elif kind == "heading":
-            anchor.start_section(text[:80].rstrip())
+            anchor.start_section(_shortened(text), legal=False)
         blocks.append(Block(text, kind, label, str(anchor), _is_volatile(text)))
     return tuple(blocks)
+
+
+def _reanchor(blocks: list[Block], old: str, new: str) -> None:
+    """Give the last blocks anchored at `old` the anchor `new`."""
+    k = len(blocks)
+    while k and blocks[k - 1].section == old:
+        k -= 1
+        blocks[k] = replace(blocks[k], section=new)
 
 
 # --- HTML -------------------------------------------------------------------

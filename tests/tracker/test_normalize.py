@@ -121,6 +121,100 @@ def test_ecfr_section_anchors():
 # --- selectors, titles ------------------------------------------------------
 
 
+def sections(content: Content) -> list[tuple[str, str]]:
+    return [(block.text.split(" ", 1)[0], block.section) for block in content.blocks]
+
+
+# An executive order as the Federal Register's full text prints it: "Section 1." then
+# "Sec. 2.", lettered paragraphs, and roman items right under a letter.
+EXECUTIVE_ORDER = """
+<p>By the authority vested in me as President, it is hereby ordered:</p>
+<p><em>Section 1</em>. <em>Purpose</em>. This order protects the supply chain.</p>
+<p><em>Sec. 2</em>. <em>Definitions</em>. For purposes of this order:</p>
+<p>(a) The term \u201citem\u201d has the meaning given in the EAR.</p>
+<p>(b) The term \u201ccovered transaction\u201d means:</p>
+<p>(i) an export of an item; or</p>
+<p>(ii) a reexport of an item.</p>
+<p>(c) The term \u201cperson\u201d means:</p>
+<p>(i) an individual;</p>
+<p>(A) a citizen; or</p>
+<p>(B) a resident;</p>
+<p>(ii) an entity.</p>
+<p>(d) The term \u201centity\u201d means a partnership or corporation.</p>
+<h4>Sec. 3. Recreation.</h4>
+<p>(a) Agencies shall review their policies.</p>
+<p>(b) Within 90 days, the Secretary shall report.</p>
+<p>SECTION 4. General Provisions. (a) Nothing in this order impairs the law.</p>
+"""
+
+
+def test_executive_order_sections_and_roman_items_under_letters():
+    content = normalize_html(EXECUTIVE_ORDER)
+    assert sections(content) == [
+        ("By", ""),
+        ("Section", "Sec. 1"),
+        ("Sec.", "Sec. 2"),
+        ("(a)", "Sec. 2(a)"),
+        ("(b)", "Sec. 2(b)"),
+        ("(i)", "Sec. 2(b)(i)"),
+        ("(ii)", "Sec. 2(b)(ii)"),
+        ("(c)", "Sec. 2(c)"),
+        ("(i)", "Sec. 2(c)(i)"),
+        ("(A)", "Sec. 2(c)(i)(A)"),
+        ("(B)", "Sec. 2(c)(i)(B)"),
+        ("(ii)", "Sec. 2(c)(ii)"),
+        ("(d)", "Sec. 2(d)"),
+        ("Sec.", "Sec. 3"),
+        ("(a)", "Sec. 3(a)"),
+        ("(b)", "Sec. 3(b)"),
+        ("SECTION", "Sec. 4"),
+    ]
+    assert [b.label for b in content.blocks if b.text.lower().startswith("sec")] == ["Sec. 1", "Sec. 2", "Sec. 3", "Sec. 4"]
+
+
+def test_roman_one_after_h_is_read_again_when_roman_two_follows():
+    text = "\u00a7 1.1 Terms.\n\n(h) Letter h.\n\n(i) Roman one, read first as the letter i.\n\nA paragraph of it.\n\n(ii) Roman two.\n\n(j) Letter j."
+    assert [b.section for b in normalize_text(text).blocks] == [
+        "\u00a7 1.1",
+        "\u00a7 1.1(h)",
+        "\u00a7 1.1(h)(i)",
+        "\u00a7 1.1(h)(i)",
+        "\u00a7 1.1(h)(ii)",
+        "\u00a7 1.1(j)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Section 2 of the Act requires a license.",  # a sentence, not a label
+        "Sec. 2 applies here.",
+        "Section 2.5 percent of the fee.",
+    ],
+)
+def test_section_words_in_sentences_are_no_labels(text):
+    assert normalize_text(text).blocks[0].label == ""
+
+
+def test_a_plain_heading_stands_apart_from_the_labels_under_it():
+    content = normalize_html("<h1>Generated regulation text</h1><p>(a) First.</p><p>(1) Sub.</p>")
+    assert [b.section for b in content.blocks] == [
+        "Generated regulation text",
+        "Generated regulation text, (a)",
+        "Generated regulation text, (a)(1)",
+    ]
+
+
+def test_a_long_heading_is_cut_at_a_word_with_an_ellipsis():
+    heading = "Department of Commerce Announces Rescission of Biden-Era Artificial Intelligence Diffusion Rule"
+    content = normalize_html(f"<h1>{heading}</h1><p>Body.</p>")
+    section = content.blocks[1].section
+    assert section == "Department of Commerce Announces Rescission of Biden-Era Artificial\u2026"
+    assert len(section) <= 80
+    unbroken = "x" * 120
+    assert normalize_html(f"<h2>{unbroken}</h2>").blocks[0].section == "x" * 79 + "\u2026"
+
+
 def test_selector_matching_nothing_raises():
     with pytest.raises(SelectorNotFound) as raised:
         normalize_html("<body><p>text</p></body>", selector="#rule-text")
