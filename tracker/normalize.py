@@ -444,7 +444,9 @@ def normalize_html(html: str, selector: str | None = None, base_url: str = "") -
 
 
 def _html_title(root) -> str:
+    """The page's <title>, or its <h1> where there is no title or the title is generic."""
     title = h1 = None
+    site_names = set()
     stack = [root]
     while stack and (title is None or h1 is None):
         element = stack.pop()
@@ -454,12 +456,35 @@ def _html_title(root) -> str:
             title = element
         elif element.tag == "h1" and h1 is None:
             h1 = element
+        elif element.tag == "meta" and _SITE_NAME_META & {element.get("property"), element.get("name")}:
+            site_names.add(fold(element.get("content") or "").casefold())
         stack.extend(element[::-1])
-    for element in (title, h1):
-        text = _text_of(element) if element is not None else ""
-        if text:
-            return text
-    return ""
+    title_text = _text_of(title) if title is not None else ""
+    h1_text = _text_of(h1) if h1 is not None else ""
+    if not title_text or (h1_text and _is_generic_title(title_text, h1_text, site_names)):
+        return h1_text
+    return title_text
+
+
+_SITE_NAME_META = frozenset({"og:site_name", "application-name"})
+_TITLE_PARTS = re.compile(r"\s+(?:[|\-»·•]|::|--)\s+")  # "Page | Site", "Site - Page", "eCFR :: ..."
+# Parts of a <title> that name no page.
+_GENERIC_TITLES = frozenset(
+    "home|home page|homepage|welcome|untitled|untitled document|untitled page|new page|document|page|index|"
+    "default|title|news|news release|news releases|press release|press releases|news & updates|"
+    "news and updates|news & events|news and events|article|blog|blog post|post|guidance|notice|notices|"
+    "announcement|announcements|content|details".split("|")
+)
+
+
+def _is_generic_title(title: str, h1: str, site_names: set[str]) -> bool:
+    """Whether the <title> names the site or a kind of page, not the page its <h1> names."""
+    if h1.casefold() in title.casefold():
+        return False
+    parts = _TITLE_PARTS.split(title)
+    specific = [p for p in parts if p.casefold() not in _GENERIC_TITLES and p.casefold() not in site_names]
+    # With no site name declared, a part at either end is taken as it ("Press release | BIS").
+    return not specific or (len(parts) > 1 and specific in ([parts[0]], [parts[-1]]))
 
 
 def _selected(root, selector: str) -> list[tuple]:
@@ -708,8 +733,26 @@ def normalize_pdf(body: bytes) -> Content:
     except Exception as exc:  # pypdf raises many kinds of errors on damaged files
         raise UnreadableDocument(f"the PDF could not be parsed: {type(exc).__name__}: {exc}") from exc
     blocks = _build_blocks(("paragraph", p) for page in pages for p in _pdf_paragraphs(page))
-    first_line = next((line for page in pages for line in map(fold, page.splitlines()) if line), "")
-    return Content(fold(str(meta_title or "")) or first_line, blocks)
+    title = fold(str(meta_title or ""))
+    if _PLACEHOLDER_PDF_TITLE.fullmatch(title):
+        title = next((line for page in pages for line in map(fold, page.splitlines()) if _names_something(line)), "")
+    return Content(_shortened(title, _PDF_TITLE_MAX), blocks)
+
+
+# What authoring tools write when nobody gave a title: their own placeholders, the file's
+# name ("Microsoft Word - " and the name of the document printed, not its title), a path.
+_PLACEHOLDER_PDF_TITLE = re.compile(
+    r"|untitled(?: document)?|no title|title|(?:document|book|presentation|slide)\s*\d*|powerpoint presentation"
+    r"|microsoft (?:office )?(?:word|excel|powerpoint) - .*"
+    r"|.*\.(?:docx?|dotx?|pdf|rtf|odt|wpd|pptx?|xlsx?|txt|html?|indd|pub)|[a-z]:\\.*|/.*",
+    re.I,
+)
+_PDF_TITLE_MAX = 200
+
+
+def _names_something(line: str) -> bool:
+    """A line that can stand as a title: a few letters, not a page number."""
+    return sum(c.isalpha() for c in line[:20]) >= 3 and not _PAGE_NUMBER.fullmatch(line)
 
 
 def _pdf_paragraphs(page_text: str) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import pypdf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -238,6 +240,24 @@ def test_selector_narrows_the_links_too():
         ("<title>\n  Rule   title\n</title><h1>Heading</h1>", "Rule title"),
         ("<body><svg><title>icon</title></svg><h1>Heading <em>one</em></h1></body>", "Heading one"),
         ("<p>No title at all</p>", ""),
+        # A generic <title> gives way to the page's own <h1>.
+        ("<title>Press release | Bureau of Industry and Security</title><h1>Commerce Restricts Exports</h1>",
+         "Commerce Restricts Exports"),
+        ("<title>Bureau of Industry and Security - News &amp; Updates</title><h1>BIS Updates Guidance</h1>",
+         "BIS Updates Guidance"),
+        ("<title>Untitled Document</title><h1>Entity List FAQ</h1>", "Entity List FAQ"),
+        ('<head><title>Bureau of Industry and Security</title><meta property="og:site_name" '
+         'content="Bureau of Industry and Security"></head><body><h1>Entity List</h1></body>', "Entity List"),
+        # A title that names the page stays, even beside another <h1>.
+        ("<title>Entity List | Bureau of Industry and Security</title><h1>Entity List</h1>",
+         "Entity List | Bureau of Industry and Security"),
+        ("<title>Guidance on GP10 | BIS</title><h1>Frequently asked questions</h1>", "Guidance on GP10 | BIS"),
+        ("<title>Guidance: Exports of Advanced Chips</title><h1>Questions and answers</h1>",
+         "Guidance: Exports of Advanced Chips"),
+        ("<title>Bureau of Industry and Security</title><h1>Entity List</h1>", "Bureau of Industry and Security"),
+        # Without an <h1>, even a generic title is the best there is.
+        ("<title>Press release | Bureau of Industry and Security</title><p>Text</p>",
+         "Press release | Bureau of Industry and Security"),
     ],
 )
 def test_title(html, title):
@@ -557,6 +577,27 @@ def test_pdf_title_falls_back_to_the_first_line():
     # The trailer follows the xref table, so dropping /Info moves no object offset.
     body = (FILES / "sample.pdf").read_bytes().replace(b" /Info 6 0 R", b"")
     assert normalize_pdf(body).title == "GUIDANCE ON GENERAL PROHIBITION 10"
+
+
+def pdf_titled(title: str) -> bytes:
+    writer = pypdf.PdfWriter(clone_from=FILES / "sample.pdf")
+    writer.add_metadata({"/Title": title})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    ["Microsoft Word - x.doc", "Microsoft Word - GP10 guidance final v3", "untitled", "Untitled", "Title",
+     "Document1", "gp10-guidance-may-2025.docx", "GP10 guidance.pdf", "   ", "C:\\Users\\jdoe\\Desktop\\gp10.rtf"],
+)
+def test_pdf_placeholder_title_gives_way_to_the_first_line(placeholder):
+    assert normalize_pdf(pdf_titled(placeholder)).title == "GUIDANCE ON GENERAL PROHIBITION 10"
+
+
+def test_pdf_real_title_is_kept():
+    assert normalize_pdf(pdf_titled("Guidance on GP10")).title == "Guidance on GP10"
 
 
 @pytest.mark.parametrize("body", [b"", b"not a pdf at all", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog"])
