@@ -16,7 +16,7 @@ import re
 import unicodedata
 from dataclasses import replace
 from typing import Iterable
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 import charset_normalizer
 import pypdf
@@ -683,26 +683,44 @@ def _text_of(element, dropped=frozenset(), rows: bool = True) -> str:
     return fold(" ".join(text for _, text in _pieces(element, dropped, rows)))
 
 
+MAX_LINKS = 10_000  # links kept per page, in document order
+_LINK_MAX_CHARS = 4_096  # a longer href is no link to follow
+_URL_EDGES = "".join(map(chr, range(0x21)))  # C0 controls and space, stripped as browsers do
+_URL_TAB_OR_NEWLINE = re.compile("[\t\n\r]")  # removed anywhere, as browsers do
+_URL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # percent-encoded, never kept raw
+
+
 def _links(regions: list, dropped: set, base_url: str) -> tuple[str, ...]:
+    """The http(s) links of the regions, absolute, without fragments, each once."""
     links: dict[str, None] = {}  # an ordered set
     for region in regions:
         stack = [region]
-        while stack:
+        while stack and len(links) < MAX_LINKS:
             element = stack.pop()
             if element in dropped:
                 continue
             stack.extend(element[::-1])
             href = element.get("href") if element.tag == "a" else None
-            if href is None:
-                continue
-            try:
-                url = urldefrag(urljoin(base_url, href.strip())).url
-                scheme = urlsplit(url).scheme
-            except ValueError:  # e.g. a malformed IPv6 host
-                continue
-            if scheme in ("http", "https"):
+            if href is not None and (url := _link(href, base_url)):
                 links.setdefault(url, None)
     return tuple(links)
+
+
+def _link(href: str, base_url: str) -> str | None:
+    """One href as an absolute http(s) URL, or None: a malformed one costs only itself."""
+    if len(href) > _LINK_MAX_CHARS:
+        return None
+    href = _URL_TAB_OR_NEWLINE.sub("", href.strip(_URL_EDGES))
+    for base in (base_url, ""):  # a base that cannot be parsed still leaves absolute links
+        try:
+            url = urldefrag(urljoin(base, href)).url
+            scheme = urlsplit(url).scheme
+        except ValueError:  # e.g. a malformed IPv6 host
+            continue
+        if scheme not in ("http", "https"):
+            return None
+        return _URL_CONTROL.sub(lambda m: quote(m.group()), url)
+    return None
 
 
 # --- plain text and PDF -----------------------------------------------------

@@ -105,6 +105,37 @@ def test_links_keep_only_http():
     assert content.links == ("https://www.bis.gov/news/rel/doc.pdf", "https://Example.gov/A")
 
 
+def test_a_malformed_or_hostile_link_never_costs_the_others():
+    html = (
+        "<a href='/first'>1</a>"
+        "<a href='http://[::1'>malformed IPv6</a>"
+        "<a href='http://\uff03x.gov/'>host that folds to a separator</a>"
+        "<a href='\x01 https://x.gov/edges\n'>control characters at the edges</a>"
+        "<a href='https://x.gov/esc\x1b[2J\x85ape'>control characters inside</a>"
+        "<a href='https://x.gov/t\tab'>a tab inside</a>"
+        "<a href='https://x.gov/" + "a" * 1_000_000 + "'>a huge href</a>"
+        "<a href='/last'>2</a>"
+    )
+    assert normalize_html(html, base_url="https://x.gov/").links == (
+        "https://x.gov/first",
+        "https://x.gov/edges",
+        "https://x.gov/esc%1B[2J%C2%85ape",
+        "https://x.gov/tab",
+        "https://x.gov/last",
+    )
+
+
+def test_absolute_links_survive_a_malformed_base_url():
+    html = "<a href='/relative'>r</a><a href='https://x.gov/absolute'>a</a>"
+    assert normalize_html(html, base_url="http://[::1").links == ("https://x.gov/absolute",)
+
+
+def test_links_are_capped():
+    html = "".join(f"<a href='/d/{i}'>{i}</a>" for i in range(normalize.MAX_LINKS + 5))
+    links = normalize_html(html, base_url="https://x.gov/").links
+    assert len(links) == normalize.MAX_LINKS and links[-1] == f"https://x.gov/d/{normalize.MAX_LINKS - 1}"
+
+
 def test_ecfr_section_anchors():
     html = (FILES / "ecfr_744_23.html").read_text(encoding="utf-8")
     by_label = {b.label: b.section for b in normalize_html(html).blocks if b.label}
