@@ -47,9 +47,10 @@ _BOMS = [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs
 _META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 _ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")  # what "surrogateescape" makes of undecodable bytes
 _DECODED_NON_ASCII = re.compile("[^\x00-\x7f\ufffd\udc80-\udcff]")
-# A declared charset plainly does not fit when at least this many bytes fail to decode
-# and they outnumber ten to one the non-ASCII characters it did decode.
-_MISFIT_BYTES = 4
+# A declared charset plainly does not fit when bytes fail to decode in at least this many
+# places, ten times as many as the non-ASCII characters it did decode. (One bad byte makes
+# one place, even where it breaks the bytes of a character around it.)
+_MISFIT_PLACES = 4
 _MISFIT_RATIO = 10
 
 
@@ -92,13 +93,13 @@ def _decode_as(body: bytes, label: str) -> tuple[str, bool] | None:
     if name == "cp1252":
         # Its five unassigned bytes are the C1 controls of the same number, as in browsers.
         return _ESCAPED_BYTES.sub(lambda m: m.group().encode("utf-8", "surrogateescape").decode("latin-1"), escaped), True
-    bad = sum(len(run) for run in _ESCAPED_BYTES.findall(escaped))
+    bad = len(_ESCAPED_BYTES.findall(escaped))  # places
     text = body.decode(name, "replace") if bad else escaped
     if name.startswith(("utf-16", "utf-32")) and body.count(b"\x00") * 10 < len(body):
         return text, False  # UTF-16 text is a third NUL bytes or more; these bytes are 8-bit
     if text.count("\x00") * 10 > len(text):
         return text, False  # UTF-16 read as an 8-bit charset
-    misfit = bad >= _MISFIT_BYTES and bad > _MISFIT_RATIO * len(_DECODED_NON_ASCII.findall(text))
+    misfit = bad >= _MISFIT_PLACES and bad > _MISFIT_RATIO * len(_DECODED_NON_ASCII.findall(text))
     return text, not misfit
 
 

@@ -175,9 +175,48 @@ def _judge(redline: Redline) -> list[_Finding]:
     if _is_first_version(redline, hunks):
         return [_Finding("substantive", "first version")]
     findings = _judge_title(redline.old_title or "", redline.new_title or "")
-    for hunk in hunks:
-        findings.extend(_judge_hunk(hunk))
+    decoded = _decoded_pairs(hunks)
+    for k, hunk in enumerate(hunks):
+        findings.extend(decoded[k] if k in decoded else _judge_hunk(hunk))
     return findings
+
+
+def _decoded_pairs(hunks: tuple[Hunk, ...]) -> dict[int, list[_Finding]]:
+    """A paragraph removed and one added that differ only by decoding are one cosmetic change.
+
+    The diff pairs an edited paragraph with its old text only when it can tell them apart
+    from their neighbours; a paragraph repeated on the page can come out as removed
+    here and added there, or as moved. Keyed by hunk index: the findings to give instead.
+    """
+    out: dict[int, list[_Finding]] = {}
+    # A "move" of a paragraph the page repeats is the same thing: its text is still there.
+    unchanged = {h.old.text for h in hunks if h.kind == "equal" and h.old is not None}
+    moves_seen = set()
+    for k, h in enumerate(hunks):
+        if h.kind != "moved" or h.old is None or h.new is None or not {h.old.text, h.new.text} & unchanged:
+            continue
+        found = _decoding_change(h.old.text, h.new.text, _where(h.new.section))
+        if found is not None:
+            move = (h.old.text, h.new.text)
+            out[k] = [] if move in moves_seen else found
+            moves_seen.add(move)
+    removed = [k for k, h in enumerate(hunks) if h.kind == "deleted" and h.old is not None]
+    added = [k for k, h in enumerate(hunks) if h.kind == "inserted" and h.new is not None]
+    damaged = [k for k in removed + added if REPLACEMENT in (hunks[k].old or hunks[k].new).text]
+    for k in damaged[:MAX_DECODING_SPOTS]:
+        if k in out:
+            continue
+        text = (hunks[k].old or hunks[k].new).text
+        for other in added if k in removed else removed:
+            if other in out:
+                continue
+            block = hunks[other].old or hunks[other].new
+            old, new = (text, block.text) if k in removed else (block.text, text)
+            found = _decoding_change(old, new, _where(hunks[k].section))
+            if found is not None:
+                out[k], out[other] = found, []
+                break
+    return out
 
 
 def _is_first_version(redline: Redline, hunks: tuple[Hunk, ...]) -> bool:
@@ -307,25 +346,43 @@ def _bytes(count: int) -> str:
 
 def _fits_around_replacements(damaged: str, other: str) -> bool:
     """Whether `other` is `damaged` with each run of U+FFFD read as one character or none
-    (or as a run of U+FFFD of its own). That character is never an ASCII letter or digit:
-    those are single bytes, which a bad byte beside them leaves whole."""
-    pieces = _REPLACEMENT_RUN.split(damaged)
+    (or as a run of U+FFFD of its own).
+
+    That character is never an ASCII letter or digit: those are single bytes, which a bad
+    byte beside them leaves whole. A run that came inside whitespace split it in two
+    when the text was folded, so whitespace around a run stands for whitespace there.
+    """
+    parts = _SPACED_REPLACEMENT_RUN.split(damaged)  # piece, space before, space after, piece, ...
+    pieces, spaced = parts[0::3], [bool(a or b) for a, b in zip(parts[1::3], parts[2::3])]
     if len(pieces) - 1 > MAX_DECODING_SPOTS or not other.startswith(pieces[0]):
         return False
-    # Where `other` may be after each piece: a set, as "or none" and "one" can both fit.
+    # Where `other` may be after each piece: a set, as several readings can fit.
     places = {len(pieces[0])}
-    for piece in pieces[1:]:
+    for piece, space in zip(pieces[1:], spaced):
         reached = set()
         for place in places:
-            own_run = _REPLACEMENT_RUN.match(other, place)
-            one = 0 if other[place : place + 1].isascii() and other[place : place + 1].isalnum() else 1
-            for skip in {0, one, own_run.end() - place if own_run else 0}:
-                if place + skip <= len(other) and other.startswith(piece, place + skip):
-                    reached.add(place + skip + len(piece))
+            for middle in _SPACED_MIDDLES if space else _TIGHT_MIDDLES:
+                found = middle.match(other, place)
+                if found is None:
+                    continue
+                end = found.end()
+                at_an_edge = place == 0 or end == len(other)  # folding stripped the whitespace there
+                if space and not at_an_edge and not any(c.isspace() for c in found.group()):
+                    continue
+                if other.startswith(piece, end):
+                    reached.add(end + len(piece))
         if not reached:
             return False
         places = reached
     return len(other) in places
+
+
+# What stands in the other text for a run of U+FFFD: nothing, one character that is no
+# ASCII letter or digit, or a run of U+FFFD; with whitespace around it if the run had some.
+_ONE = r"(?:[^A-Za-z0-9]|\ufffd+)"
+_TIGHT_MIDDLES = [re.compile(pattern) for pattern in ("", _ONE)]
+_SPACED_MIDDLES = [re.compile(pattern) for pattern in ("", r"\s", _ONE, rf"\s{_ONE}", rf"{_ONE}\s", rf"\s{_ONE}\s")]
+_SPACED_REPLACEMENT_RUN = re.compile(r"(\s*)\ufffd+(\s*)")
 
 
 # --- features: numbers, dates, citations, ECCNs, modals, negations -----------------

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tracker import severity
 from tracker.diff import diff_contents, excerpt_html, redline_ops, redline_ops_json, render_html, render_text
 from tracker.model import SEVERITY_ORDER, Block, Content
-from tracker.normalize import content_hash, fold, normalize_html, normalize_text
+from tracker.normalize import content_hash, decode, fold, normalize_html, normalize_text
 from tracker.severity import assess
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -393,3 +393,31 @@ def test_a_page_past_the_depth_cap_is_refused_after_reading_no_further():
     big = lines_run(attempt, "<div>" * 200_000)
     assert refused == 3
     assert big <= 1.2 * small  # the scan stops at the cap, whatever follows it
+
+
+# --- one undecodable byte is never news ------------------------------------------------
+
+# Text as pages hold it: legal signs, typography, accents, wide characters, and the
+# runs of whitespace of an indented source; no markup characters, so the byte lands in text.
+PAGE_TEXT = st.lists(
+    st.sampled_from(list("abcxyz ABC 0129.,;()\n\t") + ["  ", "\u00a7", "\u2019", "\u201c", "\u2014", "\u00e9",
+                                                        "\u00a0", "\u4e2d", "\U0001f600", "not ", "may "]),
+    min_size=1,
+    max_size=30,
+).map("".join)
+
+
+@SETTINGS
+@given(st.lists(PAGE_TEXT, min_size=1, max_size=5), st.data())
+def test_one_invalid_byte_anywhere_in_the_text_is_never_more_than_cosmetic(paragraphs, data):
+    head = "<html><head><meta charset='utf-8'><title>T</title></head><body>"
+    page = (head + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body></html>").encode("utf-8")
+    k = data.draw(st.integers(0, len(paragraphs) - 1))
+    start = page.index(f"<p>{paragraphs[k]}</p>".encode("utf-8")) + 3
+    at = data.draw(st.integers(start, start + len(paragraphs[k].encode("utf-8"))))
+    damaged = page[:at] + b"\xff" + page[at:]
+    good, bad = normalize_html(decode(page, "utf-8")), normalize_html(decode(damaged, "utf-8"))
+    for old, new in ((good, bad), (bad, good)):
+        result = assess(diff_contents(old, new))
+        assert result.severity == "cosmetic", result.reasons
+        assert all(r.startswith("decoding:") or r == "no visible text changed" for r in result.reasons), result.reasons
