@@ -423,22 +423,27 @@ _CSS = HTMLTranslator()
 # themselves, so lxml hands out the same Python object for a node every time.
 
 
-def normalize_html(html: str, selector: str | None = None, base_url: str = "") -> Content:
-    """The readable content of an HTML page, narrowed to `selector` when given."""
+def normalize_html(html: str, selector: str | None = None, base_url: str = "", exclude: str | None = None) -> Content:
+    """The readable content of an HTML page, narrowed to `selector` when given; the
+    elements `exclude` matches (a CSS selector) are left out, as page chrome is."""
     root = _tree(html)
     if root is None:
         if selector:
             raise SelectorNotFound(selector)
         return Content("", ())
     title = _html_title(root)
+    excluded = set(_select(root, exclude)) if exclude else set()
     dropped: set = set()  # elements left out, with everything inside them (not their tails)
     if selector:
+        matched = set(_select(root, selector))
+        if not matched:
+            raise SelectorNotFound(selector)
         regions = []
-        for region, in_article in _selected(root, selector):
-            dropped |= _chrome(region, in_article)[0]
+        for region, in_article in _outermost(root, matched):
+            dropped |= _chrome(region, in_article, excluded)[0]
             regions.append(region)
     else:
-        dropped, landmarks = _chrome(root, False)
+        dropped, landmarks = _chrome(root, False, excluded)
         regions = [_main_region(root, landmarks)]
     pieces = [piece for region in regions for piece in _pieces(region, dropped)]
     return Content(title, _build_blocks(pieces), _links(regions, dropped, base_url))
@@ -488,15 +493,18 @@ def _is_generic_title(title: str, h1: str, site_names: set[str]) -> bool:
     return not specific or (len(parts) > 1 and specific in ([parts[0]], [parts[-1]]))
 
 
-def _selected(root, selector: str) -> list[tuple]:
-    """The outermost matches of `selector`, each with whether it sits in a main, article or section."""
+def _select(root, selector: str) -> list:
+    """The elements a CSS selector matches."""
     try:
         found = root.xpath(_CSS.css_to_xpath(selector))
     except (SelectorError, etree.XPathError) as exc:
         raise ValueError(f"invalid CSS selector {selector!r}: {exc}") from exc
-    matched = {element for element in found if isinstance(element, etree._Element)}
-    if not matched:
-        raise SelectorNotFound(selector)
+    return [element for element in found if isinstance(element, etree._Element)]
+
+
+def _outermost(root, matched: set) -> list[tuple]:
+    """The matched elements not inside another, each with whether it sits in a main,
+    article or section."""
     regions = []
     stack = [(root, False)]
     while stack:
@@ -527,9 +535,9 @@ def _is_chrome(element, in_article: bool) -> bool:
     return "hidden" in attrib and not accordion and attrib["hidden"].lower() != "until-found"
 
 
-def _chrome(root, in_article: bool) -> tuple[set, list]:
-    """The elements under `root` (never `root` itself) that are page chrome or boilerplate,
-    and the main, [role=main] and article elements that remain."""
+def _chrome(root, in_article: bool, excluded: set) -> tuple[set, list]:
+    """The elements under `root` (never `root` itself) that are page chrome, boilerplate or
+    `excluded`, and the main, [role=main] and article elements that remain."""
     dropped = set()
     # Pass 1: chrome, in document order, never entering what it drops. On the way it notes
     # the elements pass 2 looks at (those with attributes, and main and article) with the
@@ -552,7 +560,7 @@ def _chrome(root, in_article: bool) -> tuple[set, list]:
             noted_end[item] = len(noted)
             continue
         element, in_article = item
-        if element is not root and _is_chrome(element, in_article):
+        if element is not root and (element in excluded or _is_chrome(element, in_article)):
             dropped.add(element)
             continue
         if element.attrib or element.tag in ("main", "article"):

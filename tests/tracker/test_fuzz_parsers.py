@@ -349,3 +349,10 @@ def test_pathological_html_is_a_content_error_naming_the_page(body, reason):
     message = str(refused.value)
     assert reason in message and TARGETS["html"].key in message
     assert "\n" not in message
+
+
+def test_a_pathological_federal_register_full_text_is_a_content_error():
+    fetched = snapshot(TARGETS["json-fulltext"], b"<html><body>" + b"<div>" * 20_000 + b"deep")
+    with pytest.raises(ContentError, match="nested deeper than 512 levels; not read") as refused:
+        extract_content(fetched)
+    assert fetched.final_url in str(refused.value)

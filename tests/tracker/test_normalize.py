@@ -248,6 +248,15 @@ def test_a_long_heading_is_cut_at_a_word_with_an_ellipsis():
     assert normalize_html(f"<h2>{unbroken}</h2>").blocks[0].section == "x" * 79 + "\u2026"
 
 
+def test_excluded_elements_are_left_out_with_their_text_but_not_what_follows():
+    html = (
+        "<p>Before <span class='unprinted-element'>[[Page 1234]]</span>after.</p>"
+        "<div class='printed-page-wrapper'><p>Printed page 1235</p></div><p>(a) Rule.</p>"
+    )
+    content = normalize_html(html, exclude=".unprinted-element, .printed-page-wrapper")
+    assert texts(content) == ["Before after.", "(a) Rule."]
+
+
 def test_selector_matching_nothing_raises():
     with pytest.raises(SelectorNotFound) as raised:
         normalize_html("<body><p>text</p></body>", selector="#rule-text")
