@@ -92,15 +92,19 @@ def _decode_as(body: bytes, label: str) -> tuple[str, bool] | None:
         return None
     if name == "cp1252":
         # Its five unassigned bytes are the C1 controls of the same number, as in browsers.
-        return _ESCAPED_BYTES.sub(lambda m: m.group().encode("utf-8", "surrogateescape").decode("latin-1"), escaped), True
+        return _ESCAPED_BYTES.sub(lambda m: _latin1(m.group()), escaped), True
     bad = len(_ESCAPED_BYTES.findall(escaped))  # places
     text = body.decode(name, "replace") if bad else escaped
     if name.startswith(("utf-16", "utf-32")) and body.count(b"\x00") * 10 < len(body):
-        return text, False  # UTF-16 text is a third NUL bytes or more; these bytes are 8-bit
+        return text, False  # UTF-16 markup is half NUL bytes; these bytes are 8-bit text
     if text.count("\x00") * 10 > len(text):
         return text, False  # UTF-16 read as an 8-bit charset
     misfit = bad >= _MISFIT_PLACES and bad > _MISFIT_RATIO * len(_DECODED_NON_ASCII.findall(text))
     return text, not misfit
+
+
+def _latin1(escaped: str) -> str:
+    return escaped.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _meta_charset(body: bytes) -> str | None:
@@ -382,18 +386,15 @@ def _tree(html: str) -> etree._Element | None:
     A page past the caps is refused first, from lxml's parser events, which build no tree.
     """
     html = _LONE_SURROGATE.sub("\ufffd", html)  # lxml cannot take them
-    counter = etree.HTMLParser(target=_ShapeCounter(), recover=True)
     try:
+        counter = etree.HTMLParser(target=_ShapeCounter(), recover=True)
         counter.feed(html)
         counter.close()
-    except etree.LxmlError:
-        pass  # the tree parser below reads what it can, or nothing
-    parser = etree.HTMLParser(recover=True, huge_tree=True, remove_comments=True, remove_pis=True)
-    try:
+        parser = etree.HTMLParser(recover=True, huge_tree=True, remove_comments=True, remove_pis=True)
         parser.feed(html)
         return parser.close()
-    except etree.LxmlError:
-        return None
+    except etree.LxmlError as exc:  # not seen in recover mode; never a page read in part
+        raise UnreadableDocument(f"the page could not be parsed: {exc}") from exc
 
 
 # Accordions (USWDS FAQs on bis.gov) are content: a question in a button, the answer `hidden`.
@@ -582,8 +583,8 @@ def _chrome(root, in_article: bool, excluded: set) -> tuple[set, list]:
     while k < len(noted):
         element = noted[k]
         first, after = text_start[k], text_end[k]
-        some_strings = strings[first : min(after, first + _SKIP_LINK_STRINGS)]
-        if element is not root and _is_boilerplate(element, chars[after] - chars[first], some_strings):
+        text_begins = "".join(strings[first : min(after, first + _SKIP_LINK_STRINGS)]) if element.tag == "a" else ""
+        if element is not root and _is_boilerplate(element, chars[after] - chars[first], text_begins):
             dropped.add(element)
             k = noted_end[k]
             continue
@@ -593,11 +594,12 @@ def _chrome(root, in_article: bool, excluded: set) -> tuple[set, list]:
     return dropped, landmarks
 
 
-def _is_boilerplate(element, text_length: int, first_strings: list[str]) -> bool:
+def _is_boilerplate(element, text_length: int, text_begins: str) -> bool:
+    """A skip link, or a small element whose class or id names breadcrumbs, cookies or sharing."""
     attrib = element.attrib
     if not attrib or element.tag in ("html", "body", "main", "article"):
         return False
-    if element.tag == "a" and attrib.get("href", "").startswith("#") and _SKIP_LINK.match("".join(first_strings)):
+    if element.tag == "a" and attrib.get("href", "").startswith("#") and _SKIP_LINK.match(text_begins):
         return True
     if text_length >= _BOILERPLATE_MAX:
         return False
