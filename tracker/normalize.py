@@ -50,7 +50,7 @@ _DECODED_NON_ASCII = re.compile("[^\x00-\x7f\ufffd\udc80-\udcff]")
 # A declared charset plainly does not fit when bytes fail to decode in at least this many
 # places, ten times as many as the non-ASCII characters it did decode. (One bad byte makes
 # one place, even where it breaks the bytes of a character around it.)
-_MISFIT_PLACES = 4
+_MISFIT_PLACES = 2
 _MISFIT_RATIO = 10
 
 

@@ -566,6 +566,12 @@ def test_one_invalid_byte_is_replaced_where_it_is_and_nowhere_else(charset, at):
     assert 1 <= text.count("\ufffd") <= 3  # more than one where it broke a character's bytes
 
 
+def test_a_windows_1252_page_declared_utf8_is_detected_when_none_of_its_characters_decode():
+    assert decode("<p>It isn\u2019t a \u201cdrill\u201d.</p>".encode("cp1252"), "utf-8") == (
+        "<p>It isn\u2019t a \u201cdrill\u201d.</p>"
+    )
+
+
 def test_a_burst_of_bad_bytes_in_a_utf8_page_stays_utf8():
     good = UTF8_PAGE.encode()
     text = decode(good[:10] + bytes(range(0x80, 0x90)) + good[10:], "utf-8")
