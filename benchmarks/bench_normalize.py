@@ -4,7 +4,8 @@
 
 Each case is about `--size` bytes of hostile HTML: nesting far past the depth cap,
 nesting just under it (repeated, a boilerplate class on every level), 100,000
-sibling elements, one huge attribute value, and 100,000 attributes on one element.
+sibling elements, one huge attribute value, 100,000 attributes on one element, and
+elements with as many attributes as the cap allows.
 Each is timed through tracker.normalize.normalize_html (a refusal, for a page past
 the caps, is its answer) and, as its peer in the same run, through
 BeautifulSoup(html, "lxml") alone: the tree normalize_html itself builds before its
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bs4 import BeautifulSoup  # noqa: E402
 
 from benchmarks.common import machine, met  # noqa: E402
-from tracker.normalize import MAX_DEPTH, UnreadableDocument, normalize_html  # noqa: E402
+from tracker.normalize import MAX_ATTRIBUTES, MAX_DEPTH, UnreadableDocument, normalize_html  # noqa: E402
 
 GOAL_SECONDS = 2.0
 
@@ -34,15 +35,18 @@ def cases(size: int) -> dict[str, str]:
     # Every level a boilerplate candidate whose text (too long to be boilerplate) is measured.
     levels = MAX_DEPTH - 12
     nested = "<div class='share-tools'>" * levels + "words " * 200 + "</div>" * levels
-    sibling = "<p>item</p>"
+    sibling = "<p>one</p>"
+    crowded = "<p " + " ".join(f"a{i:04d}=x" for i in range(MAX_ATTRIBUTES)) + ">text</p>"
     return {
         "deep nesting past the cap (unclosed <div>s)": "<html><body>" + "<div>" * (size // 5),
         f"deep nesting under the cap ({MAX_DEPTH - 12} levels, repeated)":
             "<html><body>" + nested * (size // len(nested)),
         f"{size // len(sibling):,} sibling elements": "<html><body>" + sibling * (size // len(sibling)),
         "one huge attribute value": '<html><body><p class="' + "a" * size + '">text</p><a href="/x">link</a>',
-        f"{size // 9:,} attributes on one element":
+        f"{size // 10:,} attributes on one element":
             "<html><body><p " + " ".join(f"a{i:06d}=x" for i in range(size // 10)) + ">text</p>",
+        f"{MAX_ATTRIBUTES:,} attributes (the cap) on each of {size // len(crowded)} elements":
+            "<html><body>" + crowded * (size // len(crowded)),
     }
 
 

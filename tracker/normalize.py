@@ -195,6 +195,8 @@ _HEADING_MAX = 80  # characters of a plain heading kept in an anchor
 
 
 def _section_label(text: str) -> str:
+    if text[:1] not in "§SsPp":
+        return ""  # most blocks: no regex run
     if match := _SECTION_LABEL.match(text):
         return f"§ {match.group(1)}"
     if match := _ORDER_SECTION_LABEL.match(text):
@@ -206,7 +208,7 @@ def _section_label(text: str) -> str:
 
 def _paragraph_tokens(text: str) -> list[str]:
     """The labels a block starts with: "(a)(1) Text" gives ["a", "1"]."""
-    match = _PARAGRAPH_LABELS.match(text)
+    match = _PARAGRAPH_LABELS.match(text) if text.startswith("(") else None
     tokens = _TOKEN.findall(match.group(1)) if match else []
     return tokens if all(_candidate_levels(t) for t in tokens) else []
 
