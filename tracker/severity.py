@@ -202,16 +202,21 @@ def _decoded_pairs(hunks: tuple[Hunk, ...]) -> dict[int, list[_Finding]]:
             moves_seen.add(move)
     removed = [k for k, h in enumerate(hunks) if h.kind == "deleted" and h.old is not None]
     added = [k for k, h in enumerate(hunks) if h.kind == "inserted" and h.new is not None]
-    damaged = [k for k in removed + added if REPLACEMENT in (hunks[k].old or hunks[k].new).text]
+    removed_set = set(removed)
+
+    def text(k: int) -> str:
+        return (hunks[k].old or hunks[k].new).text
+
+    damaged = [k for k in removed + added if REPLACEMENT in text(k)]
     for k in damaged[:MAX_DECODING_SPOTS]:
         if k in out:
             continue
-        text = (hunks[k].old or hunks[k].new).text
-        for other in added if k in removed else removed:
-            if other in out:
+        # Each U+FFFD stands for at most one character and the whitespace around it.
+        slack = 3 * text(k).count(REPLACEMENT)
+        for other in added if k in removed_set else removed:
+            if other in out or abs(len(text(other)) - len(text(k))) > slack:
                 continue
-            block = hunks[other].old or hunks[other].new
-            old, new = (text, block.text) if k in removed else (block.text, text)
+            old, new = (text(k), text(other)) if k in removed_set else (text(other), text(k))
             found = _decoding_change(old, new, _where(hunks[k].section))
             if found is not None:
                 out[k], out[other] = found, []
