@@ -103,8 +103,7 @@ def _align(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int
     matches: list[tuple[int, int, int]] = []  # (i, j, size)
     done_old = done_new = 0
     for i, j in _longest_increasing(candidates) + [(len(old), len(new))]:
-        gap = difflib.SequenceMatcher(None, old[done_old:i], new[done_new:j], autojunk=False)
-        for gi, gj, size in gap.get_matching_blocks()[:-1]:
+        for gi, gj, size in _gap_matches(old[done_old:i], new[done_new:j]):
             matches.append((done_old + gi, done_new + gj, size))
         matches.append((i, j, 1))
         done_old, done_new = i + 1, j + 1
@@ -119,6 +118,41 @@ def _align(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int
             opcodes.append(("equal", mi, mi + size, mj, mj + size))
         i, j = mi + size, mj + size
     return opcodes
+
+
+def _gap_matches(old: list[str], new: list[str]) -> list[tuple[int, int, int]]:
+    """Runs (i, j, size) of equal texts between two anchors, in order.
+
+    A small gap gets a longest common subsequence: difflib matches the longest run
+    first, so with paragraphs repeated in pairs it could line up the first pair of one
+    side with the second of the other and leave the rest unmatched. A big gap
+    (more than _DP_MAX_CELLS) gets difflib's matching.
+    """
+    m, n = len(old), len(new)
+    if not m or not n:
+        return []
+    if m * n > _DP_MAX_CELLS:
+        return difflib.SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks()[:-1]
+    # common[i][j]: the length of a longest common subsequence of old[i:] and new[j:]
+    common = [[0] * (n + 1) for _ in range(m + 1)]
+    for i in range(m - 1, -1, -1):
+        row, below, text = common[i], common[i + 1], old[i]
+        for j in range(n - 1, -1, -1):
+            row[j] = below[j + 1] + 1 if text == new[j] else max(below[j], row[j + 1])
+    runs: list[list[int]] = []
+    i = j = 0
+    while i < m and j < n:
+        if old[i] == new[j]:
+            if runs and runs[-1][0] + runs[-1][2] == i and runs[-1][1] + runs[-1][2] == j:
+                runs[-1][2] += 1
+            else:
+                runs.append([i, j, 1])
+            i, j = i + 1, j + 1
+        elif common[i + 1][j] >= common[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return [(i, j, size) for i, j, size in runs]
 
 
 def _longest_increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -44,6 +44,15 @@ def sniff(body: bytes) -> str:
 
 def extract_content(snapshot: Snapshot, selector: str | None = None) -> Content:
     """Source formats that need their own reading say so in `snapshot.extra["format"]`."""
+    try:
+        return _content(snapshot, selector)
+    except SelectorNotFound as exc:
+        raise ContentError(f"{exc} at {snapshot.final_url}") from None
+    except UnreadableDocument as exc:  # a damaged PDF, a page nested too deep or too big
+        raise ContentError(f"{exc} ({snapshot.final_url})") from None
+
+
+def _content(snapshot: Snapshot, selector: str | None) -> Content:
     source_format = snapshot.extra.get("format")
     if source_format == "federal_register":
         from tracker.sources.federal_register import fr_content
@@ -57,19 +66,14 @@ def extract_content(snapshot: Snapshot, selector: str | None = None) -> Content:
     kind = declared if declared and declared != "application/octet-stream" else sniff(snapshot.body)
     if not snapshot.body.strip():
         raise ContentError(f"empty response body from {snapshot.final_url}")
-    try:
-        if kind == "application/pdf" or snapshot.body.startswith(b"%PDF-"):
-            return normalize_pdf(snapshot.body)
-        if kind in ("text/html", "application/xhtml+xml"):
-            return normalize_html(decode(snapshot.body, charset), selector, base_url=snapshot.final_url)
-        if kind == "text/plain":
-            return normalize_text(decode(snapshot.body, charset))
-        if kind == "application/json" or kind.endswith("+json"):
-            return _json_content(snapshot, charset)
-    except SelectorNotFound as exc:
-        raise ContentError(f"{exc} at {snapshot.final_url}") from None
-    except UnreadableDocument as exc:
-        raise ContentError(f"{exc} ({snapshot.final_url})") from None
+    if kind == "application/pdf" or snapshot.body.startswith(b"%PDF-"):
+        return normalize_pdf(snapshot.body)
+    if kind in ("text/html", "application/xhtml+xml"):
+        return normalize_html(decode(snapshot.body, charset), selector, base_url=snapshot.final_url)
+    if kind == "text/plain":
+        return normalize_text(decode(snapshot.body, charset))
+    if kind == "application/json" or kind.endswith("+json"):
+        return _json_content(snapshot, charset)
     raise ContentError(
         f"unsupported content type {declared or 'unknown'!r} at {snapshot.final_url}; "
         "point the source at an HTML, PDF, text or JSON document"

@@ -35,6 +35,13 @@ QUOTE_CHARS = 60
 # A reason lists at most this many changed numbers, citations, modals...
 LIST_ITEMS = 4
 
+# A paragraph with more places of undecodable bytes than this is judged as any edit.
+MAX_DECODING_SPOTS = 200
+
+# U+FFFD: what a decoder puts where bytes do not decode.
+REPLACEMENT = "\ufffd"
+_REPLACEMENT_RUN = re.compile(REPLACEMENT + "+")
+
 # Two words this similar (difflib ratio) are taken as a spelling fix of each other.
 SPELLING_RATIO = 0.75
 
@@ -168,9 +175,53 @@ def _judge(redline: Redline) -> list[_Finding]:
     if _is_first_version(redline, hunks):
         return [_Finding("substantive", "first version")]
     findings = _judge_title(redline.old_title or "", redline.new_title or "")
-    for hunk in hunks:
-        findings.extend(_judge_hunk(hunk))
+    decoded = _decoded_pairs(hunks)
+    for k, hunk in enumerate(hunks):
+        findings.extend(decoded[k] if k in decoded else _judge_hunk(hunk))
     return findings
+
+
+def _decoded_pairs(hunks: tuple[Hunk, ...]) -> dict[int, list[_Finding]]:
+    """A paragraph removed and one added that differ only by decoding are one cosmetic change.
+
+    The diff pairs an edited paragraph with its old text only when it can tell them apart
+    from their neighbours; a paragraph repeated on the page can come out as removed
+    here and added there, or as moved. Keyed by hunk index: the findings to give instead.
+    """
+    out: dict[int, list[_Finding]] = {}
+    # A "move" of a paragraph the page repeats is the same thing: its text is still there.
+    unchanged = {h.old.text for h in hunks if h.kind == "equal" and h.old is not None}
+    moves_seen = set()
+    for k, h in enumerate(hunks):
+        if h.kind != "moved" or h.old is None or h.new is None or not {h.old.text, h.new.text} & unchanged:
+            continue
+        found = _decoding_change(h.old.text, h.new.text, _where(h.new.section))
+        if found is not None:
+            move = (h.old.text, h.new.text)
+            out[k] = [] if move in moves_seen else found
+            moves_seen.add(move)
+    removed = [k for k, h in enumerate(hunks) if h.kind == "deleted" and h.old is not None]
+    added = [k for k, h in enumerate(hunks) if h.kind == "inserted" and h.new is not None]
+    removed_set = set(removed)
+
+    def text(k: int) -> str:
+        return (hunks[k].old or hunks[k].new).text
+
+    damaged = [k for k in removed + added if REPLACEMENT in text(k)]
+    for k in damaged[:MAX_DECODING_SPOTS]:
+        if k in out:
+            continue
+        # Each U+FFFD stands for at most one character and the whitespace around it.
+        slack = 3 * text(k).count(REPLACEMENT)
+        for other in added if k in removed_set else removed:
+            if other in out or abs(len(text(other)) - len(text(k))) > slack:
+                continue
+            old, new = (text(k), text(other)) if k in removed_set else (text(other), text(k))
+            found = _decoding_change(old, new, _where(hunks[k].section))
+            if found is not None:
+                out[k], out[other] = found, []
+                break
+    return out
 
 
 def _is_first_version(redline: Redline, hunks: tuple[Hunk, ...]) -> bool:
@@ -195,6 +246,8 @@ def _judge_title(old: str, new: str) -> list[_Finding]:
         return []
     if _fold(old) == _fold(new):
         return [_Finding("cosmetic", "whitespace changed in title")]
+    if (decoding := _decoding_change(old, new, " in title")) is not None:
+        return decoding
     return [_Finding("substantive", f"title changed: {_quote(old)} → {_quote(new)}")]
 
 
@@ -213,6 +266,9 @@ def _judge_hunk(hunk: Hunk) -> list[_Finding]:
 def _judge_whole_block(block: Block | None, verb: str, where: str) -> list[_Finding]:
     if block is None or not block.text.strip():
         return [_Finding("cosmetic", f"empty paragraph {verb}{where}")]
+    if not block.text.replace(REPLACEMENT, "").strip():
+        arrived = "replaced" if verb == "added" else "gone"
+        return [_Finding("cosmetic", f"decoding: {_bytes(1)} {arrived}{where}")]
     if block.volatile:
         return [_Finding("cosmetic", f"volatile text {verb}: {_quote(block.text)}")]
     noun = block.kind if block.kind in ("title", "heading", "item") else "paragraph"
@@ -252,6 +308,8 @@ def _judge_edit(old: Block | None, new: Block | None, ops: tuple[Op, ...], where
         return [_Finding("cosmetic", f"only volatile text changed: {_quote(old_text)} → {_quote(new_text)}")]
     if _fold(old_text) == _fold(new_text):
         return [_Finding("cosmetic", "whitespace changed" + where)]
+    if (decoding := _decoding_change(old_text, new_text, where)) is not None:
+        return decoding
 
     changed, findings = _compare_features(old_text, new_text, where)
     sentence_findings, sentence_texts = _compare_sentences(old_text, new_text, where)
@@ -262,6 +320,74 @@ def _judge_edit(old: Block | None, new: Block | None, ops: tuple[Op, ...], where
         # The texts differ yet no edit was named (odd ops): say so rather than call it nothing.
         findings.append(_wording(old_text, new_text, where))
     return findings
+
+
+# --- decoding ----------------------------------------------------------------------
+
+
+def _decoding_change(old: str, new: str, where: str) -> list[_Finding] | None:
+    """Findings for texts that differ only where bytes could not be decoded; else None.
+
+    A byte that does not decode becomes one or more U+FFFD, and can take with it the
+    character whose bytes it broke into: "§" becomes three of them. So the texts must
+    be the same once each run of U+FFFD on one side stands for one character or none
+    on the other. The bad byte came or went; the document did not change.
+    """
+    if REPLACEMENT not in old and REPLACEMENT not in new:
+        return None
+    if not (_fits_around_replacements(new, old) or _fits_around_replacements(old, new)):
+        return None
+    came = len(_REPLACEMENT_RUN.findall(new)) - len(_REPLACEMENT_RUN.findall(old))
+    if came > 0:
+        return [_Finding("cosmetic", f"decoding: {_bytes(came)} replaced{where}")]
+    if came < 0:
+        return [_Finding("cosmetic", f"decoding: {_bytes(-came)} gone{where}")]
+    return [_Finding("cosmetic", f"decoding: undecodable bytes moved{where}")]
+
+
+def _bytes(count: int) -> str:
+    return f"{count} undecodable byte{'s' if count != 1 else ''}"
+
+
+def _fits_around_replacements(damaged: str, other: str) -> bool:
+    """Whether `other` is `damaged` with each run of U+FFFD read as one character or none
+    (or as a run of U+FFFD of its own).
+
+    That character is never an ASCII letter or digit: those are single bytes, which a bad
+    byte beside them leaves whole. A run that came inside whitespace split it in two
+    when the text was folded, so whitespace around a run stands for whitespace there.
+    """
+    parts = _SPACED_REPLACEMENT_RUN.split(damaged)  # piece, space before, space after, piece, ...
+    pieces, spaced = parts[0::3], [bool(a or b) for a, b in zip(parts[1::3], parts[2::3])]
+    if len(pieces) - 1 > MAX_DECODING_SPOTS or not other.startswith(pieces[0]):
+        return False
+    # Where `other` may be after each piece: a set, as several readings can fit.
+    places = {len(pieces[0])}
+    for piece, space in zip(pieces[1:], spaced):
+        reached = set()
+        for place in places:
+            for middle in _SPACED_MIDDLES if space else _TIGHT_MIDDLES:
+                found = middle.match(other, place)
+                if found is None:
+                    continue
+                end = found.end()
+                at_an_edge = place == 0 or end == len(other)  # folding stripped the whitespace there
+                if space and not at_an_edge and not any(c.isspace() for c in found.group()):
+                    continue
+                if other.startswith(piece, end):
+                    reached.add(end + len(piece))
+        if not reached:
+            return False
+        places = reached
+    return len(other) in places
+
+
+# What stands in the other text for a run of U+FFFD: nothing, one character that is no
+# ASCII letter or digit, or a run of U+FFFD; with whitespace around it if the run had some.
+_ONE = r"(?:[^A-Za-z0-9]|\ufffd+)"
+_TIGHT_MIDDLES = [re.compile(pattern) for pattern in ("", _ONE)]
+_SPACED_MIDDLES = [re.compile(pattern) for pattern in ("", r"\s", _ONE, rf"\s{_ONE}", rf"{_ONE}\s", rf"\s{_ONE}\s")]
+_SPACED_REPLACEMENT_RUN = re.compile(r"(\s*)\ufffd+(\s*)")
 
 
 # --- features: numbers, dates, citations, ECCNs, modals, negations -----------------

@@ -151,6 +151,16 @@ def test_paragraphs_moved_together_do_not_hijack_the_alignment():
     assert_rebuilds(old, new)
 
 
+def test_repeated_paragraphs_stay_in_place_around_an_edit():
+    # Two paragraphs repeated as a pair: aligning the first pair of the old with the
+    # second of the new (difflib's longest block first) made the edit look like a
+    # paragraph removed here, added there and a move.
+    old = doc(Block("Yes"), Block("The exporter must file."), Block("Yes"), Block("The exporter must file."))
+    new = doc(Block("Yes"), Block("The exporter must file now."), Block("Yes"), Block("The exporter must file."))
+    assert kinds(diff_contents(old, new)) == ["equal", "equal", "changed", "equal", "equal"]  # heading first
+    assert_rebuilds(old, new)
+
+
 def test_short_paragraphs_are_not_moves():
     old = doc(Block("[Reserved]"), *BASE)
     new = doc(*BASE, Block("[Reserved]"))

@@ -330,3 +330,29 @@ def test_fr_record_with_a_field_of_the_wrong_json_type(field_name, value):
     body = json.dumps({**FR_RECORD, field_name: value}).encode()
     failure = check(TARGETS["json"], body)
     assert failure is None, failure.error
+
+
+# --- hostile shapes: refused with a reason ingest records, never a stalled crawl ---------
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"<html><body>" + b"<div>" * 20_000 + b"deep", "nested deeper than 512 levels; not read"),
+        (b"<html><body>" + b"<i>x</i>" * 200_001, "more than 200,000 elements; not read"),
+    ],
+    ids=["deep", "wide"],
+)
+def test_pathological_html_is_a_content_error_naming_the_page(body, reason):
+    with pytest.raises(ContentError) as refused:
+        extract_content(snapshot(TARGETS["html"], body))
+    message = str(refused.value)
+    assert reason in message and TARGETS["html"].key in message
+    assert "\n" not in message
+
+
+def test_a_pathological_federal_register_full_text_is_a_content_error():
+    fetched = snapshot(TARGETS["json-fulltext"], b"<html><body>" + b"<div>" * 20_000 + b"deep")
+    with pytest.raises(ContentError, match="nested deeper than 512 levels; not read") as refused:
+        extract_content(fetched)
+    assert fetched.final_url in str(refused.value)

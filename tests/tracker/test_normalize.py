@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import pypdf
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
+from tracker import normalize
 from tracker.model import Content
 from tracker.normalize import (
     SelectorNotFound,
@@ -101,6 +105,37 @@ def test_links_keep_only_http():
     assert content.links == ("https://www.bis.gov/news/rel/doc.pdf", "https://Example.gov/A")
 
 
+def test_a_malformed_or_hostile_link_never_costs_the_others():
+    html = (
+        "<a href='/first'>1</a>"
+        "<a href='http://[::1'>malformed IPv6</a>"
+        "<a href='http://\uff03x.gov/'>host that folds to a separator</a>"
+        "<a href='\x01 https://x.gov/edges\n'>control characters at the edges</a>"
+        "<a href='https://x.gov/esc\x1b[2J\x85ape'>control characters inside</a>"
+        "<a href='https://x.gov/t\tab'>a tab inside</a>"
+        "<a href='https://x.gov/" + "a" * 1_000_000 + "'>a huge href</a>"
+        "<a href='/last'>2</a>"
+    )
+    assert normalize_html(html, base_url="https://x.gov/").links == (
+        "https://x.gov/first",
+        "https://x.gov/edges",
+        "https://x.gov/esc%1B[2J%C2%85ape",
+        "https://x.gov/tab",
+        "https://x.gov/last",
+    )
+
+
+def test_absolute_links_survive_a_malformed_base_url():
+    html = "<a href='/relative'>r</a><a href='https://x.gov/absolute'>a</a>"
+    assert normalize_html(html, base_url="http://[::1").links == ("https://x.gov/absolute",)
+
+
+def test_links_are_capped():
+    html = "".join(f"<a href='/d/{i}'>{i}</a>" for i in range(normalize.MAX_LINKS + 5))
+    links = normalize_html(html, base_url="https://x.gov/").links
+    assert len(links) == normalize.MAX_LINKS and links[-1] == f"https://x.gov/d/{normalize.MAX_LINKS - 1}"
+
+
 def test_ecfr_section_anchors():
     html = (FILES / "ecfr_744_23.html").read_text(encoding="utf-8")
     by_label = {b.label: b.section for b in normalize_html(html).blocks if b.label}
@@ -117,6 +152,109 @@ def test_ecfr_section_anchors():
 
 
 # --- selectors, titles ------------------------------------------------------
+
+
+def sections(content: Content) -> list[tuple[str, str]]:
+    return [(block.text.split(" ", 1)[0], block.section) for block in content.blocks]
+
+
+# An executive order as the Federal Register's full text prints it: "Section 1." then
+# "Sec. 2.", lettered paragraphs, and roman items right under a letter.
+EXECUTIVE_ORDER = """
+<p>By the authority vested in me as President, it is hereby ordered:</p>
+<p><em>Section 1</em>. <em>Purpose</em>. This order protects the supply chain.</p>
+<p><em>Sec. 2</em>. <em>Definitions</em>. For purposes of this order:</p>
+<p>(a) The term \u201citem\u201d has the meaning given in the EAR.</p>
+<p>(b) The term \u201ccovered transaction\u201d means:</p>
+<p>(i) an export of an item; or</p>
+<p>(ii) a reexport of an item.</p>
+<p>(c) The term \u201cperson\u201d means:</p>
+<p>(i) an individual;</p>
+<p>(A) a citizen; or</p>
+<p>(B) a resident;</p>
+<p>(ii) an entity.</p>
+<p>(d) The term \u201centity\u201d means a partnership or corporation.</p>
+<h4>Sec. 3. Recreation.</h4>
+<p>(a) Agencies shall review their policies.</p>
+<p>(b) Within 90 days, the Secretary shall report.</p>
+<p>SECTION 4. General Provisions. (a) Nothing in this order impairs the law.</p>
+"""
+
+
+def test_executive_order_sections_and_roman_items_under_letters():
+    content = normalize_html(EXECUTIVE_ORDER)
+    assert sections(content) == [
+        ("By", ""),
+        ("Section", "Sec. 1"),
+        ("Sec.", "Sec. 2"),
+        ("(a)", "Sec. 2(a)"),
+        ("(b)", "Sec. 2(b)"),
+        ("(i)", "Sec. 2(b)(i)"),
+        ("(ii)", "Sec. 2(b)(ii)"),
+        ("(c)", "Sec. 2(c)"),
+        ("(i)", "Sec. 2(c)(i)"),
+        ("(A)", "Sec. 2(c)(i)(A)"),
+        ("(B)", "Sec. 2(c)(i)(B)"),
+        ("(ii)", "Sec. 2(c)(ii)"),
+        ("(d)", "Sec. 2(d)"),
+        ("Sec.", "Sec. 3"),
+        ("(a)", "Sec. 3(a)"),
+        ("(b)", "Sec. 3(b)"),
+        ("SECTION", "Sec. 4"),
+    ]
+    assert [b.label for b in content.blocks if b.text.lower().startswith("sec")] == ["Sec. 1", "Sec. 2", "Sec. 3", "Sec. 4"]
+
+
+def test_roman_one_after_h_is_read_again_when_roman_two_follows():
+    text = "\u00a7 1.1 Terms.\n\n(h) Letter h.\n\n(i) Roman one, read first as the letter i.\n\nA paragraph of it.\n\n(ii) Roman two.\n\n(j) Letter j."
+    assert [b.section for b in normalize_text(text).blocks] == [
+        "\u00a7 1.1",
+        "\u00a7 1.1(h)",
+        "\u00a7 1.1(h)(i)",
+        "\u00a7 1.1(h)(i)",
+        "\u00a7 1.1(h)(ii)",
+        "\u00a7 1.1(j)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Section 2 of the Act requires a license.",  # a sentence, not a label
+        "Sec. 2 applies here.",
+        "Section 2.5 percent of the fee.",
+    ],
+)
+def test_section_words_in_sentences_are_no_labels(text):
+    assert normalize_text(text).blocks[0].label == ""
+
+
+def test_a_plain_heading_stands_apart_from_the_labels_under_it():
+    content = normalize_html("<h1>Generated regulation text</h1><p>(a) First.</p><p>(1) Sub.</p>")
+    assert [b.section for b in content.blocks] == [
+        "Generated regulation text",
+        "Generated regulation text, (a)",
+        "Generated regulation text, (a)(1)",
+    ]
+
+
+def test_a_long_heading_is_cut_at_a_word_with_an_ellipsis():
+    heading = "Department of Commerce Announces Rescission of Biden-Era Artificial Intelligence Diffusion Rule"
+    content = normalize_html(f"<h1>{heading}</h1><p>Body.</p>")
+    section = content.blocks[1].section
+    assert section == "Department of Commerce Announces Rescission of Biden-Era Artificial\u2026"
+    assert len(section) <= 80
+    unbroken = "x" * 120
+    assert normalize_html(f"<h2>{unbroken}</h2>").blocks[0].section == "x" * 79 + "\u2026"
+
+
+def test_excluded_elements_are_left_out_with_their_text_but_not_what_follows():
+    html = (
+        "<p>Before <span class='unprinted-element'>[[Page 1234]]</span>after.</p>"
+        "<div class='printed-page-wrapper'><p>Printed page 1235</p></div><p>(a) Rule.</p>"
+    )
+    content = normalize_html(html, exclude=".unprinted-element, .printed-page-wrapper")
+    assert texts(content) == ["Before after.", "(a) Rule."]
 
 
 def test_selector_matching_nothing_raises():
@@ -142,6 +280,24 @@ def test_selector_narrows_the_links_too():
         ("<title>\n  Rule   title\n</title><h1>Heading</h1>", "Rule title"),
         ("<body><svg><title>icon</title></svg><h1>Heading <em>one</em></h1></body>", "Heading one"),
         ("<p>No title at all</p>", ""),
+        # A generic <title> gives way to the page's own <h1>.
+        ("<title>Press release | Bureau of Industry and Security</title><h1>Commerce Restricts Exports</h1>",
+         "Commerce Restricts Exports"),
+        ("<title>Bureau of Industry and Security - News &amp; Updates</title><h1>BIS Updates Guidance</h1>",
+         "BIS Updates Guidance"),
+        ("<title>Untitled Document</title><h1>Entity List FAQ</h1>", "Entity List FAQ"),
+        ('<head><title>Bureau of Industry and Security</title><meta property="og:site_name" '
+         'content="Bureau of Industry and Security"></head><body><h1>Entity List</h1></body>', "Entity List"),
+        # A title that names the page stays, even beside another <h1>.
+        ("<title>Entity List | Bureau of Industry and Security</title><h1>Entity List</h1>",
+         "Entity List | Bureau of Industry and Security"),
+        ("<title>Guidance on GP10 | BIS</title><h1>Frequently asked questions</h1>", "Guidance on GP10 | BIS"),
+        ("<title>Guidance: Exports of Advanced Chips</title><h1>Questions and answers</h1>",
+         "Guidance: Exports of Advanced Chips"),
+        ("<title>Bureau of Industry and Security</title><h1>Entity List</h1>", "Bureau of Industry and Security"),
+        # Without an <h1>, even a generic title is the best there is.
+        ("<title>Press release | Bureau of Industry and Security</title><p>Text</p>",
+         "Press release | Bureau of Industry and Security"),
     ],
 )
 def test_title(html, title):
@@ -231,8 +387,8 @@ def test_content_hash_ignores_markup_but_sees_text_and_links():
         "<html><body><p>unclosed <b>bold <i>italic <div>block",
         "</p></div></body>text after close",
         "<table><tr><td>cell<tr><td>next",
-        "<div>" * 3000 + "deep",
-        "<table><tr><td>" * 300 + "nested tables",
+        "<div>" * 500 + "deep",
+        "<table><tr><td>" * 100 + "nested tables",
         "\x00\x01\ufffd\ufffd binary junk \x7f\x80",
         "<p>\ud7ff\ue000 private use</p>",
         "<!DOCTYPE x><![CDATA[cdata]]><?pi x?><p>after</p>",
@@ -243,7 +399,59 @@ def test_broken_html_does_not_raise(html):
 
 
 def test_deep_nesting_keeps_text():
-    assert texts(normalize_html("<div>" * 3000 + "deep")) == ["deep"]
+    assert texts(normalize_html("<div>" * 500 + "deep")) == ["deep"]
+
+
+def _only_counting(parser_class):
+    """lxml's HTMLParser for event targets only: building a tree fails the test."""
+
+    def make(*args, **kwargs):
+        assert kwargs.get("target") is not None, "a tree was built for a page that should have been refused first"
+        return parser_class(*args, **kwargs)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "html, reason",
+    [
+        ("<div>" * 20_000 + "deep", "nested deeper than 512 levels; not read"),
+        ("<b><i>" * 300 + "deep", "nested deeper than 512 levels; not read"),
+        ("<table><tr><td>" * 300 + "nested tables", "nested deeper than 512 levels; not read"),
+        ("<body>" + "<p>x</p>" * 200_001, "more than 200,000 elements; not read"),
+        ("<p " + " ".join(f"a{i}=x" for i in range(1_001)) + ">x</p>", "more than 1,000 attributes; not read"),
+    ],
+    ids=["20,000 divs", "inline nesting", "nested tables", "200,001 siblings", "1,001 attributes"],
+)
+def test_pages_past_the_caps_are_refused_before_any_tree_is_built(monkeypatch, html, reason):
+    monkeypatch.setattr(etree, "HTMLParser", _only_counting(etree.HTMLParser))
+    with pytest.raises(UnreadableDocument, match=reason):
+        normalize_html(html)
+
+
+def test_a_page_at_the_caps_is_read():
+    deep = "<div>" * (normalize.MAX_DEPTH - 3) + "deep"  # html and body are levels too
+    assert texts(normalize_html(deep)) == ["deep"]
+    wide = "<body>" + "<p>x</p>" * (normalize.MAX_ELEMENTS - 3)
+    assert len(normalize_html(wide).blocks) == normalize.MAX_ELEMENTS - 3
+
+
+def test_huge_attributes_and_many_attributes_are_read():
+    huge = '<p class="' + "a" * 1_000_000 + '" data-x="' + "b" * 500_000 + '">kept</p>'
+    assert texts(normalize_html(huge)) == ["kept"]
+    many = "<p " + " ".join(f"a{i}=x" for i in range(1_000)) + ">kept</p>"
+    assert texts(normalize_html(many)) == ["kept"]
+
+
+def test_chrome_among_many_siblings_is_dropped_without_touching_the_rest():
+    html = "<body>" + "<script>x()</script><p>kept</p>" * 20_000
+    content = normalize_html(html)
+    assert texts(content) == ["kept"] * 20_000
+
+
+def test_nested_boilerplate_is_dropped_whole():
+    html = "<body><p>Rule.</p>" + "<div class='share'>" * 400 + "Share this" + "</div>" * 400 + "<p>End.</p>"
+    assert texts(normalize_html(html)) == ["Rule.", "End."]
 
 
 HTML_BITS = st.lists(
@@ -343,6 +551,48 @@ def test_decode_invalid_utf8_is_replaced():
     assert decode(b"ok \xc3\x28", "utf-8").startswith("ok")
 
 
+UTF8_PAGE = (
+    "<p>You must not export it; see \u00a7 744.23. It isn\u2019t a \u201csupercomputer\u201d.</p>"
+    "<p>Fees: 5\u00a0% \u2013 10\u00a0%.</p>"
+)
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", None])
+@pytest.mark.parametrize("at", [3, UTF8_PAGE.encode().index(b"\xc2\xa7") + 1, len(UTF8_PAGE.encode()) - 1])
+def test_one_invalid_byte_is_replaced_where_it_is_and_nowhere_else(charset, at):
+    good = UTF8_PAGE.encode()
+    text = decode(good[:at] + b"\xff" + good[at:], charset)
+    assert text.replace("\ufffd", "") in (UTF8_PAGE, UTF8_PAGE.replace("\u00a7", ""))
+    assert 1 <= text.count("\ufffd") <= 3  # more than one where it broke a character's bytes
+
+
+def test_a_windows_1252_page_declared_utf8_is_detected_when_none_of_its_characters_decode():
+    assert decode("<p>It isn\u2019t a \u201cdrill\u201d.</p>".encode("cp1252"), "utf-8") == (
+        "<p>It isn\u2019t a \u201cdrill\u201d.</p>"
+    )
+
+
+def test_a_burst_of_bad_bytes_in_a_utf8_page_stays_utf8():
+    good = UTF8_PAGE.encode()
+    text = decode(good[:10] + bytes(range(0x80, 0x90)) + good[10:], "utf-8")
+    assert text.replace("\ufffd", "") == UTF8_PAGE
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "UTF-16LE", "utf-16be", "utf-32"])
+def test_a_utf16_header_on_8_bit_bytes_is_not_believed(charset):
+    assert decode(UTF8_PAGE.encode(), charset) == UTF8_PAGE
+    assert decode(b"<p>plain ascii</p>", charset) == "<p>plain ascii</p>"
+
+
+def test_utf16_bytes_under_an_8_bit_header_are_detected():
+    body = ("<html><body>" + UTF8_PAGE * 4 + "</body></html>").encode("utf-16-le")
+    assert decode(body, "utf-8") == "<html><body>" + UTF8_PAGE * 4 + "</body></html>"
+
+
+def test_windows_1252_unassigned_bytes_read_as_their_c1_controls():
+    assert decode(b"a\x81b\x93c\x94", "windows-1252") == "a\x81b\u201cc\u201d"
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300), st.sampled_from([None, "utf-8", "latin-1", "ascii", "utf-16", "bogus", ""]))
 def test_decode_never_raises(body, charset):
@@ -373,6 +623,27 @@ def test_pdf_title_falls_back_to_the_first_line():
     # The trailer follows the xref table, so dropping /Info moves no object offset.
     body = (FILES / "sample.pdf").read_bytes().replace(b" /Info 6 0 R", b"")
     assert normalize_pdf(body).title == "GUIDANCE ON GENERAL PROHIBITION 10"
+
+
+def pdf_titled(title: str) -> bytes:
+    writer = pypdf.PdfWriter(clone_from=FILES / "sample.pdf")
+    writer.add_metadata({"/Title": title})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    ["Microsoft Word - x.doc", "Microsoft Word - GP10 guidance final v3", "untitled", "Untitled", "Title",
+     "Document1", "gp10-guidance-may-2025.docx", "GP10 guidance.pdf", "   ", "C:\\Users\\jdoe\\Desktop\\gp10.rtf"],
+)
+def test_pdf_placeholder_title_gives_way_to_the_first_line(placeholder):
+    assert normalize_pdf(pdf_titled(placeholder)).title == "GUIDANCE ON GENERAL PROHIBITION 10"
+
+
+def test_pdf_real_title_is_kept():
+    assert normalize_pdf(pdf_titled("Guidance on GP10")).title == "Guidance on GP10"
 
 
 @pytest.mark.parametrize("body", [b"", b"not a pdf at all", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog"])

@@ -8,6 +8,7 @@ texts, unicode and markup all meet the diff, the renderers and the judge.
 
 from __future__ import annotations
 
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from tracker import severity
 from tracker.diff import diff_contents, excerpt_html, redline_ops, redline_ops_json, render_html, render_text
 from tracker.model import SEVERITY_ORDER, Block, Content
-from tracker.normalize import content_hash, fold, normalize_html, normalize_text
+from tracker.normalize import content_hash, decode, fold, normalize_html, normalize_text
 from tracker.severity import assess
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -313,3 +314,110 @@ def test_assess_never_raises_on_odd_links(content, odd, links):
     odd_links = tuple(odd) + tuple(links[0] if links else ()) + ("http://[::1", "", "https://x/a.PDF")
     assert_valid(assess(redline, (), odd_links))
     assert_valid(assess(redline, odd_links, None))
+
+
+# --- normalizing costs work in proportion to the page ----------------------------------
+#
+# Not a timing: the Python lines run (sys.settrace) are counted for a page and for the
+# same page twice as big. Linear code runs about twice the lines; a step that searches
+# a subtree or the siblings per element runs four times as many.
+
+
+def lines_run(function, *args) -> int:
+    count = 0
+
+    def trace(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        function(*args)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+SHAPES = {
+    # Every level a boilerplate candidate whose text (too long to be boilerplate) is measured.
+    "nested boilerplate": lambda n: "<body>" + "<div class='share'>" * n + "x" * 1200 + "</div>" * n,
+    # Every level an element whose removal used to be checked by a subtree search.
+    "nested plain divs": lambda n: "<body>" + "<div>" * n + "deep" + "</div>" * n,
+    # Every script removed from a parent holding many other nodes.
+    "dropped siblings": lambda n: "<body>" + "<!---->" * (10 * n) + "<script>x</script>" * n,
+    "headers deep in an article": lambda n: "<body><article>" + "<div><header>h</header>" * n + "</article>",
+    "titles deep in svg": lambda n: "<body><svg>" + "<g><title>t</title>" * n + "</svg><h1>Name</h1>",
+    "rows of a table": lambda n: "<body><table>" + "<tr><td>a</td><td><b>b</b></td></tr>" * n + "</table>",
+}
+SIZES = {"rows of a table": 1500}  # the rest: 200 then 400 (levels, or scripts)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_normalize_html_work_grows_linearly(shape):
+    build, n = SHAPES[shape], SIZES.get(shape, 200)
+    normalize_html(build(n))  # caches warmed (compiled selectors and patterns), not counted
+    small = lines_run(normalize_html, build(n))
+    big = lines_run(normalize_html, build(2 * n))
+    assert big <= 2.3 * small, f"{shape}: {small} lines for n={n}, {big} for n={2 * n}"
+
+
+@pytest.mark.parametrize(
+    "selector, build",
+    [
+        ("div", lambda n: "<body>" + "<div>" * n + "x"),
+        ("p", lambda n: "<body>" + "<div>" * n + "<p>x</p>" * n),
+    ],
+    ids=["nested matches", "matches deep down"],
+)
+def test_selected_regions_work_grows_linearly(selector, build):
+    normalize_html(build(200), selector)  # caches warmed, not counted
+    small = lines_run(normalize_html, build(200), selector)
+    big = lines_run(normalize_html, build(400), selector)
+    assert big <= 2.3 * small, f"{small} lines, then {big}"
+
+
+def test_a_page_past_the_depth_cap_is_refused_after_reading_no_further():
+    refused = 0
+
+    def attempt(html):
+        nonlocal refused
+        try:
+            normalize_html(html)
+        except ValueError:
+            refused += 1
+
+    attempt("<div>" * 20_000)  # caches warmed, not counted
+    small = lines_run(attempt, "<div>" * 20_000)
+    big = lines_run(attempt, "<div>" * 200_000)
+    assert refused == 3
+    assert big <= 1.2 * small  # the scan stops at the cap, whatever follows it
+
+
+# --- one undecodable byte is never news ------------------------------------------------
+
+# Text as pages hold it: legal signs, typography, accents, wide characters, and the
+# runs of whitespace of an indented source; no markup characters, so the byte lands in text.
+PAGE_TEXT = st.lists(
+    st.sampled_from(list("abcxyz ABC 0129.,;()\n\t") + ["  ", "\u00a7", "\u2019", "\u201c", "\u2014", "\u00e9",
+                                                        "\u00a0", "\u4e2d", "\U0001f600", "not ", "may "]),
+    min_size=1,
+    max_size=30,
+).map("".join)
+
+
+@SETTINGS
+@given(st.lists(PAGE_TEXT, min_size=1, max_size=5), st.data())
+def test_one_invalid_byte_anywhere_in_the_text_is_never_more_than_cosmetic(paragraphs, data):
+    head = "<html><head><meta charset='utf-8'><title>T</title></head><body>"
+    page = (head + "".join(f"<p>{p}</p>" for p in paragraphs) + "</body></html>").encode("utf-8")
+    k = data.draw(st.integers(0, len(paragraphs) - 1))
+    start = page.index(f"<p>{paragraphs[k]}</p>".encode("utf-8")) + 3
+    at = data.draw(st.integers(start, start + len(paragraphs[k].encode("utf-8"))))
+    damaged = page[:at] + b"\xff" + page[at:]
+    good, bad = normalize_html(decode(page, "utf-8")), normalize_html(decode(damaged, "utf-8"))
+    for old, new in ((good, bad), (bad, good)):
+        result = assess(diff_contents(old, new))
+        assert result.severity == "cosmetic", result.reasons
+        assert all(r.startswith("decoding:") or r == "no visible text changed" for r in result.reasons), result.reasons

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from tracker import severity
 from tracker.diff import diff_contents
 from tracker.model import Assessment, Block, Content, Hunk, Op, Redline
+from tracker.normalize import decode, normalize_html
 from tracker.severity import MAX_LINK_REASONS, MAX_REASONS, assess, assess_links
 
 SECTION = "§ 744.23(a)(2)"
@@ -346,3 +347,82 @@ def test_link_reasons_are_capped_and_the_worst_kept():
     assert len(findings) == MAX_LINK_REASONS + 1
     assert findings[0] == ("substantive", f"linked document added: {GP10_PDF}")
     assert findings[-1] == ("minor", f"and {21 - MAX_LINK_REASONS} more links changed")
+
+
+# --- changes that only come from decoding ------------------------------------------------
+
+BAD = "\ufffd"
+
+PAGE = (
+    "<html><head><meta charset='utf-8'><title>\u00a7 744.23 Supercomputer end use</title></head><body><main>"
+    "<h2>\u00a7 744.23 Supercomputer end use.</h2>"
+    "<p>(a) General. You must not export an item subject to the EAR when you know it isn\u2019t for a "
+    "\u201csupercomputer\u201d; see \u00a7 744.23(a)(1) and \u00a7 744.6.</p>"
+    "<p>(b) License review policy. Applications are reviewed with a presumption of denial.</p>"
+    "</main></body></html>"
+).encode("utf-8")
+
+
+def read(body: bytes, charset: str | None) -> Content:
+    return normalize_html(decode(body, charset))
+
+
+def with_byte_at(marker: bytes, offset: int = 0) -> bytes:
+    """The page with one invalid byte inserted `offset` bytes into `marker`'s first place in <main>."""
+    at = PAGE.index(marker, PAGE.index(b"<main>")) + offset
+    return PAGE[:at] + b"\xff" + PAGE[at:]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        with_byte_at(b"must"),
+        with_byte_at(b"must", 2),  # inside the word: "mu?st"
+        with_byte_at("\u00a7".encode(), 1),  # between the two bytes of the section sign
+        with_byte_at("\u2019".encode(), 1),  # inside the apostrophe of "isn't"
+        with_byte_at(b" not", 3),  # inside the negation: "no?t"
+        with_byte_at(b"744.6", 2),  # inside a citation's number
+    ],
+    ids=["before a word", "inside a word", "inside a section sign", "inside an apostrophe",
+         "inside the negation", "inside a number"],
+)
+@pytest.mark.parametrize("charset", ["utf-8", None])
+def test_one_invalid_byte_coming_and_going_is_never_substantive(damaged, charset):
+    good = read(PAGE, charset)
+    bad = read(damaged, charset)
+    assert bad.text().count(BAD) in (1, 2, 3, 4)  # more than 1 where a character's own bytes broke
+    assert "\u00a7 744.23(a)(1)" in bad.text()  # the rest reads as it did
+    arrived = assess(diff_contents(good, bad))
+    assert arrived.severity == "cosmetic", arrived.reasons
+    assert len(arrived.reasons) == 1 and arrived.reasons[0].startswith("decoding: 1 undecodable byte replaced")
+    gone = assess(diff_contents(bad, read(PAGE, charset)))
+    assert gone.severity == "cosmetic", gone.reasons
+    assert len(gone.reasons) == 1 and gone.reasons[0].startswith("decoding: 1 undecodable byte gone")
+
+
+def test_a_wrong_utf16_header_changes_nothing():
+    assert read(PAGE, "utf-16") == read(PAGE, "utf-8")
+    assert not diff_contents(read(PAGE, "utf-8"), read(PAGE, "utf-16")).changed
+
+
+def test_decoding_damage_in_the_title_or_as_a_whole_paragraph_is_cosmetic():
+    before = content(["Exporters must not ship."], title="Rule \u00a7 744.23")
+    after = content(["Exporters must not ship.", BAD * 3], title="Rule " + BAD * 2 + " 744.23")
+    result = assess(diff_contents(before, after))
+    assert result.severity == "cosmetic", result.reasons
+    assert all(reason.startswith("decoding:") for reason in result.reasons), result.reasons
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        # A real edit next to the damage is judged as usual.
+        ("You must not export.", "You may " + BAD + " export."),
+        # An ASCII letter lost is a changed byte, not a replaced one.
+        ("You must not export.", "You must no" + BAD + " export."),
+        ("Fee: 744 dollars.", "Fee: 7" + BAD + "4 dollars."),
+    ],
+)
+def test_an_edit_beside_replacement_characters_is_still_judged(old, new):
+    result = judge(old, new)
+    assert result.severity == "substantive", result.reasons
