@@ -1,7 +1,11 @@
-"""What every Rulewatch spider shares: conditional requests and fetch outcomes.
+"""What every Rulewatch spider shares: conditional requests, fetch outcomes, its URL policy.
 
 A response becomes a Snapshot (2xx), NotModified (304) or FetchFailed (anything
 else); a request that never got a response becomes FetchFailed in the errback.
+Each spider declares the hosts its source may fetch from (`allowed_hosts`); the
+URL policy built from them is enforced for every request by
+spiders.policy.UrlPolicyMiddleware, and a URL read from fetched data is checked
+with `refused_url` before a request is built.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from twisted.internet.error import (
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from spiders.items import FetchFailed, NotModified, Snapshot
+from spiders.policy import RefusedUrl, UrlPolicy, shown_url
 from tracker.config import SourceConfig
 
 # Statuses handed to the spider instead of being dropped by Scrapy; redirects
@@ -57,10 +62,30 @@ class TrackingSpider(scrapy.Spider):
         self.validators = validators or {}  # {url: {"etag", "last_modified"}} of stored versions
         self.known_urls = known_urls or []  # URLs of this source's live documents, to re-check
         self.ingestor = ingestor
+        self.policy = UrlPolicy.of(self.allowed_hosts(source))
 
     def ingestor_for(self, source_name: str):
         """Who receives the items of `source_name`: this spider's one source, unless a subclass checks several."""
         return self.ingestor
+
+    # --- what may be fetched (spiders.policy) ------------------------------------------------
+
+    def allowed_hosts(self, source: SourceConfig) -> list[str]:
+        """The hosts `source` may fetch from: "host" (its default ports) or "host:port"."""
+        raise NotImplementedError
+
+    def url_policy(self, source_name: str | None = None) -> UrlPolicy:
+        """The policy of a request of `source_name` (None: a request of no source, e.g. robots.txt)."""
+        return self.policy
+
+    def refused_url(self, url: object, field: str, key: str, source: SourceConfig | None = None) -> FetchFailed | None:
+        """A FetchFailed when `url`, read from the `field` of fetched data, may not be requested; else None."""
+        source = source or self.source
+        reason = self.url_policy(source.name).refusal(url)
+        if reason is None:
+            return None
+        error = f"{field} of {key} not fetched: {shown_url(url)}: {reason}"
+        return FetchFailed(source.name, key, shown_url(url), now(), error=error)
 
     def tracked_request(
         self, url: str, key: str, callback=None, conditional: bool = True, source: SourceConfig | None = None,
@@ -128,6 +153,8 @@ class TrackingSpider(scrapy.Spider):
 def describe_failure(failure, settings) -> str:
     """A one-line reason a person can act on."""
     url = failure.request.url
+    if failure.check(RefusedUrl):
+        return str(failure.value)
     if failure.check(IgnoreRequest):
         message = str(failure.value) or "request ignored"
         if "robots" in message.lower():

@@ -17,6 +17,9 @@ filed under the part's url, and sends them with the XML request. Every new
 amendment date is a new XML URL with new text, so a 304 means the server holds
 the text we have. A server that sends no validators gets the same XML again,
 which stores nothing, since its content has not changed.
+
+Every request goes to the API's host (base_url's, with its port): a redirect
+elsewhere is refused (spiders.policy).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from urllib.parse import quote, urlencode
 
 from spiders.base import TrackingSpider, now
 from spiders.items import FetchFailed, NotModified, Snapshot
+from spiders.policy import host_entry
 from tracker.extract import media_type, sniff
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -43,6 +47,9 @@ class VersionsError(ValueError):
 class EcfrSpider(TrackingSpider):
     kind = "ecfr"
     custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+
+    def allowed_hosts(self, source) -> list[str]:
+        return [host_entry(source.base_url)]
 
     async def start(self):
         for part in self.source.parts:

@@ -25,6 +25,12 @@ JSON, or a full text that could not be fetched is a FetchFailed, never a version
 A 429 or 503 (with Retry-After or not), or the Request Access page, ends the
 check: the server asked us to back off. At most 5 requests per second, whatever
 the [fetch] delay says.
+
+URLs read from the API's answers (`next_page_url`, `body_html_url`,
+`raw_text_url`) are fetched only when they are http(s) on the API's host (the
+base_url's, with its port) or on the Federal Register's own document hosts
+(FR_DOCUMENT_HOSTS, default ports); any other is a failure naming the field and
+the URL, never a request (spiders.policy).
 """
 
 from __future__ import annotations
@@ -38,12 +44,15 @@ from scrapy.exceptions import CloseSpider
 
 from spiders.base import TrackingSpider, decode_headers, now
 from spiders.items import FetchFailed, ListingRead, NotModified, Snapshot
+from spiders.policy import host_entry
 
 PER_PAGE = 20  # results per search page
 MAX_PAGES = 2  # pages followed per search: the 40 newest documents of each search
 MIN_DELAY = 0.2  # seconds between two requests: the API's stated limit is 5 per second
 SEARCH_FIELDS = ("document_number", "html_url", "publication_date", "title", "type")
 BACK_OFF_STATUSES = {429, 503}
+# Where the API's answers send us for full texts, besides the API's own host.
+FR_DOCUMENT_HOSTS = ("www.federalregister.gov", "federalregister.gov", "public-inspection.federalregister.gov")
 # `conditions[type][]` codes and the names records carry in `type`.
 TYPE_NAMES = {"RULE": "Rule", "PRORULE": "Proposed Rule", "NOTICE": "Notice", "PRESDOCU": "Presidential Document"}
 _REQUEST_ACCESS = re.compile(rb"<title>[^<]*request access", re.I)
@@ -69,6 +78,9 @@ class FederalRegisterSpider(TrackingSpider):
         self.api = f"{self.source.base_url}/api/v1"
         self.searches = search_urls(self.source, self.api)
         self.published: set[str] = set()  # document numbers this check's searches found
+
+    def allowed_hosts(self, source) -> list[str]:
+        return [host_entry(source.base_url), *FR_DOCUMENT_HOSTS]
 
     async def start(self):
         yield self.search_request(0, self.searches[0], page=1)  # there is always at least one search
@@ -97,9 +109,12 @@ class FederalRegisterSpider(TrackingSpider):
                 yield self.document_request(number)
         next_url = data.get("next_page_url")
         if next_url and page < MAX_PAGES:
-            yield self.search_request(index, next_url, page + 1)
-        else:
-            yield from self.after_search(index)
+            refused = self.refused_url(next_url, "next_page_url", response.url)
+            if refused is None:
+                yield self.search_request(index, next_url, page + 1)
+                return
+            yield refused
+        yield from self.after_search(index)
 
     def search_failed(self, failure):
         yield from self.on_error(failure)
@@ -141,7 +156,8 @@ class FederalRegisterSpider(TrackingSpider):
             title_hint=data.get("title") or "",
             extra={"format": "federal_register", "stage": "published"},
         )
-        yield from self.with_full_text(snapshot, data.get("body_html_url") or data.get("raw_text_url"))
+        field = "body_html_url" if data.get("body_html_url") else "raw_text_url"
+        yield from self.with_full_text(snapshot, field, data.get(field))
 
     # --- public inspection -------------------------------------------------
 
@@ -172,7 +188,7 @@ class FederalRegisterSpider(TrackingSpider):
                 title_hint=record.get("title") or "",
                 extra={"format": "federal_register", "stage": "public_inspection", "attachments": [listing]},
             )
-            yield from self.with_full_text(snapshot, record.get("raw_text_url"))
+            yield from self.with_full_text(snapshot, "raw_text_url", record.get("raw_text_url"))
 
     def wanted(self, record: dict) -> bool:
         """Public-inspection records carry no RIN or CFR part: they are matched by agency, term and type."""
@@ -193,10 +209,15 @@ class FederalRegisterSpider(TrackingSpider):
 
     # --- full text ---------------------------------------------------------
 
-    def with_full_text(self, snapshot: Snapshot, text_url: str | None):
-        """Fetch the full text before yielding the snapshot; without a text URL, yield it as it is."""
+    def with_full_text(self, snapshot: Snapshot, field: str, text_url):
+        """Fetch the full text (`text_url`, read from `field`) before yielding the snapshot;
+        without a text URL, yield it as it is."""
         if not text_url:
             yield snapshot
+            return
+        refused = self.refused_url(text_url, field, snapshot.key)
+        if refused:
+            yield refused
             return
         yield self.tracked_request(
             text_url, key=snapshot.key, callback=self.parse_full_text, conditional=False, fr_snapshot=snapshot

@@ -3,7 +3,9 @@
 One PageSpider checks every page source of a check, in one crawler: robots.txt is
 read once per host and the per-host delay applies to all of them, as politeness
 requires; each request carries its source's name, and each source keeps its own
-Ingestor.
+Ingestor. A page source may fetch from its URL's host only (with the port
+written there, else the default ports): a redirect or <meta refresh> elsewhere
+is refused (spiders.policy).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import scrapy
 
 from spiders.base import TrackingSpider
+from spiders.policy import NOTHING_ALLOWED, UrlPolicy, host_entry
+from tracker.config import SourceConfig
 
 
 class PageSpider(TrackingSpider):
@@ -21,9 +25,19 @@ class PageSpider(TrackingSpider):
         scrapy.Spider.__init__(self, name="pages", **kwargs)
         self.source = None  # several: each request names its own
         self.pages = {source.name: (source, validators, ingestor) for source, validators, ingestor in pages}
+        self.policies = {source.name: UrlPolicy.of(self.allowed_hosts(source)) for source, *_ in pages}
+        self.policy = UrlPolicy().union(*self.policies.values())  # for requests of no source: robots.txt
 
     def ingestor_for(self, source_name: str):
         return self.pages[source_name][2]
+
+    def allowed_hosts(self, source: SourceConfig) -> list[str]:
+        return [host_entry(source.url)]
+
+    def url_policy(self, source_name: str | None = None) -> UrlPolicy:
+        if source_name is None:
+            return self.policy
+        return self.policies.get(source_name, NOTHING_ALLOWED)
 
     async def start(self):
         for source, validators, _ in self.pages.values():

@@ -187,3 +187,12 @@ def test_latest_amendment_ignores_entries_without_a_date():
 def test_versions_that_name_no_amendment_are_an_error(data, message):
     with pytest.raises(VersionsError, match=message):
         latest_amendment(data)
+
+
+def test_a_redirect_off_the_api_host_is_refused(server, other_server, ear):
+    server.set(VERSIONS.format(part="744"), b"", status=302, headers={"Location": other_server.url("/page")})
+    config, engine = ear("744")
+    result = check(config, engine)
+    assert result.status == "failed" and other_server.url("/page") in result.failures[0]
+    assert other_server.hits == []
+    assert state(engine)[2] == []

@@ -342,3 +342,76 @@ def test_at_most_five_requests_a_second_whatever_the_config(delay, jitter):
     assert shortest >= MIN_DELAY >= 0.2
     assert settings.getfloat("DOWNLOAD_DELAY") >= delay
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1
+
+
+# --- URLs found in the API's answers: only http(s) on the FR's hosts ----------
+
+
+def serve_record(server, fr, number: str, **fields) -> None:
+    """The document's saved JSON with `fields` replaced."""
+    record = json.loads(fr.body(f"{number}.json"))
+    record.update(fields)
+    server.set(f"/api/v1/documents/{number}.json", json.dumps(record), content_type=JSON)
+
+
+def versions_count(engine) -> int:
+    with session_scope(engine) as session:
+        return len(session.exec(select(Version)).all())
+
+
+def test_a_body_html_url_on_the_local_disk_is_refused_never_read(server, fr, fr_source):
+    config, engine = fr_source()
+    fr.search(["2025-00636", "2026-00789"])
+    fr.document("2026-00789")
+    secret = f"file://{config.path.resolve()}"
+    serve_record(server, fr, "2025-00636", body_html_url=secret)
+    result = check(config, engine)
+    [failure] = result.failures
+    assert "body_html_url" in failure and secret in failure and "2025-00636" in failure
+    assert sorted(documents(engine)) == ["2026-00789"]  # the other document is stored as ever
+    with session_scope(engine) as session:
+        for version in session.exec(select(Version)).all():
+            for attached in json.loads(version.evidence).get("attachments", []):
+                assert attached["url"].startswith(server.base_url)
+
+
+def test_a_public_inspection_raw_text_url_on_the_local_disk_is_refused(server, fr, fr_source):
+    fr.search(["2026-00789"])
+    fr.document("2026-00789")
+    fr.public_inspection(["2026-24110"])
+    listing = json.loads(server.routes[CURRENT].body)
+    listing["results"][0]["raw_text_url"] = "file:///etc/passwd"
+    server.set(CURRENT, json.dumps(listing), content_type=JSON)
+    config, engine = fr_source(public_inspection=True)
+    result = check(config, engine)
+    [failure] = result.failures
+    assert "raw_text_url" in failure and "file:///etc/passwd" in failure
+    assert sorted(documents(engine)) == ["2026-00789"]
+
+
+def test_text_and_next_page_urls_on_another_port_are_refused(server, other_server, fr, fr_source):
+    other_server.set("/text.txt", "A text that must never be read.", content_type="text/plain")
+    fr.search(["2025-00636"], ["2025-00637"])
+    page1 = json.loads(server.routes[SEARCH].body)
+    page1["next_page_url"] = other_server.url("/api/v1/documents?page=2")
+    server.set(SEARCH, json.dumps(page1), content_type=JSON, ignore_query=True)
+    serve_record(server, fr, "2025-00636", body_html_url=None, raw_text_url=other_server.url("/text.txt"))
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert other_server.hits == []  # not even its robots.txt
+    assert len(result.failures) == 2
+    assert any("next_page_url" in f and other_server.url("/api/v1/documents?page=2") in f for f in result.failures)
+    assert any("raw_text_url" in f and other_server.url("/text.txt") in f for f in result.failures)
+    assert documents(engine) == {}
+
+
+def test_a_full_text_redirected_to_another_host_is_not_followed(server, other_server, fr, fr_source):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636")
+    server.set(fr.full_text_path("2025-00636"), b"", status=302, headers={"Location": other_server.url("/page")})
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert other_server.hits == []
+    [failure] = result.failures
+    assert "redirected" in failure and other_server.url("/page") in failure
+    assert documents(engine) == {}

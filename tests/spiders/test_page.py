@@ -220,3 +220,44 @@ def test_unreachable_host(page_source, write_config):
     assert result.status == "failed" and "connection refused" in result.failures[0]
     source, versions, events = state(engine)
     assert source.consecutive_failures == 1 and versions == [] and events == []
+
+
+# --- redirects and <meta refresh>: only to the page's own host and port ------
+
+
+def test_a_redirect_to_another_port_is_refused_not_followed(server, other_server, page_source):
+    server.set("/old", b"", status=302, headers={"Location": other_server.url("/page")})
+    config, engine = page_source(path="/old")
+    result = check(config, engine)
+    assert result.status == "failed"
+    [failure] = result.failures
+    assert server.url("/old") in failure and other_server.url("/page") in failure and "not followed" in failure
+    assert other_server.hits == []  # not even its robots.txt
+    assert state(engine)[1] == []
+
+
+def test_a_meta_refresh_is_followed_on_the_same_host_only(server, other_server, page_source):
+    refresh = '<html><head><meta http-equiv="refresh" content="0; url={}"></head><body>Moved.</body></html>'
+    server.set("/moved", refresh.format("/page"))
+    server.set("/page", PAGE)
+    server.set("/away", refresh.format(other_server.url("/page")))
+    config, engine = page_source(path="/moved")
+    assert check(config, engine).status == "ok"
+    _, [version], _ = state(engine)
+    assert version.final_url == server.url("/page")
+
+    config, engine = page_source(path="/away")
+    result = check(config, engine)
+    assert result.status == "failed" and other_server.url("/page") in result.failures[0]
+    assert "meta refresh" in result.failures[0]
+    assert other_server.hits == []
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,<main>hi</main>"])
+def test_a_redirect_to_another_scheme_is_a_failure_naming_it(server, page_source, location):
+    server.set("/old", b"", status=301, headers={"Location": location})
+    config, engine = page_source(path="/old")
+    result = check(config, engine)
+    assert result.status == "failed"
+    assert location.split(",")[0] in result.failures[0] and "not followed" in result.failures[0]
+    assert state(engine)[1] == []
