@@ -9,15 +9,17 @@ One check runs, in this order:
    PER_PAGE results: we track what is published from now on, so the newest
    documents are all we need, and a check stays a few dozen requests.
 2. Each document a search found, once: its JSON (`documents/{number}.json`, a
-   conditional request), then its full text (`body_html_url`, else
-   `raw_text_url`). Together they are one Snapshot keyed by the document number:
-   the body is the JSON as received, the full text an attachment. A document
+   conditional request), then its full text (`body_html_url`; `raw_text_url`
+   when there is none or it answers 404/410, as for most documents before
+   2000). Together they are one Snapshot keyed by the document number: the
+   body is the JSON as received, the full text an attachment. A document
    stored by earlier checks is asked for again only while a search lists it; a
    304 then stands for it, and a correction shows in its `corrections`.
 3. With `public_inspection = true`, `public-inspection-documents/current.json`
    after the searches: each record of a configured agency (or term) that the
    searches did not find published becomes a Snapshot of the same document
-   number with stage "public_inspection", its raw text attached when it has one.
+   number with stage "public_inspection", its raw text attached when it has one
+   (a filing whose text is not out yet, none or a 404, is a version of its record).
    Public inspection and publication are so one document's history.
 
 An HTML page where JSON was expected (the API's "Request Access" page), malformed
@@ -156,8 +158,8 @@ class FederalRegisterSpider(TrackingSpider):
             title_hint=data.get("title") or "",
             extra={"format": "federal_register", "stage": "published"},
         )
-        field = "body_html_url" if data.get("body_html_url") else "raw_text_url"
-        yield from self.with_full_text(snapshot, field, data.get(field))
+        texts = [(field, data[field]) for field in ("body_html_url", "raw_text_url") if data.get(field)]
+        yield from self.with_full_text(snapshot, texts)
 
     # --- public inspection -------------------------------------------------
 
@@ -188,7 +190,8 @@ class FederalRegisterSpider(TrackingSpider):
                 title_hint=record.get("title") or "",
                 extra={"format": "federal_register", "stage": "public_inspection", "attachments": [listing]},
             )
-            yield from self.with_full_text(snapshot, "raw_text_url", record.get("raw_text_url"))
+            texts = [("raw_text_url", record["raw_text_url"])] if record.get("raw_text_url") else []
+            yield from self.with_full_text(snapshot, texts, optional=True)
 
     def wanted(self, record: dict) -> bool:
         """Public-inspection records carry no RIN or CFR part: they are matched by agency, term and type."""
@@ -209,23 +212,36 @@ class FederalRegisterSpider(TrackingSpider):
 
     # --- full text ---------------------------------------------------------
 
-    def with_full_text(self, snapshot: Snapshot, field: str, text_url):
-        """Fetch the full text (`text_url`, read from `field`) before yielding the snapshot;
-        without a text URL, yield it as it is."""
-        if not text_url:
+    def with_full_text(self, snapshot: Snapshot, texts: list[tuple[str, object]], optional: bool = False):
+        """Fetch the full text, then yield the snapshot with it attached.
+
+        `texts`: (field, URL) read from the record, in order of preference; the next is
+        asked for when one answers 404 or 410 (older documents have no HTML). Without any,
+        the snapshot is yielded as it is; and so it is when none answered and the text is
+        `optional` (a public-inspection filing's, which may not be out yet)."""
+        if not texts:
             yield snapshot
             return
-        refused = self.refused_url(text_url, field, snapshot.key)
+        (field, url), rest = texts[0], texts[1:]
+        refused = self.refused_url(url, field, snapshot.key)
         if refused:
             yield refused
             return
         yield self.tracked_request(
-            text_url, key=snapshot.key, callback=self.parse_full_text, conditional=False, fr_snapshot=snapshot
+            url, key=snapshot.key, callback=self.parse_full_text, conditional=False,
+            fr_snapshot=snapshot, fr_texts=rest, fr_text_optional=optional,
         )
 
     def parse_full_text(self, response):
         snapshot = response.meta["fr_snapshot"]
         outcome = self.outcome(response)
+        if isinstance(outcome, FetchFailed) and outcome.gone:
+            if response.meta["fr_texts"]:
+                yield from self.with_full_text(snapshot, response.meta["fr_texts"], response.meta["fr_text_optional"])
+                return
+            if response.meta["fr_text_optional"]:
+                yield snapshot
+                return
         error = None
         if isinstance(outcome, FetchFailed):
             error = outcome.error

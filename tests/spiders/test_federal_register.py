@@ -415,3 +415,37 @@ def test_a_full_text_redirected_to_another_host_is_not_followed(server, other_se
     [failure] = result.failures
     assert "redirected" in failure and other_server.url("/page") in failure
     assert documents(engine) == {}
+
+
+# --- full texts that are not there ---------------------------------------------
+
+
+def test_an_older_document_without_html_falls_back_to_its_raw_text(server, fr, fr_source):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636")
+    server.set(fr.full_text_path("2025-00636"), "not found", status=404, content_type="text/plain")
+    raw_text_url = json.loads(fr.body("2025-00636.json"))["raw_text_url"]
+    server.set(urlsplit(raw_text_url).path, "Section 1. You may not export, reexport or transfer.\n",
+               content_type="text/plain; charset=utf-8")
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert result.status == "ok" and result.failures == [] and result.new_versions == 1
+    _, [version] = documents(engine)["2025-00636"]
+    [text] = json.loads(version.evidence)["attachments"]
+    assert text["role"] == "full_text" and text["url"] == raw_text_url
+    assert "You may not export, reexport or transfer." in text_of(engine, version)
+
+
+def test_a_filing_whose_text_is_not_available_yet_is_a_version_of_its_metadata(server, fr, fr_source):
+    fr.search(["2026-00789"])
+    fr.document("2026-00789")
+    fr.public_inspection(["2026-24110"])
+    server.set("/public-inspection/raw_text/202/624/110.txt", "not found", status=404, content_type="text/plain")
+    config, engine = fr_source(public_inspection=True)
+    result = check(config, engine)
+    assert result.status == "ok" and result.failures == []
+    _, [filed] = documents(engine)["2026-24110"]
+    evidence = json.loads(filed.evidence)
+    assert evidence["stage"] == "public_inspection"
+    assert [a["role"] for a in evidence["attachments"]] == ["listing"]
+    assert "RIN 0694-AJ90" not in text_of(engine, filed) and text_of(engine, filed)  # the record's fields only
