@@ -4,7 +4,9 @@ Every page fetched is a tracked document, keyed by its canonical URL, and the
 tracker reads it (an HTML page's main content, a PDF's text). The spider only
 decides what to fetch: the start pages, the documents already known (so one no
 longer linked is still checked, and a 404 is noticed), and the links of HTML
-pages that match a `follow` pattern and stay on the allowed hosts.
+pages that match a `follow` pattern and stay on the allowed hosts. A link that
+cannot be read (a broken IPv6 address, a port out of range…) is skipped alone,
+and counted in one warning per page.
 
 The allowed hosts are `hosts` ("host" for its default ports, "host:port"), else
 the start pages' hosts with the ports written there. No request ever leaves them,
@@ -24,10 +26,11 @@ from w3lib.url import safe_url_string
 
 from spiders.base import TrackingSpider
 from spiders.items import NotModified, Snapshot
-from spiders.policy import host_entry
+from spiders.policy import host_entry, shown_url
 from storage.db import session_scope
 from storage.repository import get_document, get_version
 from tracker.ingest import load_content
+from tracker.printable import printable
 
 
 def canonical_url(url: str) -> str:
@@ -83,25 +86,34 @@ class SiteSpider(TrackingSpider):
     def parse(self, response):
         outcome = self.outcome(response)
         yield outcome
-        for url in self.links(response, outcome):
-            if self.follows(url):
-                request = self.schedule(url)
-                if request is not None:
-                    yield request
+        malformed: list[tuple[str, Exception]] = []
+        for link in self.links(response, outcome):
+            try:
+                request = self.request_for(response, link)
+            except Exception as exc:  # a link that cannot be read is skipped alone; the others are followed
+                malformed.append((link, exc))
+                continue
+            if request is not None:
+                yield request
+        if malformed:
+            link, exc = malformed[0]
+            self.logger.warning(
+                "%s: %d malformed link%s skipped on %s; the first: %s (%s)", self.source.name, len(malformed),
+                "" if len(malformed) == 1 else "s", shown_url(response.url), shown_url(link), printable(exc),
+            )
 
     def links(self, response, outcome) -> list[str]:
-        """Where a page links: from its HTML, or, when it answered 304, from its stored version."""
+        """Where a page links, as written: in its HTML, or, when it answered 304, in its stored version."""
         if isinstance(outcome, Snapshot) and isinstance(response, HtmlResponse):
-            links = []
-            for href in response.css("a::attr(href)").getall():
-                try:
-                    links.append(response.urljoin(href.strip()))
-                except ValueError:  # a malformed link, e.g. a broken IPv6 address
-                    continue
-            return links
+            return response.css("a::attr(href)").getall()
         if isinstance(outcome, NotModified):
             return self.stored_links(outcome.key)
         return []  # PDFs and failures lead nowhere
+
+    def request_for(self, response, link: str):
+        """The request that follows `link` of `response`, or None; raises ValueError when the link is malformed."""
+        url = canonical_url(response.urljoin(link.strip()))
+        return self.schedule(url) if self.follows(url) else None
 
     def stored_links(self, key: str) -> list[str]:
         if self.ingestor is None:

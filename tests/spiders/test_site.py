@@ -300,3 +300,21 @@ def test_a_bare_host_allows_its_default_ports_only(server, bis_source):
     assert result.status == "failed"
     assert server.url(LISTING) in result.failures[0] and "not an allowed host" in result.failures[0]
     assert server.hits == []  # not even robots.txt
+
+
+def test_a_malformed_link_is_skipped_alone_and_the_rest_are_followed(server, bis_source, capfd):
+    port = server.base_url.rsplit(":", 1)[1]
+    after = "/press-release/after-the-bad-links"
+    bad = ["http://[::1/press-release/broken", "http://127.0.0.1:99999/press-release/port",
+           "http://127.0.0.1:http/press-release/port", "http://127.0.0.1:-1/press-release/\x1b[2Jport"]
+    serve_bis(server, listing=listing_with(*bad, after))
+    server.set(after, OTHER_RELEASE_PAGE)
+    # "127.0.0.1" alone admits any well-formed port-less link; the links above are not well formed.
+    config, engine = bis_source(follow="/press-release/", extra=f'hosts = ["127.0.0.1", "127.0.0.1:{port}"]')
+    result = check(config, engine)
+    assert result.status == "ok"
+    assert server.url(after) in documents(engine)  # the link after the bad ones is followed
+    assert server.url(PRESS_RELEASE) in documents(engine)
+    lines = [line for line in capfd.readouterr().err.splitlines() if "malformed link" in line]
+    assert len(lines) == 1 and "4 malformed links" in lines[0] and server.url(LISTING) in lines[0]
+    assert "\x1b" not in lines[0]
