@@ -10,6 +10,7 @@ with `refused_url` before a request is built.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
@@ -40,6 +41,8 @@ from tracker.config import SourceConfig
 # (301/302/303/307/308) are still followed by the redirect middleware.
 HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 501, 502, 503, 504]
 GONE_STATUSES = {404, 410}
+_SECONDS = re.compile(r"[0-9]+")
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def now() -> datetime:
@@ -188,14 +191,20 @@ def decode_headers(headers) -> dict[str, str]:
 
 
 def parse_retry_after(value: bytes | None) -> datetime | None:
-    """Retry-After is either seconds or an HTTP date."""
+    """Retry-After, seconds or an HTTP date, as a time; None when absent or unreadable.
+
+    Never raises. A wait too long to represent is the latest time there is: the
+    tracker holds it to [fetch] retry_after_max (tracker.ingest.record_failure)."""
     if not value:
         return None
     text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return now() + timedelta(seconds=int(text))
     try:
+        if _SECONDS.fullmatch(text):
+            digits = text.lstrip("0") or "0"
+            return LATEST if len(digits) > 12 else now() + timedelta(seconds=int(digits))  # 10^12 s: 31,700 years
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except OverflowError:
+        return LATEST
+    except (TypeError, ValueError, IndexError):
         return None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -16,6 +16,7 @@ import json
 import logging
 import sys
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy.engine import Engine
@@ -71,13 +72,15 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
         for name in names:
             source = config.source(name)
             row = ensure_source(session, source.name, source.kind)
-            if row.retry_after and row.retry_after > utcnow():
-                waiting = f"the server asked us to wait until {row.retry_after.isoformat()} (Retry-After)"
+            until = waiting_until(row, config.fetch.retry_after_max)
+            if until and until > utcnow():
+                waiting = f"the server asked us to wait until {until.isoformat()} (Retry-After)"
                 skipped[name] = {"skipped": waiting}
                 continue
             validators = latest_validators(session, row.id)
             ingestor = Ingestor(engine, source, expectations=config.expectations, row=row,
-                                document_budget=config.fetch.document_budget)
+                                document_budget=config.fetch.document_budget,
+                                retry_after_max=config.fetch.retry_after_max)
             if source.kind == "page":
                 pages.append((source, validators, ingestor))
                 continue
@@ -87,6 +90,16 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
     if pages:
         checks.append(PreparedCheck(spider_class("page"), {"pages": pages}, [ingestor for *_, ingestor in pages]))
     return checks, skipped
+
+
+def waiting_until(row, retry_after_max: int) -> datetime | None:
+    """Until when a source waits for its server's Retry-After: held to [fetch] retry_after_max after
+    its last check, also for a wait stored before the cap (once up to year 9999)."""
+    if row.retry_after is None:
+        return None
+    if row.last_checked_at is None:
+        return row.retry_after
+    return min(row.retry_after, row.last_checked_at + timedelta(seconds=retry_after_max))
 
 
 def finish_checks(checks: list[PreparedCheck]) -> dict[str, dict]:
