@@ -18,6 +18,7 @@ LOG_LEVEL = "INFO"
 DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 # Before the robots.txt middleware (100), so a refused host is not even asked for its robots.txt.
 DOWNLOADER_MIDDLEWARES = {"spiders.policy.UrlPolicyMiddleware": 40}
+ROBOTSTXT_PARSER = "spiders.politeness.RobotParser"  # also matches the path a server serves (%2e%2e)
 
 
 def crawl_settings(fetch: FetchConfig) -> dict:
@@ -53,4 +54,5 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
         "DOWNLOAD_HANDLERS": dict(DOWNLOAD_HANDLERS),
         "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
+        "ROBOTSTXT_PARSER": ROBOTSTXT_PARSER,
     }
