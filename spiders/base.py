@@ -35,6 +35,7 @@ from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from spiders.items import FetchFailed, NotModified, Snapshot
 from spiders.policy import RefusedUrl, UrlPolicy, shown_url
+from spiders.politeness import SharedHosts
 from tracker.config import SourceConfig
 
 # Statuses handed to the spider instead of being dropped by Scrapy; redirects
@@ -58,9 +59,12 @@ class TrackingSpider(scrapy.Spider):
         validators: dict | None = None,
         known_urls: list[str] | None = None,
         ingestor: Any = None,
+        shared_hosts: SharedHosts | None = None,
         **kwargs,
     ):
+        """`shared_hosts`: what the crawlers of one check share (robots.txt, per-host turns)."""
         super().__init__(name=source.name, **kwargs)
+        self.shared_hosts = shared_hosts or SharedHosts()
         self.source = source
         self.validators = validators or {}  # {url: {"etag", "last_modified"}} of stored versions
         self.known_urls = known_urls or []  # URLs of this source's live documents, to re-check

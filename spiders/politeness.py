@@ -1,20 +1,90 @@
-"""Politeness: robots.txt matched as its author meant it.
+"""Politeness: robots.txt read once per host per check, one delay per host, rules matched as meant.
+
+All the crawlers of one check run side by side in one reactor (spiders/run.py,
+spiders/check.py), each with its own downloader; on their own they would each
+read robots.txt and keep their own per-host delay, so two sources on one host
+doubled the load. One SharedHosts per check is given to every spider of it:
+
+- SharedRobotsTxtMiddleware keeps the robots.txt parsers there: each host's
+  robots.txt is read once per check, by whichever crawler asks first.
+- PoliteDownloadHandler (Scrapy's HTTP/1.1 handler) takes turns per host name
+  there: one request at a time to a host, each started at least the crawler's
+  DOWNLOAD_DELAY ([fetch] delay; the Federal Register's floor) after the
+  previous one, whichever crawler sent it. Scrapy's own slots still pace each
+  crawler (with their jitter); this is the floor for the check.
 
 robots.txt rules are matched by Protego (Scrapy's parser), which compares paths
 after normalizing their percent-encoding as RFC 9309 asks (`/%70rivate` is
 `/private`). A server also resolves dot segments, spelled plainly or encoded
 (`/public/%2e%2e/private/x` serves `/private/x`), which Protego leaves as they
 are; so a URL is allowed only when both its path as written and the path the
-server will serve are allowed.
+server will serve are allowed (RobotParser).
 """
 
 from __future__ import annotations
 
 import re
+import time
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.robotstxt import ProtegoRobotParser
+from scrapy.utils.asyncio import sleep
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.python import to_unicode
+from twisted.internet.defer import DeferredLock
+
+
+class SharedHosts:
+    """What the crawlers of one check share about each host: robots.txt, and whose turn it is."""
+
+    def __init__(self) -> None:
+        self.robots: dict = {}  # "host:port" -> its robots.txt parser, or the Deferred of one being read
+        self._locks: dict[str, DeferredLock] = {}
+        self._last_start: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def turn(self, host: str, delay: float) -> AsyncIterator[None]:
+        """Held while one request to `host` runs; it starts at least `delay` seconds after the previous one."""
+        lock = self._locks.setdefault(host, DeferredLock())
+        await maybe_deferred_to_future(lock.acquire())
+        try:
+            wait = self._last_start.get(host, float("-inf")) + delay - time.monotonic()
+            if wait > 0:
+                await sleep(wait)
+            self._last_start[host] = time.monotonic()
+            yield
+        finally:
+            lock.release()
+
+
+def shared_hosts(crawler) -> SharedHosts:
+    """The check's SharedHosts, given to every spider of it (a spider alone gets its own)."""
+    spider = crawler.spider
+    if getattr(spider, "shared_hosts", None) is None:
+        spider.shared_hosts = SharedHosts()
+    return spider.shared_hosts
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, its parsers kept for the whole check."""
+
+    async def robot_parser(self, request):
+        self._parsers = shared_hosts(self.crawler).robots
+        return await super().robot_parser(request)
+
+
+class PoliteDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 download handler, taking turns per host with every crawler of the check."""
+
+    async def download_request(self, request):
+        host = urlparse_cached(request).hostname or ""
+        async with shared_hosts(self._crawler).turn(host, self._crawler.settings.getfloat("DOWNLOAD_DELAY")):
+            return await super().download_request(request)
 
 _ENCODED_DOT = re.compile("%2e", re.I)
 

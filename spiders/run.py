@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy.engine import Engine
 
+from spiders.politeness import SharedHosts
 from spiders.settings import crawl_settings
 from storage.db import DatabaseError, open_database, session_scope, utcnow
 from storage.repository import ensure_source, latest_validators, list_documents
@@ -62,9 +63,11 @@ class PreparedCheck:
 def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[list[PreparedCheck], dict[str, dict]]:
     """The spiders to run for `names`, and the results of the sources skipped for now.
 
-    Every `page` source goes to one shared PageSpider (one crawler: robots.txt read once
-    per host, one per-host delay for all); every other source gets a spider of its own.
+    Every `page` source goes to one shared PageSpider; every other source gets a spider
+    of its own. All of them share one SharedHosts: robots.txt read once per host, one
+    per-host delay for the whole check.
     """
+    shared = SharedHosts()
     checks: list[PreparedCheck] = []
     pages: list[tuple] = []
     skipped: dict[str, dict] = {}
@@ -85,10 +88,12 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
                 pages.append((source, validators, ingestor))
                 continue
             known_urls = [d.url for d in list_documents(session, row.id) if d.removed_at is None]
-            arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor}
+            arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor,
+                         "shared_hosts": shared}
             checks.append(PreparedCheck(spider_class(source.kind), arguments, [ingestor]))
     if pages:
-        checks.append(PreparedCheck(spider_class("page"), {"pages": pages}, [ingestor for *_, ingestor in pages]))
+        checks.append(PreparedCheck(spider_class("page"), {"pages": pages, "shared_hosts": shared},
+                                    [ingestor for *_, ingestor in pages]))
     return checks, skipped
 
 
