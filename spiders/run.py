@@ -4,7 +4,8 @@ Every check runs in a process of its own (`python -m spiders.run`), started by
 tracker.crawl. A Twisted reactor cannot be restarted inside one process, and a
 fresh process per check also keeps memory flat and a crash contained; the cost
 is about a second of start-up per check, small beside polite crawl delays.
-Progress goes to stderr; the last line on stdout is a JSON summary per source.
+Progress goes to stderr, every line with its control characters escaped (fetched
+text cannot forge a line); the last line on stdout is a JSON summary per source.
 On a Scrapyd node the same checks run as the `check` spider (spiders/check.py).
 """
 
@@ -27,6 +28,7 @@ from storage.db import DatabaseError, open_database, session_scope, utcnow
 from storage.repository import ensure_source, latest_validators, list_documents
 from tracker.config import Config, ConfigError, load_config
 from tracker.ingest import Ingestor
+from tracker.printable import printable
 
 # Source kind -> "module:class" of its spider, imported only when a source of that kind runs.
 SPIDERS = {
@@ -49,6 +51,23 @@ QUIETED_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloaderm
 def quiet_noisy_loggers() -> None:
     for name in QUIETED_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class EscapedLogRecord(logging.LogRecord):
+    """A log record whose message has its control characters escaped (tracker.printable)."""
+
+    def getMessage(self) -> str:  # noqa: N802 (the logging module's name)
+        return printable(super().getMessage())
+
+
+def escape_log_messages() -> None:
+    """Every log line of this crawl process shows fetched text escaped.
+
+    Scrapy's own lines quote what servers send (URLs, a Content-Encoding header…), and
+    an ESC or a newline there could forge or erase a line. Set on the records, not on a
+    handler: Scrapy installs a new root handler for every crawler it creates. Escaped
+    when a handler formats the record, so the DEBUG lines nobody shows cost nothing."""
+    logging.setLogRecordFactory(EscapedLogRecord)
 
 
 @dataclass
@@ -118,6 +137,7 @@ def finish_checks(checks: list[PreparedCheck]) -> dict[str, dict]:
 
 def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
     engine = open_database(config.database_url)
+    escape_log_messages()
     process = CrawlerProcess(crawl_settings(config.fetch))
     quiet_noisy_loggers()
     checks, results = prepare_checks(config, engine, names)

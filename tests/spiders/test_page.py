@@ -307,3 +307,19 @@ def test_a_source_held_by_a_far_retry_after_of_old_is_checked_after_the_cap(serv
         source.retry_after = datetime(9999, 12, 31, tzinfo=timezone.utc)
         source.last_checked_at = utcnow() - timedelta(hours=25)
     assert check(config, engine).status == "ok"
+
+
+# --- the crawl process's log: fetched text never forges a line ------------------
+
+HOSTILE_ENCODING = "x\x1b[2J\x1b]0;owned\x07\x1b[1A"  # clear screen, window title, cursor up
+
+
+def test_fetched_text_in_scrapy_log_lines_is_escaped(server, page_source, capfd):
+    # Scrapy warns about an unknown Content-Encoding, quoting the server's header as it came.
+    server.set("/page", PAGE, headers={"Content-Encoding": HOSTILE_ENCODING})
+    config, engine = page_source()
+    check(config, engine)
+    err = capfd.readouterr().err
+    assert "cannot decode the response" in err  # the line is there, escaped
+    assert "\x1b" not in err and "\x07" not in err
+    assert "\\x1b[2j\\x1b]0;owned\\x07" in err
