@@ -596,9 +596,6 @@ class _Reader:
         if not re.match(r"^https?://[^/\s]+", value):
             raise self.error(where, f"expected an http(s) URL, got {value!r}")
         try:
-            netloc = urlsplit(value).netloc
-            parse_host(netloc.rpartition("@")[2])
+            parse_host(urlsplit(value).netloc.rpartition("@")[2])
         except ValueError as exc:
             raise self.error(where, f"expected an http(s) URL, got {value!r}: {exc}") from None
-        if "@" in netloc:
-            raise self.error(where, f"credentials in a URL (user@host) are not supported, got {value!r}")

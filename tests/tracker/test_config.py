@@ -111,7 +111,6 @@ def test_admin_token_from_the_file_or_the_environment(tmp_path, monkeypatch):
         ('kind = "page"\nurl = "http://127.0.0.1:65536/x"', "sources.a.url", "port"),
         ('kind = "page"\nurl = "http://[::1/x"', "sources.a.url", "http(s) URL"),
         ('kind = "ecfr"\nparts = ["744"]\nbase_url = "https://www.ecfr.gov:https"', "sources.a.base_url", "port"),
-        ('kind = "page"\nurl = "https://me:secret@www.bis.gov/x"', "sources.a.url", "credentials"),
     ],
 )
 def test_hosts_and_ports_are_checked(tmp_path, source, key, words):
