@@ -1,11 +1,12 @@
 """The `page` source: one URL, optionally narrowed to a CSS selector (narrowed in tracker).
 
 One PageSpider checks every page source of a check, in one crawler; each request
-carries its source's name, and each source keeps its own Ingestor. (robots.txt
-and the per-host delay are shared with the check's other crawlers too:
-spiders.politeness.) A page source may fetch from its URL's host only (with the port
-written there, else the default ports): a redirect or <meta refresh> elsewhere
-is refused (spiders.policy).
+carries its source's name, and each source keeps its own Ingestor. robots.txt and
+the per-host delay are shared with the check's other crawlers (spiders.politeness).
+
+A page source fetches from its URL's host only, on the port written there (else
+the default ports): a redirect or <meta refresh> elsewhere is refused
+(spiders.policy).
 """
 
 from __future__ import annotations

@@ -8,10 +8,12 @@ doubled the load. One SharedHosts per check is given to every spider of it:
 - SharedRobotsTxtMiddleware keeps the robots.txt parsers there: each host's
   robots.txt is read once per check, by whichever crawler asks first.
 - PoliteDownloadHandler (Scrapy's HTTP/1.1 handler) takes turns per host name
-  there: one request at a time to a host, each started at least the crawler's
-  DOWNLOAD_DELAY ([fetch] delay; the Federal Register's floor) after the
-  previous one, whichever crawler sent it. Scrapy's own slots still pace each
-  crawler (with their jitter); this is the floor for the check.
+  there: each request to a host starts at least its crawler's DOWNLOAD_DELAY
+  ([fetch] delay, or the Federal Register's floor) after the previous one,
+  whichever crawler sent it. Scrapy's own slots still pace each crawler (one
+  request at a time per host, with their jitter); this is the floor for the
+  check. Turns are handed out in order and no lock is held, so a download
+  cancelled midway can never leave a host blocked.
 
 robots.txt rules are matched by Protego (Scrapy's parser), which compares paths
 after normalizing their percent-encoding as RFC 9309 asks (`/%70rivate` is
@@ -25,18 +27,16 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.utils.asyncio import sleep
-from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.python import to_unicode
-from twisted.internet.defer import DeferredLock
+
+_ENCODED_DOT = re.compile("%2e", re.I)
 
 
 class SharedHosts:
@@ -44,22 +44,15 @@ class SharedHosts:
 
     def __init__(self) -> None:
         self.robots: dict = {}  # "host:port" -> its robots.txt parser, or the Deferred of one being read
-        self._locks: dict[str, DeferredLock] = {}
-        self._last_start: dict[str, float] = {}
+        self._next_start: dict[str, float] = {}  # host -> when the latest turn given out starts (monotonic)
 
-    @asynccontextmanager
-    async def turn(self, host: str, delay: float) -> AsyncIterator[None]:
-        """Held while one request to `host` runs; it starts at least `delay` seconds after the previous one."""
-        lock = self._locks.setdefault(host, DeferredLock())
-        await maybe_deferred_to_future(lock.acquire())
-        try:
-            wait = self._last_start.get(host, float("-inf")) + delay - time.monotonic()
-            if wait > 0:
-                await sleep(wait)
-            self._last_start[host] = time.monotonic()
-            yield
-        finally:
-            lock.release()
+    async def turn(self, host: str, delay: float) -> None:
+        """Wait for a request's turn at `host`: `delay` seconds after the turn before it."""
+        now = time.monotonic()
+        start = max(now, self._next_start.get(host, float("-inf")) + delay)
+        self._next_start[host] = start
+        if start > now:
+            await sleep(start - now)
 
 
 def shared_hosts(crawler) -> SharedHosts:
@@ -83,10 +76,8 @@ class PoliteDownloadHandler(HTTP11DownloadHandler):
 
     async def download_request(self, request):
         host = urlparse_cached(request).hostname or ""
-        async with shared_hosts(self._crawler).turn(host, self._crawler.settings.getfloat("DOWNLOAD_DELAY")):
-            return await super().download_request(request)
-
-_ENCODED_DOT = re.compile("%2e", re.I)
+        await shared_hosts(self._crawler).turn(host, self._crawler.settings.getfloat("DOWNLOAD_DELAY"))
+        return await super().download_request(request)
 
 
 class RobotParser(ProtegoRobotParser):
