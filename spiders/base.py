@@ -37,6 +37,7 @@ from spiders.items import FetchFailed, NotModified, Snapshot
 from spiders.policy import RefusedUrl, UrlPolicy, shown_url
 from spiders.politeness import SharedHosts
 from tracker.config import SourceConfig
+from tracker.printable import printable
 
 # Statuses handed to the spider instead of being dropped by Scrapy; redirects
 # (301/302/303/307/308) are still followed by the redirect middleware.
@@ -177,7 +178,7 @@ def describe_failure(failure, settings) -> str:
         return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}"
     if failure.check(ResponseDataLossError, ResponseFailed, ResponseNeverReceived):
         return f"response broken off before its end (truncated body): {url}"
-    message = str(failure.value).strip() or failure.value.__class__.__name__
+    message = printable(str(failure.value).strip()) or failure.value.__class__.__name__
     return f"{failure.value.__class__.__name__}: {message} ({url})"
 
 

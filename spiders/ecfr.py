@@ -35,6 +35,7 @@ from spiders.base import TrackingSpider, now
 from spiders.items import FetchFailed, NotModified, Snapshot
 from spiders.policy import host_entry
 from tracker.extract import media_type, sniff
+from tracker.printable import printable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 API_MESSAGE_CHARS = 200  # of an error body's "error" / "message", added to the failure
@@ -165,4 +166,4 @@ def explained(outcome: Snapshot | NotModified | FetchFailed, response):
     message = (body.get("error") or body.get("message")) if isinstance(body, dict) else None
     if not isinstance(message, str) or not message.strip():
         return outcome
-    return replace(outcome, error=f"{outcome.error}: {message.strip()[:API_MESSAGE_CHARS]}")
+    return replace(outcome, error=f"{outcome.error}: {printable(message.strip()[:API_MESSAGE_CHARS])}")

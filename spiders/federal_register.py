@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from scrapy.exceptions import CloseSpider
 
@@ -133,7 +133,7 @@ class FederalRegisterSpider(TrackingSpider):
     # --- documents --------------------------------------------------------
 
     def document_request(self, number: str):
-        url = f"{self.api}/documents/{number}.json"
+        url = f"{self.api}/documents/{quote(str(number), safe='')}.json"  # one path segment, whatever the number holds
         # Stored versions are filed under the document's page URL; their validators came from this JSON.
         known = self.stored_validators(number)
         if known:

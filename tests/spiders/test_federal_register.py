@@ -449,3 +449,16 @@ def test_a_filing_whose_text_is_not_available_yet_is_a_version_of_its_metadata(s
     assert evidence["stage"] == "public_inspection"
     assert [a["role"] for a in evidence["attachments"]] == ["listing"]
     assert "RIN 0694-AJ90" not in text_of(engine, filed) and text_of(engine, filed)  # the record's fields only
+
+
+def test_a_document_number_is_one_path_segment_of_the_api(server, fr, fr_source):
+    fr.search(["2025-00636"])
+    listing = json.loads(server.routes[SEARCH].body)
+    listing["results"].append({"document_number": "../../../../private?x#y", "title": "odd"})
+    server.set(SEARCH, json.dumps(listing), content_type=JSON, ignore_query=True)
+    fr.document("2025-00636")
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert not any("/../" in hit.path or hit.path.startswith("/private") for hit in server.hits)
+    assert server.hits_for("/api/v1/documents/..%2F..%2F..%2F..%2Fprivate%3Fx%23y.json")
+    assert any("HTTP 404" in failure for failure in result.failures)
