@@ -17,7 +17,6 @@ import json
 import logging
 import sys
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
 
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy.engine import Engine
@@ -27,6 +26,7 @@ from spiders.settings import crawl_settings
 from storage.db import DatabaseError, open_database, session_scope, utcnow
 from storage.repository import ensure_source, latest_validators, list_documents
 from tracker.config import Config, ConfigError, load_config
+from tracker.health import waiting_until
 from tracker.ingest import Ingestor
 from tracker.printable import printable
 
@@ -114,16 +114,6 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
         checks.append(PreparedCheck(spider_class("page"), {"pages": pages, "shared_hosts": shared},
                                     [ingestor for *_, ingestor in pages]))
     return checks, skipped
-
-
-def waiting_until(row, retry_after_max: int) -> datetime | None:
-    """Until when a source waits for its server's Retry-After: held to [fetch] retry_after_max after
-    its last check, also for a wait stored before the cap (once up to year 9999)."""
-    if row.retry_after is None:
-        return None
-    if row.last_checked_at is None:
-        return row.retry_after
-    return min(row.retry_after, row.last_checked_at + timedelta(seconds=retry_after_max))
 
 
 def finish_checks(checks: list[PreparedCheck]) -> dict[str, dict]:

@@ -31,6 +31,16 @@ def span(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def waiting_until(source: Source, retry_after_max: int) -> datetime | None:
+    """Until when a source waits for its server's Retry-After: held to [fetch] retry_after_max after
+    its last check, also for a wait stored before the cap (once up to year 9999)."""
+    if source.retry_after is None:
+        return None
+    if source.last_checked_at is None:
+        return source.retry_after
+    return min(source.retry_after, source.last_checked_at + timedelta(seconds=retry_after_max))
+
+
 def is_stale(source: Source, config: SourceConfig, now: datetime | None = None) -> bool:
     now = now or utcnow()
     since = source.last_success_at or source.baseline_at
