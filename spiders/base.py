@@ -1,11 +1,16 @@
-"""What every Rulewatch spider shares: conditional requests and fetch outcomes.
+"""What every Rulewatch spider shares: conditional requests, fetch outcomes, its URL policy.
 
 A response becomes a Snapshot (2xx), NotModified (304) or FetchFailed (anything
 else); a request that never got a response becomes FetchFailed in the errback.
+Each spider declares the hosts its source may fetch from (`allowed_hosts`); the
+URL policy built from them is enforced for every request by
+spiders.policy.UrlPolicyMiddleware, and a URL read from fetched data is checked
+with `refused_url` before a request is built.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
@@ -29,12 +34,17 @@ from twisted.internet.error import (
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from spiders.items import FetchFailed, NotModified, Snapshot
+from spiders.policy import RefusedUrl, UrlPolicy, shown_url
+from spiders.politeness import SharedHosts
 from tracker.config import SourceConfig
+from tracker.printable import printable
 
 # Statuses handed to the spider instead of being dropped by Scrapy; redirects
 # (301/302/303/307/308) are still followed by the redirect middleware.
 HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 501, 502, 503, 504]
 GONE_STATUSES = {404, 410}
+_SECONDS = re.compile(r"[0-9]+")
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def now() -> datetime:
@@ -50,17 +60,40 @@ class TrackingSpider(scrapy.Spider):
         validators: dict | None = None,
         known_urls: list[str] | None = None,
         ingestor: Any = None,
+        shared_hosts: SharedHosts | None = None,
         **kwargs,
     ):
+        """`shared_hosts`: what the crawlers of one check share (robots.txt, per-host turns)."""
         super().__init__(name=source.name, **kwargs)
+        self.shared_hosts = shared_hosts or SharedHosts()
         self.source = source
         self.validators = validators or {}  # {url: {"etag", "last_modified"}} of stored versions
         self.known_urls = known_urls or []  # URLs of this source's live documents, to re-check
         self.ingestor = ingestor
+        self.policy = UrlPolicy.of(self.allowed_hosts(source))
 
     def ingestor_for(self, source_name: str):
         """Who receives the items of `source_name`: this spider's one source, unless a subclass checks several."""
         return self.ingestor
+
+    # --- what may be fetched (spiders.policy) ------------------------------------------------
+
+    def allowed_hosts(self, source: SourceConfig) -> list[str]:
+        """The hosts `source` may fetch from: "host" (its default ports) or "host:port"."""
+        raise NotImplementedError
+
+    def url_policy(self, source_name: str | None = None) -> UrlPolicy:
+        """The policy of a request of `source_name` (None: a request of no source, e.g. robots.txt)."""
+        return self.policy
+
+    def refused_url(self, url: object, field: str, key: str, source: SourceConfig | None = None) -> FetchFailed | None:
+        """A FetchFailed when `url`, read from the `field` of fetched data, may not be requested; else None."""
+        source = source or self.source
+        reason = self.url_policy(source.name).refusal(url)
+        if reason is None:
+            return None
+        error = f"{field} of {key} not fetched: {shown_url(url)}: {reason}"
+        return FetchFailed(source.name, key, shown_url(url), now(), error=error)
 
     def tracked_request(
         self, url: str, key: str, callback=None, conditional: bool = True, source: SourceConfig | None = None,
@@ -128,6 +161,8 @@ class TrackingSpider(scrapy.Spider):
 def describe_failure(failure, settings) -> str:
     """A one-line reason a person can act on."""
     url = failure.request.url
+    if failure.check(RefusedUrl):
+        return str(failure.value)
     if failure.check(IgnoreRequest):
         message = str(failure.value) or "request ignored"
         if "robots" in message.lower():
@@ -143,7 +178,7 @@ def describe_failure(failure, settings) -> str:
         return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}"
     if failure.check(ResponseDataLossError, ResponseFailed, ResponseNeverReceived):
         return f"response broken off before its end (truncated body): {url}"
-    message = str(failure.value).strip() or failure.value.__class__.__name__
+    message = printable(str(failure.value).strip()) or failure.value.__class__.__name__
     return f"{failure.value.__class__.__name__}: {message} ({url})"
 
 
@@ -161,14 +196,20 @@ def decode_headers(headers) -> dict[str, str]:
 
 
 def parse_retry_after(value: bytes | None) -> datetime | None:
-    """Retry-After is either seconds or an HTTP date."""
+    """Retry-After, seconds or an HTTP date, as a time; None when absent or unreadable.
+
+    Never raises. A wait too long to represent is the latest time there is: the
+    tracker holds it to [fetch] retry_after_max (tracker.ingest.record_failure)."""
     if not value:
         return None
     text = value.decode("latin-1").strip()
-    if text.isdigit():
-        return now() + timedelta(seconds=int(text))
     try:
+        if _SECONDS.fullmatch(text):
+            digits = text.lstrip("0") or "0"
+            return LATEST if len(digits) > 12 else now() + timedelta(seconds=int(digits))  # 10^12 s: 31,700 years
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except OverflowError:
+        return LATEST
+    except (TypeError, ValueError, IndexError):
         return None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from scrapy.crawler import CrawlerRunner
 from scrapy.settings import Settings
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from spiders.run import finish_checks, prepare_checks, quiet_noisy_loggers
+from spiders.run import escape_log_messages, finish_checks, prepare_checks, quiet_noisy_loggers
 from spiders.settings import crawl_settings
 from storage.db import open_database, session_scope, utcnow
 from storage.models import CheckRun
@@ -30,6 +30,7 @@ class CheckSpider(scrapy.Spider):
 
     def __init__(self, sources: str = "", config: str | None = None, run: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        escape_log_messages()  # fetched text in this job's log lines is shown escaped
         self.source_names = [name.strip() for name in sources.split(",") if name.strip()]
         if not self.source_names:
             raise ValueError("the check spider needs -a sources=NAME[,NAME…]")

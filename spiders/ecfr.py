@@ -17,6 +17,9 @@ filed under the part's url, and sends them with the XML request. Every new
 amendment date is a new XML URL with new text, so a 304 means the server holds
 the text we have. A server that sends no validators gets the same XML again,
 which stores nothing, since its content has not changed.
+
+Every request goes to the API's host (base_url's, with its port): a redirect
+elsewhere is refused (spiders.policy).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from urllib.parse import quote, urlencode
 
 from spiders.base import TrackingSpider, now
 from spiders.items import FetchFailed, NotModified, Snapshot
+from spiders.policy import host_entry
 from tracker.extract import media_type, sniff
+from tracker.printable import printable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 API_MESSAGE_CHARS = 200  # of an error body's "error" / "message", added to the failure
@@ -43,6 +48,9 @@ class VersionsError(ValueError):
 class EcfrSpider(TrackingSpider):
     kind = "ecfr"
     custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+
+    def allowed_hosts(self, source) -> list[str]:
+        return [host_entry(source.base_url)]
 
     async def start(self):
         for part in self.source.parts:
@@ -158,4 +166,4 @@ def explained(outcome: Snapshot | NotModified | FetchFailed, response):
     message = (body.get("error") or body.get("message")) if isinstance(body, dict) else None
     if not isinstance(message, str) or not message.strip():
         return outcome
-    return replace(outcome, error=f"{outcome.error}: {message.strip()[:API_MESSAGE_CHARS]}")
+    return replace(outcome, error=f"{outcome.error}: {printable(message.strip()[:API_MESSAGE_CHARS])}")

@@ -9,15 +9,17 @@ One check runs, in this order:
    PER_PAGE results: we track what is published from now on, so the newest
    documents are all we need, and a check stays a few dozen requests.
 2. Each document a search found, once: its JSON (`documents/{number}.json`, a
-   conditional request), then its full text (`body_html_url`, else
-   `raw_text_url`). Together they are one Snapshot keyed by the document number:
-   the body is the JSON as received, the full text an attachment. A document
+   conditional request), then its full text (`body_html_url`; `raw_text_url`
+   when there is none or it answers 404/410, as for most documents before
+   2000). Together they are one Snapshot keyed by the document number: the
+   body is the JSON as received, the full text an attachment. A document
    stored by earlier checks is asked for again only while a search lists it; a
    304 then stands for it, and a correction shows in its `corrections`.
 3. With `public_inspection = true`, `public-inspection-documents/current.json`
    after the searches: each record of a configured agency (or term) that the
    searches did not find published becomes a Snapshot of the same document
-   number with stage "public_inspection", its raw text attached when it has one.
+   number with stage "public_inspection", its raw text attached when it has one
+   (a filing whose text is not out yet, none or a 404, is a version of its record).
    Public inspection and publication are so one document's history.
 
 An HTML page where JSON was expected (the API's "Request Access" page), malformed
@@ -25,6 +27,12 @@ JSON, or a full text that could not be fetched is a FetchFailed, never a version
 A 429 or 503 (with Retry-After or not), or the Request Access page, ends the
 check: the server asked us to back off. At most 5 requests per second, whatever
 the [fetch] delay says.
+
+URLs read from the API's answers (`next_page_url`, `body_html_url`,
+`raw_text_url`) are fetched only when they are http(s) on the API's host (the
+base_url's, with its port) or on the Federal Register's own document hosts
+(FR_DOCUMENT_HOSTS, default ports); any other is a failure naming the field and
+the URL, never a request (spiders.policy).
 """
 
 from __future__ import annotations
@@ -32,18 +40,21 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from scrapy.exceptions import CloseSpider
 
 from spiders.base import TrackingSpider, decode_headers, now
 from spiders.items import FetchFailed, ListingRead, NotModified, Snapshot
+from spiders.policy import host_entry
 
 PER_PAGE = 20  # results per search page
 MAX_PAGES = 2  # pages followed per search: the 40 newest documents of each search
 MIN_DELAY = 0.2  # seconds between two requests: the API's stated limit is 5 per second
 SEARCH_FIELDS = ("document_number", "html_url", "publication_date", "title", "type")
 BACK_OFF_STATUSES = {429, 503}
+# Where the API's answers send us for full texts, besides the API's own host.
+FR_DOCUMENT_HOSTS = ("www.federalregister.gov", "federalregister.gov", "public-inspection.federalregister.gov")
 # `conditions[type][]` codes and the names records carry in `type`.
 TYPE_NAMES = {"RULE": "Rule", "PRORULE": "Proposed Rule", "NOTICE": "Notice", "PRESDOCU": "Presidential Document"}
 _REQUEST_ACCESS = re.compile(rb"<title>[^<]*request access", re.I)
@@ -69,6 +80,9 @@ class FederalRegisterSpider(TrackingSpider):
         self.api = f"{self.source.base_url}/api/v1"
         self.searches = search_urls(self.source, self.api)
         self.published: set[str] = set()  # document numbers this check's searches found
+
+    def allowed_hosts(self, source) -> list[str]:
+        return [host_entry(source.base_url), *FR_DOCUMENT_HOSTS]
 
     async def start(self):
         yield self.search_request(0, self.searches[0], page=1)  # there is always at least one search
@@ -97,9 +111,12 @@ class FederalRegisterSpider(TrackingSpider):
                 yield self.document_request(number)
         next_url = data.get("next_page_url")
         if next_url and page < MAX_PAGES:
-            yield self.search_request(index, next_url, page + 1)
-        else:
-            yield from self.after_search(index)
+            refused = self.refused_url(next_url, "next_page_url", response.url)
+            if refused is None:
+                yield self.search_request(index, next_url, page + 1)
+                return
+            yield refused
+        yield from self.after_search(index)
 
     def search_failed(self, failure):
         yield from self.on_error(failure)
@@ -116,7 +133,7 @@ class FederalRegisterSpider(TrackingSpider):
     # --- documents --------------------------------------------------------
 
     def document_request(self, number: str):
-        url = f"{self.api}/documents/{number}.json"
+        url = f"{self.api}/documents/{quote(str(number), safe='')}.json"  # one path segment, whatever the number holds
         # Stored versions are filed under the document's page URL; their validators came from this JSON.
         known = self.stored_validators(number)
         if known:
@@ -141,7 +158,8 @@ class FederalRegisterSpider(TrackingSpider):
             title_hint=data.get("title") or "",
             extra={"format": "federal_register", "stage": "published"},
         )
-        yield from self.with_full_text(snapshot, data.get("body_html_url") or data.get("raw_text_url"))
+        texts = [(field, data[field]) for field in ("body_html_url", "raw_text_url") if data.get(field)]
+        yield from self.with_full_text(snapshot, texts)
 
     # --- public inspection -------------------------------------------------
 
@@ -172,7 +190,8 @@ class FederalRegisterSpider(TrackingSpider):
                 title_hint=record.get("title") or "",
                 extra={"format": "federal_register", "stage": "public_inspection", "attachments": [listing]},
             )
-            yield from self.with_full_text(snapshot, record.get("raw_text_url"))
+            texts = [("raw_text_url", record["raw_text_url"])] if record.get("raw_text_url") else []
+            yield from self.with_full_text(snapshot, texts, optional=True)
 
     def wanted(self, record: dict) -> bool:
         """Public-inspection records carry no RIN or CFR part: they are matched by agency, term and type."""
@@ -193,18 +212,36 @@ class FederalRegisterSpider(TrackingSpider):
 
     # --- full text ---------------------------------------------------------
 
-    def with_full_text(self, snapshot: Snapshot, text_url: str | None):
-        """Fetch the full text before yielding the snapshot; without a text URL, yield it as it is."""
-        if not text_url:
+    def with_full_text(self, snapshot: Snapshot, texts: list[tuple[str, object]], optional: bool = False):
+        """Fetch the full text, then yield the snapshot with it attached.
+
+        `texts`: (field, URL) read from the record, in order of preference; the next is
+        asked for when one answers 404 or 410 (older documents have no HTML). Without any,
+        the snapshot is yielded as it is; and so it is when none answered and the text is
+        `optional` (a public-inspection filing's, which may not be out yet)."""
+        if not texts:
             yield snapshot
             return
+        (field, url), rest = texts[0], texts[1:]
+        refused = self.refused_url(url, field, snapshot.key)
+        if refused:
+            yield refused
+            return
         yield self.tracked_request(
-            text_url, key=snapshot.key, callback=self.parse_full_text, conditional=False, fr_snapshot=snapshot
+            url, key=snapshot.key, callback=self.parse_full_text, conditional=False,
+            fr_snapshot=snapshot, fr_texts=rest, fr_text_optional=optional,
         )
 
     def parse_full_text(self, response):
         snapshot = response.meta["fr_snapshot"]
         outcome = self.outcome(response)
+        if isinstance(outcome, FetchFailed) and outcome.gone:
+            if response.meta["fr_texts"]:
+                yield from self.with_full_text(snapshot, response.meta["fr_texts"], response.meta["fr_text_optional"])
+                return
+            if response.meta["fr_text_optional"]:
+                yield snapshot
+                return
         error = None
         if isinstance(outcome, FetchFailed):
             error = outcome.error

@@ -4,7 +4,8 @@ Every check runs in a process of its own (`python -m spiders.run`), started by
 tracker.crawl. A Twisted reactor cannot be restarted inside one process, and a
 fresh process per check also keeps memory flat and a crash contained; the cost
 is about a second of start-up per check, small beside polite crawl delays.
-Progress goes to stderr; the last line on stdout is a JSON summary per source.
+Progress goes to stderr, every line with its control characters escaped (fetched
+text cannot forge a line); the last line on stdout is a JSON summary per source.
 On a Scrapyd node the same checks run as the `check` spider (spiders/check.py).
 """
 
@@ -20,11 +21,14 @@ from dataclasses import asdict, dataclass
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy.engine import Engine
 
+from spiders.politeness import SharedHosts
 from spiders.settings import crawl_settings
 from storage.db import DatabaseError, open_database, session_scope, utcnow
 from storage.repository import ensure_source, latest_validators, list_documents
 from tracker.config import Config, ConfigError, load_config
+from tracker.health import waiting_until
 from tracker.ingest import Ingestor
+from tracker.printable import printable
 
 # Source kind -> "module:class" of its spider, imported only when a source of that kind runs.
 SPIDERS = {
@@ -49,6 +53,23 @@ def quiet_noisy_loggers() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+class EscapedLogRecord(logging.LogRecord):
+    """A log record whose message has its control characters escaped (tracker.printable)."""
+
+    def getMessage(self) -> str:  # noqa: N802 (the logging module's name)
+        return printable(super().getMessage())
+
+
+def escape_log_messages() -> None:
+    """Every log line of this crawl process shows fetched text escaped.
+
+    Scrapy's own lines quote what servers send (URLs, a Content-Encoding header…), and
+    an ESC or a newline there could forge or erase a line. Set on the records, not on a
+    handler: Scrapy installs a new root handler for every crawler it creates. Escaped
+    when a handler formats the record, so the DEBUG lines nobody shows cost nothing."""
+    logging.setLogRecordFactory(EscapedLogRecord)
+
+
 @dataclass
 class PreparedCheck:
     """A spider ready to crawl, and the Ingestor of each source it checks."""
@@ -61,9 +82,11 @@ class PreparedCheck:
 def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[list[PreparedCheck], dict[str, dict]]:
     """The spiders to run for `names`, and the results of the sources skipped for now.
 
-    Every `page` source goes to one shared PageSpider (one crawler: robots.txt read once
-    per host, one per-host delay for all); every other source gets a spider of its own.
+    Every `page` source goes to one shared PageSpider; every other source gets a spider
+    of its own. All of them share one SharedHosts: robots.txt read once per host, one
+    per-host delay for the whole check.
     """
+    shared = SharedHosts()
     checks: list[PreparedCheck] = []
     pages: list[tuple] = []
     skipped: dict[str, dict] = {}
@@ -71,21 +94,25 @@ def prepare_checks(config: Config, engine: Engine, names: list[str]) -> tuple[li
         for name in names:
             source = config.source(name)
             row = ensure_source(session, source.name, source.kind)
-            if row.retry_after and row.retry_after > utcnow():
-                waiting = f"the server asked us to wait until {row.retry_after.isoformat()} (Retry-After)"
+            until = waiting_until(row, config.fetch.retry_after_max)
+            if until and until > utcnow():
+                waiting = f"the server asked us to wait until {until.isoformat()} (Retry-After)"
                 skipped[name] = {"skipped": waiting}
                 continue
             validators = latest_validators(session, row.id)
             ingestor = Ingestor(engine, source, expectations=config.expectations, row=row,
-                                document_budget=config.fetch.document_budget)
+                                document_budget=config.fetch.document_budget,
+                                retry_after_max=config.fetch.retry_after_max)
             if source.kind == "page":
                 pages.append((source, validators, ingestor))
                 continue
             known_urls = [d.url for d in list_documents(session, row.id) if d.removed_at is None]
-            arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor}
+            arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor,
+                         "shared_hosts": shared}
             checks.append(PreparedCheck(spider_class(source.kind), arguments, [ingestor]))
     if pages:
-        checks.append(PreparedCheck(spider_class("page"), {"pages": pages}, [ingestor for *_, ingestor in pages]))
+        checks.append(PreparedCheck(spider_class("page"), {"pages": pages, "shared_hosts": shared},
+                                    [ingestor for *_, ingestor in pages]))
     return checks, skipped
 
 
@@ -100,6 +127,7 @@ def finish_checks(checks: list[PreparedCheck]) -> dict[str, dict]:
 
 def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
     engine = open_database(config.database_url)
+    escape_log_messages()
     process = CrawlerProcess(crawl_settings(config.fetch))
     quiet_noisy_loggers()
     checks, results = prepare_checks(config, engine, names)

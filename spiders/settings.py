@@ -1,4 +1,11 @@
-"""Scrapy settings: the project's (what Scrapyd loads), and polite crawl settings from [fetch]."""
+"""Scrapy settings: the project's (what Scrapyd loads), and polite crawl settings from [fetch].
+
+Both enable, for every spider, the URL policy (spiders.policy: http(s) on the
+source's allowed hosts only, checked before robots.txt) and turn off Scrapy's
+file, ftp, s3 and data download handlers: a crawl reads nothing but http(s).
+robots.txt and the per-host delay are shared by the crawlers of a check
+(spiders.politeness).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,15 @@ SPIDER_MODULES = ["spiders.check"]
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy's per-job HTTP console: not wanted on a crawl node
 LOG_LEVEL = "INFO"
+_POLITE_HTTP = "spiders.politeness.PoliteDownloadHandler"
+DOWNLOAD_HANDLERS = {"http": _POLITE_HTTP, "https": _POLITE_HTTP, "file": None, "ftp": None, "s3": None, "data": None}
+DOWNLOADER_MIDDLEWARES = {
+    # Before the robots.txt middleware (100), so a refused host is not even asked for its robots.txt.
+    "spiders.policy.UrlPolicyMiddleware": 40,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.politeness.SharedRobotsTxtMiddleware": 100,
+}
+ROBOTSTXT_PARSER = "spiders.politeness.RobotParser"  # also matches the path a server serves (%2e%2e)
 
 
 def crawl_settings(fetch: FetchConfig) -> dict:
@@ -43,4 +59,7 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "SPIDER_MIDDLEWARES": {"spiders.pipelines.ReadingErrors": 1000},
         "URLLENGTH_LIMIT": 0,  # Scrapy would skip longer URLs with only an INFO line; the server decides
         "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+        "DOWNLOAD_HANDLERS": dict(DOWNLOAD_HANDLERS),
+        "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
+        "ROBOTSTXT_PARSER": ROBOTSTXT_PARSER,
     }

@@ -7,12 +7,14 @@ it requires and accepts (SOURCE_KINDS), so validation follows from that table.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import soupsieve
 from email_validator import EmailNotValidError, validate_email
@@ -162,6 +164,7 @@ DIGESTS = ("off", "daily", "weekly")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_HOST = re.compile(r"^(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[^\s/?#@:\[\]\\]+))(?::(?P<port>[0-9]+))?$")
 
 
 def parse_duration(value: Any) -> int:
@@ -178,6 +181,34 @@ def parse_duration(value: Any) -> int:
     if seconds < 1:
         raise ValueError("a duration must be at least 1 second")
     return int(seconds)
+
+
+def parse_host(entry: str) -> tuple[str, int | None]:
+    """'www.bis.gov' -> ('www.bis.gov', None); 'Example.org.:8443' -> ('example.org', 8443);
+    '[::1]:8080' -> ('::1', 8080). A host as it is compared (see canonical_host); a port
+    only when one is written, which spiders.policy reads as "the default ports"."""
+    match = _HOST.match(entry)
+    if not match:
+        raise ValueError(f"expected a host or host:port such as 'www.bis.gov' or '127.0.0.1:8000', got {entry!r}")
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"the port of {entry!r} is out of range (1-65535)")
+    if match["ipv6"] is not None:
+        return str(ipaddress.IPv6Address(match["ipv6"])), port
+    return canonical_host(match["name"]), port
+
+
+def canonical_host(host: str) -> str:
+    """A URL's host name as compared: lower case, no trailing dot, IDNA for non-ASCII names,
+    an IPv6 address (urlsplit's `hostname`, without brackets) compressed."""
+    host = host.lower().rstrip(".")
+    if ":" in host:
+        return str(ipaddress.IPv6Address(host))
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")  # a UnicodeError is a ValueError
+    if not host:
+        raise ValueError("no host name")
+    return host
 
 
 def resolve_config_path(explicit: str | os.PathLike | None) -> Path:
@@ -392,6 +423,11 @@ def _parse_source(reader: "_Reader", table: Any, where: str) -> SourceConfig:
     for key in ("agencies", "terms", "rins", "cfr_parts", "types", "parts", "hosts"):
         if key in table:
             values[key] = reader.strings(table, where, key)
+    for host in values.get("hosts", ()):
+        try:
+            parse_host(host)
+        except ValueError as exc:
+            raise reader.error(f"{where}.hosts", str(exc)) from None
     if "start_urls" in table:
         values["start_urls"] = reader.strings(table, where, "start_urls")
         for url in values["start_urls"]:
@@ -559,3 +595,7 @@ class _Reader:
     def check_url(self, where: str, value: str) -> None:
         if not re.match(r"^https?://[^/\s]+", value):
             raise self.error(where, f"expected an http(s) URL, got {value!r}")
+        try:
+            parse_host(urlsplit(value).netloc.rpartition("@")[2])
+        except ValueError as exc:
+            raise self.error(where, f"expected an http(s) URL, got {value!r}: {exc}") from None

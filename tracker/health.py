@@ -1,5 +1,6 @@
 """Source health: failing, stale, recovered; admins hear once when a source starts
-failing (or its selector stops matching) and once when it recovers."""
+failing (or its selector stops matching, or a server asked for a wait longer than
+[fetch] retry_after_max, which was held to it) and once when it recovers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,30 @@ from tracker.config import Config, SourceConfig
 FAILING_AFTER = 3  # consecutive failed checks before admins are told
 STALE_AFTER = 3  # intervals without a success before a source is called stale
 SELECTOR_GONE = "matched nothing"  # in the error of a page whose CSS selector no longer matches
+RETRY_AFTER_HELD = "Retry-After held to"  # in the error of a source whose Retry-After was capped (tracker.ingest)
+
+
+def retry_after_held(asked: datetime, held_to_seconds: int) -> str:
+    """How a capped Retry-After reads in a source's error: what was asked, and what was kept."""
+    return f"{RETRY_AFTER_HELD} {span(held_to_seconds)}: the server asked us to wait until {asked:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def span(seconds: int) -> str:
+    """86400 -> '24h', 5400 -> '90m', 45 -> '45s'."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def waiting_until(source: Source, retry_after_max: int) -> datetime | None:
+    """Until when a source waits for its server's Retry-After: held to [fetch] retry_after_max after
+    its last check, also for a wait stored before the cap (once up to year 9999)."""
+    if source.retry_after is None:
+        return None
+    if source.last_checked_at is None:
+        return source.retry_after
+    return min(source.retry_after, source.last_checked_at + timedelta(seconds=retry_after_max))
 
 
 def is_stale(source: Source, config: SourceConfig, now: datetime | None = None) -> bool:
@@ -25,8 +50,9 @@ def is_stale(source: Source, config: SourceConfig, now: datetime | None = None) 
 
 
 def is_failing(source: Source) -> bool:
-    selector_gone = bool(source.last_error) and SELECTOR_GONE in source.last_error
-    return source.consecutive_failures >= FAILING_AFTER or selector_gone
+    """Failing checks in a row; or at once, a selector gone or a Retry-After held to the cap."""
+    error = source.last_error or ""
+    return source.consecutive_failures >= FAILING_AFTER or SELECTOR_GONE in error or RETRY_AFTER_HELD in error
 
 
 def review_health(session: Session, config: Config, source: Source) -> list[AdminNotice]:

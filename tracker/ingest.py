@@ -22,6 +22,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Callable, Iterator
 
 from sqlalchemy.engine import Engine
@@ -38,6 +39,7 @@ from tracker.expectations import newly_met
 from tracker.diff import diff_contents
 from tracker.model import Content
 from tracker.extract import ContentError, extract_content
+from tracker.health import retry_after_held
 from tracker.normalize import content_hash
 from tracker.printable import printable
 from tracker.severity import assess
@@ -72,13 +74,16 @@ class Ingestor:
         expectations: tuple[ExpectationConfig, ...] = (),
         row: Source | None = None,
         document_budget: float = FetchConfig.document_budget,
+        retry_after_max: int = FetchConfig.retry_after_max,
     ):
         """`row`: the source's row, when the caller has just read it (saves a transaction).
-        `document_budget`: seconds one document may take to be read and compared ([fetch])."""
+        `document_budget`: seconds one document may take to be read and compared ([fetch]).
+        `retry_after_max`: the longest wait a server's Retry-After may impose ([fetch])."""
         self.engine = engine
         self.source = source
         self.expectations = expectations
         self.document_budget = document_budget
+        self.retry_after_max = retry_after_max
         show = progress or (lambda line: print(line, file=sys.stderr, flush=True))
         self.progress = lambda line: show(printable(line))  # fetched titles and URLs, escaped
         self.tally = CheckTally()
@@ -254,7 +259,14 @@ class Ingestor:
             self.progress(f"  {self.source.name}: expectation met: {expectation.name}")
 
     def record_failure(self, failure: FetchFailed) -> Event | None:
-        self.tally.failures.append(failure.error)
+        limit = failure.fetched_at + timedelta(seconds=self.retry_after_max)
+        if failure.retry_after and failure.retry_after > limit:
+            # Held to [fetch] retry_after_max, and said first: the source's health (and its admins) must hear it.
+            note = retry_after_held(failure.retry_after, self.retry_after_max)
+            failure = replace(failure, error=f"{failure.error}; {note}", retry_after=limit)
+            self.tally.failures.insert(0, failure.error)
+        else:
+            self.tally.failures.append(failure.error)
         self.tally.last_status = failure.status
         self.progress(f"  {self.source.name}: FAILED {failure.error}")
         event = None

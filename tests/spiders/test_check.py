@@ -68,3 +68,13 @@ def test_a_job_without_sources_or_with_an_unknown_run_says_what_is_wrong(tmp_pat
     assert "the check spider needs -a sources=NAME" in crawl_check(tmp_path, f"config={path}").stderr
     unknown = crawl_check(tmp_path, "sources=a", f"config={path}", "run=999")
     assert "check run 999 is not in the database" in unknown.stderr
+
+
+def test_a_job_escapes_fetched_text_in_its_log(tmp_path, server, write_config):
+    server.set("/a", "<html><body><main><p>Text.</p></main></body></html>",
+               headers={"Content-Encoding": "x\x1b[2J\x1b]0;owned\x07"})
+    path = write_config(f'[[sources]]\nname = "a"\nkind = "page"\nurl = "{server.url("/a")}"\n')
+    done = crawl_check(tmp_path, "sources=a", f"config={path}")
+    assert done.returncode == 0, done.stderr
+    assert "cannot decode the response" in done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr

@@ -187,3 +187,21 @@ def test_latest_amendment_ignores_entries_without_a_date():
 def test_versions_that_name_no_amendment_are_an_error(data, message):
     with pytest.raises(VersionsError, match=message):
         latest_amendment(data)
+
+
+def test_a_redirect_off_the_api_host_is_refused(server, other_server, ear):
+    server.set(VERSIONS.format(part="744"), b"", status=302, headers={"Location": other_server.url("/page")})
+    config, engine = ear("744")
+    result = check(config, engine)
+    assert result.status == "failed" and other_server.url("/page") in result.failures[0]
+    assert other_server.hits == []
+    assert state(engine)[2] == []
+
+
+def test_the_api_s_own_words_in_a_failure_are_escaped(server, ear):
+    server.set(VERSIONS.format(part="744"), json.dumps({"error": "Bad part\x1b[2J\nFAKE: ok"}),
+               status=400, content_type="application/json")
+    config, engine = ear("744")
+    [failure] = check(config, engine).failures
+    assert failure.endswith("Bad part\\x1b[2J\\nFAKE: ok")
+    assert "Bad part\\x1b[2J\\nFAKE: ok" in state(engine)[0].last_error

@@ -342,3 +342,123 @@ def test_at_most_five_requests_a_second_whatever_the_config(delay, jitter):
     assert shortest >= MIN_DELAY >= 0.2
     assert settings.getfloat("DOWNLOAD_DELAY") >= delay
     assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1
+
+
+# --- URLs found in the API's answers: only http(s) on the FR's hosts ----------
+
+
+def serve_record(server, fr, number: str, **fields) -> None:
+    """The document's saved JSON with `fields` replaced."""
+    record = json.loads(fr.body(f"{number}.json"))
+    record.update(fields)
+    server.set(f"/api/v1/documents/{number}.json", json.dumps(record), content_type=JSON)
+
+
+def versions_count(engine) -> int:
+    with session_scope(engine) as session:
+        return len(session.exec(select(Version)).all())
+
+
+def test_a_body_html_url_on_the_local_disk_is_refused_never_read(server, fr, fr_source):
+    config, engine = fr_source()
+    fr.search(["2025-00636", "2026-00789"])
+    fr.document("2026-00789")
+    secret = f"file://{config.path.resolve()}"
+    serve_record(server, fr, "2025-00636", body_html_url=secret)
+    result = check(config, engine)
+    [failure] = result.failures
+    assert "body_html_url" in failure and secret in failure and "2025-00636" in failure
+    assert sorted(documents(engine)) == ["2026-00789"]  # the other document is stored as ever
+    with session_scope(engine) as session:
+        for version in session.exec(select(Version)).all():
+            for attached in json.loads(version.evidence).get("attachments", []):
+                assert attached["url"].startswith(server.base_url)
+
+
+def test_a_public_inspection_raw_text_url_on_the_local_disk_is_refused(server, fr, fr_source):
+    fr.search(["2026-00789"])
+    fr.document("2026-00789")
+    fr.public_inspection(["2026-24110"])
+    listing = json.loads(server.routes[CURRENT].body)
+    listing["results"][0]["raw_text_url"] = "file:///etc/passwd"
+    server.set(CURRENT, json.dumps(listing), content_type=JSON)
+    config, engine = fr_source(public_inspection=True)
+    result = check(config, engine)
+    [failure] = result.failures
+    assert "raw_text_url" in failure and "file:///etc/passwd" in failure
+    assert sorted(documents(engine)) == ["2026-00789"]
+
+
+def test_text_and_next_page_urls_on_another_port_are_refused(server, other_server, fr, fr_source):
+    other_server.set("/text.txt", "A text that must never be read.", content_type="text/plain")
+    fr.search(["2025-00636"], ["2025-00637"])
+    page1 = json.loads(server.routes[SEARCH].body)
+    page1["next_page_url"] = other_server.url("/api/v1/documents?page=2")
+    server.set(SEARCH, json.dumps(page1), content_type=JSON, ignore_query=True)
+    serve_record(server, fr, "2025-00636", body_html_url=None, raw_text_url=other_server.url("/text.txt"))
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert other_server.hits == []  # not even its robots.txt
+    assert len(result.failures) == 2
+    assert any("next_page_url" in f and other_server.url("/api/v1/documents?page=2") in f for f in result.failures)
+    assert any("raw_text_url" in f and other_server.url("/text.txt") in f for f in result.failures)
+    assert documents(engine) == {}
+
+
+def test_a_full_text_redirected_to_another_host_is_not_followed(server, other_server, fr, fr_source):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636")
+    server.set(fr.full_text_path("2025-00636"), b"", status=302, headers={"Location": other_server.url("/page")})
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert other_server.hits == []
+    [failure] = result.failures
+    assert "redirected" in failure and other_server.url("/page") in failure
+    assert documents(engine) == {}
+
+
+# --- full texts that are not there ---------------------------------------------
+
+
+def test_an_older_document_without_html_falls_back_to_its_raw_text(server, fr, fr_source):
+    fr.search(["2025-00636"])
+    fr.document("2025-00636")
+    server.set(fr.full_text_path("2025-00636"), "not found", status=404, content_type="text/plain")
+    raw_text_url = json.loads(fr.body("2025-00636.json"))["raw_text_url"]
+    server.set(urlsplit(raw_text_url).path, "Section 1. You may not export, reexport or transfer.\n",
+               content_type="text/plain; charset=utf-8")
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert result.status == "ok" and result.failures == [] and result.new_versions == 1
+    _, [version] = documents(engine)["2025-00636"]
+    [text] = json.loads(version.evidence)["attachments"]
+    assert text["role"] == "full_text" and text["url"] == raw_text_url
+    assert "You may not export, reexport or transfer." in text_of(engine, version)
+
+
+def test_a_filing_whose_text_is_not_available_yet_is_a_version_of_its_metadata(server, fr, fr_source):
+    fr.search(["2026-00789"])
+    fr.document("2026-00789")
+    fr.public_inspection(["2026-24110"])
+    server.set("/public-inspection/raw_text/202/624/110.txt", "not found", status=404, content_type="text/plain")
+    config, engine = fr_source(public_inspection=True)
+    result = check(config, engine)
+    assert result.status == "ok" and result.failures == []
+    _, [filed] = documents(engine)["2026-24110"]
+    evidence = json.loads(filed.evidence)
+    assert evidence["stage"] == "public_inspection"
+    assert [a["role"] for a in evidence["attachments"]] == ["listing"]
+    assert "RIN 0694-AJ90" not in text_of(engine, filed) and text_of(engine, filed)  # the record's fields only
+
+
+def test_a_document_number_is_one_path_segment_of_the_api(server, fr, fr_source):
+    fr.search(["2025-00636"])
+    listing = json.loads(server.routes[SEARCH].body)
+    listing["results"].append({"document_number": "../../../../private?x#y", "title": "odd"})
+    server.set(SEARCH, json.dumps(listing), content_type=JSON, ignore_query=True)
+    fr.document("2025-00636")
+    config, engine = fr_source()
+    result = check(config, engine)
+    assert not any("/../" in hit.path or hit.path.startswith("/private") for hit in server.hits)
+    assert server.hits_for("/api/v1/documents/..%2F..%2F..%2F..%2Fprivate%3Fx%23y.json")
+    assert any("HTTP 404" in failure for failure in result.failures)

@@ -5,11 +5,13 @@ is inspected: a failure is recorded on the source and never becomes a version.
 """
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import select
 
-from storage.db import open_database, session_scope
+from storage.db import open_database, session_scope, utcnow
+from storage.repository import ensure_source
 from storage.models import Document, Event, Source, Version
 from tests.conftest import FILES
 from tracker.config import load_config
@@ -220,3 +222,104 @@ def test_unreachable_host(page_source, write_config):
     assert result.status == "failed" and "connection refused" in result.failures[0]
     source, versions, events = state(engine)
     assert source.consecutive_failures == 1 and versions == [] and events == []
+
+
+# --- redirects and <meta refresh>: only to the page's own host and port ------
+
+
+def test_a_redirect_to_another_port_is_refused_not_followed(server, other_server, page_source):
+    server.set("/old", b"", status=302, headers={"Location": other_server.url("/page")})
+    config, engine = page_source(path="/old")
+    result = check(config, engine)
+    assert result.status == "failed"
+    [failure] = result.failures
+    assert server.url("/old") in failure and other_server.url("/page") in failure and "not followed" in failure
+    assert other_server.hits == []  # not even its robots.txt
+    assert state(engine)[1] == []
+
+
+def test_a_meta_refresh_is_followed_on_the_same_host_only(server, other_server, page_source):
+    refresh = '<html><head><meta http-equiv="refresh" content="0; url={}"></head><body>Moved.</body></html>'
+    server.set("/moved", refresh.format("/page"))
+    server.set("/page", PAGE)
+    server.set("/away", refresh.format(other_server.url("/page")))
+    config, engine = page_source(path="/moved")
+    assert check(config, engine).status == "ok"
+    _, [version], _ = state(engine)
+    assert version.final_url == server.url("/page")
+
+    config, engine = page_source(path="/away")
+    result = check(config, engine)
+    assert result.status == "failed" and other_server.url("/page") in result.failures[0]
+    assert "meta refresh" in result.failures[0]
+    assert other_server.hits == []
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,<main>hi</main>"])
+def test_a_redirect_to_another_scheme_is_a_failure_naming_it(server, page_source, location):
+    server.set("/old", b"", status=301, headers={"Location": location})
+    config, engine = page_source(path="/old")
+    result = check(config, engine)
+    assert result.status == "failed"
+    assert location.split(",")[0] in result.failures[0] and "not followed" in result.failures[0]
+    assert state(engine)[1] == []
+
+
+# --- Retry-After: honoured, held to [fetch] retry_after_max ----------------------
+
+
+@pytest.mark.parametrize("value", ["Fri, 31 Dec 9999 23:59:59 GMT", "9" * 20, "1" + "0" * 5000])
+def test_a_retry_after_beyond_the_cap_is_held_to_it_and_said(server, page_source, value):
+    server.set("/page", "busy", status=503, content_type="text/plain", headers={"Retry-After": value})
+    config, engine = page_source()
+    before = utcnow()
+    result = check(config, engine)
+    assert result.status == "failed"
+    source, versions, _ = state(engine)
+    assert before + timedelta(hours=23) < source.retry_after <= utcnow() + timedelta(hours=24)
+    assert "Retry-After held to 24h" in source.last_error and "9999-12-31" in source.last_error
+    assert "Retry-After held to 24h" in result.failures[0]
+    assert check(config, engine).status == "skipped" and len(server.hits_for("/page")) == 1
+
+
+def test_retry_after_max_is_the_configured_one(server, page_source):
+    server.set("/page", "busy", status=429, content_type="text/plain", headers={"Retry-After": "86400"})
+    config, engine = page_source(fetch='delay = 0\nretries = 0\nretry_after_max = "2h"')
+    check(config, engine)
+    source, _, _ = state(engine)
+    assert source.retry_after <= utcnow() + timedelta(hours=2) and "Retry-After held to 2h" in source.last_error
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5", "\u00b2", "Mon, 99 Foo 2026 25:61:61 GMT", ""])
+def test_an_unreadable_retry_after_is_a_plain_failure(server, page_source, value):
+    server.set("/page", "busy", status=503, content_type="text/plain", headers={"Retry-After": value})
+    config, engine = page_source()
+    result = check(config, engine)
+    assert result.failures == [f"HTTP 503 from {server.url('/page')}"]
+    assert state(engine)[0].retry_after is None
+
+
+def test_a_source_held_by_a_far_retry_after_of_old_is_checked_after_the_cap(server, page_source):
+    server.set("/page", PAGE)
+    config, engine = page_source()
+    with session_scope(engine) as session:  # as versions before the cap stored it
+        source = ensure_source(session, "watched", "page")
+        source.retry_after = datetime(9999, 12, 31, tzinfo=timezone.utc)
+        source.last_checked_at = utcnow() - timedelta(hours=25)
+    assert check(config, engine).status == "ok"
+
+
+# --- the crawl process's log: fetched text never forges a line ------------------
+
+HOSTILE_ENCODING = "x\x1b[2J\x1b]0;owned\x07\x1b[1A"  # clear screen, window title, cursor up
+
+
+def test_fetched_text_in_scrapy_log_lines_is_escaped(server, page_source, capfd):
+    # Scrapy warns about an unknown Content-Encoding, quoting the server's header as it came.
+    server.set("/page", PAGE, headers={"Content-Encoding": HOSTILE_ENCODING})
+    config, engine = page_source()
+    check(config, engine)
+    err = capfd.readouterr().err
+    assert "cannot decode the response" in err  # the line is there, escaped
+    assert "\x1b" not in err and "\x07" not in err
+    assert "\\x1b[2j\\x1b]0;owned\\x07" in err

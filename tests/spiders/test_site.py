@@ -16,7 +16,6 @@ from storage.blobs import get_blob
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Version
 from tests.conftest import FILES
-from tracker.demo.server import FixtureServer
 from tracker.config import load_config
 from tracker.crawl import run_check
 from tracker.ingest import load_content
@@ -88,15 +87,6 @@ def bis_source(server, write_config):
         return config, open_database(config.database_url)
 
     return make
-
-
-@pytest.fixture
-def other_server():
-    """Another host (another port): the crawl must never reach it."""
-    other = FixtureServer().start()
-    other.set("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
-    yield other
-    other.stop()
 
 
 def check(config, engine):
@@ -184,7 +174,7 @@ def test_redirect_to_another_host_is_refused(server, other_server, bis_source):
     config, engine = bis_source()
     result = check(config, engine)
 
-    refused = [f for f in result.failures if "redirected to another host" in f]
+    refused = [f for f in result.failures if "redirected (30" in f and "not followed" in f]
     assert len(refused) == 2
     assert any(server.url(moved) in f and other_server.base_url in f for f in refused)
     assert other_server.hits == []
@@ -301,3 +291,30 @@ def test_robots_txt_disallow_is_respected(server, bis_source):
     assert len([f for f in result.failures if "robots.txt" in f]) == 3
     assert server.url(PRESS_RELEASE) in documents(engine)
     assert not any("/media/documents/" in key for key in documents(engine))
+
+
+def test_a_bare_host_allows_its_default_ports_only(server, bis_source):
+    serve_bis(server)
+    config, engine = bis_source(extra='hosts = ["127.0.0.1"]')  # the loopback server is on another port
+    result = check(config, engine)
+    assert result.status == "failed"
+    assert server.url(LISTING) in result.failures[0] and "not an allowed host" in result.failures[0]
+    assert server.hits == []  # not even robots.txt
+
+
+def test_a_malformed_link_is_skipped_alone_and_the_rest_are_followed(server, bis_source, capfd):
+    port = server.base_url.rsplit(":", 1)[1]
+    after = "/press-release/after-the-bad-links"
+    bad = ["http://[::1/press-release/broken", "http://127.0.0.1:99999/press-release/port",
+           "http://127.0.0.1:http/press-release/port", "http://127.0.0.1:-1/press-release/\x1b[2Jport"]
+    serve_bis(server, listing=listing_with(*bad, after))
+    server.set(after, OTHER_RELEASE_PAGE)
+    # "127.0.0.1" alone admits any well-formed port-less link; the links above are not well formed.
+    config, engine = bis_source(follow="/press-release/", extra=f'hosts = ["127.0.0.1", "127.0.0.1:{port}"]')
+    result = check(config, engine)
+    assert result.status == "ok"
+    assert server.url(after) in documents(engine)  # the link after the bad ones is followed
+    assert server.url(PRESS_RELEASE) in documents(engine)
+    lines = [line for line in capfd.readouterr().err.splitlines() if "malformed link" in line]
+    assert len(lines) == 1 and "4 malformed links" in lines[0] and server.url(LISTING) in lines[0]
+    assert "\x1b" not in lines[0]

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import ConfigError, load_config, parse_duration
+from tracker.config import ConfigError, load_config, parse_duration, parse_host
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "rulewatch.toml"
 
@@ -98,3 +98,32 @@ def test_admin_token_from_the_file_or_the_environment(tmp_path, monkeypatch):
     assert load_config(path).web.admin_token == "from-file"
     monkeypatch.setenv("RULEWATCH_ADMIN_TOKEN", "from-env")
     assert load_config(path).web.admin_token == "from-env"
+
+
+@pytest.mark.parametrize(
+    "source, key, words",
+    [
+        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["https://www.bis.gov/"]', "sources.a.hosts", "host or host:port"),
+        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["www.bis.gov:99999"]', "sources.a.hosts", "port"),
+        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["www.bis.gov:"]', "sources.a.hosts", "host or host:port"),
+        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["a b"]', "sources.a.hosts", "host or host:port"),
+        ('kind = "site"\nstart_urls = ["https://www.bis.gov:0/"]', "sources.a.start_urls", "port"),
+        ('kind = "page"\nurl = "http://127.0.0.1:65536/x"', "sources.a.url", "port"),
+        ('kind = "page"\nurl = "http://[::1/x"', "sources.a.url", "http(s) URL"),
+        ('kind = "ecfr"\nparts = ["744"]\nbase_url = "https://www.ecfr.gov:https"', "sources.a.base_url", "port"),
+    ],
+)
+def test_hosts_and_ports_are_checked(tmp_path, source, key, words):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, f'[[sources]]\nname = "a"\n{source}\n'))
+    assert f"{key}:" in str(error.value) and words in str(error.value)
+
+
+def test_hosts_are_read_as_host_and_port():
+    assert parse_host("WWW.BIS.gov") == ("www.bis.gov", None)
+    assert parse_host("www.bis.gov.:8443") == ("www.bis.gov", 8443)
+    assert parse_host("[::1]:8080") == ("::1", 8080)
+    assert parse_host("bücher.example") == ("xn--bcher-kva.example", None)
+    for bad in ("", "http://x", "x/y", "x:0", "x:65536", "[::1", "[zz]:80", "a@b", "x:8080:1"):
+        with pytest.raises(ValueError):
+            parse_host(bad)

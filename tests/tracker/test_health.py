@@ -75,3 +75,23 @@ def test_stale_after_three_intervals_without_success(write_config):
     never = Source(name="s", kind="page", last_checked_at=now)
     source = config.source("s")
     assert not is_stale(fresh, source, now) and is_stale(old, source, now) and is_stale(never, source, now)
+
+
+def test_admins_hear_at_once_when_a_retry_after_is_held_to_the_cap(server, write_config):
+    config = load_config(write_config(f"""
+        [[admins]]
+        email = "ops@example.com"
+
+        [[sources]]
+        name = "guidance"
+        kind = "page"
+        url = "{server.url('/page')}"
+    """))
+    engine = open_database(config.database_url)
+    server.set("/page", "busy", status=503, content_type="text/plain",
+               headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
+    run_check(config, engine, ["guidance"])
+    with session_scope(engine) as session:
+        [notice] = session.exec(select(AdminNotice)).all()
+        assert notice.subject == "[Rulewatch] Source failing: guidance"
+        assert "Retry-After held to 24h" in notice.body and "9999-12-31" in notice.body
