@@ -31,7 +31,7 @@ from storage.models import CheckRun, Source
 from storage.repository import get_source, max_event_id
 from tracker.config import Config
 from tracker.crawl import CHECK_TIMEOUT, SourceResult, source_result
-from tracker.health import review_health
+from tracker.health import review_health, waiting_until
 from tracker.scheduler import next_due
 
 log = logging.getLogger("rulewatch.cluster")
@@ -242,7 +242,8 @@ class Dispatcher:
         due = []
         for source in self.config.sources:
             row = rows.get(source.name)
-            if source.name in in_flight or (row and row.retry_after and row.retry_after > now):
+            waiting = waiting_until(row, self.config.fetch.retry_after_max) if row else None
+            if source.name in in_flight or (waiting and waiting > now):
                 continue
             if row is None or next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) <= now:
                 due.append(source.name)

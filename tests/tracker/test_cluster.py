@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from textwrap import dedent
 
 import pytest
 
 from storage.db import open_database, session_scope, utcnow
 from storage.models import CheckRun, Version
-from storage.repository import get_source
+from storage.repository import ensure_source, get_source
 from sqlmodel import select
 from tests.support.scrapyd import NodeProcess
 from tests.support.smtp import free_port
@@ -140,6 +140,21 @@ def test_due_sources_go_out_in_batches_and_their_results_come_back(tmp_path, pos
     dispatcher.tick()
     assert len(runs(engine)) == 2
     assert [len(server.hits_for(f"/{name}")) for name in "abc"] == [1, 1, 1]
+
+
+def test_a_retry_after_of_old_past_the_cap_holds_a_source_only_until_the_cap(tmp_path, postgres_url, server):
+    config, engine = cluster_config(tmp_path, postgres_url, server, ["http://127.0.0.1:9"], names=("a",))
+    clock = Clock()
+    dispatcher = Dispatcher(config, engine, clock=clock)
+    checked = utcnow()
+    with session_scope(engine) as session:
+        row = ensure_source(session, "a", "page")
+        row.last_checked_at = checked  # stored before [fetch] retry_after_max: a wait until year 9999
+        row.retry_after = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    clock.offset = timedelta(hours=23)
+    assert dispatcher.due_sources() == []
+    clock.offset = timedelta(hours=25)  # past the default 24h cap after its last check
+    assert dispatcher.due_sources() == ["a"]
 
 
 def test_a_job_that_ends_without_results_is_a_failed_check_pointing_at_its_log(tmp_path, postgres_url, server, node):
