@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import soupsieve
+from cssselect import HTMLTranslator, SelectorError
 from email_validator import EmailNotValidError, validate_email
 
 DEFAULT_CONFIG_PATH = Path("config/rulewatch.toml")
@@ -412,8 +412,8 @@ def _parse_source(reader: "_Reader", table: Any, where: str) -> SourceConfig:
     if "selector" in table:
         values["selector"] = reader.string(table, where, "selector", "")
         try:
-            soupsieve.compile(values["selector"])
-        except soupsieve.SelectorSyntaxError as exc:
+            HTMLTranslator().css_to_xpath(values["selector"])  # as tracker.normalize reads it
+        except SelectorError as exc:
             message = str(exc).splitlines()[0]
             raise reader.error(f"{where}.selector", f"invalid CSS selector {values['selector']!r}: {message}") from None
     if "base_url" in table or kind in DEFAULT_BASE_URLS:

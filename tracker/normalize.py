@@ -382,16 +382,25 @@ class _ShapeCounter:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def check_page_shape(html: str) -> None:
+    """UnreadableDocument when the page is past the caps (depth, elements, attributes), read from
+    lxml's parser events alone, which build no tree: call it before building any tree of the page."""
+    try:
+        counter = etree.HTMLParser(target=_ShapeCounter(), recover=True)
+        counter.feed(_LONE_SURROGATE.sub("\ufffd", html))
+        counter.close()
+    except etree.LxmlError as exc:  # not seen in recover mode; never a page read in part
+        raise UnreadableDocument(f"the page could not be parsed: {exc}") from exc
+
+
 def _tree(html: str) -> etree._Element | None:
     """The page's element tree, comments and processing instructions left out; None if empty.
 
     A page past the caps is refused first, from lxml's parser events, which build no tree.
     """
     html = _LONE_SURROGATE.sub("\ufffd", html)  # lxml cannot take them
+    check_page_shape(html)
     try:
-        counter = etree.HTMLParser(target=_ShapeCounter(), recover=True)
-        counter.feed(html)
-        counter.close()
         parser = etree.HTMLParser(recover=True, huge_tree=True, remove_comments=True, remove_pis=True)
         parser.feed(html)
         return parser.close()

@@ -25,7 +25,7 @@ from bs4 import BeautifulSoup
 from spiders.items import Snapshot
 from tracker.extract import ContentError, media_type, sniff
 from tracker.model import Block, Content
-from tracker.normalize import _paragraph_tokens, decode, fold, normalize_html, normalize_text
+from tracker.normalize import _paragraph_tokens, check_page_shape, decode, fold, normalize_html, normalize_text
 from tracker.sources.gpo import plain
 
 # "Start Printed Page 4545" markers and their wrappers: page furniture, not text.
@@ -175,6 +175,7 @@ def _full_text(snapshot: Snapshot) -> tuple[Block, ...]:
     declared, charset = media_type(text.get("content_type", ""))
     body = decode(text["body"], charset)
     if declared in ("text/html", "application/xhtml+xml") or sniff(text["body"]) == "text/html":
+        check_page_shape(body)  # a hostile page is refused before any tree of it is built
         soup = BeautifulSoup(body, "lxml")
         if rendition := _gpo_text_rendition(soup):
             return normalize_text(_unwrap(rendition)).blocks
