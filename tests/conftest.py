@@ -25,6 +25,24 @@ def _no_rulewatch_environment(monkeypatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def _engines_disposed(monkeypatch):
+    """Every engine a test opens is disposed after it, so PostgreSQL connections do not pile up."""
+    import storage.db
+
+    opened = []
+
+    def tracked(*args, **kwargs):
+        engine = create_engine(*args, **kwargs)
+        opened.append(engine)
+        return engine
+
+    monkeypatch.setattr(storage.db, "create_engine", tracked)
+    yield
+    for engine in opened:
+        engine.dispose()
+
+
 def _postgres_schema_url(request) -> str:
     """A fresh schema per test in the `test` database, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
