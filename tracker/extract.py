@@ -16,6 +16,12 @@ from tracker.normalize import (
 )
 
 
+# Raised whenever reading the same bytes gives different content (normalize, the source
+# readers), so ingest compares a document's new content with its last version read again,
+# and an upgrade of Rulewatch never reads as a change of every document.
+READER = 2
+
+
 class ContentError(Exception):
     """A body that was fetched but cannot be turned into content."""
 

@@ -37,8 +37,8 @@ from tracker.alerts.outbox import enqueue
 from tracker.config import ExpectationConfig, FetchConfig, SourceConfig
 from tracker.expectations import newly_met
 from tracker.diff import diff_contents
-from tracker.model import Content
-from tracker.extract import ContentError, extract_content
+from tracker.model import Assessment, Content
+from tracker.extract import READER, ContentError, extract_content
 from tracker.health import retry_after_held
 from tracker.normalize import content_hash
 from tracker.printable import printable
@@ -196,6 +196,7 @@ class Ingestor:
                                     base=previous.content_sha256 if previous else None),
             title=content.title,
             evidence=json.dumps(_evidence(session, snapshot), sort_keys=True),
+            reader=READER,
         )
         session.add(version)
         document.latest_version = version.number
@@ -213,9 +214,8 @@ class Ingestor:
                 detected_at=utcnow(),
             )
         else:
-            old_content = load_content(session, previous)
             with budget.running():
-                assessment = assess(diff_contents(old_content, content), old_content.links, content.links)
+                assessment = self._assess(session, previous, snapshot.key, content)
             event = Event(
                 kind="changed",
                 source_id=self.source_id,
@@ -233,6 +233,23 @@ class Ingestor:
         if (previous is None and not self.baseline) or (previous is not None and _published_now(previous, snapshot)):
             self._meet_expectations(session, event, content)
         return event
+
+    def _assess(self, session: Session, previous: Version, key: str, content: Content) -> Assessment:
+        """The change since the previous version. A version read by an older reader is read
+        again first, so only what changed in the document counts, not how Rulewatch reads it."""
+        old_content = load_content(session, previous)
+        if previous.reader != READER:
+            try:
+                old_content = extract_content(stored_snapshot(session, previous, self.source.name, key),
+                                              self.source.selector or None)
+            except Exception:  # its bytes no longer read at all: compare with what was stored
+                pass
+            else:
+                if content_hash(old_content) == content_hash(content):
+                    return Assessment("cosmetic", (
+                        f"read again by Rulewatch's updated reader: the document is as in version {previous.number}",
+                    ))
+        return assess(diff_contents(old_content, content), old_content.links, content.links)
 
     def _meet_expectations(self, session: Session, event: Event, content: Content) -> None:
         """A promised document appeared: one `expectation_met` event per expectation, once ever."""
@@ -430,6 +447,17 @@ def _failure_message(tally: CheckTally) -> str:
     if len(tally.failures) == 1:
         return first
     return f"{len(tally.failures)} fetches failed; first: {first}"
+
+
+def stored_snapshot(session: Session, version: Version, source: str, key: str) -> Snapshot:
+    """The fetch a version was read from, rebuilt from its evidence: to read it again."""
+    evidence = json.loads(version.evidence or "{}")
+    attachments = [{**kept, "body": get_blob(session, kept["sha256"])} for kept in evidence.pop("attachments", [])]
+    return Snapshot(
+        source=source, key=key, url=version.url, final_url=version.final_url, status=version.status,
+        headers=json.loads(version.headers), body=get_blob(session, version.sha256), fetched_at=version.fetched_at,
+        extra={**evidence, "attachments": attachments} if attachments else evidence,
+    )
 
 
 def load_content(session: Session, version: Version) -> Content:

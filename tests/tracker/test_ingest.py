@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import pytest
 from sqlalchemy.exc import DataError
@@ -22,6 +23,7 @@ from storage.repository import KEY_BYTES
 from tests.conftest import FILES
 from tracker import ingest as ingest_module
 from tracker.config import load_config
+from tracker.extract import READER
 from tracker.ingest import Ingestor, load_content
 
 PAGE = (FILES / "pages" / "guidance_v1.html").read_bytes()
@@ -174,3 +176,43 @@ def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(source
     assert "https://www.bis.gov/stuck took longer than 0.3s to read" in reason
     [document], _ = stored(sources.engine)
     assert document.url == "https://www.bis.gov/guidance"
+
+
+GENERIC_TITLE = "Press release | Bureau of Industry and Security"
+
+
+def ingest_with_an_older_reader(sources, monkeypatch, body: bytes) -> None:
+    """Version 1 as the reader before this one stored it: it took the page's generic <title>."""
+    real_extract = ingest_module.extract_content
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest_module, "READER", 1)
+        patched.setattr(ingest_module, "extract_content",
+                        lambda snapshot, selector=None: replace(real_extract(snapshot, selector), title=GENERIC_TITLE))
+        ingestor = sources("page")
+        ingestor.ingest_snapshot(page_snapshot(body))
+        ingestor.finish()
+
+
+def test_an_updated_reader_alone_is_never_a_substantive_change(sources, monkeypatch):
+    ingest_with_an_older_reader(sources, monkeypatch, PAGE)
+    ingestor = sources("page")
+    event = ingestor.ingest_snapshot(page_snapshot(PAGE))  # the same bytes, read by today's reader
+    ingestor.finish()
+    assert event.kind == "changed" and event.severity == "cosmetic"
+    assert json.loads(event.reasons) == [
+        "read again by Rulewatch's updated reader: the document is as in version 1"
+    ]
+    with session_scope(sources.engine) as session:
+        assert [v.reader for v in session.exec(select(Version).order_by(Version.number))] == [1, READER]
+    again = sources("page")
+    assert again.ingest_snapshot(page_snapshot(PAGE)) is None  # read alike from now on
+
+
+def test_a_real_change_after_a_reader_update_is_judged_on_the_document_alone(sources, monkeypatch):
+    ingest_with_an_older_reader(sources, monkeypatch, PAGE)
+    ingestor = sources("page")
+    event = ingestor.ingest_snapshot(page_snapshot((FILES / "pages" / "guidance_v3_negation.html").read_bytes()))
+    ingestor.finish()
+    reasons = json.loads(event.reasons)
+    assert event.severity == "substantive" and any("negation" in reason for reason in reasons)
+    assert not any("title" in reason.lower() for reason in reasons)

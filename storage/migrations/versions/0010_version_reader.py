@@ -1,0 +1,24 @@
+"""each version names the reader that turned its bytes into content
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Versions stored before this column were read by the first reader.
+    with op.batch_alter_table("version", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reader", sa.Integer(), nullable=False, server_default="1"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("version", schema=None) as batch_op:
+        batch_op.drop_column("reader")
