@@ -480,3 +480,18 @@ def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source, od
     config, engine = fr_source()
     check(config, engine)
     assert sorted(documents(engine)) == ["2025-00636", "2026-00789"]
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: one public-inspection record with a list document_number or "
+                                      "agency slug raises in parse_public_inspection; the filings after it are lost")
+@pytest.mark.parametrize("odd", [{"document_number": ["x"]}, {"agencies": [{"slug": ["industry-and-security-bureau"]}]}])
+def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr_source, odd):
+    fr.search(["2026-00789"])
+    fr.document("2026-00789")
+    fr.public_inspection(["2026-24110"])
+    listing = json.loads(server.routes[CURRENT].body)
+    listing["results"].insert(0, {**listing["results"][0], **odd})
+    server.set(CURRENT, json.dumps(listing), content_type=JSON)
+    config, engine = fr_source(public_inspection=True)
+    check(config, engine)
+    assert "2026-24110" in documents(engine)
