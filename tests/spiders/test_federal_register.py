@@ -462,3 +462,36 @@ def test_a_document_number_is_one_path_segment_of_the_api(server, fr, fr_source)
     assert not any("/../" in hit.path or hit.path.startswith("/private") for hit in server.hits)
     assert server.hits_for("/api/v1/documents/..%2F..%2F..%2F..%2Fprivate%3Fx%23y.json")
     assert any("HTTP 404" in failure for failure in result.failures)
+
+
+# --- adversarial pass (issue 10): what still breaks --------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: one search result whose document_number is a list or an "
+                                      "object raises in parse_search, and every later result of the page is lost")
+@pytest.mark.parametrize("odd", [["2099-00001"], {"number": "2099-00001"}])
+def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source, odd):
+    fr.search(["2025-00636", "2026-00789"])
+    listing = json.loads(server.routes[SEARCH].body)
+    listing["results"].insert(0, {"document_number": odd, "title": "odd"})
+    server.set(SEARCH, json.dumps(listing), content_type=JSON, ignore_query=True)
+    fr.document("2025-00636")
+    fr.document("2026-00789")
+    config, engine = fr_source()
+    check(config, engine)
+    assert sorted(documents(engine)) == ["2025-00636", "2026-00789"]
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: one public-inspection record with a list document_number or "
+                                      "agency slug raises in parse_public_inspection; the filings after it are lost")
+@pytest.mark.parametrize("odd", [{"document_number": ["x"]}, {"agencies": [{"slug": ["industry-and-security-bureau"]}]}])
+def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr_source, odd):
+    fr.search(["2026-00789"])
+    fr.document("2026-00789")
+    fr.public_inspection(["2026-24110"])
+    listing = json.loads(server.routes[CURRENT].body)
+    listing["results"].insert(0, {**listing["results"][0], **odd})
+    server.set(CURRENT, json.dumps(listing), content_type=JSON)
+    config, engine = fr_source(public_inspection=True)
+    check(config, engine)
+    assert "2026-24110" in documents(engine)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from tracker.cli import app
@@ -274,3 +275,17 @@ def test_database_errors_name_the_problem():
     assert " is full: " in str(database_error(wrapped(sqlite_errorcode=13), "sqlite:///x.db"))
     assert " is read-only: " in str(database_error(wrapped(sqlite_errorcode=8 | (1 << 8)), "sqlite:///x.db"))
     assert "secret" not in str(database_error(wrapped(sqlstate="25006"), url))
+
+
+# --- adversarial pass (issue 10): what still breaks --------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: `changes --since 9999-12-31T23:59:59-23:59` overflows when "
+                                      "SQLModel converts it to UTC: a traceback with the SQL, not one line")
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"])
+def test_a_since_past_the_calendar_is_one_line_and_exit_2(tmp_path, database_url, moment):
+    path = tmp_path / "r.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n')
+    result = run("--config", str(path), "changes", "--since", moment)
+    assert result.exit_code == 2 and "--since" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

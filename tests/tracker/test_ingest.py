@@ -216,3 +216,26 @@ def test_a_real_change_after_a_reader_update_is_judged_on_the_document_alone(sou
     reasons = json.loads(event.reasons)
     assert event.severity == "substantive" and any("negation" in reason for reason in reasons)
     assert not any("title" in reason.lower() for reason in reasons)
+
+
+# --- adversarial pass (issue 10): what still breaks --------------------------------------
+
+MOJIBAKE_PAGE = (
+    "<html><head><title>Guidance</title></head><body><main>"
+    "<h1>Guidance on \u00a7 744.23</h1>"
+    "<p>Exporters can\u2019t ship items under \u00a7 744.23(a) \u2014 they must apply for a license.</p>"
+    "</main></body></html>"
+).encode("utf-8")
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: a UTF-8 page served once with a wrong charset=ISO-8859-1 "
+                                      "header is read as mojibake and alerts 'negation removed'")
+def test_the_same_bytes_under_a_wrong_latin1_header_raise_no_substantive_change(sources):
+    first = sources("page")
+    assert first.ingest_snapshot(page_snapshot(MOJIBAKE_PAGE, content_type="text/html; charset=utf-8")) is not None
+    first.finish()
+    # The very same bytes, the server's header now wrong (Apache's old AddDefaultCharset).
+    again = sources("page")
+    event = again.ingest_snapshot(page_snapshot(MOJIBAKE_PAGE, content_type="text/html; charset=ISO-8859-1"))
+    again.finish()
+    assert event is None or event.severity != "substantive", json.loads(event.reasons)

@@ -426,3 +426,35 @@ def test_decoding_damage_in_the_title_or_as_a_whole_paragraph_is_cosmetic():
 def test_an_edit_beside_replacement_characters_is_still_judged(old, new):
     result = judge(old, new)
     assert result.severity == "substantive", result.reasons
+
+
+# --- adversarial pass (issue 10): what still breaks --------------------------------------
+
+LONG_WORD_CHECK = """
+import sys
+sys.path.insert(0, {root!r})
+from tracker.diff import diff_contents
+from tracker.normalize import normalize_text
+from tracker.severity import assess
+word = "x" * 150_000  # one long token: a base64 blob, a run of dots, a URL pasted into the text
+old = normalize_text("Intro.\\n\\nThe value " + word + " is allowed here.\\n")
+new = normalize_text("Intro.\\n\\nThe value " + word + " is permitted here.\\n")
+print(assess(diff_contents(old, new), old.links, new.links).severity)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: severity._edits runs re.search(r'\\S*$') over the unchanged "
+                                      "text before an edit, quadratic in one C call that no SIGALRM budget can stop")
+def test_an_edit_after_a_very_long_word_is_judged_in_linear_time():
+    # No timed assertion: linear work takes well under a second; the quadratic search ~a minute
+    # for this word (minutes to hours for longer ones), in one call that holds the GIL.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = LONG_WORD_CHECK.format(root=str(Path(__file__).resolve().parents[2]))
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("assess() did not finish within 20 s on a 150,000-character word")
+    assert done.stdout.strip() == "substantive", done.stderr

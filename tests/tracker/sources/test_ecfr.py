@@ -211,3 +211,27 @@ def test_subscripts_and_superscripts_in_paragraphs():
     ).encode()
     content = ecfr_content(snapshot(xml, key="40 CFR 50"))
     assert block(content, "(a)").text == "(a) SO2 at 75 ppb and PM2.5 at 9 g/m^3, 10^6 units."
+
+
+# --- adversarial pass (issue 10): what still breaks --------------------------------------
+
+
+def nested_table(wrapper: str, depth: int, text: str) -> bytes:
+    if wrapper == "ENT":  # cells inside cells: every cell's text holds all the ones inside it
+        inner = "<ENT>" * depth + text + "</ENT>" * depth
+        table = f"<ROW>{inner}</ROW>"
+    else:  # rows inside rows: every row reads the cells of all the rows inside it
+        table = "<ROW>" * depth + f"<ENT>{text}</ENT>" + "</ROW>" * depth
+    return f'<DIV5 N="744"><HEAD>PART 744</HEAD><GPOTABLE>{table}</GPOTABLE></DIV5>'.encode()
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: nested table rows/cells are each read with everything inside "
+                                      "them, so 1 MB of XML becomes ~250 M characters (2.7 GB) of content")
+@pytest.mark.parametrize("wrapper", ["ENT", "ROW"])
+def test_nested_table_cells_read_each_text_once(wrapper):
+    text = "Entity List entry " * 50  # 900 characters
+    body = nested_table(wrapper, 200, text)
+    content = ecfr_content(snapshot(body))
+    read = sum(len(b.text) for b in content.blocks)
+    # Every character of the part is read once (plus separators), never once per level of nesting.
+    assert read <= 2 * len(body), f"{len(body)} bytes of XML read as {read} characters"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.support.history import PRESS
@@ -42,3 +43,19 @@ def test_every_route_taking_a_number_refuses_huge_ones(admin_client, history):
     assert client.get(f"/documents/{press}/diff?from=1&to=2147483647").status_code == 404
     assert client.get(f"/api/documents/{press}/diff?from=1&to=2").status_code == 200
     assert client.get("/api/changes?limit=2147483647").status_code == 200
+
+
+# --- adversarial pass (issue 10): what still breaks --------------------------------------
+
+EDGE_TIMES = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00%2B14:00"]  # past datetime's range once in UTC
+
+
+@pytest.mark.xfail(strict=True, reason="adversarial: a since/until at the edge of datetime's range overflows "
+                                      "in astimezone(UTC): a 500 on /changes and /api/changes, no login needed")
+def test_times_at_the_edge_of_the_calendar_are_refused_not_a_500(client):
+    client = TestClient(client.app, raise_server_exceptions=False)
+    answers = [(path, client.get(path).status_code)
+               for moment in EDGE_TIMES
+               for path in (f"/changes?since={moment}", f"/changes?until={moment}",
+                            f"/api/changes?since={moment}", f"/api/changes?until={moment}")]
+    assert [(path, status) for path, status in answers if status >= 500] == []
