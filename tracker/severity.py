@@ -483,6 +483,9 @@ class _Edit:
     after: str
 
 
+_WORD_START = re.compile(r"\S*")
+
+
 def _edits(ops: tuple[Op, ...], old_text: str, new_text: str) -> list[_Edit]:
     """Runs of changed text, widened to whole words.
 
@@ -499,8 +502,10 @@ def _edits(ops: tuple[Op, ...], old_text: str, new_text: str) -> list[_Edit]:
     for op in ops:
         if op.op != "equal":
             if deleted is None:
-                word = re.search(r"\S*$", before).group()
-                before = before[: len(before) - len(word)]
+                # The word the run starts in; read backwards: a search for r"\S*$" tries every
+                # start in a long word, quadratic in its length.
+                start = len(before) - _WORD_START.match(before[::-1]).end()
+                before, word = before[:start], before[start:]
                 deleted = inserted = word
             if op.op == "delete":
                 deleted += op.text
