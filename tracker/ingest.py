@@ -181,6 +181,7 @@ class Ingestor:
         if previous is not None and _would_regress(previous, snapshot):
             return None
 
+        evidence = _evidence(session, snapshot)
         version = Version(
             document_id=document.id,
             number=document.latest_version + 1,
@@ -195,7 +196,7 @@ class Ingestor:
             content_sha256=put_blob(session, json.dumps(content.to_json(), sort_keys=True).encode(),
                                     base=previous.content_sha256 if previous else None),
             title=content.title,
-            evidence=json.dumps(_evidence(session, snapshot), sort_keys=True),
+            evidence=json.dumps(evidence, sort_keys=True),
             reader=READER,
         )
         session.add(version)
@@ -215,7 +216,7 @@ class Ingestor:
             )
         else:
             with budget.running():
-                assessment = self._assess(session, previous, snapshot.key, content)
+                assessment = self._assess(session, previous, version, content)
             event = Event(
                 kind="changed",
                 source_id=self.source_id,
@@ -234,12 +235,14 @@ class Ingestor:
             self._meet_expectations(session, event, content)
         return event
 
-    def _assess(self, session: Session, previous: Version, key: str, content: Content) -> Assessment:
-        """The change since the previous version. A version read by an older reader is read
-        again first, so only what changed in the document counts, not how Rulewatch reads it."""
+    def _assess(self, session: Session, previous: Version, version: Version, content: Content) -> Assessment:
+        """The change since the previous version, judged on the document alone: a version read
+        by an older reader is read again first, and the same bytes read differently (a changed
+        charset header) are cosmetic, so how Rulewatch reads never counts as a change."""
         old_content = load_content(session, previous)
         if previous.reader != READER:
             try:
+                key = session.get(Document, previous.document_id).key
                 old_content = extract_content(stored_snapshot(session, previous, self.source.name, key),
                                               self.source.selector or None)
             except Exception:  # its bytes no longer read at all: compare with what was stored
@@ -249,6 +252,12 @@ class Ingestor:
                     return Assessment("cosmetic", (
                         f"read again by Rulewatch's updated reader: the document is as in version {previous.number}",
                     ))
+        if _fetched_bytes(previous) == _fetched_bytes(version):
+            headers = f" (Content-Type {previous.content_type!r} → {version.content_type!r})"
+            return Assessment("cosmetic", (
+                f"the same bytes as version {previous.number}, read differently"
+                + (headers if previous.content_type != version.content_type else ""),
+            ))
         return assess(diff_contents(old_content, content), old_content.links, content.links)
 
     def _meet_expectations(self, session: Session, event: Event, content: Content) -> None:
@@ -447,6 +456,12 @@ def _failure_message(tally: CheckTally) -> str:
     if len(tally.failures) == 1:
         return first
     return f"{len(tally.failures)} fetches failed; first: {first}"
+
+
+def _fetched_bytes(version: Version) -> list[str]:
+    """The SHA-256 of everything a version was read from: its body and attached bodies."""
+    attachments = json.loads(version.evidence or "{}").get("attachments", [])
+    return [version.sha256] + [attachment.get("sha256", "") for attachment in attachments]
 
 
 def stored_snapshot(session: Session, version: Version, source: str, key: str) -> Snapshot:

@@ -63,6 +63,8 @@ def decode(body: bytes, declared_charset: str | None) -> str:
     for mark, name in _BOMS:
         if body.startswith(mark):
             return body[len(mark) :].decode(name, "replace")
+    if (utf8 := _plainly_utf8(body)) is not None:
+        return utf8
     fallback = None
     for label in (declared_charset, _meta_charset(body), "utf-8"):
         decoded = _decode_as(body, label) if label else None
@@ -78,6 +80,19 @@ def decode(body: bytes, declared_charset: str | None) -> str:
         match = None
     text = str(match) if match is not None else fallback
     return text.removeprefix("\ufeff")
+
+
+def _plainly_utf8(body: bytes) -> str | None:
+    """The body as UTF-8 when it is valid UTF-8 with multi-byte characters in it, whatever
+    its header says: 8-bit text that also decodes as UTF-8 is vanishingly rare, while a UTF-8
+    page under a server's default `charset=ISO-8859-1` is common, and read as Latin-1 its
+    "can’t" would become "canâ€™t"."""
+    if body.isascii() or body.count(b"\x00") * 10 > len(body):  # ASCII, or UTF-16 markup
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _decode_as(body: bytes, label: str) -> tuple[str, bool] | None:

@@ -228,8 +228,6 @@ MOJIBAKE_PAGE = (
 ).encode("utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="adversarial: a UTF-8 page served once with a wrong charset=ISO-8859-1 "
-                                      "header is read as mojibake and alerts 'negation removed'")
 def test_the_same_bytes_under_a_wrong_latin1_header_raise_no_substantive_change(sources):
     first = sources("page")
     assert first.ingest_snapshot(page_snapshot(MOJIBAKE_PAGE, content_type="text/html; charset=utf-8")) is not None
@@ -239,3 +237,19 @@ def test_the_same_bytes_under_a_wrong_latin1_header_raise_no_substantive_change(
     event = again.ingest_snapshot(page_snapshot(MOJIBAKE_PAGE, content_type="text/html; charset=ISO-8859-1"))
     again.finish()
     assert event is None or event.severity != "substantive", json.loads(event.reasons)
+
+
+def test_the_same_bytes_read_under_another_charset_are_a_cosmetic_change(sources):
+    latin1 = "<html><body><main><p>Exporters must not ship to M\u00fcnchen \u00a7 744.23.</p></main></body></html>"
+    body = latin1.encode("latin-1")  # not UTF-8: the header decides how it reads
+    first = sources("page")
+    first.ingest_snapshot(page_snapshot(body, content_type="text/html; charset=windows-1252"))
+    first.finish()
+    again = sources("page")
+    event = again.ingest_snapshot(page_snapshot(body, content_type="text/html; charset=koi8-r"))
+    again.finish()
+    assert event.severity == "cosmetic"
+    assert json.loads(event.reasons) == [
+        "the same bytes as version 1, read differently "
+        "(Content-Type 'text/html; charset=windows-1252' → 'text/html; charset=koi8-r')"
+    ]
