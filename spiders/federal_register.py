@@ -24,6 +24,9 @@ One check runs, in this order:
 
 An HTML page where JSON was expected (the API's "Request Access" page), malformed
 JSON, or a full text that could not be fetched is a FetchFailed, never a version.
+A result or record that cannot be read (a `document_number` that is neither a
+string nor a whole number, a list where a slug belongs) is a FetchFailed naming its
+position in the answer; it costs only itself, the others are read.
 A 429 or 503 (with Retry-After or not), or the Request Access page, ends the
 check: the server asked us to back off. At most 5 requests per second, whatever
 the [fetch] delay says.
@@ -46,7 +49,8 @@ from scrapy.exceptions import CloseSpider
 
 from spiders.base import TrackingSpider, decode_headers, now
 from spiders.items import FetchFailed, ListingRead, NotModified, Snapshot
-from spiders.policy import host_entry
+from spiders.policy import host_entry, shown_url
+from tracker.printable import printable
 
 PER_PAGE = 20  # results per search page
 MAX_PAGES = 2  # pages followed per search: the 40 newest documents of each search
@@ -59,6 +63,11 @@ FR_DOCUMENT_HOSTS = ("www.federalregister.gov", "federalregister.gov", "public-i
 TYPE_NAMES = {"RULE": "Rule", "PRORULE": "Proposed Rule", "NOTICE": "Notice", "PRESDOCU": "Presidential Document"}
 _REQUEST_ACCESS = re.compile(rb"<title>[^<]*request access", re.I)
 _CFR_PART = re.compile(r"^\s*(?:(\d+)\s*CFR\s*)?(?:parts?\s*)?(\d+)\s*$", re.I)
+SHOWN_VALUE_CHARS = 60  # of a malformed value, in the failure that names it
+
+
+class BadRecord(ValueError):
+    """A result or record of an API answer that cannot be read; the message says what is wrong."""
 
 
 class FederalRegisterSpider(TrackingSpider):
@@ -104,9 +113,13 @@ class FederalRegisterSpider(TrackingSpider):
             yield from self.after_search(index)
             return
         yield ListingRead(self.source.name, response.url, now())
-        for result in data.get("results") or []:
-            number = result.get("document_number") if isinstance(result, dict) else None
-            if number and number not in self.published:
+        for position, result in enumerate(results(data), 1):
+            try:
+                number = document_number(result)
+            except BadRecord as exc:
+                yield self.bad_record(response, position, exc)
+                continue
+            if number not in self.published:
                 self.published.add(number)
                 yield self.document_request(number)
         next_url = data.get("next_page_url")
@@ -133,7 +146,7 @@ class FederalRegisterSpider(TrackingSpider):
     # --- documents --------------------------------------------------------
 
     def document_request(self, number: str):
-        url = f"{self.api}/documents/{quote(str(number), safe='')}.json"  # one path segment, whatever the number holds
+        url = f"{self.api}/documents/{quote(number, safe='')}.json"  # one path segment, whatever the number holds
         # Stored versions are filed under the document's page URL; their validators came from this JSON.
         known = self.stored_validators(number)
         if known:
@@ -154,8 +167,8 @@ class FederalRegisterSpider(TrackingSpider):
             return
         snapshot = replace(
             outcome,
-            url=data.get("html_url") or outcome.url,
-            title_hint=data.get("title") or "",
+            url=text_field(data, "html_url") or outcome.url,
+            title_hint=text_field(data, "title"),
             extra={"format": "federal_register", "stage": "published"},
         )
         texts = [(field, data[field]) for field in ("body_html_url", "raw_text_url") if data.get(field)]
@@ -175,38 +188,45 @@ class FederalRegisterSpider(TrackingSpider):
         # bytes are its JSON re-serialized with sorted keys; the raw response is kept too.
         # Its validators belong to the whole list, not to this record: they are left out.
         headers = {k: v for k, v in outcome.headers.items() if k.lower() not in ("etag", "last-modified")}
-        for record in data.get("results") or []:
-            if not isinstance(record, dict):
+        for position, record in enumerate(results(data), 1):
+            try:
+                if not self.wanted(record):
+                    continue
+                number = document_number(record)
+            except BadRecord as exc:
+                yield self.bad_record(response, position, exc)
                 continue
-            number = record.get("document_number")
-            if not number or number in self.published or not self.wanted(record):
+            if number in self.published:
                 continue
             snapshot = replace(
                 outcome,
                 key=number,
-                url=record.get("html_url") or outcome.url,
+                url=text_field(record, "html_url") or outcome.url,
                 headers=headers,
                 body=json.dumps(record, sort_keys=True, ensure_ascii=False).encode(),
-                title_hint=record.get("title") or "",
+                title_hint=text_field(record, "title"),
                 extra={"format": "federal_register", "stage": "public_inspection", "attachments": [listing]},
             )
             texts = [("raw_text_url", record["raw_text_url"])] if record.get("raw_text_url") else []
             yield from self.with_full_text(snapshot, texts, optional=True)
 
-    def wanted(self, record: dict) -> bool:
-        """Public-inspection records carry no RIN or CFR part: they are matched by agency, term and type."""
+    def wanted(self, record: object) -> bool:
+        """Public-inspection records carry no RIN or CFR part: they are matched by agency, term and type.
+
+        A record whose fields cannot say (a list where a slug belongs) is a BadRecord."""
         agencies, terms, types = self.source.agencies, self.source.terms, self.source.types
         if not (agencies or terms):
             return False
-        slugs = {a.get("slug") for a in record.get("agencies") or [] if isinstance(a, dict)}
-        if agencies and not slugs.intersection(agencies):
+        if not isinstance(record, dict):
+            raise BadRecord(f"not an object: {shown_value(record)}")
+        if agencies and not agency_slugs(record).intersection(agencies):
             return False
         if terms:
             fields = ("title", "toc_subject", "toc_doc", "subject_1", "subject_2", "subject_3")
             text = " ".join(str(record.get(name) or "") for name in fields).lower()
             if not any(term.strip('"').lower() in text for term in terms):
                 return False
-        if types and record.get("type") not in {TYPE_NAMES.get(t.upper(), t) for t in types}:
+        if types and text_field(record, "type", required=True) not in {TYPE_NAMES.get(t.upper(), t) for t in types}:
             return False
         return True
 
@@ -293,12 +313,69 @@ class FederalRegisterSpider(TrackingSpider):
             )
         return data, outcome
 
+    def bad_record(self, response, position: int, problem: BadRecord) -> FetchFailed:
+        """The failure of one result of `response` that could not be read (position from 1)."""
+        error = f"result {position} of {shown_url(response.url)} skipped: {problem}"
+        return FetchFailed(self.source.name, response.meta["rulewatch_key"], response.url, now(), error=error)
+
     def back_off_if_asked(self, outcome) -> None:
         """After a 429, a 503 or the Request Access page, ask nothing more of the server in this check."""
         if not isinstance(outcome, FetchFailed):
             return
         if outcome.status in BACK_OFF_STATUSES or "Request Access" in outcome.error:
             raise CloseSpider(f"the Federal Register asked us to back off: {outcome.error}")
+
+
+def results(data: dict) -> list:
+    """The `results` of a search or of public inspection; anything but a list is read as one record."""
+    found = data.get("results")
+    if found is None:
+        return []
+    return found if isinstance(found, list) else [found]
+
+
+def document_number(record: object) -> str:
+    """A record's document number as text: a string, or a whole number's digits; else a BadRecord."""
+    if not isinstance(record, dict):
+        raise BadRecord(f"not an object: {shown_value(record)}")
+    number = record.get("document_number")
+    if isinstance(number, int) and not isinstance(number, bool):
+        return str(number)
+    if isinstance(number, str) and number.strip():
+        return number
+    raise BadRecord(f"document_number is not a document number: {shown_value(number)}")
+
+
+def agency_slugs(record: dict) -> set[str]:
+    agencies = record.get("agencies")
+    if agencies is None:
+        return set()
+    if not isinstance(agencies, list):
+        raise BadRecord(f"agencies is not a list: {shown_value(agencies)}")
+    slugs = set()
+    for index, agency in enumerate(agencies):
+        slug = agency.get("slug") if isinstance(agency, dict) else None
+        if slug is not None and not isinstance(slug, str):
+            raise BadRecord(f"agencies[{index}].slug is not a name: {shown_value(slug)}")
+        slugs.add(slug)
+    return slugs
+
+
+def text_field(record: dict, name: str, required: bool = False) -> str:
+    """A string field of a record, "" when absent; a value of another kind is "" too, or a
+    BadRecord when the field is `required` to decide about the record."""
+    value = record.get(name)
+    if isinstance(value, str):
+        return value
+    if required and value is not None:
+        raise BadRecord(f"{name} is not a string: {shown_value(value)}")
+    return ""
+
+
+def shown_value(value: object) -> str:
+    """A value read from JSON, as JSON, short and with its control characters escaped."""
+    text = json.dumps(value)
+    return printable(text[:SHOWN_VALUE_CHARS] + ("…" if len(text) > SHOWN_VALUE_CHARS else ""))
 
 
 def search_urls(source, api: str) -> list[str]:

@@ -12,7 +12,8 @@ document hosts.
 One owner enforces it: UrlPolicyMiddleware, enabled for every spider before the
 robots.txt middleware, so a refused host is not even asked for its robots.txt.
 Redirects and <meta refresh> (followed by Scrapy, up to its limits) are new
-requests that meet the same check; a redirect Scrapy leaves unfollowed for its
+requests that meet the same check (a <meta refresh> whose URL cannot even be
+parsed, "url=http://[bad", is ignored as a browser ignores it: the page is kept); a redirect Scrapy leaves unfollowed for its
 scheme (file:, data:…) is refused here too, so it reads as what it is. Spiders
 also check the URLs they read from data before building a request
 (TrackingSpider.refused_url), so the failure names the field. A refusal is a
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import safe_url_string
 
@@ -144,3 +146,15 @@ class UrlPolicyMiddleware:
         if reason:
             raise RefusedUrl(refusal_message(request, target, reason, status=response.status))
         return response
+
+
+class LenientMetaRefresh(MetaRefreshMiddleware):
+    """Scrapy's <meta refresh> handling, except that a refresh URL that cannot be parsed
+    (an unclosed IPv6 bracket, a port that is not a number) leaves the page as it is,
+    where Scrapy's raises ValueError and the whole fetch fails (spiders/settings.py)."""
+
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except ValueError:
+            return response

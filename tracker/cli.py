@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from enum import Enum
 from typing import Optional
 
@@ -24,6 +24,7 @@ from tracker.expectations import expectation_rows
 from tracker.present import document_summary_json, event_json, version_json
 from tracker.printable import printable
 from tracker.review import ReviewError, compare_versions
+from tracker.web.queries import FilterError, parse_moment
 
 
 class State:
@@ -278,7 +279,7 @@ def changes(
         if severity not in SEVERITIES:
             fail(f"--severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
         severities = list(SEVERITIES[SEVERITIES.index(severity):])
-    since_time = _parse_time(since) if since else None
+    since_time = _parse_time("--since", since) if since else None
     _, engine = load()
     with session_scope(engine) as session:
         source_id = None
@@ -418,12 +419,11 @@ def _source_by_name(name: str):
     return select(Source).where(Source.name == name)
 
 
-def _parse_time(text: str) -> datetime:
+def _parse_time(option: str, text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--since: expected an ISO 8601 time such as 2026-11-25T10:00:00Z, got {text!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return parse_moment(option, text)
+    except FilterError as exc:
+        fail(str(exc))
 
 
 def _table(headers: list[str], rows: list[list]) -> None:

@@ -813,17 +813,18 @@ def _names_something(line: str) -> bool:
 def _pdf_paragraphs(page_text: str) -> list[str]:
     lines = [line.strip() for line in page_text.splitlines()]
     width = max(map(len, lines), default=0)
-    paragraphs, current, previous = [], "", ""
+    # A paragraph's pieces are joined once at its end: rebuilding it at every line was quadratic.
+    paragraphs, pieces, previous = [], [], ""
     for line in lines:
         if _PAGE_NUMBER.fullmatch(line):
             continue
-        if not line or (current and _breaks_before(previous, line, width)):
-            paragraphs.append(current)
-            current = ""
+        if not line or (pieces and _breaks_before(previous, line, width)):
+            paragraphs.append("".join(pieces))
+            pieces = []
         if line:
-            current = _join_lines(current, line)
+            _join_lines(pieces, line)
         previous = line
-    paragraphs.append(current)
+    paragraphs.append("".join(pieces))
     return paragraphs
 
 
@@ -835,12 +836,16 @@ def _breaks_before(previous: str, line: str, width: int) -> bool:
     return starts_label and bool(_SENTENCE_END.search(previous))
 
 
-def _join_lines(current: str, line: str) -> str:
-    if not current:
-        return line
-    if _HYPHENATED.search(current) and line[:1].islower():
-        return current[:-1] + line  # "regu-" + "lation"
-    return f"{current} {line}"
+def _join_lines(pieces: list[str], line: str) -> None:
+    """Add a wrapped line to a paragraph's pieces. Only the last piece can end the paragraph
+    in "x-": every piece but the first starts with a space or a lowercase letter."""
+    if not pieces:
+        pieces.append(line)
+    elif _HYPHENATED.search(pieces[-1]) and line[:1].islower():
+        pieces[-1] = pieces[-1][:-1]  # "regu-" + "lation"
+        pieces.append(line)
+    else:
+        pieces.append(f" {line}")
 
 
 # --- hashing ----------------------------------------------------------------

@@ -323,3 +323,19 @@ def test_fetched_text_in_scrapy_log_lines_is_escaped(server, page_source, capfd)
     assert "cannot decode the response" in err  # the line is there, escaped
     assert "\x1b" not in err and "\x07" not in err
     assert "\\x1b[2j\\x1b]0;owned\\x07" in err
+
+
+# --- a malformed <meta refresh> target is ignored, as a browser ignores it -----------
+
+
+@pytest.mark.parametrize("target", ["http://[bad", "http://[::1/x", "http://127.0.0.1:99999/x", "https://host:port/"])
+def test_a_malformed_meta_refresh_target_is_ignored_and_the_page_kept(server, page_source, target):
+    refresh = f'<meta http-equiv="refresh" content="0; url={target}">'.encode()
+    server.set("/page", PAGE.replace(b"<head>", b"<head>" + refresh, 1))
+    config, engine = page_source()
+    result = check(config, engine)
+    assert result.status == "ok" and result.failures == [], result.failures
+    _, [version], _ = state(engine)
+    assert version.final_url == server.url("/page")
+    with session_scope(engine) as session:
+        assert "shall obtain a license" in load_content(session, version).text()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pypdf
@@ -644,6 +646,38 @@ def test_pdf_placeholder_title_gives_way_to_the_first_line(placeholder):
 
 def test_pdf_real_title_is_kept():
     assert normalize_pdf(pdf_titled("Guidance on GP10")).title == "Guidance on GP10"
+
+
+def test_pdf_wrapped_lines_join_and_hyphenated_words_rejoin():
+    page = "\n".join([
+        "Exporters shall apply for a license under the regu-",
+        "lations before any export of the items on the Entity-",
+        "List, or of items that are classified under ECCN 3A090-",
+        "a. Short line ends it.",
+        "",
+        "(b) A second paragraph.",
+    ])
+    assert normalize._pdf_paragraphs(page) == [
+        "Exporters shall apply for a license under the regulations before any export of the items on the "
+        "Entity- List, or of items that are classified under ECCN 3A090- a. Short line ends it.",
+        "(b) A second paragraph.",
+    ]
+
+
+def test_one_huge_pdf_paragraph_is_joined_in_linear_time():
+    # 40,000 wrapped lines of one paragraph (2.8 MB): rebuilding and re-scanning the paragraph
+    # at every line took hours; joined once it is well under a second. The timeout is generous.
+    script = (
+        "from tracker.normalize import _pdf_paragraphs\n"
+        "line = 'the exporter shall apply for a license before any regu-'\n"
+        "page = '\\n'.join(line if n % 2 else line.replace('regu-', 'lations and so') for n in range(40_000))\n"
+        "[paragraph] = _pdf_paragraphs(page)\n"
+        "print(len(paragraph))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(normalize.__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 2_000_000
 
 
 @pytest.mark.parametrize("body", [b"", b"not a pdf at all", b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog"])

@@ -13,6 +13,7 @@ Paragraph levels are read with tracker.normalize's own label logic (`_Anchor`,
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from lxml import etree
 
@@ -30,6 +31,9 @@ WHOLE_BLOCKS = {"AUTH", "SOURCE", "EDNOTE", "SECAUTH", "CITA", "APPRO", "EFFDNOT
 TABLES = {"GPOTABLE", "TABLE", "table"}
 ROWS = {"BOXHD", "ROW", "TR", "tr"}
 CELLS = {"CHED", "ENT", "TD", "TH", "td", "th"}
+CAPTIONS = {"TTITLE", "TNOTE", "TDESC", "caption"}
+# Each read as its own row, cell or block, so never also as part of the one around it.
+TABLE_PARTS = ROWS | CELLS | CAPTIONS
 BLOCK_PARTS = {"HED", "PSPACE", "P", "FP"}
 EMPTY = {"PRTPAGE"}  # page-break markers of the printed edition
 
@@ -153,12 +157,12 @@ class _PartReader:
         self.add(text, "paragraph", label, str(self.anchor))
 
     def table(self, table: etree._Element) -> None:
-        for child in table.iter():
-            if child.tag in ROWS:
-                cells = (_text(cell) for cell in child.iter() if cell.tag in CELLS)
-                self.add(" | ".join(cell for cell in cells if cell), "paragraph", "", str(self.anchor))
-            elif child.tag in ("TTITLE", "TNOTE", "TDESC", "caption"):
-                self.add(_joined(child), "paragraph", "", str(self.anchor))
+        """A block per row (its cells joined by " | ") and per caption, in document order."""
+        parts: list[list[str] | str] = []
+        _read_table_parts(table, None, parts)
+        for part in parts:
+            text = part if isinstance(part, str) else " | ".join(cell for cell in part if cell)
+            self.add(text, "paragraph", "", str(self.anchor))
 
     def add(self, text: str, kind: str, label: str, section: str) -> None:
         text = fold(text)
@@ -166,22 +170,41 @@ class _PartReader:
             self.blocks.append(Block(text, kind, label, section))
 
 
+def _read_table_parts(element: etree._Element, row: list[str] | None, parts: list[list[str] | str]) -> None:
+    """One walk over a table: a cell belongs to its nearest row, and every text is read once
+    (a cell's own text leaves out the rows, cells and captions nested in it)."""
+    for child in element:
+        if child.tag in ROWS:
+            cells: list[str] = []
+            parts.append(cells)
+            _read_table_parts(child, cells, parts)
+            continue
+        if child.tag in CELLS and row is not None:
+            row.append(_text(child, TABLE_PARTS))
+        elif child.tag in CAPTIONS:
+            parts.append(_joined(child, TABLE_PARTS))
+        _read_table_parts(child, row, parts)
+
+
 def _is_division(element: etree._Element) -> bool:
     return isinstance(element.tag, str) and re.fullmatch(r"DIV[1-9]", element.tag) is not None
 
 
-def _text(element: etree._Element | None) -> str:
+def _text(element: etree._Element | None, skip: Collection[str] = ()) -> str:
     """Inline text as written: "(a) <I>General.</I> In …" gives "(a) General. In …" (see tracker.sources.gpo)."""
-    return fold(element_text(element)) if element is not None else ""
+    return fold(element_text(element, skip)) if element is not None else ""
 
 
-def _joined(element: etree._Element) -> str:
+def _joined(element: etree._Element, skip: Collection[str] = ()) -> str:
     """Text whose parts are blocks of their own: "<HED>Authority:</HED><PSPACE>50 U.S.C.…"
     gives "Authority: 50 U.S.C.…"; inline parts (<I>, <E>) join as written."""
     pieces = [element.text or ""]
     for child in element:
+        if child.tag in skip:
+            pieces.append(child.tail or "")
+            continue
         gap = " " if child.tag in BLOCK_PARTS else ""
-        pieces += [gap, element_text(child), gap, child.tail or ""]
+        pieces += [gap, element_text(child, skip), gap, child.tail or ""]
     return fold("".join(pieces))
 
 

@@ -13,6 +13,7 @@ reference). A reader sees their text:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from lxml import etree
 
@@ -37,18 +38,22 @@ def _render_match(match: re.Match) -> str:
     return f"^{inner.strip()}" if tag == "SU" else inner
 
 
-def element_text(element: etree._Element) -> str:
-    """An XML element's text with its inline GPO tags rendered, as `plain` does for strings."""
+def element_text(element: etree._Element, skip: Collection[str] = ()) -> str:
+    """An XML element's text with its inline GPO tags rendered, as `plain` does for strings.
+
+    Elements tagged as in `skip` are left out (with all inside them): the caller reads them
+    on their own, so nested table cells are not read once per level of nesting.
+    """
     pieces = [element.text or ""]
     for child in element:
-        if isinstance(child.tag, str):
-            pieces.append(_render_element(child))
+        if isinstance(child.tag, str) and child.tag not in skip:
+            pieces.append(_render_element(child, skip))
         pieces.append(child.tail or "")
     return "".join(pieces)
 
 
-def _render_element(element: etree._Element) -> str:
-    inner = element_text(element)
+def _render_element(element: etree._Element, skip: Collection[str]) -> str:
+    inner = element_text(element, skip)
     if element.tag != "SU":
         return inner
     following = element.getnext()

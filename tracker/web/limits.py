@@ -6,10 +6,15 @@ sees it: a Content-Length over the limit is refused from the headers alone, and 
 chunked body is counted as it arrives and refused (413) as soon as it passes the limit,
 without reading the rest. The server then closes the connection; memory never holds
 more than one limit's worth of a body.
+
+Time is limited too (Uvicorn has no timeout while a body arrives): a body that goes
+BODY_CHUNK_TIMEOUT seconds without a byte (slowloris) is answered 408 and the
+connection closed, so a slow client cannot hold a request open.
 """
 
 from __future__ import annotations
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,7 +24,9 @@ from tracker.web.security import SECURITY_HEADERS
 
 MAX_FORM_BYTES = 64 * 1024  # an HTML form posted to a page
 MAX_OTHER_BYTES = 4 * 1024  # everything else: no other route reads a body
+BODY_CHUNK_TIMEOUT = 30.0  # seconds a body may go without a byte arriving
 TOO_LARGE = "The request body is too large (at most {limit} bytes here)."
+TOO_SLOW = "The request body arrived too slowly (nothing for {timeout:g} seconds); send it again."
 
 
 def body_limit(scope: Scope) -> int:
@@ -41,17 +48,23 @@ class BodyLimit:
         limit = body_limit(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(scope, receive, send, limit)
+            await _refuse(scope, receive, send, 413, "Request too large", TOO_LARGE.format(limit=limit))
             return
         body, size = [], 0
         while True:
-            message = await receive()
+            message = None
+            with anyio.move_on_after(BODY_CHUNK_TIMEOUT):
+                message = await receive()
+            if message is None:
+                text = TOO_SLOW.format(timeout=BODY_CHUNK_TIMEOUT)
+                await _refuse(scope, receive, send, 408, "Request timeout", text)
+                return
             if message["type"] != "http.request":  # the client went away
                 await self.app(scope, _replay([], message, receive), send)
                 return
             size += len(message.get("body", b""))
             if size > limit:
-                await _refuse(scope, receive, send, limit)
+                await _refuse(scope, receive, send, 413, "Request too large", TOO_LARGE.format(limit=limit))
                 return
             body.append(message.get("body", b""))
             if not message.get("more_body", False):
@@ -82,13 +95,13 @@ def _replay(messages: list[Message], last: Message | None, receive: Receive) -> 
     return replayed
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-    text = TOO_LARGE.format(limit=limit)
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, heading: str, text: str) -> None:
+    """Answer without reading the rest of the body, and close the connection."""
     request = Request(scope)
     if scope["path"].startswith("/api/"):
-        response = JSONResponse({"detail": text}, status_code=413)
+        response = JSONResponse({"detail": text}, status_code=status)
     else:
-        response = message(request, 413, "Request too large", text)
+        response = message(request, status, heading, text)
     response.headers.update(SECURITY_HEADERS)
     response.headers["Connection"] = "close"
     await response(scope, receive, send)

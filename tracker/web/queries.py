@@ -80,7 +80,10 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def parse_moment(name: str, text: str, end_of_day: bool = False) -> datetime:
-    """An ISO 8601 date or time, in UTC. A bare date means its start, or with `end_of_day` its end."""
+    """An ISO 8601 date or time, in UTC. A bare date means its start, or with `end_of_day` its end.
+
+    The one reader of since/until for the pages, the API and `rulewatch changes`; `name` is
+    the parameter or option the FilterError names."""
     text = text.strip()
     try:
         if _DATE_ONLY.match(text):
@@ -93,7 +96,10 @@ def parse_moment(name: str, text: str, end_of_day: bool = False) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
+        raise FilterError(f"{name}: {text!r} is outside years 1 to 9999 once in UTC") from None
 
 
 def change_filters(

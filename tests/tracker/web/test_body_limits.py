@@ -11,14 +11,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
+from storage.db import open_database
 from tests.support.smtp import free_port
+from tracker.config import load_config
+from tracker.web import limits
+from tracker.web.app import create_app
 from tracker.web.limits import MAX_FORM_BYTES
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -131,3 +137,57 @@ def test_form_limits_in_process(client):
     assert client.post("/admin/login", content=chunks, headers=headers).status_code == 413
     assert client.post("/api/admin/subscribers/1/revoke", content=large).status_code == 413
     assert client.post("/api/admin/subscribers/1/revoke", content=large).json()["detail"]
+
+
+# --- slow bodies (slowloris): a body that stops arriving is answered 408 and closed --------
+
+
+@pytest.fixture
+def quick_timeout_server(tmp_path, monkeypatch):
+    """The real app under Uvicorn on loopback, in a thread, with a body timeout of half a second."""
+    monkeypatch.setattr(limits, "BODY_CHUNK_TIMEOUT", 0.5)
+    config_path = tmp_path / "rulewatch.toml"
+    config_path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "rulewatch.db"}"\n\n[web]\n'
+                           'admin_token = "a-token-for-the-limit-tests"\n', encoding="utf-8")
+    config = load_config(config_path)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(config, open_database(config.database_url)), host="127.0.0.1",
+                                           port=port, log_level="warning", log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(300):
+            if server.started:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server never started")
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+@pytest.mark.parametrize("framing", ["Content-Length: 1000\r\n", "Transfer-Encoding: chunked\r\n"])
+def test_a_body_that_stalls_is_answered_408_and_closed(quick_timeout_server, framing):
+    port = quick_timeout_server
+    first = b"token=wrong&"
+    if "chunked" in framing:
+        first = f"{len(first):x}\r\n".encode() + first + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:  # generous: the 408 comes first
+        sock.sendall(_post_head(port, framing) + first)  # then nothing more
+        answer = _answer(sock)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"connection: close" in answer.lower()
+        rest = b""
+        while piece := sock.recv(65536):  # the server closes the connection after its answer
+            rest += piece
+    assert b"too slowly" in answer + rest
+
+
+def test_a_body_that_keeps_arriving_is_read_whole(quick_timeout_server):
+    port = quick_timeout_server
+    body = b"token=wrong&csrf_token=x"
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(_post_head(port, f"Content-Length: {len(body)}\r\nConnection: close\r\n") + body)
+        assert _answer(sock).startswith(b"HTTP/1.1 403")  # read and judged by the route: a wrong token
