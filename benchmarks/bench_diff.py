@@ -6,7 +6,7 @@ Builds a regulation-like document (seeded, so every run sees the same text),
 rewrites a fraction of its paragraphs, then times
   (a) plain pure-Python dmp: diff_main(old_text, new_text) + diff_cleanupSemantic,
       with Diff_Timeout = 0 (exact) and with the default 1 s timeout, and
-  (b) tracker.diff.diff_contents.
+  (b) tracker.redline.compute.diff_contents.
 It also checks on single small edits that the changed words diff_contents
 reports are those of a plain dmp word diff of the whole text.
 Exits 1 when the speedup over exact dmp is under 20x or a quality check fails.
@@ -32,8 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import diff_match_patch as dmp_module  # noqa: E402
 from diff_match_patch import diff_match_patch  # noqa: E402
 
-from tracker.diff import diff_contents, redline_ops  # noqa: E402
-from tracker.model import Block, Content, Redline  # noqa: E402
+from tracker.reading.content import Block, Content
+from tracker.redline.compute import diff_contents
+from tracker.redline.model import Redline
+from tracker.redline.render import redline_ops
 
 MIN_SPEEDUP = 20.0
 

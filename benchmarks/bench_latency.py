@@ -27,8 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import html_page, machine, met, percentile  # noqa: E402
-from benchmarks.service import (SmtpRecorder, free_port, start_service, stop_service,  # noqa: E402
-                                timed_server, wait_until, workdir, write_config)
+from benchmarks.service import (  # noqa: E402
+    SmtpRecorder,
+    free_port,
+    start_service,
+    stop_service,
+    timed_server,
+    wait_until,
+    workdir,
+    write_config,
+)
 
 GOAL = 3.0
 PAGE = "/rule"

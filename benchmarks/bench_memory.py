@@ -36,8 +36,16 @@ sys.path.insert(0, str(ROOT))
 import csv  # noqa: E402
 
 from benchmarks.common import html_page, machine, met, status_kb  # noqa: E402
-from benchmarks.service import (SmtpRecorder, free_port, start_service, stop_service,  # noqa: E402
-                                timed_server, wait_until, workdir, write_config)
+from benchmarks.service import (  # noqa: E402
+    SmtpRecorder,
+    free_port,
+    start_service,
+    stop_service,
+    timed_server,
+    wait_until,
+    workdir,
+    write_config,
+)
 
 LIMIT_MB = 250
 PAGE = "/rule"

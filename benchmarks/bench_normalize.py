@@ -6,7 +6,7 @@ Each case is about `--size` bytes of hostile HTML: nesting far past the depth ca
 nesting just under it (repeated, a boilerplate class on every level), 100,000
 sibling elements, one huge attribute value, 100,000 attributes on one element, and
 elements with as many attributes as the cap allows.
-Each is timed through tracker.normalize.normalize_html (a refusal, for a page past
+Each is timed through tracker.reading.html.normalize_html (a refusal, for a page past
 the caps, is its answer) and, as its peer in the same run, through
 BeautifulSoup(html, "lxml") alone: the tree normalize_html itself builds before its
 own work. Best of `--repeat` runs each. Goal: every case under 2 s. Exits 1 when not met.
@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from bs4 import BeautifulSoup  # noqa: E402
 
 from benchmarks.common import machine, met  # noqa: E402
-from tracker.normalize import MAX_ATTRIBUTES, MAX_DEPTH, UnreadableDocument, normalize_html  # noqa: E402
+from tracker.reading.errors import UnreadableDocument
+from tracker.reading.html import MAX_ATTRIBUTES, MAX_DEPTH, normalize_html
 
 GOAL_SECONDS = 2.0
 

@@ -5,7 +5,7 @@
 A loopback FixtureServer (in its own process, so its CPU is not counted) serves
 N deterministic HTML pages, each with an ETag. Rulewatch gets one `page` source
 per URL (a generated config with SQLite, `[fetch] delay = 0`, `retries = 0`)
-and runs two `rulewatch check` passes through tracker.crawl.run_check with all
+and runs two `rulewatch check` passes through tracker.crawl.launch.run_check with all
 N names in one crawl process: the first fetch, then the conditional re-fetch
 (every page answers 304). CPU is this process plus the waited-for crawl process
 (RUSAGE_SELF + RUSAGE_CHILDREN deltas). Then urlwatch checks the same N URLs
@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +85,7 @@ def quiet_stderr(path: Path):
 def rulewatch_passes(base: str, pages: int, work: Path) -> tuple[Cost, Cost, str]:
     from storage.db import open_database
     from tracker.config import load_config
-    from tracker.crawl import run_check
+    from tracker.crawl.launch import run_check
 
     lines = ['[database]\nurl = "sqlite:///rulewatch.db"\n',
              "[fetch]\ndelay = 0\nretries = 0\ntimeout = 30\n"]

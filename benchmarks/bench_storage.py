@@ -5,7 +5,7 @@
 Builds a ~1 MB regulation-like HTML page (seeded; the text generator of
 bench_diff.py), then `--versions` versions of it, each with a few word-level
 edits in 1-3 paragraphs on top of the previous one. Each version goes through
-tracker.ingest.Ingestor as a spiders.items.Snapshot (no network), into a fresh
+tracker.ingest.Ingestor as a tracker.items.Snapshot (no network), into a fresh
 SQLite database. After VACUUM, the file size is compared with the size of that
 many uncompressed copies of the page. Goal: under 10%. Exits 1 when not met.
 
@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_diff import edit_words, make_document  # noqa: E402
 from benchmarks.common import machine, met  # noqa: E402
+from tracker.kinds.page.config import PageConfig
 
 GOAL = 0.10
 URL = "https://www.ecfr.gov/current/title-15/part-744"
@@ -69,15 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=1800, help="stop ingesting after this many seconds")
     args = parser.parse_args(argv)
 
-    from spiders.items import Snapshot
     from storage.db import open_database, utcnow
-    from tracker.config import SourceConfig
     from tracker.ingest import Ingestor
+    from tracker.items import Snapshot
 
     work = Path(tempfile.mkdtemp(prefix="rulewatch-bench-storage-"))
     db_path = work / "rulewatch.db"
     engine = open_database(f"sqlite:///{db_path}")
-    source = SourceConfig(name="ear-744", kind="page", interval=3600, url=URL)
+    source = PageConfig(name="ear-744", kind="page", interval=3600, url=URL)
     raw_total, changed, count = 0, 0, 0
     samples: list[tuple[bytes, bytes]] = []
     previous = b""

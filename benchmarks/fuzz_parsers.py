@@ -1,4 +1,4 @@
-"""Long fuzz run over every parser behind extract_content (opt-in; CI runs the short one).
+"""Long fuzz run over every parser of every kind (opt-in; CI runs the short one).
 
     python benchmarks/fuzz_parsers.py [--seconds N] [--seed S] [--targets html,xml,...]
                                       [--hang-seconds H] [--no-retype] [--out DIR]
@@ -42,8 +42,8 @@ from tests.tracker.test_fuzz_parsers import (  # noqa: E402
 REPRODUCER = (
     "python -c \"import sys; sys.path.insert(0, '.'); from pathlib import Path; "
     "from tests.tracker.test_fuzz_parsers import TARGETS, snapshot; "
-    "from tracker.extract import extract_content; "
-    "extract_content(snapshot(TARGETS['{target}'], Path('{path}').read_bytes()))\""
+    "from tests.tracker.test_fuzz_parsers import read_as; "
+    "read_as(TARGETS['{target}'], snapshot(TARGETS['{target}'], Path('{path}').read_bytes()))\""
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import scrapy
 from scrapy.exceptions import (
@@ -33,11 +33,11 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from spiders.items import FetchFailed, NotModified, Snapshot
 from spiders.policy import RefusedUrl, UrlPolicy, shown_url
 from spiders.politeness import SharedHosts
-from tracker.config import SourceConfig
+from tracker.items import FetchFailed, NotModified, Snapshot
 from tracker.printable import printable
+from tracker.settings import SourceConfig
 
 # Statuses handed to the spider instead of being dropped by Scrapy; redirects
 # (301/302/303/307/308) are still followed by the redirect middleware.
@@ -61,15 +61,19 @@ class TrackingSpider(scrapy.Spider):
         known_urls: list[str] | None = None,
         ingestor: Any = None,
         shared_hosts: SharedHosts | None = None,
+        stored_links: Callable[[str], list[str]] | None = None,
         **kwargs,
     ):
-        """`shared_hosts`: what the crawlers of one check share (robots.txt, per-host turns)."""
+        """`shared_hosts`: what the crawlers of one check share (robots.txt, per-host turns).
+        `stored_links`: a document's links in its stored version, by key; handed in by the
+        crawl worker, as spiders never read storage."""
         super().__init__(name=source.name, **kwargs)
         self.shared_hosts = shared_hosts or SharedHosts()
         self.source = source
         self.validators = validators or {}  # {url: {"etag", "last_modified"}} of stored versions
         self.known_urls = known_urls or []  # URLs of this source's live documents, to re-check
         self.ingestor = ingestor
+        self.stored_links = stored_links or (lambda key: [])
         self.policy = UrlPolicy.of(self.allowed_hosts(source))
 
     def ingestor_for(self, source_name: str):
@@ -79,8 +83,9 @@ class TrackingSpider(scrapy.Spider):
     # --- what may be fetched (spiders.policy) ------------------------------------------------
 
     def allowed_hosts(self, source: SourceConfig) -> list[str]:
-        """The hosts `source` may fetch from: "host" (its default ports) or "host:port"."""
-        raise NotImplementedError
+        """The hosts `source` may fetch from: "host" (its default ports) or "host:port". Each
+        kind's spider names them; a spider that names none may fetch nothing."""
+        return []
 
     def url_policy(self, source_name: str | None = None) -> UrlPolicy:
         """The policy of a request of `source_name` (None: a request of no source, e.g. robots.txt)."""

@@ -14,8 +14,8 @@ import logging
 from scrapy.exceptions import CloseSpider
 
 from spiders.base import now
-from spiders.items import FetchFailed
-from tracker.ingest import describe_error
+from tracker.items import FetchFailed
+from tracker.printable import describe_error
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import IgnoreRequest
 from w3lib.url import safe_url_string
 
-from tracker.config import canonical_host, parse_host
+from tracker.hosts import canonical_host, parse_host
 from tracker.printable import printable
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -9,11 +9,11 @@ robots.txt and the per-host delay are shared by the crawlers of a check
 
 from __future__ import annotations
 
-from tracker.config import FetchConfig
+from tracker.settings import FetchConfig
 
 # The Scrapy project a Scrapyd node serves: one spider, `check` (spiders/check.py).
 BOT_NAME = "rulewatch"
-SPIDER_MODULES = ["spiders.check"]
+SPIDER_MODULES = ["tracker.crawl.scrapyd_job"]
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy's per-job HTTP console: not wanted on a crawl node
 LOG_LEVEL = "INFO"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -108,7 +115,7 @@ class Version(SQLModel, table=True):
     title: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
     # JSON: source-specific evidence, e.g. {"stage": "published", "attachments": [{"url", "sha256", …}]}
     evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}", server_default="{}"))
-    reader: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # tracker.extract.READER that read it
+    reader: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # tracker.reading.body.READER that read it
 
 
 class Event(SQLModel, table=True):

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from storage.models import Delivery, Document, Event, Source, Subscriber, Version, storable_text
+from storage.models import (
+    CheckRun,
+    Delivery,
+    Document,
+    Event,
+    Source,
+    Subscriber,
+    Version,
+    storable_text,
+)
 
 KEY_BYTES = 2000  # a document key (often its URL) longer than this is kept as its start and its SHA-256
 MAX_ROW_ID = 2**31 - 1  # ids and version numbers are INTEGER columns: PostgreSQL holds no more
@@ -162,3 +171,14 @@ def failing_deliveries(session: Session, limit: int = 200) -> list[Delivery]:
     failing = (Delivery.status == "failed") | ((Delivery.status == "pending") & (Delivery.attempts > 0))
     query = select(Delivery).where(failing).order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
     return list(session.exec(query.limit(limit)))
+
+
+def check_runs_state(session: Session, now: datetime) -> dict:
+    """For /healthz: the runs in flight, how long the oldest has been, and those lost in the last hour."""
+    started = list(session.exec(select(CheckRun.dispatched_at).where(CheckRun.status == "running")))
+    lost = session.exec(
+        select(func.count()).select_from(CheckRun)
+        .where(CheckRun.status == "lost", CheckRun.dispatched_at >= now - timedelta(hours=1))
+    ).one()
+    oldest = int((now - min(started)).total_seconds()) if started else 0
+    return {"runs_in_flight": len(started), "oldest_run_seconds": oldest, "runs_lost_last_hour": lost}

@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, text
 from tests.support.smtp import SmtpSink
 from tracker.demo.server import FixtureServer
 
-FILES = Path(__file__).parent / "files"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FILES = PROJECT_ROOT / "tests" / "files"
 PG_URL = os.environ.get("RULEWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -88,6 +89,16 @@ def server():
     fixture_server = FixtureServer().start()
     yield fixture_server
     fixture_server.stop()
+
+
+@pytest.fixture
+def other_server():
+    """Another host (another port of 127.0.0.1) that a crawl must never reach."""
+    other = FixtureServer().start()
+    other.set("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    other.set("/page", "<html><body><main><p>Somewhere else entirely.</p></main></body></html>")
+    yield other
+    other.stop()
 
 
 @pytest.fixture

@@ -32,10 +32,10 @@ from tests.support.smtp import free_port
 from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
-from tracker.crawl import run_check
+from tracker.crawl.launch import run_check
 from tracker.demo.server import Reply
-from tracker.lock import SchedulerLock
-from tracker.scheduler import Service
+from tracker.service.lock import SchedulerLock
+from tracker.service.scheduler import Service
 
 PAGES = FILES / "pages"
 V1 = (PAGES / "guidance_v1.html").read_bytes()

@@ -17,7 +17,7 @@ from tests.support.smtp import SmtpSink
 from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
-from tracker.crawl import run_check
+from tracker.crawl.launch import run_check
 
 PAGES = FILES / "pages"
 V1 = (PAGES / "guidance_v1.html").read_bytes()
@@ -88,7 +88,7 @@ def _kill_crawl_when_started(server, hits_before: int = 0, delay: float = 0.0):
                 parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-            if b"spiders.run" in cmdline and parent == os.getpid():
+            if b"tracker.crawl.worker" in cmdline and parent == os.getpid():
                 os.kill(int(pid), signal.SIGKILL)
 
 

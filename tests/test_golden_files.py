@@ -1,8 +1,9 @@
 """Golden files: every genuine recorded answer Rulewatch can read, parsed and compared with its review.
 
-Each file under tests/files/genuine/<kind>/ is handed to the reader its source uses, in the
-Snapshot its spider would build (the same `extra`, the full text as an attachment), and the
-parse is compared with `<file>.compare.json` beside it. A missing compare file is written and
+Each file under tests/files/genuine/<kind>/, for every kind of the registry (tracker.kinds),
+is handed to that kind's reader in the Snapshot its spider would build (the same `extra`,
+the full text as an attachment), and the parse is compared with `<file>.compare.json`
+beside it. A missing compare file is written and
 the test fails, so a person reviews the parse before it becomes the reference (juriscraper
 style). To accept a reviewed change of parse, delete the compare file and run again.
 
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from spiders.items import Snapshot
 from tests.conftest import FILES
-from tracker.extract import extract_content
-from tracker.model import Content
+from tracker.items import Snapshot
+from tracker.kinds import KINDS
+from tracker.reading.content import Content
 
 GENUINE = FILES / "genuine"
 FETCHED_AT = datetime(2026, 9, 30, tzinfo=timezone.utc)
@@ -48,7 +49,7 @@ def _full_text(record_path: Path) -> dict | None:
 
 
 def federal_register_snapshot(path: Path) -> Snapshot:
-    """A document's JSON (or one public-inspection record) with its full text, as spiders.federal_register yields it."""
+    """A document's JSON (or one public-inspection record) with its full text, as tracker.kinds.federal_register.spider yields it."""
     record = _record(path)
     stage = "public_inspection" if "filing_type" in record else "published"
     attachments = [text] if (text := _full_text(path)) else []
@@ -66,7 +67,7 @@ def federal_register_snapshot(path: Path) -> Snapshot:
 
 
 def ecfr_snapshot(path: Path) -> Snapshot:
-    """A part's XML as spiders.ecfr yields it; the key comes from the name, 'title-1-part-51.xml' is '1 CFR 51'."""
+    """A part's XML as tracker.kinds.ecfr.spider yields it; the key comes from the name, 'title-1-part-51.xml' is '1 CFR 51'."""
     _, title, _, part = path.stem.split("-", 3)
     return Snapshot(
         source="ecfr",
@@ -81,24 +82,29 @@ def ecfr_snapshot(path: Path) -> Snapshot:
     )
 
 
-def page_snapshot(path: Path, content_type: str) -> Snapshot:
-    """A page or PDF as spiders.page yields it: no `format`, read by its media type."""
+def page_snapshot(path: Path) -> Snapshot | None:
+    """A page or PDF as a page or site spider yields it, read by its media type."""
+    types = {".pdf": "application/pdf", ".html": "text/html; charset=utf-8"}
+    if path.suffix not in types:
+        return None
     url = f"https://example.gov/{path.name}"
-    return Snapshot("page", url, url, url, 200, {"Content-Type": content_type}, path.read_bytes(), FETCHED_AT)
+    return Snapshot("site", url, url, url, 200, {"Content-Type": types[path.suffix]}, path.read_bytes(), FETCHED_AT)
+
+
+# Per kind: the Snapshot its spider would build from a saved file, or None when the file is
+# no document of its own. A kind added to the registry needs its builder and its files here.
+SNAPSHOT_BUILDERS = {
+    "federal_register": lambda p: federal_register_snapshot(p)
+    if p.suffix == ".json" and "document_number" in _record(p) else None,
+    "ecfr": lambda p: ecfr_snapshot(p) if p.suffix == ".xml" else None,
+    "site": page_snapshot,
+    "page": page_snapshot,
+}
 
 
 def snapshot_for(path: Path) -> Snapshot | None:
-    """The Snapshot a spider would build from this file, or None when the file is no document of its own."""
-    kind, suffix = path.parent.name, path.suffix
-    if kind == "federal_register" and suffix == ".json" and "document_number" in _record(path):
-        return federal_register_snapshot(path)
-    if kind == "ecfr" and suffix == ".xml":
-        return ecfr_snapshot(path)
-    if kind == "pdf" and suffix == ".pdf":
-        return page_snapshot(path, "application/pdf")
-    if kind == "bis_html" and suffix == ".html":
-        return page_snapshot(path, "text/html; charset=utf-8")
-    return None
+    build = SNAPSHOT_BUILDERS.get(path.parent.name)
+    return build(path) if build else None
 
 
 def genuine_files() -> list[Path]:
@@ -113,7 +119,7 @@ READABLE = [p for p in genuine_files() if snapshot_for(p) is not None]
 
 @pytest.mark.parametrize("path", READABLE, ids=[str(p.relative_to(GENUINE)) for p in READABLE])
 def test_genuine_file_matches_its_reviewed_parse(path):
-    content = extract_content(snapshot_for(path))
+    content = KINDS[path.parent.name].read(snapshot_for(path), source=None)
     compare = path.with_name(path.name + ".compare.json")
     if not compare.exists():
         compare.write_text(json.dumps(content.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -135,3 +141,12 @@ def test_every_genuine_file_is_accounted_for():
             unread.append(str(path.relative_to(GENUINE)))
     assert unread == [], "genuine files nothing reads: teach snapshot_for to read them, or say why not"
     assert READABLE, "no genuine file found"
+
+
+def test_every_kind_has_genuine_files_or_says_why():
+    """Adding a kind to the registry means saving its genuine answers here (or naming the kind
+    whose files it reads alike: a page reads as a site's pages do)."""
+    reads_alike = {"page": "site"}
+    for kind in KINDS:
+        folder = GENUINE / reads_alike.get(kind, kind)
+        assert kind in SNAPSHOT_BUILDERS and any(folder.glob("*")), f"no genuine files for the {kind!r} kind"

@@ -20,13 +20,13 @@ from sqlmodel import select
 
 from storage.db import open_database, session_scope
 from storage.models import CheckRun, Event, Setting, Source
+from tests.conftest import PROJECT_ROOT
 from tests.support.scrapyd import NodeProcess
 from tests.support.smtp import SmtpSink, free_port
-from tracker.scheduler import HEARTBEAT_KEY
+from tracker.service.scheduler import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.postgres
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SOURCES = 300
 INTERVAL = 60  # seconds
 CHANGED = range(0, SOURCES, 10)  # 30 pages change between the first pass and the second

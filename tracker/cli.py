@@ -13,17 +13,35 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
-from storage.db import DatabaseError, database_error, ensure_writable, open_database, session_scope
+from storage.db import (
+    DatabaseError,
+    database_error,
+    ensure_writable,
+    open_database,
+    session_scope,
+)
 from storage.models import Document, Source
-from storage.repository import MAX_ROW_ID, find_document, list_documents, list_events, list_versions
+from storage.repository import (
+    MAX_ROW_ID,
+    find_document,
+    list_documents,
+    list_events,
+    list_versions,
+)
 from tracker.alerts.sender import Sender, subscriber_feed_url, subscription_url
-from tracker.alerts.subscribers import SubscriberError, deactivate, sync_subscribers, upsert_subscriber
-from tracker.config import SEVERITIES, Config, ConfigError, SubscriberConfig, load_config
-from tracker.diff import render_text
+from tracker.alerts.subscribers import (
+    SubscriberError,
+    deactivate,
+    sync_subscribers,
+    upsert_subscriber,
+)
+from tracker.compare import ComparisonError, compare_versions
+from tracker.config import SEVERITIES, load_config
 from tracker.expectations import expectation_rows
-from tracker.present import document_summary_json, event_json, version_json
 from tracker.printable import printable
-from tracker.review import ReviewError, compare_versions
+from tracker.redline.render import render_text
+from tracker.schemas import document_summary_json, event_json, version_json
+from tracker.settings import Config, ConfigError, SubscriberConfig
 from tracker.web.queries import FilterError, parse_moment
 
 
@@ -99,7 +117,7 @@ def main(
 @app.command()
 def check(source: list[str] = typer.Option([], "--source", "-s", help="Check only this source (repeatable).")) -> None:
     """One pass over every (or the named) source: fetch, store, diff, classify."""
-    from tracker.crawl import run_check
+    from tracker.crawl.launch import run_check
 
     config, engine = load()
     try:
@@ -163,7 +181,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The subscriber's address.
 @app.command()
 def run() -> None:
     """The service: poll every source at its interval until stopped."""
-    from tracker.scheduler import configure_logging, serve_forever
+    from tracker.service.scheduler import configure_logging, serve_forever
 
     config, engine = load()
     if not config.sources:
@@ -185,7 +203,7 @@ def send(
     """
     import time
 
-    from tracker.scheduler import OUTBOX_INTERVAL
+    from tracker.service.scheduler import OUTBOX_INTERVAL
 
     config, engine = load()
     try:
@@ -209,7 +227,7 @@ def node(
     """A crawl node for a [cluster]: Scrapyd, serving Rulewatch's spiders."""
     from pathlib import Path
 
-    from tracker.node import run_node
+    from tracker.service.node import run_node
 
     port_number = whole_number("--port", port, 1, 65535)
     jobs = whole_number("--max-jobs", max_jobs, 0, 10000)
@@ -220,7 +238,7 @@ def node(
 @app.command()
 def serve() -> None:
     """The web app alone: feeds, redlines, unsubscribe links."""
-    from tracker.scheduler import configure_logging
+    from tracker.service.scheduler import configure_logging
     from tracker.web.app import serve as serve_web
 
     config, engine = load()
@@ -373,7 +391,7 @@ def diff(
         document = _document(session, doc)
         try:
             comparison = compare_versions(session, document, older, newer)
-        except ReviewError as exc:
+        except ComparisonError as exc:
             fail(str(exc))
     if fmt is Format.json:
         typer.echo(json.dumps(comparison.to_json(), indent=2))

@@ -1,170 +1,47 @@
-"""Loading and validating the TOML configuration.
+"""Loading and validating the TOML configuration into tracker.settings' values.
 
 Every key is checked on load; a wrong key or value is one `ConfigError` line that
-names the file and the key, never a traceback. Each source kind declares the keys
-it requires and accepts (SOURCE_KINDS), so validation follows from that table.
+names the file and the key, never a traceback. A source's keys are its kind's config
+dataclass (tracker.kinds): validation follows from its fields.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from cssselect import HTMLTranslator, SelectorError
 from email_validator import EmailNotValidError, validate_email
 
-DEFAULT_CONFIG_PATH = Path("config/rulewatch.toml")
-DEFAULT_DATABASE_URL = "sqlite:///var/rulewatch.db"
-DEFAULT_USER_AGENT = (
-    "Rulewatch/0.1 (change tracking for compliance teams; polite, obeys robots.txt)"
+from tracker.hosts import parse_host
+from tracker.kinds import KINDS
+from tracker.settings import (
+    AdminConfig,
+    ClusterConfig,
+    Config,
+    ConfigError,
+    Digest,
+    ExpectationConfig,
+    FetchConfig,
+    MailConfig,
+    Severity,
+    SourceConfig,
+    SubscriberConfig,
+    WebConfig,
 )
 
-
-class ConfigError(Exception):
-    """A configuration problem, phrased for the person who wrote the file."""
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    name: str
-    kind: str
-    interval: int  # seconds
-    url: str = ""
-    selector: str = ""
-    start_urls: tuple[str, ...] = ()
-    follow: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()
-    base_url: str = ""
-    agencies: tuple[str, ...] = ()
-    terms: tuple[str, ...] = ()
-    rins: tuple[str, ...] = ()
-    cfr_parts: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-    public_inspection: bool = False
-    title: int = 15
-    parts: tuple[str, ...] = ()
-    removed_after: int = 3
-    max_pages: int = 200
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    user_agent: str = DEFAULT_USER_AGENT
-    timeout: float = 30.0  # seconds per request
-    max_bytes: int = 25 * 1024 * 1024
-    obey_robots: bool = True
-    delay: float = 1.0  # seconds between requests to one host
-    retries: int = 2
-    retry_after_max: int = 24 * 3600  # seconds; a longer Retry-After is held to this
-    document_budget: int = 60  # seconds of reading/storing one document before it is a recorded failure
-
-
-@dataclass(frozen=True)
-class MailConfig:
-    smtp_host: str = "localhost"
-    smtp_port: int = 25
-    sender: str = "Rulewatch <alerts@localhost>"
-    starttls: bool = False
-    ssl: bool = False
-    username: str = ""
-    password: str = ""
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = ""
-    admin_token: str = ""  # the admin pages and API are off while it is empty
-
-
-@dataclass(frozen=True)
-class ExpectationConfig:
-    name: str
-    title: str = ""
-    match_any: tuple[str, ...] = ()
-    match_all: tuple[str, ...] = ()
-    rin: str = ""
-    cfr_part: str = ""
-    sources: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SubscriberConfig:
-    email: str
-    sources: tuple[str, ...] = ()
-    expectations: tuple[str, ...] = ()
-    min_severity: str = "substantive"
-    digest: str = "off"
-
-
-@dataclass(frozen=True)
-class AdminConfig:
-    email: str
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """Scrapyd nodes that run the crawls; the database (PostgreSQL) is the store they share."""
-
-    nodes: tuple[str, ...]  # base URLs, e.g. "http://10.0.0.5:6800"
-    project: str = "rulewatch"  # the Scrapyd project the nodes serve
-    node_config: str = ""  # this config file's path as the nodes see it
-    batch_size: int = 25  # sources per Scrapyd job
-    node_timeout: int = 30  # seconds a node may be unreachable before its runs go to another
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path
-    database_url: str
-    fetch: FetchConfig = field(default_factory=FetchConfig)
-    mail: MailConfig = field(default_factory=MailConfig)
-    web: WebConfig = field(default_factory=WebConfig)
-    sources: tuple[SourceConfig, ...] = ()
-    expectations: tuple[ExpectationConfig, ...] = ()
-    subscribers: tuple[SubscriberConfig, ...] = ()
-    admins: tuple[AdminConfig, ...] = ()  # told when a source keeps failing, and when it recovers
-    cluster: ClusterConfig | None = None  # None: crawls run on this machine
-
-    def source(self, name: str) -> SourceConfig:
-        for source in self.sources:
-            if source.name == name:
-                return source
-        known = ", ".join(s.name for s in self.sources) or "none"
-        raise ConfigError(f"{self.path}: no source named {name!r} (configured: {known})")
-
-
-# Keys every source takes, then per kind: (required keys, optional keys).
-COMMON_SOURCE_KEYS = {"name", "kind", "interval", "removed_after"}
-SOURCE_KINDS: dict[str, tuple[set[str], set[str]]] = {
-    "page": ({"url"}, {"selector"}),
-    "site": ({"start_urls"}, {"follow", "hosts", "max_pages"}),
-    "federal_register": (
-        set(),
-        {"base_url", "agencies", "terms", "rins", "cfr_parts", "types", "public_inspection"},
-    ),
-    "ecfr": ({"parts"}, {"base_url", "title"}),
-}
-DEFAULT_BASE_URLS = {
-    "federal_register": "https://www.federalregister.gov",
-    "ecfr": "https://www.ecfr.gov",
-}
-DEFAULT_INTERVALS = {"federal_register": "15m", "site": "30m", "ecfr": "6h", "page": "1h"}
-
-SEVERITIES = ("cosmetic", "minor", "substantive")
-DIGESTS = ("off", "daily", "weekly")
+DEFAULT_CONFIG_PATH = Path("config/rulewatch.toml")
+DEFAULT_DATABASE_URL = "sqlite:///var/rulewatch.db"
+SEVERITIES = tuple(Severity)
+DIGESTS = tuple(Digest)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_HOST = re.compile(r"^(?:\[(?P<ipv6>[^\]]*)\]|(?P<name>[^\s/?#@:\[\]\\]+))(?::(?P<port>[0-9]+))?$")
 
 
 def parse_duration(value: Any) -> int:
@@ -181,34 +58,6 @@ def parse_duration(value: Any) -> int:
     if seconds < 1:
         raise ValueError("a duration must be at least 1 second")
     return int(seconds)
-
-
-def parse_host(entry: str) -> tuple[str, int | None]:
-    """'www.bis.gov' -> ('www.bis.gov', None); 'Example.org.:8443' -> ('example.org', 8443);
-    '[::1]:8080' -> ('::1', 8080). A host as it is compared (see canonical_host); a port
-    only when one is written, which spiders.policy reads as "the default ports"."""
-    match = _HOST.match(entry)
-    if not match:
-        raise ValueError(f"expected a host or host:port such as 'www.bis.gov' or '127.0.0.1:8000', got {entry!r}")
-    port = int(match["port"]) if match["port"] else None
-    if port is not None and not 1 <= port <= 65535:
-        raise ValueError(f"the port of {entry!r} is out of range (1-65535)")
-    if match["ipv6"] is not None:
-        return str(ipaddress.IPv6Address(match["ipv6"])), port
-    return canonical_host(match["name"]), port
-
-
-def canonical_host(host: str) -> str:
-    """A URL's host name as compared: lower case, no trailing dot, IDNA for non-ASCII names,
-    an IPv6 address (urlsplit's `hostname`, without brackets) compressed."""
-    host = host.lower().rstrip(".")
-    if ":" in host:
-        return str(ipaddress.IPv6Address(host))
-    if not host.isascii():
-        host = host.encode("idna").decode("ascii")  # a UnicodeError is a ValueError
-    if not host:
-        raise ValueError("no host name")
-    return host
 
 
 def resolve_config_path(explicit: str | os.PathLike | None) -> Path:
@@ -391,61 +240,27 @@ def _parse_source(reader: "_Reader", table: Any, where: str) -> SourceConfig:
     if not _SOURCE_NAME.match(name):
         raise reader.error(f"{where}.name", f"invalid name {name!r}: use letters, digits, '-', '_' or '.'")
     where = f"sources.{name}"
-    kind = reader.string(table, where, "kind", None)
-    if kind not in SOURCE_KINDS:
-        raise reader.error(f"{where}.kind", f"unknown kind {kind!r}; expected one of {', '.join(SOURCE_KINDS)}")
-    required, optional = SOURCE_KINDS[kind]
-    reader.only_keys(table, where, COMMON_SOURCE_KEYS | required | optional)
-    for key in sorted(required):
-        if key not in table:
-            raise reader.error(f"{where}.{key}", f"required for a {kind!r} source")
-
+    kind_name = reader.string(table, where, "kind", None)
+    if kind_name not in KINDS:
+        raise reader.error(f"{where}.kind", f"unknown kind {kind_name!r}; expected one of {', '.join(KINDS)}")
+    kind = KINDS[kind_name]
+    keys = {key.name: key for key in fields(kind.config)}
+    reader.only_keys(table, where, set(keys))
     try:
-        interval = parse_duration(table.get("interval", DEFAULT_INTERVALS[kind]))
+        interval = parse_duration(table.get("interval", kind.default_interval))
     except ValueError as exc:
         raise reader.error(f"{where}.interval", str(exc)) from None
-
-    values: dict[str, Any] = {"name": name, "kind": kind, "interval": interval}
-    values["removed_after"] = int(reader.number(table, where, "removed_after", 3, minimum=1))
-    if "url" in table:
-        values["url"] = reader.url(table, where, "url")
-    if "selector" in table:
-        values["selector"] = reader.string(table, where, "selector", "")
-        try:
-            HTMLTranslator().css_to_xpath(values["selector"])  # as tracker.normalize reads it
-        except SelectorError as exc:
-            message = str(exc).splitlines()[0]
-            raise reader.error(f"{where}.selector", f"invalid CSS selector {values['selector']!r}: {message}") from None
-    if "base_url" in table or kind in DEFAULT_BASE_URLS:
-        values["base_url"] = (
-            reader.url(table, where, "base_url") if "base_url" in table else DEFAULT_BASE_URLS[kind]
-        ).rstrip("/")
-    for key in ("agencies", "terms", "rins", "cfr_parts", "types", "parts", "hosts"):
-        if key in table:
-            values[key] = reader.strings(table, where, key)
-    for host in values.get("hosts", ()):
-        try:
-            parse_host(host)
-        except ValueError as exc:
-            raise reader.error(f"{where}.hosts", str(exc)) from None
-    if "start_urls" in table:
-        values["start_urls"] = reader.strings(table, where, "start_urls")
-        for url in values["start_urls"]:
-            reader.check_url(f"{where}.start_urls", url)
-    if "follow" in table:
-        values["follow"] = reader.strings(table, where, "follow")
-        for pattern in values["follow"]:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise reader.error(f"{where}.follow", f"invalid regular expression {pattern!r}: {exc}") from None
-    if "public_inspection" in table:
-        values["public_inspection"] = reader.boolean(table, where, "public_inspection", False)
-    if "title" in table:
-        values["title"] = int(reader.number(table, where, "title", 15, minimum=1))
-    if "max_pages" in table:
-        values["max_pages"] = int(reader.number(table, where, "max_pages", 200, minimum=1))
-    return SourceConfig(**values)
+    values: dict[str, Any] = {"name": name, "kind": kind_name, "interval": interval}
+    types = get_type_hints(kind.config)
+    for key in keys.values():
+        if key.name in values:
+            continue
+        if key.name not in table:
+            if key.default is MISSING and key.default_factory is MISSING:
+                raise reader.error(f"{where}.{key.name}", f"required for a {kind_name!r} source")
+            continue
+        values[key.name] = reader.value(table, where, key.name, types[key.name], key.metadata)
+    return kind.config(**values)
 
 
 def _parse_expectation(reader: "_Reader", table: Any, where: str, sources: set[str]) -> ExpectationConfig:
@@ -585,6 +400,43 @@ class _Reader:
         value = table.get(key, default)
         if value not in choices:
             raise self.error(f"{where}.{key}", f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def value(self, table: dict, where: str, key: str, kind: Any, metadata: Any) -> Any:
+        """A source key's value, read by its type in the kind's config and checked as its
+        `metadata["check"]` says: url, urls, css, regexes, hosts."""
+        if kind is bool:
+            value: Any = self.boolean(table, where, key, False)
+        elif kind is int:
+            value = int(self.number(table, where, key, 0, minimum=metadata.get("minimum", 0)))
+        elif kind == tuple[str, ...]:
+            value = self.strings(table, where, key)
+        else:
+            value = self.string(table, where, key, None)
+        check = metadata.get("check")
+        if check in ("url", "base_url"):
+            self.check_url(f"{where}.{key}", value)
+            value = value.rstrip("/") if check == "base_url" else value
+        elif check == "urls":
+            for url in value:
+                self.check_url(f"{where}.{key}", url)
+        elif check == "css":
+            try:
+                HTMLTranslator().css_to_xpath(value)  # as tracker.reading.html reads it
+            except SelectorError as exc:
+                raise self.error(f"{where}.{key}", f"invalid CSS selector {value!r}: {str(exc).splitlines()[0]}") from None
+        elif check == "regexes":
+            for pattern in value:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise self.error(f"{where}.{key}", f"invalid regular expression {pattern!r}: {exc}") from None
+        elif check == "hosts":
+            for host in value:
+                try:
+                    parse_host(host)
+                except ValueError as exc:
+                    raise self.error(f"{where}.{key}", str(exc)) from None
         return value
 
     def url(self, table: dict, where: str, key: str) -> str:

@@ -16,9 +16,9 @@ from functools import lru_cache
 from sqlmodel import Session, select
 
 from storage.models import Document, ExpectationMet
-from tracker.config import Config, ExpectationConfig
-from tracker.model import Content
-from tracker.present import document_json, iso
+from tracker.reading.content import Content
+from tracker.schemas import document_json, iso
+from tracker.settings import Config, ExpectationConfig
 
 
 @lru_cache(maxsize=512)

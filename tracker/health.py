@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import AdminNotice, Source
-from tracker.config import Config, SourceConfig
+from tracker.settings import Config, SourceConfig
 
 FAILING_AFTER = 3  # consecutive failed checks before admins are told
 STALE_AFTER = 3  # intervals without a success before a source is called stale
@@ -55,7 +55,7 @@ def is_failing(source: Source) -> bool:
     return source.consecutive_failures >= FAILING_AFTER or SELECTOR_GONE in error or RETRY_AFTER_HELD in error
 
 
-def review_health(session: Session, config: Config, source: Source) -> list[AdminNotice]:
+def report_health(session: Session, config: Config, source: Source) -> list[AdminNotice]:
     """After a check: tell admins of a new failure or a recovery, once each."""
     failing = is_failing(source)
     if failing == source.health_alerted:
@@ -80,3 +80,22 @@ def review_health(session: Session, config: Config, source: Source) -> list[Admi
     ]
     session.add_all(notices)
     return notices
+
+
+# --- when a source is next due: its interval, backed off after failures ------------------
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def backoff(interval: int, failures: int) -> timedelta:
+    """The wait after a check: the interval, doubled for each failure after the first."""
+    base = timedelta(seconds=interval)
+    if failures <= 1:
+        return base
+    return min(base * 2 ** (failures - 1), max(base, MAX_BACKOFF))
+
+
+def next_due(last_checked: datetime | None, interval: int, failures: int, now: datetime) -> datetime:
+    if last_checked is None:
+        return now
+    return max(now, last_checked + backoff(interval, failures))

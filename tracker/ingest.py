@@ -28,23 +28,31 @@ from typing import Callable, Iterator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from spiders.items import FetchFailed, ListingRead, NotModified, Snapshot
-from storage.blobs import get_blob, put_blob
+from storage.blobs import put_blob
 from storage.db import session_scope, utcnow
-from storage.models import Document, Event, ExpectationMet, Source, Version, storable_text
+from storage.models import (
+    Document,
+    Event,
+    ExpectationMet,
+    Source,
+    Version,
+    storable_text,
+)
 from storage.repository import ensure_source, get_document, get_version, stored_key
 from tracker.alerts.outbox import enqueue
-from tracker.config import ExpectationConfig, FetchConfig, SourceConfig
 from tracker.expectations import newly_met
-from tracker.diff import diff_contents
-from tracker.model import Assessment, Content
-from tracker.extract import READER, ContentError, extract_content
 from tracker.health import retry_after_held
-from tracker.normalize import content_hash
-from tracker.printable import printable
+from tracker.items import FetchFailed, ListingRead, NotModified, Snapshot
+from tracker.kinds import kind_of
+from tracker.printable import describe_error, printable
+from tracker.reading.body import READER
+from tracker.reading.content import Content, content_hash
+from tracker.reading.errors import ContentError
+from tracker.redline.compute import diff_contents
+from tracker.settings import ExpectationConfig, FetchConfig, SourceConfig
 from tracker.severity import assess
-
-REASON_LENGTH = 300  # characters of an error's own text kept in a failure's reason
+from tracker.severity.model import Assessment
+from tracker.stored import load_content, stored_snapshot
 
 
 @dataclass
@@ -81,6 +89,7 @@ class Ingestor:
         `retry_after_max`: the longest wait a server's Retry-After may impose ([fetch])."""
         self.engine = engine
         self.source = source
+        self.kind = kind_of(source.kind)
         self.expectations = expectations
         self.document_budget = document_budget
         self.retry_after_max = retry_after_max
@@ -114,7 +123,7 @@ class Ingestor:
         too_slow = f"{snapshot.url} took longer than {self.document_budget:g}s to read; refused"
         try:
             with budget.running():
-                content = storable_content(extract_content(snapshot, self.source.selector or None))
+                content = storable_content(self.kind.read(snapshot, self.source))
         except ContentError as exc:
             return self._refuse(snapshot, str(exc))
         except DocumentTooSlow:
@@ -178,7 +187,7 @@ class Ingestor:
         mark_seen(document)
         if previous is not None and previous.content_hash == digest:
             return None
-        if previous is not None and _would_regress(previous, snapshot):
+        if previous is not None and self.kind.older_copy(json.loads(previous.evidence or "{}"), snapshot.extra):
             return None
 
         evidence = _evidence(session, snapshot)
@@ -231,7 +240,7 @@ class Ingestor:
         session.add(event)
         session.flush()
         enqueue(session, event, self.source.name)
-        if (previous is None and not self.baseline) or (previous is not None and _published_now(previous, snapshot)):
+        if (previous is None and not self.baseline) or (previous is not None and self.kind.published_now(json.loads(previous.evidence or "{}"), snapshot.extra)):
             self._meet_expectations(session, event, content)
         return event
 
@@ -243,8 +252,7 @@ class Ingestor:
         if previous.reader != READER:
             try:
                 key = session.get(Document, previous.document_id).key
-                old_content = extract_content(stored_snapshot(session, previous, self.source.name, key),
-                                              self.source.selector or None)
+                old_content = self.kind.read(stored_snapshot(session, previous, self.source.name, key), self.source)
             except Exception:  # its bytes no longer read at all: compare with what was stored
                 pass
             else:
@@ -409,17 +417,6 @@ def storable_content(content: Content) -> Content:
     )
 
 
-def describe_error(exc: BaseException) -> str:
-    """What went wrong, in one line, never the data: a database error's own text carries its
-    SQL and parameters (a whole body), so only the driver's first line is kept."""
-    if isinstance(exc, RecursionError):
-        return "nested too deeply to read"
-    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-    lines = str(cause).strip().splitlines()
-    text = lines[0][:REASON_LENGTH] if lines else ""
-    return printable(f"{type(cause).__name__}: {text}" if text else type(cause).__name__)
-
-
 def mark_seen(document: Document) -> None:
     document.last_seen_at = utcnow()
     document.missing_checks = 0
@@ -438,19 +435,6 @@ def _evidence(session: Session, snapshot: Snapshot) -> dict:
     return evidence
 
 
-def _published_now(previous: Version, snapshot: Snapshot) -> bool:
-    """A Federal Register document leaving public inspection: its formal appearance."""
-    was = json.loads(previous.evidence or "{}").get("stage")
-    return was == "public_inspection" and snapshot.extra.get("stage") == "published"
-
-
-def _would_regress(previous: Version, snapshot: Snapshot) -> bool:
-    """A public-inspection copy of a document already published is old news, not a change."""
-    if snapshot.extra.get("stage") != "public_inspection":
-        return False
-    return json.loads(previous.evidence or "{}").get("stage") == "published"
-
-
 def _failure_message(tally: CheckTally) -> str:
     first = tally.failures[0]
     if len(tally.failures) == 1:
@@ -464,16 +448,3 @@ def _fetched_bytes(version: Version) -> list[str]:
     return [version.sha256] + [attachment.get("sha256", "") for attachment in attachments]
 
 
-def stored_snapshot(session: Session, version: Version, source: str, key: str) -> Snapshot:
-    """The fetch a version was read from, rebuilt from its evidence: to read it again."""
-    evidence = json.loads(version.evidence or "{}")
-    attachments = [{**kept, "body": get_blob(session, kept["sha256"])} for kept in evidence.pop("attachments", [])]
-    return Snapshot(
-        source=source, key=key, url=version.url, final_url=version.final_url, status=version.status,
-        headers=json.loads(version.headers), body=get_blob(session, version.sha256), fetched_at=version.fetched_at,
-        extra={**evidence, "attachments": attachments} if attachments else evidence,
-    )
-
-
-def load_content(session: Session, version: Version) -> Content:
-    return Content.from_json(json.loads(get_blob(session, version.content_sha256)))

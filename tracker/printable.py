@@ -33,3 +33,17 @@ class PrintableFormatter(logging.Formatter):
         escaped = logging.makeLogRecord(record.__dict__)
         escaped.msg, escaped.args = printable(record.getMessage()), None
         return super().format(escaped)
+
+
+REASON_LENGTH = 300  # characters of an error's own text kept in a failure's reason
+
+
+def describe_error(exc: BaseException) -> str:
+    """What went wrong, in one line, never the data: a database error's own text carries its
+    SQL and parameters (a whole body), so only the driver's first line is kept."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    lines = str(cause).strip().splitlines()
+    text = lines[0][:REASON_LENGTH] if lines else ""
+    return printable(f"{type(cause).__name__}: {text}" if text else type(cause).__name__)

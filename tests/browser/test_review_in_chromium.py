@@ -1,7 +1,6 @@
 """What a legal team does in a real browser: open a redline, switch views, export,
 manage a subscription and unsubscribe. Fetched markup must never run."""
 
-from pathlib import Path
 
 from sqlmodel import select
 
@@ -9,8 +8,8 @@ from storage.db import session_scope
 from storage.models import Subscriber
 from tests.support.history import GUIDANCE, PRESS
 from tracker.alerts.subscribers import upsert_subscriber
-from tracker.alerts.tokens import make_manage_token, make_token, UNSUBSCRIBE
-from tracker.config import SubscriberConfig
+from tracker.alerts.tokens import UNSUBSCRIBE, make_manage_token, make_token
+from tracker.settings import SubscriberConfig
 
 
 def test_open_a_redline_switch_views_and_export(site, page, tmp_path):

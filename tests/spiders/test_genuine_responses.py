@@ -13,12 +13,13 @@ import json
 import pytest
 from scrapy.http import HtmlResponse, TextResponse
 
-from spiders.ecfr import EcfrSpider
-from spiders.federal_register import FederalRegisterSpider
-from spiders.items import ListingRead, Snapshot
 from tests.conftest import FILES
-from tracker.config import SourceConfig
-from tracker.extract import extract_content
+from tracker.items import ListingRead, Snapshot
+from tracker.kinds import KINDS
+from tracker.kinds.ecfr.config import EcfrConfig
+from tracker.kinds.ecfr.spider import EcfrSpider
+from tracker.kinds.federal_register.config import FederalRegisterConfig
+from tracker.kinds.federal_register.spider import FederalRegisterSpider
 
 FR = FILES / "genuine" / "federal_register"
 ECFR = FILES / "genuine" / "ecfr"
@@ -27,7 +28,7 @@ JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def fr_spider(**options) -> FederalRegisterSpider:
-    source = SourceConfig(name="federal-register", kind="federal_register", interval=3600,
+    source = FederalRegisterConfig(name="federal-register", kind="federal_register", interval=3600,
                           base_url="https://www.federalregister.gov", **options)
     return FederalRegisterSpider(source=source)
 
@@ -98,7 +99,7 @@ def test_document_with_its_html_full_text_is_one_readable_snapshot():
                                                cls=HtmlResponse))
     assert isinstance(snapshot, Snapshot)
     assert "(d) The costs for publication of this order shall be borne by the Department of Commerce." in (
-        extract_content(snapshot).text()
+        KINDS["federal_register"].read(snapshot, spider.source).text()
     )
 
 
@@ -150,7 +151,7 @@ def test_public_inspection_matches_terms_in_subjects():
 
 @pytest.fixture
 def ecfr_spider():
-    source = SourceConfig(name="cfr-1", kind="ecfr", interval=3600, base_url="https://www.ecfr.gov", title=1,
+    source = EcfrConfig(name="cfr-1", kind="ecfr", interval=3600, base_url="https://www.ecfr.gov", title=1,
                           parts=("17",))
     return EcfrSpider(source=source)
 
@@ -166,5 +167,5 @@ def test_ecfr_part_xml_snapshot_reads_with_cfr_anchors(ecfr_spider):
     request = ecfr_spider.xml_request("17", "2022-12-29", "2022-12-29")
     [snapshot] = ecfr_spider.parse_xml(answer(request, "title-1-part-17.xml", {"Content-Type": "application/xml"},
                                               folder=ECFR))
-    row = next(b for b in extract_content(snapshot).blocks if b.text == "Monday | Wednesday | Thursday")
+    row = next(b for b in KINDS["ecfr"].read(snapshot, ecfr_spider.source).blocks if b.text == "Monday | Wednesday | Thursday")
     assert row.section == "1 CFR 17.2(c)"

@@ -7,7 +7,7 @@ from scrapy.settings import Settings
 
 from spiders.policy import UrlPolicy
 from spiders.settings import crawl_settings
-from tracker.config import FetchConfig
+from tracker.settings import FetchConfig
 
 POLICY = UrlPolicy.of(["www.bis.gov", "127.0.0.1:8000", "[::1]:8080", "bücher.example"])
 

@@ -7,7 +7,7 @@ import pytest
 from spiders.politeness import RobotParser
 from storage.db import open_database
 from tracker.config import load_config
-from tracker.crawl import run_check
+from tracker.crawl.launch import run_check
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\nDisallow: /%7Euser/\nAllow: /\n"
 

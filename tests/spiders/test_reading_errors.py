@@ -4,7 +4,14 @@ Scrapy on its own logs a callback's error (or a pipeline's, with the whole item)
 drops the document; spiders.pipelines.ReadingErrors makes it a FetchFailed instead.
 """
 
-from tests.spiders.test_federal_register import CURRENT, JSON, SEARCH, FakeFederalRegister, check, fr_source  # noqa: F401
+from tests.tracker.kinds.federal_register.test_spider import (  # noqa: F401
+    CURRENT,
+    JSON,
+    SEARCH,
+    FakeFederalRegister,
+    check,
+    fr_source,
+)
 
 
 def test_json_nested_too_deeply_in_a_search_is_a_recorded_failure(server, fr_source, capfd):

@@ -9,12 +9,12 @@ from alembic.config import Config
 from sqlalchemy import delete, text, update
 from sqlmodel import select
 
-from spiders.items import Snapshot
 from storage.blobs import MAX_DEPTH, BlobError, get_blob, put_blob, sha256_hex
 from storage.db import MIGRATIONS_DIR, open_database, session_scope, upgrade, utcnow
 from storage.models import Blob, Version
-from tracker.config import SourceConfig
 from tracker.ingest import Ingestor
+from tracker.items import Snapshot
+from tracker.kinds.page.config import PageConfig
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ def test_a_base_at_the_wrong_depth_is_a_clear_error(engine):
 
 def test_ingest_stores_each_version_as_deltas_against_the_previous_one(engine):
     url = "https://www.bis.gov/guidance"
-    source = SourceConfig(name="bis", kind="page", interval=3600, url=url)
+    source = PageConfig(name="bis", kind="page", interval=3600, url=url)
     pages = page_versions(3)
     for page in pages:
         ingestor = Ingestor(engine, source, progress=lambda line: None)

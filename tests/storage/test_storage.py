@@ -9,7 +9,13 @@ from sqlalchemy import inspect, text
 from sqlmodel import select
 
 from storage.blobs import get_blob, put_blob, sha256_hex
-from storage.db import SCHEMA_REVISION, DatabaseError, open_database, session_scope, utcnow
+from storage.db import (
+    SCHEMA_REVISION,
+    DatabaseError,
+    open_database,
+    session_scope,
+    utcnow,
+)
 from storage.models import Blob, Document, Event, Version
 from storage.repository import (
     ensure_source,

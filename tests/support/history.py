@@ -14,12 +14,13 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from spiders.items import FetchFailed, Snapshot
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Document, Event
 from tests.conftest import FILES
-from tracker.config import Config, ExpectationConfig, SourceConfig, WebConfig
 from tracker.ingest import Ingestor
+from tracker.items import FetchFailed, Snapshot
+from tracker.kinds.page.config import PageConfig
+from tracker.settings import Config, ExpectationConfig, WebConfig
 
 BASE_URL = "https://rulewatch.example"
 GUIDANCE = "https://www.bis.gov/guidance/advanced-computing"
@@ -70,8 +71,8 @@ def make_config(database_url: str, tmp_path: Path) -> Config:
         database_url=database_url,
         web=WebConfig(base_url=BASE_URL, secret_key="test-secret"),
         sources=(
-            SourceConfig(name="bis", kind="page", interval=60, url=GUIDANCE),
-            SourceConfig(name="fr", kind="page", interval=60, url=NOTICE),
+            PageConfig(name="bis", kind="page", interval=60, url=GUIDANCE),
+            PageConfig(name="fr", kind="page", interval=60, url=NOTICE),
         ),
         expectations=(ExpectationConfig(name="gp10", title="GP10 guidance\non Ascend chips", match_any=("GP10",)),),
     )

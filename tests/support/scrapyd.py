@@ -12,9 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.conftest import PROJECT_ROOT
 from tests.support.smtp import free_port
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class NodeProcess:

@@ -5,6 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import PROJECT_ROOT
 from tracker.cli import app
 
 
@@ -141,14 +142,14 @@ def test_json_output_keeps_fetched_text_exact(tmp_path, database_url):
 
 
 def test_check_summary_and_errors_are_escaped(tmp_path, database_url, monkeypatch):
-    import tracker.crawl
-    from tracker.crawl import SourceResult
+    import tracker.crawl.launch
+    from tracker.crawl.launch import SourceResult
 
     path = tmp_path / "r.toml"
     path.write_text(f'[database]\nurl = "{database_url}"\n'
                     '[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n')
     failed = SourceResult(name="bis", status="failed", failures=[f"{HOSTILE_URL}: HTTP 500 {HOSTILE_REASON}"])
-    monkeypatch.setattr(tracker.crawl, "run_check", lambda config, engine, names: [failed])
+    monkeypatch.setattr(tracker.crawl.launch, "run_check", lambda config, engine, names: [failed])
     result = run("--config", str(path), "check")
     _assert_escaped(result.output)
     lines = result.output.splitlines()
@@ -211,7 +212,6 @@ def test_read_only_database_is_one_line_and_exit_2(tmp_path, database_url, serve
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     url, undo = _read_only(database_url)
     path = tmp_path / "r.toml"
@@ -220,7 +220,7 @@ def test_read_only_database_is_one_line_and_exit_2(tmp_path, database_url, serve
     try:
         _one_error_line(run("--config", str(path), "check"), "read-only")
         _one_error_line(run("--config", str(path), "subscribe", "legal@example.com"), "read-only")
-        project = Path(__file__).resolve().parents[2]
+        project = PROJECT_ROOT
         service = subprocess.run([sys.executable, "-m", "tracker.cli", "--config", str(path), "run"],
                                  env={**os.environ, "PYTHONPATH": str(project)}, capture_output=True, text=True,
                                  timeout=120)

@@ -2,9 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from tracker.config import ConfigError, load_config, parse_duration, parse_host
+from tests.conftest import PROJECT_ROOT
+from tracker.config import load_config, parse_duration
+from tracker.hosts import parse_host
+from tracker.settings import ConfigError
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config" / "rulewatch.toml"
+REPO_CONFIG = PROJECT_ROOT / "config" / "rulewatch.toml"
 
 
 def write(tmp_path: Path, body: str) -> Path:

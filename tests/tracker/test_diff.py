@@ -3,9 +3,9 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker.diff import (
-    diff_contents,
-    diff_words,
+from tracker.reading.content import Block, Content
+from tracker.redline.compute import diff_contents, diff_words
+from tracker.redline.render import (
     excerpt,
     excerpt_html,
     redline_ops,
@@ -13,7 +13,6 @@ from tracker.diff import (
     render_html,
     render_text,
 )
-from tracker.model import Block, Content
 
 SECTION = "§ 744.23"
 

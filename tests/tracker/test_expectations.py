@@ -7,15 +7,16 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from spiders.items import Snapshot
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Delivery, Event
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.cli import app
-from tracker.config import ExpectationConfig, load_config
+from tracker.config import load_config
 from tracker.expectations import matches
 from tracker.ingest import Ingestor
-from tracker.model import Block, Content
+from tracker.items import Snapshot
+from tracker.reading.content import Block, Content
+from tracker.settings import ExpectationConfig
 
 
 def content(title, *paragraphs):

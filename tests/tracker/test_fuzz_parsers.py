@@ -1,8 +1,8 @@
-"""Fuzzing every parser behind `extract_content` with damaged versions of the saved fixtures.
+"""Fuzzing every parser of every kind with damaged versions of the saved fixtures.
 
 Inputs are the saved HTML, eCFR XML, Federal Register JSON and PDF files cut at
 random points, with bits flipped, spliced with random bytes, or replaced by
-random bytes altogether. For each, `extract_content(Snapshot(...))` may give a
+random bytes altogether. For each, the kind's reader (`KINDS[...].read`) may give a
 `Content` or raise `ContentError`; any other exception is a crash. Every call
 runs under a wall-clock alarm (`HANG_SECONDS`, generous): it detects hangs, it
 is not a speed check.
@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from spiders.items import Snapshot
-from tracker.extract import ContentError, extract_content
-from tracker.model import Content
+from tracker.items import Snapshot
+from tracker.kinds import KINDS
+from tracker.reading.content import Content
+from tracker.reading.errors import ContentError
 
 FILES = Path(__file__).resolve().parent.parent / "files"
 HANG_SECONDS = 10.0
@@ -38,7 +39,7 @@ HANG_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Target:
-    """One parser: its seed files and how a body reaches it through extract_content."""
+    """One parser: its seed files and how a body reaches it through read_body."""
 
     name: str
     seeds: tuple[Path, ...]
@@ -208,11 +209,16 @@ class Failure:
     trace: str
 
 
+def read_as(target: Target, fetched: Snapshot) -> Content:
+    """Through the reader of the kind its source would be: a format of its own, else a site's pages."""
+    return KINDS.get(target.extra.get("format", ""), KINDS["site"]).read(fetched, source=None)
+
+
 def run(target: Target, body: bytes, seconds: float = HANG_SECONDS) -> Failure | str:
     """Run one input: "content", "refused" (a ContentError), or a Failure."""
     try:
         with alarm(seconds):
-            result = extract_content(snapshot(target, body))
+            result = read_as(target, snapshot(target, body))
     except ContentError:
         return "refused"
     except Hang as exc:
@@ -284,7 +290,7 @@ def test_truncation_at_every_point_of_the_ecfr_part():
 
 def test_the_alarm_reports_a_hang():
     target = Target("slow", (), "text/plain")
-    import tracker.extract as extract
+    import tracker.reading.body as extract
 
     real = extract.normalize_text
     try:
@@ -345,7 +351,7 @@ def test_fr_record_with_a_field_of_the_wrong_json_type(field_name, value):
 )
 def test_pathological_html_is_a_content_error_naming_the_page(body, reason):
     with pytest.raises(ContentError) as refused:
-        extract_content(snapshot(TARGETS["html"], body))
+        read_as(TARGETS["html"], snapshot(TARGETS["html"], body))
     message = str(refused.value)
     assert reason in message and TARGETS["html"].key in message
     assert "\n" not in message
@@ -354,5 +360,5 @@ def test_pathological_html_is_a_content_error_naming_the_page(body, reason):
 def test_a_pathological_federal_register_full_text_is_a_content_error():
     fetched = snapshot(TARGETS["json-fulltext"], b"<html><body>" + b"<div>" * 20_000 + b"deep")
     with pytest.raises(ContentError, match="nested deeper than 512 levels; not read") as refused:
-        extract_content(fetched)
+        read_as(TARGETS["json-fulltext"], fetched)
     assert fetched.final_url in str(refused.value)

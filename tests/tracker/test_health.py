@@ -9,7 +9,7 @@ from storage.models import AdminNotice, Source
 from tests.support.smtp import SmtpSink
 from tracker.alerts.sender import Sender
 from tracker.config import load_config
-from tracker.crawl import run_check
+from tracker.crawl.launch import run_check
 from tracker.health import is_stale
 
 

@@ -16,15 +16,17 @@ import pytest
 from sqlalchemy.exc import DataError
 from sqlmodel import select
 
-from spiders.items import Snapshot
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Document, Source, Version
 from storage.repository import KEY_BYTES
 from tests.conftest import FILES
 from tracker import ingest as ingest_module
 from tracker.config import load_config
-from tracker.extract import READER
-from tracker.ingest import Ingestor, load_content
+from tracker.ingest import Ingestor
+from tracker.items import Snapshot
+from tracker.kinds.page import content as page_reader
+from tracker.reading.body import READER
+from tracker.stored import load_content
 
 PAGE = (FILES / "pages" / "guidance_v1.html").read_bytes()
 FR_RECORD = json.loads((FILES / "federal_register" / "2025-00636.json").read_text(encoding="utf-8"))
@@ -159,15 +161,15 @@ def test_a_database_refusal_is_a_one_line_failure_without_the_body(sources, monk
 
 
 def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(sources, monkeypatch):
-    real_extract = ingest_module.extract_content
+    real_read = page_reader.read
 
-    def stuck_on_one(snapshot, selector=None):
+    def stuck_on_one(snapshot, source):
         if snapshot.url.endswith("/stuck"):
             while True:  # a parser in a loop it never leaves
                 time.sleep(0.01)
-        return real_extract(snapshot, selector)
+        return real_read(snapshot, source)
 
-    monkeypatch.setattr(ingest_module, "extract_content", stuck_on_one)
+    monkeypatch.setattr(page_reader, "read", stuck_on_one)
     ingestor = sources("page", document_budget=0.3)
     assert ingestor.ingest_snapshot(page_snapshot(PAGE, url="https://www.bis.gov/stuck")) is None
     assert ingestor.ingest_snapshot(page_snapshot(PAGE)) is not None
@@ -183,11 +185,11 @@ GENERIC_TITLE = "Press release | Bureau of Industry and Security"
 
 def ingest_with_an_older_reader(sources, monkeypatch, body: bytes) -> None:
     """Version 1 as the reader before this one stored it: it took the page's generic <title>."""
-    real_extract = ingest_module.extract_content
+    real_read = page_reader.read
     with monkeypatch.context() as patched:
         patched.setattr(ingest_module, "READER", 1)
-        patched.setattr(ingest_module, "extract_content",
-                        lambda snapshot, selector=None: replace(real_extract(snapshot, selector), title=GENERIC_TITLE))
+        patched.setattr(page_reader, "read",
+                        lambda snapshot, source: replace(real_read(snapshot, source), title=GENERIC_TITLE))
         ingestor = sources("page")
         ingestor.ingest_snapshot(page_snapshot(body))
         ingestor.finish()

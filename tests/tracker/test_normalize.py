@@ -14,18 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from tracker import normalize
-from tracker.model import Content
-from tracker.normalize import (
-    SelectorNotFound,
-    UnreadableDocument,
-    content_hash,
-    decode,
-    fold,
-    normalize_html,
-    normalize_pdf,
-    normalize_text,
-)
+from tracker.reading import html as reading_html
+from tracker.reading import text as reading_text
+from tracker.reading.blocks import fold
+from tracker.reading.content import Content, content_hash
+from tracker.reading.decode import decode
+from tracker.reading.errors import SelectorNotFound, UnreadableDocument
+from tracker.reading.html import normalize_html
+from tracker.reading.text import normalize_pdf, normalize_text
 
 FILES = Path(__file__).parent.parent / "files" / "normalize"
 CASES = json.loads((FILES / "html_cases.json").read_text(encoding="utf-8"))
@@ -133,9 +129,9 @@ def test_absolute_links_survive_a_malformed_base_url():
 
 
 def test_links_are_capped():
-    html = "".join(f"<a href='/d/{i}'>{i}</a>" for i in range(normalize.MAX_LINKS + 5))
+    html = "".join(f"<a href='/d/{i}'>{i}</a>" for i in range(reading_html.MAX_LINKS + 5))
     links = normalize_html(html, base_url="https://x.gov/").links
-    assert len(links) == normalize.MAX_LINKS and links[-1] == f"https://x.gov/d/{normalize.MAX_LINKS - 1}"
+    assert len(links) == reading_html.MAX_LINKS and links[-1] == f"https://x.gov/d/{reading_html.MAX_LINKS - 1}"
 
 
 def test_ecfr_section_anchors():
@@ -432,10 +428,10 @@ def test_pages_past_the_caps_are_refused_before_any_tree_is_built(monkeypatch, h
 
 
 def test_a_page_at_the_caps_is_read():
-    deep = "<div>" * (normalize.MAX_DEPTH - 3) + "deep"  # html and body are levels too
+    deep = "<div>" * (reading_html.MAX_DEPTH - 3) + "deep"  # html and body are levels too
     assert texts(normalize_html(deep)) == ["deep"]
-    wide = "<body>" + "<p>x</p>" * (normalize.MAX_ELEMENTS - 3)
-    assert len(normalize_html(wide).blocks) == normalize.MAX_ELEMENTS - 3
+    wide = "<body>" + "<p>x</p>" * (reading_html.MAX_ELEMENTS - 3)
+    assert len(normalize_html(wide).blocks) == reading_html.MAX_ELEMENTS - 3
 
 
 def test_huge_attributes_and_many_attributes_are_read():
@@ -657,7 +653,7 @@ def test_pdf_wrapped_lines_join_and_hyphenated_words_rejoin():
         "",
         "(b) A second paragraph.",
     ])
-    assert normalize._pdf_paragraphs(page) == [
+    assert reading_text._pdf_paragraphs(page) == [
         "Exporters shall apply for a license under the regulations before any export of the items on the "
         "Entity- List, or of items that are classified under ECCN 3A090- a. Short line ends it.",
         "(b) A second paragraph.",
@@ -668,14 +664,14 @@ def test_one_huge_pdf_paragraph_is_joined_in_linear_time():
     # 40,000 wrapped lines of one paragraph (2.8 MB): rebuilding and re-scanning the paragraph
     # at every line took hours; joined once it is well under a second. The timeout is generous.
     script = (
-        "from tracker.normalize import _pdf_paragraphs\n"
+        "from tracker.reading.text import _pdf_paragraphs\n"
         "line = 'the exporter shall apply for a license before any regu-'\n"
         "page = '\\n'.join(line if n % 2 else line.replace('regu-', 'lations and so') for n in range(40_000))\n"
         "[paragraph] = _pdf_paragraphs(page)\n"
         "print(len(paragraph))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=Path(normalize.__file__).parent.parent)
+                          cwd=Path(reading_text.__file__).parent.parent.parent)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 2_000_000
 

@@ -12,14 +12,25 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker import severity
-from tracker.diff import diff_contents, excerpt_html, redline_ops, redline_ops_json, render_html, render_text
-from tracker.model import SEVERITY_ORDER, Block, Content
-from tracker.normalize import content_hash, decode, fold, normalize_html, normalize_text
+from tracker.reading.blocks import fold
+from tracker.reading.content import Block, Content, content_hash
+from tracker.reading.decode import decode
+from tracker.reading.html import normalize_html
+from tracker.reading.text import normalize_text
+from tracker.redline.compute import diff_contents
+from tracker.redline.render import (
+    excerpt_html,
+    redline_ops,
+    redline_ops_json,
+    render_html,
+    render_text,
+)
 from tracker.severity import assess
+from tracker.severity import rules as severity
+from tracker.severity.model import SEVERITY_ORDER
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

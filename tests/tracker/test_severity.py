@@ -6,11 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker import severity
-from tracker.diff import diff_contents
-from tracker.model import Assessment, Block, Content, Hunk, Op, Redline
-from tracker.normalize import decode, normalize_html
-from tracker.severity import MAX_LINK_REASONS, MAX_REASONS, assess, assess_links
+from tests.conftest import PROJECT_ROOT
+from tracker.reading.content import Block, Content
+from tracker.reading.decode import decode
+from tracker.reading.html import normalize_html
+from tracker.redline.compute import diff_contents
+from tracker.redline.model import Hunk, Op, Redline
+from tracker.severity import rules as severity
+from tracker.severity.model import Assessment
+from tracker.severity.rules import MAX_LINK_REASONS, MAX_REASONS, assess, assess_links
 
 SECTION = "§ 744.23(a)(2)"
 HUAWEI = "using Huawei Ascend chips anywhere in the world violates U.S. export controls"
@@ -433,9 +437,10 @@ def test_an_edit_beside_replacement_characters_is_still_judged(old, new):
 LONG_WORD_CHECK = """
 import sys
 sys.path.insert(0, {root!r})
-from tracker.diff import diff_contents
-from tracker.normalize import normalize_text
+from tracker.redline.compute import diff_contents
+from tracker.reading.text import normalize_text
 from tracker.severity import assess
+from tests.conftest import PROJECT_ROOT
 word = "x" * 150_000  # one long token: a base64 blob, a run of dots, a URL pasted into the text
 old = normalize_text("Intro.\\n\\nThe value " + word + " is allowed here.\\n")
 new = normalize_text("Intro.\\n\\nThe value " + word + " is permitted here.\\n")
@@ -448,9 +453,8 @@ def test_an_edit_after_a_very_long_word_is_judged_in_linear_time():
     # for this word (minutes to hours for longer ones), in one call that holds the GIL.
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = LONG_WORD_CHECK.format(root=str(Path(__file__).resolve().parents[2]))
+    script = LONG_WORD_CHECK.format(root=str(PROJECT_ROOT))
     try:
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
     except subprocess.TimeoutExpired:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from itertools import groupby
+from pathlib import Path
 
 from markupsafe import Markup
 
-from tracker.alerts.story import Story, one_line
-from tracker.present import iso
-from tracker.web.render import environment
+from tracker.alerts.event_summary import EventSummary, one_line
+from tracker.schemas import iso
+from tracker.templating import environment_for
+
+environment = environment_for(Path(__file__).parent / "templates")
 
 # Mail clients drop <style> blocks; the redline's classes become inline styles.
 INLINE_STYLES = {
@@ -45,15 +48,15 @@ def _envelope(
 
 
 def event_message(
-    story: Story, *, sender: str, recipient: str, message_id: str, unsubscribe_url: str, feed_url: str, manage_url: str, sent_at
+    summary: EventSummary, *, sender: str, recipient: str, message_id: str, unsubscribe_url: str, feed_url: str, manage_url: str, sent_at
 ) -> EmailMessage:
-    message = _envelope(f"[Rulewatch] {story.headline}", sender, recipient, message_id, unsubscribe_url, sent_at)
-    values = {"story": story, "unsubscribe_url": unsubscribe_url, "feed_url": feed_url, "manage_url": manage_url,
-              "fetched_at": iso(story.fetched_at)}
-    message.set_content(environment.get_template("email/event.txt").render(**values))
+    message = _envelope(f"[Rulewatch] {summary.headline}", sender, recipient, message_id, unsubscribe_url, sent_at)
+    values = {"summary": summary, "unsubscribe_url": unsubscribe_url, "feed_url": feed_url, "manage_url": manage_url,
+              "fetched_at": iso(summary.fetched_at)}
+    message.set_content(environment.get_template("event.txt").render(**values))
     message.add_alternative(
-        environment.get_template("email/event.html").render(
-            **values, excerpt=Markup(inline_styles(story.excerpt_html))  # escaped by the diff renderer
+        environment.get_template("event.html").render(
+            **values, excerpt=Markup(inline_styles(summary.excerpt_html))  # escaped by the diff renderer
         ),
         subtype="html",
     )
@@ -61,23 +64,23 @@ def event_message(
 
 
 def digest_message(
-    stories: list[Story], *, cadence: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str,
+    summaries: list[EventSummary], *, cadence: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str,
     feed_url: str, manage_url: str, sent_at
 ) -> EmailMessage:
     """One message for the period, grouped by source, then by document."""
-    ordered = sorted(stories, key=lambda s: (s.source, s.document.id, s.event.detected_at, s.event.id))
+    ordered = sorted(summaries, key=lambda s: (s.source, s.document.id, s.event.detected_at, s.event.id))
     groups = [
         (source, [(doc_id, list(items)) for doc_id, items in groupby(by_source, key=lambda s: s.document.id)])
         for source, by_source in groupby(ordered, key=lambda s: s.source)
     ]
-    subject = f"[Rulewatch] {cadence.capitalize()} digest: {len(stories)} change{'s' if len(stories) != 1 else ''}"
+    subject = f"[Rulewatch] {cadence.capitalize()} digest: {len(summaries)} change{'s' if len(summaries) != 1 else ''}"
     message = _envelope(subject, sender, recipient, message_id, unsubscribe_url, sent_at)
-    values = {"groups": groups, "cadence": cadence, "count": len(stories), "unsubscribe_url": unsubscribe_url,
+    values = {"groups": groups, "cadence": cadence, "count": len(summaries), "unsubscribe_url": unsubscribe_url,
               "feed_url": feed_url, "manage_url": manage_url, "iso": iso}
-    message.set_content(environment.get_template("email/digest.txt").render(**values))
+    message.set_content(environment.get_template("digest.txt").render(**values))
     message.add_alternative(
-        environment.get_template("email/digest.html").render(
-            **values, excerpt=lambda story: Markup(inline_styles(story.excerpt_html))
+        environment.get_template("digest.html").render(
+            **values, excerpt=lambda summary: Markup(inline_styles(summary.excerpt_html))
         ),
         subtype="html",
     )

@@ -18,12 +18,12 @@ from sqlmodel import Session, col, select
 
 from storage.models import Document, Event, Source, Subscriber
 from storage.repository import get_source
-from tracker.alerts.story import Story, one_line, tell
+from tracker.alerts.event_summary import EventSummary, one_line, summarize_event
 from tracker.alerts.subscribers import follows, severity_reaches
 from tracker.alerts.tokens import FEED, make_token, signing_key
-from tracker.config import Config
-from tracker.present import iso
-from tracker.web.render import is_http_url
+from tracker.schemas import iso
+from tracker.settings import Config
+from tracker.templating import is_http_url
 
 FeedFormat = Literal["atom", "rss"]
 
@@ -113,33 +113,33 @@ def _pick(session: Session, query, subscriber: Subscriber | None, limit: int) ->
 
 
 def _add_entry(session: Session, config: Config, base: str, entry, event: Event, fmt: FeedFormat) -> None:
-    story = tell(session, config, event)  # the same headline, reasons and excerpt as the email
+    summary = summarize_event(session, config, event)  # the same headline, reasons and excerpt as the email
     moment = _aware(event.detected_at)
     entry.id(_tag(base, f"events/{event.id}"))
-    entry.title(feed_title(story.headline, fmt))
-    entry.link(href=story.diff_url, rel="alternate")
+    entry.title(feed_title(summary.headline, fmt))
+    entry.link(href=summary.diff_url, rel="alternate")
     entry.updated(moment)
     entry.published(moment)
-    entry.author(name=story.source)
+    entry.author(name=summary.source)
     entry.category(term=event.kind, label=event.kind.replace("_", " "))
-    entry.category(term=f"source:{story.source}", label=f"source: {story.source}")
+    entry.category(term=f"source:{summary.source}", label=f"source: {summary.source}")
     if event.kind == "changed" and event.severity:
         entry.category(term=f"severity:{event.severity}", label=f"severity: {event.severity}")
     # type="html" on the summary too: RSS readers take <description> as HTML anyway.
-    summary = one_line(event.summary, 300) or story.headline
-    entry.summary(xml_safe(html.escape(summary)), type="html")
-    entry.content(xml_safe(entry_html(story)), type="html")
+    line = one_line(event.summary, 300) or summary.headline
+    entry.summary(xml_safe(html.escape(line)), type="html")
+    entry.content(xml_safe(entry_html(summary)), type="html")
 
 
-def entry_html(story: Story) -> str:
-    """The entry's content. Fetched text is escaped here, or by excerpt_html in the story."""
-    event = story.event
-    lines = [f"<p><strong>{html.escape(story.headline)}</strong></p>", "<p>"]
+def entry_html(summary: EventSummary) -> str:
+    """The entry's content. Fetched text is escaped here, or by excerpt_html in the summary."""
+    event = summary.event
+    lines = [f"<p><strong>{html.escape(summary.headline)}</strong></p>", "<p>"]
     if event.kind == "changed":
         lines.append(f"Severity: <strong>{html.escape(event.severity or '')}</strong><br>")
-    lines.append(f"Source: {html.escape(story.source)}<br>")
-    url = html.escape(story.document_url)
-    if is_http_url(story.document_url):
+    lines.append(f"Source: {html.escape(summary.source)}<br>")
+    url = html.escape(summary.document_url)
+    if is_http_url(summary.document_url):
         lines.append(f'Document: <a href="{url}">{url}</a><br>')
     else:
         lines.append(f"Document: {url}<br>")
@@ -149,15 +149,15 @@ def entry_html(story: Story) -> str:
         lines.append(f"Version {event.to_version}<br>")
     elif event.from_version:
         lines.append(f"Last version {event.from_version}<br>")
-    if story.fetched_at:
-        lines.append(f"Fetched {iso(story.fetched_at)}, SHA-256 {html.escape(story.sha256)}<br>")
+    if summary.fetched_at:
+        lines.append(f"Fetched {iso(summary.fetched_at)}, SHA-256 {html.escape(summary.sha256)}<br>")
     lines.append(f"Detected {iso(event.detected_at)}</p>")
-    if story.reasons:
-        items = "".join(f"<li>{html.escape(reason)}</li>" for reason in story.reasons)
+    if summary.reasons:
+        items = "".join(f"<li>{html.escape(reason)}</li>" for reason in summary.reasons)
         lines.append(f"<ul>{items}</ul>")
-    if story.excerpt_html:
-        lines.append(story.excerpt_html)
-    lines.append(f'<p><a href="{html.escape(story.diff_url)}">See the full redline</a></p>')
+    if summary.excerpt_html:
+        lines.append(summary.excerpt_html)
+    lines.append(f'<p><a href="{html.escape(summary.diff_url)}">See the full redline</a></p>')
     return "\n".join(lines)
 
 

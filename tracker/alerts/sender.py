@@ -25,17 +25,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterator
 
-from sqlalchemy.engine import Engine
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope, utcnow
 from storage.models import AdminNotice, Delivery, Event, Subscriber
 from tracker.alerts.email import digest_message, event_message, notice_message
+from tracker.alerts.event_summary import summarize_event
 from tracker.alerts.outbox import DIGEST, IMMEDIATE, message_id
-from tracker.alerts.story import tell
-from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_manage_token, make_token, signing_key
-from tracker.config import Config, MailConfig
+from tracker.alerts.tokens import (
+    FEED,
+    UNSUBSCRIBE,
+    make_manage_token,
+    make_token,
+    signing_key,
+)
+from tracker.settings import Config, MailConfig
 
 CLAIM_LEASE = timedelta(seconds=45)  # a claim unrenewed this long belonged to a process that died
 RENEW_EVERY = 10  # seconds between two renewals of the claims in flight
@@ -274,7 +280,7 @@ class Sender:
                 delivery.last_error = "subscriber unsubscribed before it was sent"
                 return
             message = event_message(
-                tell(session, self.config, session.get(Event, delivery.event_id)),
+                summarize_event(session, self.config, session.get(Event, delivery.event_id)),
                 sender=self.config.mail.sender,
                 recipient=subscriber.email,
                 message_id=delivery.message_id,
@@ -364,9 +370,9 @@ class Sender:
             if claimed != len(delivery_ids):  # another sender is on it: leave it to them
                 session.rollback()
                 return
-            stories = [tell(session, self.config, session.get(Event, d.event_id)) for d in pending]
+            summaries = [summarize_event(session, self.config, session.get(Event, d.event_id)) for d in pending]
             message = digest_message(
-                stories,
+                summaries,
                 cadence=subscriber.digest,
                 sender=self.config.mail.sender,
                 recipient=subscriber.email,

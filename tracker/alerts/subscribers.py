@@ -9,8 +9,9 @@ from sqlmodel import Session, select
 
 from storage.db import utcnow
 from storage.models import Event, Subscriber
-from tracker.config import SEVERITIES, SubscriberConfig
-from tracker.model import SEVERITY_ORDER
+from tracker.config import SEVERITIES
+from tracker.settings import SubscriberConfig
+from tracker.severity.model import SEVERITY_ORDER
 
 
 class SubscriberError(ValueError):

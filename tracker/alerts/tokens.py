@@ -10,7 +10,12 @@ from __future__ import annotations
 import secrets
 import time
 
-from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 

@@ -21,7 +21,7 @@ from storage.models import Document, Event, Source
 from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
-from tracker.crawl import run_check
+from tracker.crawl.launch import run_check
 from tracker.demo.mailbox import MailFolder
 from tracker.demo.server import FixtureServer
 from tracker.demo.story import TIMELINE, Sources

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from spiders.federal_register import SEARCH_FIELDS
 from tracker.demo.server import FixtureServer
+from tracker.kinds.federal_register.spider import SEARCH_FIELDS
 
 FILES = Path(__file__).parent / "files"
 REAL_FR = "https://www.federalregister.gov"

@@ -11,7 +11,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
@@ -23,11 +26,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage.db import utcnow
 from storage.models import Setting
-from tracker.cluster import cluster_state
-from tracker.config import Config
-from tracker.present import iso
+from storage.repository import check_runs_state
+from tracker.schemas import iso
+from tracker.settings import Config
 from tracker.web import (
-    routes_admin, routes_api, routes_changes, routes_documents, routes_feeds, routes_subscriptions,
+    routes_admin,
+    routes_api,
+    routes_changes,
+    routes_documents,
+    routes_feeds,
+    routes_subscriptions,
 )
 from tracker.web.common import message
 from tracker.web.limits import BodyLimit
@@ -84,7 +92,7 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
                 heartbeat = session.get(Setting, HEARTBEAT_KEY)
                 scheduler = scheduler_state(heartbeat.value if heartbeat else None)
                 if config.cluster is not None:
-                    scheduler["cluster"] = cluster_state(session, utcnow())
+                    scheduler["cluster"] = check_runs_state(session, utcnow())
         except Exception:
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", **scheduler})
@@ -155,7 +163,7 @@ def _time(text: str) -> datetime | None:
 
 def serve(config: Config, engine: Engine) -> None:
     """Run the web app on [web] host and port until interrupted. Uvicorn's own loggers are left to
-    propagate to the root logger, which the caller sets up (tracker.scheduler.configure_logging)."""
+    propagate to the root logger, which the caller sets up (tracker.service.scheduler.configure_logging)."""
     import uvicorn
 
     uvicorn.run(create_app(config, engine), host=config.web.host, port=config.web.port, log_level="info",

@@ -11,12 +11,10 @@ from sqlmodel import Session
 from starlette.convertors import Convertor, register_url_convertor
 
 from storage.db import session_scope
-from storage.repository import MAX_ROW_ID
 from tracker.alerts.tokens import signing_key
-from tracker.config import Config
+from tracker.settings import Config
 from tracker.web.render import environment
 from tracker.web.security import CSRF_FIELD
-
 
 
 class RowIdConvertor(Convertor[int]):

@@ -15,10 +15,11 @@ from sqlmodel import Session
 from storage.db import utcnow
 from storage.models import Document, Event, Version
 from storage.repository import get_source, list_sources
-from tracker.alerts.story import diff_url
-from tracker.config import SEVERITIES, Config
+from tracker.alerts.event_summary import diff_url
+from tracker.config import SEVERITIES
 from tracker.health import is_stale
-from tracker.present import iso
+from tracker.schemas import iso
+from tracker.settings import Config
 
 ERROR_PREVIEW = 300  # characters of an error on public pages; admins see all of it
 EVENT_KINDS = ("new", "changed", "removed", "expectation_met")

@@ -17,13 +17,31 @@ from sqlmodel import Session
 
 from storage.models import Subscriber
 from storage.repository import failing_deliveries, list_subscribers
-from tracker.config import Config
-from tracker.present import iso
-from tracker.web.common import first, forbidden, form_fields, get_config, get_session, key_for, not_found, page
+from tracker.schemas import iso
+from tracker.settings import Config
+from tracker.web.common import (
+    first,
+    forbidden,
+    form_fields,
+    get_config,
+    get_session,
+    key_for,
+    not_found,
+    page,
+)
 from tracker.web.queries import source_health
 from tracker.web.security import (
-    ADMIN_COOKIE, ADMIN_HELP, ADMIN_SESSION_MAX_AGE, CSRF_FIELD, admin_session_valid, bearer_token,
-    check_admin_token, csrf_token, csrf_valid, end_admin_session, start_admin_session,
+    ADMIN_COOKIE,
+    ADMIN_HELP,
+    ADMIN_SESSION_MAX_AGE,
+    CSRF_FIELD,
+    admin_session_valid,
+    bearer_token,
+    check_admin_token,
+    csrf_token,
+    csrf_valid,
+    end_admin_session,
+    start_admin_session,
 )
 
 pages = APIRouter(include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The JSON API: the same shapes as the command line's --json output (tracker.present).
+"""The JSON API: the same shapes as the command line's --json output (tracker.schemas).
 
 /api/changes          as `rulewatch changes --json`, with the /changes filters
 /api/documents        as `rulewatch documents --json`
@@ -17,12 +17,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import Session
 
 from storage.models import Document
-from storage.repository import list_documents, list_events, list_sources, list_versions
-from tracker.config import Config
-from tracker.present import document_summary_json, event_json, version_json
-from tracker.review import ReviewError, compare_versions
-from tracker.web.common import MAX_ROW_ID, get_config, get_session
+from storage.repository import (
+    MAX_ROW_ID,
+    list_documents,
+    list_events,
+    list_sources,
+    list_versions,
+)
+from tracker.compare import ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
+from tracker.schemas import document_summary_json, event_json, version_json
+from tracker.settings import Config
+from tracker.web.common import get_config, get_session
 from tracker.web.queries import FilterError, change_filters, source_health
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -91,7 +97,7 @@ def diff(
     found = _document(session, document_id)
     try:
         return compare_versions(session, found, from_, to).to_json()
-    except ReviewError as exc:
+    except ComparisonError as exc:
         raise HTTPException(404, str(exc)) from None
 
 

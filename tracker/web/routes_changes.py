@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 
 from storage.repository import list_events, list_sources
-from tracker.config import SEVERITIES, Config
+from tracker.config import SEVERITIES
+from tracker.settings import Config
 from tracker.web.common import bad_request, get_config, get_session, page
 from tracker.web.queries import EVENT_KINDS, FilterError, change_filters, event_rows
 

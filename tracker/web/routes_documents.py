@@ -16,16 +16,33 @@ from sqlmodel import Session
 
 from storage.blobs import get_blob
 from storage.models import Document, Source
-from storage.repository import get_version, list_documents, list_events, list_sources, list_versions
-from tracker.config import Config
-from tracker.diff import render_html
-from tracker.health import STALE_AFTER
-from tracker.review import Comparison, ReviewError, compare_versions
-from tracker.web.common import MAX_ROW_ID, bad_request, get_config, get_session, not_found, page
+from storage.repository import (
+    MAX_ROW_ID,
+    get_version,
+    list_documents,
+    list_events,
+    list_sources,
+    list_versions,
+)
+from tracker.compare import Comparison, ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
+from tracker.health import STALE_AFTER
+from tracker.redline.render import render_html
+from tracker.settings import Config
+from tracker.web.common import (
+    bad_request,
+    get_config,
+    get_session,
+    not_found,
+    page,
+)
 from tracker.web.queries import event_rows, source_health, version_evidence
-from tracker.web.redline import changed_sections, side_by_side_html, substantive_only
 from tracker.web.render import standalone_redline
+from tracker.web.side_by_side import (
+    changed_sections,
+    side_by_side_html,
+    substantive_only,
+)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -189,7 +206,7 @@ def _comparison(request: Request, session: Session, document_id: int, from_: str
         return not_found(request, f"There is no document {document_id}.")
     try:
         return compare_versions(session, document, version_number(from_), version_number(to))
-    except (ReviewError, ValueError) as exc:
+    except (ComparisonError, ValueError) as exc:
         return not_found(request, str(exc))
 
 

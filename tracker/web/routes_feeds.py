@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from tracker.alerts.feeds import build_feed
 from tracker.alerts.tokens import FEED, signing_key, subscriber_for_token
-from tracker.config import Config
+from tracker.settings import Config
 from tracker.web.common import get_config, get_session
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])

@@ -21,11 +21,29 @@ from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 
 from storage.models import Subscriber
-from tracker.alerts.subscribers import SubscriberError, deactivate, normalize_email, upsert_subscriber
-from tracker.alerts.tokens import UNSUBSCRIBE, subscriber_for_manage_token, subscriber_for_token
-from tracker.config import DIGESTS, Config, SubscriberConfig
+from tracker.alerts.subscribers import (
+    SubscriberError,
+    deactivate,
+    normalize_email,
+    upsert_subscriber,
+)
+from tracker.alerts.tokens import (
+    UNSUBSCRIBE,
+    subscriber_for_manage_token,
+    subscriber_for_token,
+)
+from tracker.config import DIGESTS
+from tracker.settings import Config, SubscriberConfig
 from tracker.web.common import (
-    bad_request, first, forbidden, form_fields, get_config, get_session, key_for, not_found, page,
+    bad_request,
+    first,
+    forbidden,
+    form_fields,
+    get_config,
+    get_session,
+    key_for,
+    not_found,
+    page,
 )
 from tracker.web.security import CSRF_FIELD, csrf_token, csrf_valid
 

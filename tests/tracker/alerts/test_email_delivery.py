@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from textwrap import dedent
 from urllib.parse import urlsplit
@@ -19,18 +19,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from spiders.items import Snapshot
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Delivery, Subscriber
-from tests.conftest import FILES
+from tests.conftest import FILES, PROJECT_ROOT
 from tracker.alerts import sender as sender_module
 from tracker.alerts.sender import CLAIM_LEASE, Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
 from tracker.ingest import Ingestor
+from tracker.items import Snapshot
 
 PAGES = FILES / "pages"
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 class Newsroom:

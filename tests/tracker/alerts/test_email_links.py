@@ -11,8 +11,8 @@ from storage.db import session_scope, utcnow
 from storage.models import Document, Event
 from tests.support.history import GUIDANCE, build_history
 from tracker.alerts.email import digest_message, event_message
+from tracker.alerts.event_summary import summarize_event
 from tracker.alerts.feeds import entry_html
-from tracker.alerts.story import tell
 
 HOSTILE_URLS = [
     "javascript:alert(document.cookie)",
@@ -50,11 +50,11 @@ def test_only_http_links_in_alert_emails_and_feed_entries(database_url, tmp_path
         for url in HOSTILE_URLS:
             with session_scope(history.engine) as session:
                 session.get(Document, history.documents[GUIDANCE]).url = url
-                story = tell(session, history.config, session.get(Event, history.events["negation"]))
+                summary = summarize_event(session, history.config, session.get(Event, history.events["negation"]))
             bodies = {
-                "event": event_message(story, **links).get_body(("html",)).get_content(),
-                "digest": digest_message([story], cadence="daily", **links).get_body(("html",)).get_content(),
-                "feed": entry_html(story),
+                "event": event_message(summary, **links).get_body(("html",)).get_content(),
+                "digest": digest_message([summary], cadence="daily", **links).get_body(("html",)).get_content(),
+                "feed": entry_html(summary),
             }
             for name, body in bodies.items():
                 for href in hrefs(body):

@@ -13,13 +13,21 @@ from sqlmodel import select
 
 from storage.db import open_database, session_scope
 from storage.models import Document, Event
+from tests.support.history import (
+    BASE_URL,
+    GUIDANCE,
+    NEWCOMER,
+    NOTICE,
+    PRESS,
+    SCRIPT,
+    add_expectation_met,
+    build_history,
+    make_config,
+)
 from tracker.alerts.feeds import build_feed
 from tracker.alerts.subscribers import upsert_subscriber
 from tracker.alerts.tokens import FEED, make_token
-from tracker.config import SubscriberConfig
-from tests.support.history import (
-    BASE_URL, GUIDANCE, NEWCOMER, NOTICE, PRESS, SCRIPT, add_expectation_met, build_history, make_config,
-)
+from tracker.settings import SubscriberConfig
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"

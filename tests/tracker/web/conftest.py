@@ -8,11 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from storage.db import session_scope
-from tracker.alerts.subscribers import upsert_subscriber
-from tracker.config import SubscriberConfig
-from tracker.web.app import create_app
 from tests.support.history import build_history
 from tests.tracker.web.helpers import ADMIN_TOKEN
+from tracker.alerts.subscribers import upsert_subscriber
+from tracker.settings import SubscriberConfig
+from tracker.web.app import create_app
 
 
 @pytest.fixture

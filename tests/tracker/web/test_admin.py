@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from storage.db import session_scope, utcnow
 from storage.models import Delivery, Event, Source
-from tracker.web.app import create_app
 from tests.tracker.web.helpers import ADMIN_TOKEN, token_version
+from tracker.web.app import create_app
 
 BEARER = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 API_PATHS = ("/api/admin/sources", "/api/admin/subscribers", "/api/admin/deliveries")

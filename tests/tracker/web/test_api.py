@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 from storage.db import session_scope, utcnow
 from storage.models import Document, ExpectationMet, Setting, Source
 from storage.repository import list_events, list_versions
-from tracker.present import event_json, iso, version_json
-from tracker.review import compare_versions
-from tracker.web.app import scheduler_state
-from tracker.web.queries import parse_moment
 from tests.support.history import GUIDANCE, NEWCOMER, NOTICE
 from tests.tracker.web.helpers import CSP
+from tracker.compare import compare_versions
+from tracker.schemas import event_json, iso, version_json
+from tracker.web.app import scheduler_state
+from tracker.web.queries import parse_moment
 
 API_PATHS = {
     "/api/changes", "/api/documents", "/api/documents/{document_id}", "/api/documents/{document_id}/versions",

@@ -7,11 +7,11 @@ from sqlalchemy import create_engine
 
 from storage.db import session_scope
 from storage.models import Subscriber
+from tests.support.history import GUIDANCE, PRESS, SCRIPT
+from tests.tracker.web.helpers import CSP, active, assert_no_live_markup
 from tracker.alerts.feeds import build_feed
 from tracker.alerts.tokens import FEED, UNSUBSCRIBE, make_token
 from tracker.web.app import create_app
-from tests.support.history import GUIDANCE, PRESS, SCRIPT
-from tests.tracker.web.helpers import CSP, active, assert_no_live_markup
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 RSS_TYPE = "application/rss+xml; charset=utf-8"

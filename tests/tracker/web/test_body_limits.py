@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from fastapi.testclient import TestClient
 
 from storage.db import open_database
+from tests.conftest import PROJECT_ROOT
 from tests.support.smtp import free_port
 from tracker.config import load_config
 from tracker.web import limits
 from tracker.web.app import create_app
 from tracker.web.limits import MAX_FORM_BYTES
 
-PROJECT = Path(__file__).resolve().parents[3]
+PROJECT = PROJECT_ROOT
 MB = 1024 * 1024
 CHUNK = b"a" * MB
 SLACK_KB = 16 * 1024  # peak memory may grow this much (allocator noise), never by the body

@@ -17,11 +17,11 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Source, Version
-from tracker.alerts.tokens import make_manage_token
-from tracker.config import ExpectationConfig
-from tracker.web.app import create_app
 from tests.support.history import PRESS, SCRIPT
 from tests.tracker.web.helpers import ADMIN_TOKEN, CSP, assert_no_live_markup
+from tracker.alerts.tokens import make_manage_token
+from tracker.settings import ExpectationConfig
+from tracker.web.app import create_app
 
 IMG = "<img src=x onerror=alert(1)>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -10,16 +10,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
+from tests.conftest import PROJECT_ROOT
 from tests.support.smtp import free_port
 
-PROJECT = Path(__file__).resolve().parents[3]
+PROJECT = PROJECT_ROOT
 FORGED = "https://evil.example/x\n2026-01-01 00:00:00,000 INFO rulewatch.scheduler: bis: ok\x1b]0;owned\x07"
 
 
 def test_service_loggers_escape_controls(capfd):
-    from tracker.scheduler import configure_logging
+    from tracker.service.scheduler import configure_logging
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -59,5 +59,5 @@ def test_serve_logs_requests_through_the_escaping_formatter(tmp_path):
         log.close()
     written = (tmp_path / "serve.log").read_text()
     access = [line for line in written.splitlines() if "/healthz?probe=1" in line]
-    # The service's format (tracker.scheduler.LOG_FORMAT), not Uvicorn's own "INFO:     …".
+    # The service's format (tracker.service.scheduler.LOG_FORMAT), not Uvicorn's own "INFO:     …".
     assert access and all(re.match(r"\d{4}-\d\d-\d\d [\d:,]+ INFO 127\.0\.0\.1:", line) for line in access), written

@@ -13,10 +13,10 @@ from sqlmodel import select
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
 from storage.models import ExpectationMet, Source, Version
-from tracker.config import SourceConfig
-from tracker.web.app import create_app
 from tests.support.history import GUIDANCE, NEWCOMER, NOTICE, PRESS, PRESS_V2
 from tests.tracker.web.helpers import CSP
+from tracker.kinds.page.config import PageConfig
+from tracker.web.app import create_app
 
 
 def set_source(history, name: str, **fields) -> None:
@@ -51,7 +51,7 @@ def test_dashboard_failing_and_unchecked_sources(client, history):
     text = client.get("/").text
     assert 'class="status-failing">failing<' in text and "HTTP 503" in text
 
-    later = SourceConfig(name="later", kind="page", interval=60, url="https://www.bis.gov/later")
+    later = PageConfig(name="later", kind="page", interval=60, url="https://www.bis.gov/later")
     config = replace(history.config, sources=history.config.sources + (later,))
     text = TestClient(create_app(config, history.engine)).get("/").text
     assert 'class="status-not-checked-yet">not checked yet<' in text

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 
-from tracker.diff import diff_contents, render_html
-from tracker.model import Block, Content
-from tracker.web.redline import changed_sections, side_by_side_html, substantive_only
+from tracker.reading.content import Block, Content
+from tracker.redline.compute import diff_contents
+from tracker.redline.render import render_html
+from tracker.web.side_by_side import (
+    changed_sections,
+    side_by_side_html,
+    substantive_only,
+)
 
 MOVED = "Exporters must keep records of every transfer for five years."
 

@@ -8,11 +8,16 @@ import time
 
 from storage.db import session_scope
 from storage.models import Subscriber
+from tests.tracker.web.helpers import active, token_version
 from tracker.alerts.tokens import (
-    FEED, MANAGE_MAX_AGE, UNSUBSCRIBE, make_manage_token, make_token, subscriber_for_manage_token,
+    FEED,
+    MANAGE_MAX_AGE,
+    UNSUBSCRIBE,
+    make_manage_token,
+    make_token,
+    subscriber_for_manage_token,
 )
 from tracker.web.security import csrf_token
-from tests.tracker.web.helpers import active, token_version
 
 KEY = "test-secret"  # [web] secret_key of the test history
 

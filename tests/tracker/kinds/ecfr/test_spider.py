@@ -1,0 +1,207 @@
+"""The `ecfr` spider against a loopback eCFR versioner: amendments, and every kind of failure.
+
+Each check runs the real crawl (a child process with Scrapy); the database is
+inspected afterwards. Failures are recorded on the source, never versions.
+"""
+
+import json
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from storage.db import open_database, session_scope
+from storage.models import Document, Event, Source, Version
+from tests.conftest import FILES
+from tracker.cli import app
+from tracker.config import load_config
+from tracker.crawl.launch import run_check
+from tracker.kinds.ecfr.spider import VersionsError, latest_amendment
+
+ECFR = FILES / "ecfr"
+VERSIONS = "/api/versioner/v1/versions/title-15.json?part={part}"
+FULL = "/api/versioner/v1/full/{date}/title-15.xml?part={part}"
+
+
+@pytest.fixture
+def ear(server, write_config):
+    def make(*parts):
+        listed = ", ".join(f'"{part}"' for part in parts)
+        config = load_config(
+            write_config(
+                f"""
+                [[sources]]
+                name = "ear"
+                kind = "ecfr"
+                base_url = "{server.base_url}"
+                parts = [{listed}]
+                """
+            )
+        )
+        return config, open_database(config.database_url)
+
+    return make
+
+
+def serve_versions(server, part, name, **options):
+    options.setdefault("content_type", "application/json")
+    server.set(VERSIONS.format(part=part), (ECFR / name).read_bytes(), **options)
+
+
+def serve_xml(server, part, date, name, **options):
+    options.setdefault("content_type", "application/xml")
+    server.set(FULL.format(part=part, date=date), (ECFR / name).read_bytes(), **options)
+
+
+def check(config, engine):
+    [result] = run_check(config, engine, ["ear"])
+    return result
+
+
+def state(engine):
+    with session_scope(engine) as session:
+        source = session.exec(select(Source)).one()
+        documents = session.exec(select(Document).order_by(Document.key)).all()
+        versions = session.exec(select(Version).order_by(Version.id)).all()
+        events = session.exec(select(Event).order_by(Event.id)).all()
+        return source, documents, versions, events
+
+
+def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server, ear):
+    serve_versions(server, "734", "versions_734.json")
+    serve_xml(server, "734", "2024-12-05", "part_734_2024-12-05.xml", etag='"734-a"')
+    serve_versions(server, "744", "versions_744_2025-01-16.json")
+    serve_xml(server, "744", "2025-01-16", "part_744_2025-01-16.xml", etag='"744-a"')
+    config, engine = ear("734", "744")
+
+    first = check(config, engine)
+    assert first.status == "ok" and first.new_versions == 2 and first.events == {"new": 2}
+    _, documents, versions, events = state(engine)
+    assert [d.key for d in documents] == ["15 CFR 734", "15 CFR 744"]
+    part_744 = documents[1]
+    assert part_744.url == server.url("/current/title-15/part-744")
+    assert part_744.title == "PART 744-CONTROL POLICY: END-USER AND END-USE BASED"
+    [version] = [v for v in versions if v.document_id == part_744.id]
+    assert version.url == part_744.url
+    assert version.final_url == server.url(FULL.format(part="744", date="2025-01-16"))
+    assert json.loads(version.evidence) == {"format": "ecfr", "amendment_date": "2025-01-16", "issue_date": "2025-01-17"}
+    assert all(e.kind == "new" and e.baseline for e in events)
+
+    # Nothing amended: the stored XML's validators get a 304, nothing is stored.
+    second = check(config, engine)
+    assert second.status == "ok" and second.unchanged == 2 and second.new_versions == 0
+    asked_again = server.hits_for(FULL.format(part="744", date="2025-01-16"))[1]
+    assert asked_again.headers["If-None-Match"] == '"744-a"'
+
+    serve_versions(server, "744", "versions_744_2026-01-15.json")
+    serve_xml(server, "744", "2026-01-15", "part_744_2026-01-15.xml", etag='"744-b"')
+    third = check(config, engine)
+    assert third.status == "ok" and third.new_versions == 1 and third.events == {"changed:substantive": 1}
+
+    output = CliRunner().invoke(app, ["--config", str(config.path), "changes", "--json"]).output
+    [changed] = [c for c in json.loads(output) if c["event"] == "changed"]
+    assert changed["document"]["key"] == "15 CFR 744" and changed["baseline"] is False
+    assert (changed["from_version"], changed["to_version"]) == (1, 2)
+    anchored = [r for r in changed["reasons"] if r.endswith("in 15 CFR 744.23(a)(2)(ii)")]
+    assert "negation added in 15 CFR 744.23(a)(2)(ii)" in anchored
+    assert any(r.startswith("number changed: 25 percent → 10 percent") for r in anchored)
+    _, _, versions, _ = state(engine)
+    assert json.loads(versions[-1].evidence)["amendment_date"] == "2026-01-15"
+
+
+def test_503_while_the_title_is_reprocessed_is_waited_out(server, ear):
+    serve_versions(server, "744", "unavailable_503.json", status=503, headers={"Retry-After": "3600"})
+    config, engine = ear("744")
+    result = check(config, engine)
+    assert result.status == "failed"
+    assert "HTTP 503" in result.failures[0] and "Title 15 currently unavailable" in result.failures[0]
+    source, documents, versions, events = state(engine)
+    assert documents == [] and versions == [] and events == []
+    assert source.retry_after is not None and source.baseline_at is None
+
+    again = check(config, engine)
+    assert again.status == "skipped" and "Retry-After" in again.message
+    assert len(server.hits_for(VERSIONS.format(part="744"))) == 1
+
+
+def test_a_bad_date_is_a_clear_failure(server, ear):
+    serve_versions(server, "744", "versions_744_2026-01-15.json")
+    serve_xml(server, "744", "2026-01-15", "bad_date_400.json", status=400, content_type="application/json")
+    config, engine = ear("744")
+    result = check(config, engine)
+    assert result.status == "failed"
+    assert "HTTP 400" in result.failures[0] and "Bad date: 2026-01-15" in result.failures[0]
+    assert state(engine)[2] == []
+
+
+def test_truncated_xml_is_a_failure_with_its_bytes_kept(server, ear):
+    serve_versions(server, "744", "versions_744_2025-01-16.json")
+    serve_xml(server, "744", "2025-01-16", "part_744_truncated.xml")
+    config, engine = ear("744")
+    result = check(config, engine)
+    assert result.status == "failed"
+    assert "malformed eCFR XML" in result.failures[0] and "raw bytes kept" in result.failures[0]
+    source, documents, versions, events = state(engine)
+    assert documents == [] and versions == [] and events == []
+    assert "malformed eCFR XML" in source.last_error
+
+
+def test_html_or_malformed_json_instead_of_versions_is_a_failure(server, ear):
+    page = "<!DOCTYPE html><html><head><title>eCFR :: Request Access</title></head><body>Request access</body></html>"
+    server.set(VERSIONS.format(part="734"), page)
+    server.set(VERSIONS.format(part="744"), b'{"content_versions": [{"date": ', content_type="application/json")
+    config, engine = ear("734", "744")
+    result = check(config, engine)
+    assert result.status == "failed" and len(result.failures) == 2
+    failures = " ".join(result.failures)
+    assert "expected JSON, got an HTML page (text/html; charset=utf-8)" in failures
+    assert "malformed JSON" in failures
+    assert not any("/full/" in hit.path for hit in server.hits)
+    assert state(engine)[2] == []
+
+
+# --- reading the versions list (no crawl) --------------------------------------------
+
+
+def test_latest_amendment_ignores_entries_without_a_date():
+    data = json.loads((ECFR / "versions_744_2026-01-15.json").read_text(encoding="utf-8"))
+    assert latest_amendment(data) == ("2026-01-15", "2026-01-20")
+    data["content_versions"] += [
+        {"amendment_date": None, "issue_date": "2027-01-01"},
+        {"amendment_date": "2099-99-99", "issue_date": "2099-99-99"},
+        {"amendment_date": "../../etc", "issue_date": None},
+        "not an entry",
+    ]
+    assert latest_amendment(data) == ("2026-01-15", "2026-01-20")
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"message": "Title 15 currently unavailable"}, "no content_versions list"),
+        ([], "no content_versions list"),
+        ({"content_versions": []}, "no amendment dates"),
+        ({"content_versions": [{"amendment_date": None}]}, "no amendment dates"),
+    ],
+)
+def test_versions_that_name_no_amendment_are_an_error(data, message):
+    with pytest.raises(VersionsError, match=message):
+        latest_amendment(data)
+
+
+def test_a_redirect_off_the_api_host_is_refused(server, other_server, ear):
+    server.set(VERSIONS.format(part="744"), b"", status=302, headers={"Location": other_server.url("/page")})
+    config, engine = ear("744")
+    result = check(config, engine)
+    assert result.status == "failed" and other_server.url("/page") in result.failures[0]
+    assert other_server.hits == []
+    assert state(engine)[2] == []
+
+
+def test_the_api_s_own_words_in_a_failure_are_escaped(server, ear):
+    server.set(VERSIONS.format(part="744"), json.dumps({"error": "Bad part\x1b[2J\nFAKE: ok"}),
+               status=400, content_type="application/json")
+    config, engine = ear("744")
+    [failure] = check(config, engine).failures
+    assert failure.endswith("Bad part\\x1b[2J\\nFAKE: ok")
+    assert "Bad part\\x1b[2J\\nFAKE: ok" in state(engine)[0].last_error

@@ -1,0 +1,85 @@
+"""What spiders yield: the outcome of one fetch, with its evidence.
+
+Spiders know nothing about diffs or alerts; the pipeline hands these to
+tracker.ingest, which decides what they mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Snapshot:
+    """A successful fetch: the raw bytes exactly as received."""
+
+    source: str
+    key: str  # the document's stable identity (canonical URL, FR number, eCFR part)
+    url: str  # what was asked for
+    final_url: str  # where it ended up after redirects
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: datetime
+    title_hint: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+
+@dataclass
+class NotModified:
+    """The server answered 304 to a conditional request: nothing changed."""
+
+    source: str
+    key: str
+    url: str
+    fetched_at: datetime
+
+
+@dataclass
+class FetchFailed:
+    """A fetch that produced no content. `gone` is a 404/410: the page may be removed."""
+
+    source: str
+    key: str
+    url: str
+    fetched_at: datetime
+    error: str
+    status: int | None = None
+    gone: bool = False
+    retry_after: datetime | None = None
+
+
+@dataclass
+class ListingRead:
+    """A search or listing answered well, whatever it listed: the source is reachable."""
+
+    source: str
+    url: str
+    fetched_at: datetime
+
+
+def media_type(content_type: str) -> tuple[str, str | None]:
+    """'text/html; charset=UTF-8' -> ('text/html', 'UTF-8')."""
+    parts = [p.strip() for p in content_type.split(";")]
+    charset = None
+    for part in parts[1:]:
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"\'')
+    return parts[0].lower(), charset
+
+
+def sniff(body: bytes) -> str:
+    head = body[:1024].lstrip().lower()
+    if body.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head or b"<head" in head:
+        return "text/html"
+    if head.startswith((b"{", b"[")):
+        return "application/json"
+    return ""

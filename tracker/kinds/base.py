@@ -1,0 +1,62 @@
+"""What a source kind is: its keys, its spider, how its fetches read, and its ingest rules.
+
+A kind is one package under tracker/kinds holding a `config.py` (its SourceConfig
+subclass), a `spider.py` (its Scrapy spider: fetch and parse only), the reading of what
+it fetches, and an `__init__.py` declaring `KIND`. The registry (tracker.kinds) lists
+the kinds; config validation, the crawl worker and ingest all go through it. The
+spider and the reader are named by import path and loaded only when a source of the
+kind runs, so reading the configuration loads neither Scrapy nor the parsers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from tracker.reading.errors import ContentError, SelectorNotFound, UnreadableDocument
+from tracker.settings import SourceConfig
+
+if TYPE_CHECKING:
+    from tracker.items import Snapshot
+    from tracker.reading.content import Content
+
+
+def _never(previous_evidence: dict, extra: dict) -> bool:
+    return False
+
+
+def load(path: str) -> Any:
+    """'package.module:name' -> that object, importing the module."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # the `kind` key of a [[sources]] table
+    config: type[SourceConfig]
+    spider: str  # "module:Class" of its spider
+    reader: str  # "module:function" turning a Snapshot and the source's config into Content
+    default_interval: str  # when a source gives no `interval`
+    # Every source of the kind in a check shares one spider (one crawler): robots.txt and
+    # the per-host delay then cover them together. Its spider takes `sources`.
+    crawl_together: bool = False
+    # (the previous version's evidence, the new snapshot's `extra`) -> this version is the
+    # document's formal appearance (an FR filing published): expectations are checked again.
+    published_now: Callable[[dict, dict], bool] = _never
+    # ... -> the snapshot is an older copy of what is stored (a filing after its publication):
+    # store nothing.
+    older_copy: Callable[[dict, dict], bool] = _never
+
+    def spider_class(self) -> type:
+        return load(self.spider)
+
+    def read(self, snapshot: Snapshot, source: SourceConfig) -> Content:
+        """The snapshot's content; ContentError, naming its URL, when it cannot be read."""
+        try:
+            return load(self.reader)(snapshot, source)
+        except SelectorNotFound as exc:
+            raise ContentError(f"{exc} at {snapshot.final_url}") from None
+        except UnreadableDocument as exc:  # a damaged PDF, a page nested too deep or too big
+            raise ContentError(f"{exc} ({snapshot.final_url})") from None

@@ -1,0 +1,69 @@
+"""A redline: the difference between two contents, paragraph by paragraph, word by word."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tracker.reading.content import Block
+
+OpKind = Literal["equal", "insert", "delete"]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One run of words in a redline.
+
+    `section` is the anchor of the block the words belong to. `move` is set on
+    the delete/insert pair of a paragraph that moved: "from" at the old place,
+    "to" at the new one, both sharing `move_id`.
+    """
+
+    op: OpKind
+    text: str
+    section: str = ""
+    move: Literal["", "from", "to"] = ""
+    move_id: int = 0
+
+    def to_json(self) -> dict:
+        data: dict = {"op": self.op, "text": self.text, "section": self.section or None}
+        if self.move:
+            data["move"] = self.move
+            data["move_id"] = self.move_id
+        return data
+
+
+HunkKind = Literal["equal", "changed", "inserted", "deleted", "moved"]
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """A paragraph-level piece of a redline.
+
+    `equal`: same block in both; `changed`: a block edited in place (ops hold the
+    word-level redline); `inserted` / `deleted`: a block only in one version;
+    `moved`: the same block at another position (old and new both set).
+    """
+
+    kind: HunkKind
+    old: Block | None
+    new: Block | None
+    ops: tuple[Op, ...] = field(default=())
+
+    @property
+    def section(self) -> str:
+        block = self.new or self.old
+        return block.section if block else ""
+
+
+@dataclass(frozen=True)
+class Redline:
+    """The difference between two contents, paragraph by paragraph."""
+
+    old_title: str
+    new_title: str
+    hunks: tuple[Hunk, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.old_title != self.new_title or any(h.kind != "equal" for h in self.hunks)

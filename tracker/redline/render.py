@@ -1,0 +1,262 @@
+"""Rendering a redline: text, HTML and JSON, whole or as an excerpt."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field, replace
+
+from tracker.redline.compute import diff_words
+from tracker.redline.model import Hunk, Op, Redline
+
+__all__ = [
+    "diff_contents",
+    "diff_words",
+    "excerpt",
+    "excerpt_html",
+    "redline_ops",
+    "redline_ops_json",
+    "render_html",
+    "render_text",
+]
+
+# A number such as 744.23, 1,000 or 2025-01-15 stays one token, so a changed
+# number shows as one replaced token rather than a few changed digits.
+
+
+def _sides(hunk: Hunk) -> tuple[bool, bool]:
+    """Whether the hunk has text in the old version, in the new one."""
+    if hunk.kind == "moved":
+        moved_from = bool(hunk.ops) and hunk.ops[0].move == "from"
+        return moved_from, not moved_from
+    return hunk.kind != "inserted", hunk.kind != "deleted"
+
+
+def redline_ops(redline: Redline) -> list[Op]:
+    """Every op in reading order, with paragraph breaks as "\\n" ops.
+
+    A break is `equal` between paragraphs present in both versions, and an
+    insert or delete next to a paragraph only one version has, so that equal +
+    delete texts join to the old text and equal + insert texts to the new.
+    """
+    out: list[Op] = []
+    old_started = new_started = False
+    for hunk in redline.hunks:
+        has_old, has_new = _sides(hunk)
+        break_old, break_new = has_old and old_started, has_new and new_started
+        if break_old or break_new:
+            kind = "equal" if break_old and break_new else "delete" if break_old else "insert"
+            first = hunk.ops[0] if hunk.ops else Op("equal", "", hunk.section)
+            out.append(Op(kind, "\n", first.section, first.move, first.move_id))
+        out.extend(hunk.ops)
+        old_started = old_started or has_old
+        new_started = new_started or has_new
+    return out
+
+
+def redline_ops_json(redline: Redline) -> list[dict]:
+    """The contract's `ops`: [{"op", "text", "section"}, …]."""
+    return [op.to_json() for op in redline_ops(redline)]
+
+
+# -- rendering ------------------------------------------------------------------
+
+
+@dataclass
+class _Para:
+    """One paragraph as shown: its kind, anchor, note and marked-up parts."""
+
+    kind: str  # title, equal, changed, inserted, deleted, moved-from, moved-to, skip
+    section: str = ""
+    note: str = ""
+    parts: list[tuple[str, str]] = field(default_factory=list)  # (op, text)
+
+
+def _paras(redline: Redline, context: int | None) -> list[_Para]:
+    paras = []
+    if redline.old_title != redline.new_title:
+        ops = diff_words(redline.old_title, redline.new_title)
+        paras.append(_Para("title", parts=[(op.op, op.text) for op in ops]))
+    hunks = redline.hunks
+    shown = [True] * len(hunks)
+    if context is not None:
+        changes = [k for k, h in enumerate(hunks) if h.kind != "equal"]
+        shown = [False] * len(hunks)
+        for k in changes:
+            for near in range(max(0, k - context), min(len(hunks), k + context + 1)):
+                shown[near] = True
+    for hunk, show in zip(hunks, shown):
+        if show:
+            paras.append(_para(hunk))
+        elif not paras or paras[-1].kind != "skip":
+            paras.append(_Para("skip"))
+    return paras
+
+
+def _para(hunk: Hunk) -> _Para:
+    if hunk.kind == "moved":
+        old, new = hunk.old, hunk.new
+        if hunk.ops[0].move == "from":
+            note = f"moved to {new.section}" if new.section else "moved"
+            return _Para("moved-from", old.section, note, [("delete", old.text)])
+        note = f"moved from {old.section}" if old.section else "moved"
+        ops = diff_words(old.text, new.text)
+        return _Para("moved-to", new.section, note, [(op.op, op.text) for op in ops])
+    return _Para(hunk.kind, hunk.section, parts=[(op.op, op.text) for op in hunk.ops])
+
+
+_TEXT_PREFIXES = {"inserted": "+ ", "deleted": "- ", "moved-from": "< ", "moved-to": "> "}
+_TEXT_MARKS = {"equal": ("", ""), "insert": ("{+", "+}"), "delete": ("[-", "-]")}
+
+
+def _para_text(para: _Para) -> str:
+    if para.kind == "skip":
+        return "…"
+    if para.kind in ("equal", "inserted", "deleted", "moved-from"):
+        body = "".join(text for _, text in para.parts)
+    else:
+        body = "".join(_TEXT_MARKS[op][0] + text + _TEXT_MARKS[op][1] for op, text in para.parts)
+    if para.kind == "title":
+        return "Title: " + body
+    if para.kind == "equal":
+        return body
+    prefix = _TEXT_PREFIXES.get(para.kind, "")
+    if para.note:
+        prefix += para.note + ": "
+    anchor = para.section + ":\n" if para.section else ""
+    return anchor + prefix + body
+
+
+def render_text(redline: Redline, context: int | None = None) -> str:
+    """A plain-text redline: [-deleted-] and {+inserted+} inside paragraphs,
+    "+ " / "- " for whole paragraphs, "<" / ">" for moves; with `context`, only
+    that many unchanged paragraphs around each change ("…" for the rest)."""
+    return "\n\n".join(_para_text(p) for p in _paras(redline, context))
+
+
+_HTML_CLASSES = {
+    "title": "para title",
+    "equal": "para equal",
+    "changed": "para changed",
+    "inserted": "para inserted",
+    "deleted": "para deleted",
+    "moved-from": "para moved moved-from rl-moved",
+    "moved-to": "para moved moved-to rl-moved",
+    "skip": "para skip",
+}
+
+
+def _anchor_id(section: str) -> str:
+    return "rl-" + re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
+
+
+def _para_html(para: _Para, ids: set[str] | None) -> str:
+    attrs = f' class="{_HTML_CLASSES[para.kind]}"'
+    if ids is not None and para.section:
+        anchor = _anchor_id(para.section)
+        if anchor not in ids:  # ids stay unique: the first paragraph of a section gets it
+            ids.add(anchor)
+            attrs += f' id="{html.escape(anchor)}"'
+    if para.kind == "skip":
+        return f"<div{attrs}>…</div>"
+    pieces = []
+    if para.kind == "title":
+        pieces.append('<span class="rl-label">Title:</span> ')
+    elif para.kind != "equal" and para.section:
+        pieces.append(f'<span class="rl-section">{html.escape(para.section)}</span> ')
+    if para.note:
+        pieces.append(f'<span class="rl-note">{html.escape(para.note)}</span> ')
+    for op, text in para.parts:
+        if op == "insert":
+            pieces.append(f'<ins class="rl-ins">{html.escape(text)}</ins>')
+        elif op == "delete":
+            pieces.append(f'<del class="rl-del">{html.escape(text)}</del>')
+        else:
+            pieces.append(html.escape(text))
+    return f"<div{attrs}>{''.join(pieces)}</div>"
+
+
+def render_html(redline: Redline, context: int | None = None) -> str:
+    """An HTML fragment of the redline, every text escaped."""
+    ids: set[str] = set()
+    body = "\n".join(_para_html(p, ids) for p in _paras(redline, context))
+    return f'<div class="rl-redline">\n{body}\n</div>'
+
+
+# -- excerpts -------------------------------------------------------------------
+
+_EXCERPT_CONTEXT = 80  # characters of unchanged text kept around an edit
+
+
+def _clip_parts(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Shorten long unchanged runs inside a changed paragraph."""
+    keep = _EXCERPT_CONTEXT
+    out = []
+    for k, (op, text) in enumerate(parts):
+        if op == "equal":
+            first, last = k == 0, k == len(parts) - 1
+            if first and not last and len(text) > keep:
+                text = "…" + text[-keep:]
+            elif last and not first and len(text) > keep:
+                text = text[:keep] + "…"
+            elif not first and not last and len(text) > 2 * keep + 1:
+                text = text[:keep] + "…" + text[-keep:]
+        out.append((op, text))
+    return out
+
+
+def _cut(para: _Para, chars: int) -> _Para:
+    """The paragraph with only its first `chars` characters of text, then "…"."""
+    parts = []
+    for op, text in para.parts:
+        if chars <= 0:
+            break
+        parts.append((op, text[:chars]))
+        chars -= len(text)
+    parts.append(("equal", "…"))
+    return replace(para, parts=parts)
+
+
+def _fit(paras: list[_Para], room: int, render, sep: int) -> list[_Para]:
+    """As many paragraphs as fit in `room` characters once rendered."""
+    out: list[_Para] = []
+    for para in paras:
+        need = len(render(para)) + (sep if out else 0)
+        if need <= room:
+            out.append(para)
+            room -= need
+            continue
+        room -= sep if out else 0
+        lo, hi, best = 0, sum(len(text) for _, text in para.parts), None
+        while lo <= hi:  # the longest cut of this paragraph that still fits
+            mid = (lo + hi) // 2
+            cut = _cut(para, mid)
+            if len(render(cut)) <= room:
+                best, lo = cut, mid + 1
+            else:
+                hi = mid - 1
+        if best is not None:
+            out.append(best)
+        break
+    return out
+
+
+def _excerpt_paras(redline: Redline) -> list[_Para]:
+    paras = [p for p in _paras(redline, 0) if p.kind != "skip"]
+    return [replace(p, parts=_clip_parts(p.parts)) if p.kind != "title" else p for p in paras]
+
+
+def excerpt(redline: Redline, max_chars: int = 600) -> str:
+    """A short plain-text redline of the changed paragraphs only."""
+    paras = _fit(_excerpt_paras(redline), max_chars, _para_text, 2)
+    return "\n\n".join(_para_text(p) for p in paras)
+
+
+def excerpt_html(redline: Redline, max_chars: int = 2000) -> str:
+    """The excerpt as an escaped HTML fragment of at most `max_chars` characters."""
+    start, end = '<div class="rl-redline rl-excerpt">\n', "\n</div>"
+    room = max_chars - len(start) - len(end)
+    paras = _fit(_excerpt_paras(redline), room, lambda p: _para_html(p, None), 1)
+    if not paras:
+        return ""
+    return start + "\n".join(_para_html(p, None) for p in paras) + end
