@@ -29,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import diff_match_patch as dmp_module  # noqa: E402
-from diff_match_patch import diff_match_patch  # noqa: E402
+import diff_match_patch as dmp_module
+from diff_match_patch import diff_match_patch
 
 from tracker.reading.content import Block, Content
 from tracker.redline.compute import diff_contents
@@ -40,34 +40,98 @@ from tracker.redline.render import redline_ops
 MIN_SPEEDUP = 20.0
 
 PHRASES = [
-    "a license is required", "for the export, reexport, or transfer (in-country)",
-    "of any item subject to the EAR", "when the exporter has knowledge",
-    "that the item will be used", "in the design, development, production, or use",
-    "of a supercomputer", "located in or destined to a country", "specified in Country Group D:1",
-    "except as provided in paragraph", "of this section", "the Bureau of Industry and Security",
-    "may inform the exporter", "either individually by specific notice or through amendment",
-    "to the Export Administration Regulations", "an end user or end use", "of concern",
-    "license applications will be reviewed", "with a presumption of denial",
-    "on a case-by-case basis", "taking into account", "the significance of the transaction",
-    "advanced computing items", "integrated circuits", "classified under ECCN",
-    "or related software and technology", "shall be submitted", "no later than",
-    "the effective date", "of this rule", "the Secretary of Commerce", "in consultation with",
-    "the Departments of State, Defense, and Energy", "as defined in part 772 of the EAR",
-    "a foreign-produced item", "is subject to the EAR", "if the item is", "a direct product",
-    "of technology or software", "the term", "means", "any person", "acting on behalf of",
-    "a headquartered entity", "whose ultimate parent", "for purposes of this paragraph",
-    "nothing in this section", "relieves the exporter", "of any other obligation",
-    "recordkeeping requirements", "under part 762", "must be retained", "for a period of",
-    "the license exception", "is not available", "notwithstanding the provisions of",
-    "total processing performance", "performance density", "of the integrated circuit",
-    "a data center", "infrastructure as a service", "model weights", "training of",
-    "dual-use foundation models", "the applicant must certify", "in writing",
-    "at the time of the application", "the license will be valid", "unless revoked",
+    "a license is required",
+    "for the export, reexport, or transfer (in-country)",
+    "of any item subject to the EAR",
+    "when the exporter has knowledge",
+    "that the item will be used",
+    "in the design, development, production, or use",
+    "of a supercomputer",
+    "located in or destined to a country",
+    "specified in Country Group D:1",
+    "except as provided in paragraph",
+    "of this section",
+    "the Bureau of Industry and Security",
+    "may inform the exporter",
+    "either individually by specific notice or through amendment",
+    "to the Export Administration Regulations",
+    "an end user or end use",
+    "of concern",
+    "license applications will be reviewed",
+    "with a presumption of denial",
+    "on a case-by-case basis",
+    "taking into account",
+    "the significance of the transaction",
+    "advanced computing items",
+    "integrated circuits",
+    "classified under ECCN",
+    "or related software and technology",
+    "shall be submitted",
+    "no later than",
+    "the effective date",
+    "of this rule",
+    "the Secretary of Commerce",
+    "in consultation with",
+    "the Departments of State, Defense, and Energy",
+    "as defined in part 772 of the EAR",
+    "a foreign-produced item",
+    "is subject to the EAR",
+    "if the item is",
+    "a direct product",
+    "of technology or software",
+    "the term",
+    "means",
+    "any person",
+    "acting on behalf of",
+    "a headquartered entity",
+    "whose ultimate parent",
+    "for purposes of this paragraph",
+    "nothing in this section",
+    "relieves the exporter",
+    "of any other obligation",
+    "recordkeeping requirements",
+    "under part 762",
+    "must be retained",
+    "for a period of",
+    "the license exception",
+    "is not available",
+    "notwithstanding the provisions of",
+    "total processing performance",
+    "performance density",
+    "of the integrated circuit",
+    "a data center",
+    "infrastructure as a service",
+    "model weights",
+    "training of",
+    "dual-use foundation models",
+    "the applicant must certify",
+    "in writing",
+    "at the time of the application",
+    "the license will be valid",
+    "unless revoked",
 ]
 WORDS = sorted({w for p in PHRASES for w in re.findall(r"[a-z]+", p)})
-TITLE_WORDS = ["Supercomputers", "Advanced", "Computing", "Items", "Restrictions", "Exports",
-               "Certain", "End", "Uses", "Entities", "License", "Requirements", "Foreign",
-               "Direct", "Product", "Rules", "Semiconductor", "Manufacturing", "Equipment"]
+TITLE_WORDS = [
+    "Supercomputers",
+    "Advanced",
+    "Computing",
+    "Items",
+    "Restrictions",
+    "Exports",
+    "Certain",
+    "End",
+    "Uses",
+    "Entities",
+    "License",
+    "Requirements",
+    "Foreign",
+    "Direct",
+    "Product",
+    "Rules",
+    "Semiconductor",
+    "Manufacturing",
+    "Equipment",
+]
 ROMAN = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii"]
 
 
@@ -165,7 +229,7 @@ def rewrite(doc: Content, fraction: float, seed: int) -> Content:
                 out.append(moving.pop())
             continue
         label = block.label + " " if block.label else ""
-        body = block.text[len(label):]
+        body = block.text[len(label) :]
         sentences = re.split(r"(?<=\.) ", body)
         roll = rng.random()
         if roll < 0.55:
@@ -241,8 +305,18 @@ def peak_mb(which: str, args) -> float:
     """
     if not Path("/proc/self/clear_refs").exists():
         return float("nan")
-    command = [sys.executable, __file__, "--measure-memory", which, "--size", str(args.size),
-               "--rewrite", str(args.rewrite), "--seed", str(args.seed)]
+    command = [
+        sys.executable,
+        __file__,
+        "--measure-memory",
+        which,
+        "--size",
+        str(args.size),
+        "--rewrite",
+        str(args.rewrite),
+        "--seed",
+        str(args.seed),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     try:
         return int(done.stdout.split()[-1]) / 1024
@@ -368,8 +442,7 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_100_000, help="document size in bytes")
-    parser.add_argument("--rewrite", type=float, default=0.30,
-                        help="fraction of paragraphs rewritten")
+    parser.add_argument("--rewrite", type=float, default=0.30, help="fraction of paragraphs rewritten")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="runs of diff_contents (median kept)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory runs")
@@ -382,9 +455,11 @@ def main(argv: list[str] | None = None) -> int:
         measure_memory(args.measure_memory, old, new)
         return 0
     old_text, new_text = old.text(), new.text()
-    print(f"document: {len(old_text.encode()):,} bytes, {len(old.blocks):,} blocks; "
-          f"rewritten: {len(new_text.encode()):,} bytes, {len(new.blocks):,} blocks "
-          f"({args.rewrite:.0%} of paragraphs)")
+    print(
+        f"document: {len(old_text.encode()):,} bytes, {len(old.blocks):,} blocks; "
+        f"rewritten: {len(new_text.encode()):,} bytes, {len(new.blocks):,} blocks "
+        f"({args.rewrite:.0%} of paragraphs)"
+    )
 
     exact, exact_time = plain_dmp(old_text, new_text, 0)
     print(f"plain dmp, Diff_Timeout=0:   {exact_time:8.3f} s")
@@ -396,8 +471,11 @@ def main(argv: list[str] | None = None) -> int:
         redline, elapsed = ours(old, new)
         times.append(elapsed)
     ours_time = statistics.median(times)
-    print(f"diff_contents (median of {args.repeat}): {ours_time:8.3f} s  (runs: "
-          + ", ".join(f"{t:.3f}" for t in times) + ")")
+    print(
+        f"diff_contents (median of {args.repeat}): {ours_time:8.3f} s  (runs: "
+        + ", ".join(f"{t:.3f}" for t in times)
+        + ")"
+    )
     speedup = exact_time / ours_time
 
     lev = diff_match_patch().diff_levenshtein
@@ -405,8 +483,10 @@ def main(argv: list[str] | None = None) -> int:
     for hunk in redline.hunks:
         kinds[hunk.kind] = kinds.get(hunk.kind, 0) + 1
     print("hunks: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-    print(f"edit size (dmp Levenshtein, chars): exact dmp {lev(exact):,}, default-timeout dmp "
-          f"{lev(default):,}, diff_contents {lev(as_dmp_diffs(redline)):,}")
+    print(
+        f"edit size (dmp Levenshtein, chars): exact dmp {lev(exact):,}, default-timeout dmp "
+        f"{lev(default):,}, diff_contents {lev(as_dmp_diffs(redline)):,}"
+    )
     rebuilt = check_reconstruction(old, new, redline)
     print(f"ops rebuild both texts: {rebuilt}")
 
@@ -427,15 +507,21 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu = machine()
     py = platform.python_version()
-    print(f"\nmachine: {cpu}; Python {py} ({platform.python_implementation()}); "
-          f"diff-match-patch {dmp_module.__version__}\n")
-    print("| size | rewritten | plain dmp (timeout 0) | plain dmp (default 1 s) | diff_contents "
-          "| speedup | peak MB (ours / dmp) | small edits | CPU | Python |")
+    print(
+        f"\nmachine: {cpu}; Python {py} ({platform.python_implementation()}); "
+        f"diff-match-patch {dmp_module.__version__}\n"
+    )
+    print(
+        "| size | rewritten | plain dmp (timeout 0) | plain dmp (default 1 s) | diff_contents "
+        "| speedup | peak MB (ours / dmp) | small edits | CPU | Python |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     same = sum(same_word for _, same_word, _ in checks)
-    print(f"| {len(old_text.encode()) / 1e6:.2f} MB | {args.rewrite:.0%} | {exact_time:.2f} s "
-          f"| {default_time:.2f} s | {ours_time:.3f} s | {speedup:.1f}x "
-          f"| {ours_peak:.1f} / {dmp_peak:.1f} | {same}/{len(checks)} | {cpu} | {py} |")
+    print(
+        f"| {len(old_text.encode()) / 1e6:.2f} MB | {args.rewrite:.0%} | {exact_time:.2f} s "
+        f"| {default_time:.2f} s | {ours_time:.3f} s | {speedup:.1f}x "
+        f"| {ours_peak:.1f} / {dmp_peak:.1f} | {same}/{len(checks)} | {cpu} | {py} |"
+    )
 
     if speedup < MIN_SPEEDUP:
         print(f"\nFAIL: speedup {speedup:.1f}x is under {MIN_SPEEDUP:.0f}x", file=sys.stderr)

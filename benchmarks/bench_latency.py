@@ -26,8 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import html_page, machine, met, percentile  # noqa: E402
-from benchmarks.service import (  # noqa: E402
+import itertools
+
+from benchmarks.common import html_page, machine, met, percentile
+from benchmarks.service import (
     SmtpRecorder,
     free_port,
     start_service,
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             before = len(smtp.received)
             server.set(PAGE, html_page(1, args.page_bytes, revision=n), etag=f'"r{n}"')
             changed_at = time.monotonic()  # every request logged from now on gets the new version
-            if not wait_until(lambda: len(smtp.received) > before, timeout=args.timeout):
+            if not wait_until(lambda before=before: len(smtp.received) > before, timeout=args.timeout):
                 print(f"change {n}: no message within {args.timeout:g} s", file=sys.stderr)
                 totals.append(float("inf"))
                 continue
@@ -82,12 +84,14 @@ def main(argv: list[str] | None = None) -> int:
             totals.append(arrived - changed_at)
             to_fetch.append(fetched_at - changed_at)
             to_mail.append(arrived - fetched_at)
-            print(f"change {n}: {totals[-1]:.2f} s (to fetch {to_fetch[-1]:.2f} s, fetch to mail "
-                  f"{to_mail[-1]:.2f} s)", file=sys.stderr)
+            print(
+                f"change {n}: {totals[-1]:.2f} s (to fetch {to_fetch[-1]:.2f} s, fetch to mail {to_mail[-1]:.2f} s)",
+                file=sys.stderr,
+            )
         polls = len(server.hits_for(PAGE)) - cycles_start
         elapsed = time.monotonic() - start
         times = server.hits.times_for(PAGE)[cycles_start:]
-        cycles = [b - a for a, b in zip(times, times[1:])]
+        cycles = [b - a for a, b in itertools.pairwise(times)]
     finally:
         stop_service(service)
         smtp.stop()
@@ -100,21 +104,33 @@ def main(argv: list[str] | None = None) -> int:
     missed = len(totals) - len(done)
     cycle = statistics.median(cycles) if cycles else float("nan")
     fetch_share = statistics.mean(to_fetch) / statistics.mean(done)
-    print(f"\n{len(totals)} changes, {missed} without a message; {polls} polls in {elapsed:.0f} s "
-          f"(median poll-to-poll {cycle:.2f} s at interval 1 s)")
+    print(
+        f"\n{len(totals)} changes, {missed} without a message; {polls} polls in {elapsed:.0f} s "
+        f"(median poll-to-poll {cycle:.2f} s at interval 1 s)"
+    )
     print(f"change -> message: p50 {p50:.2f} s, p95 {p95:.2f} s, max {max(totals):.2f} s")
-    print(f"  change -> fetch: mean {statistics.mean(to_fetch):.2f} s, p95 {percentile(to_fetch, 0.95):.2f} s "
-          f"(waiting for the next poll: the interval plus the crawl process's start-up)")
-    print(f"  fetch -> message: mean {statistics.mean(to_mail):.2f} s, p95 {percentile(to_mail, 0.95):.2f} s "
-          f"(the rest of the crawl, ingest and diff, then the outbox drain after the poll and SMTP)")
-    print(f"  dominant: {'waiting for the poll (interval + crawl start-up)' if fetch_share > 0.5 else 'after the fetch (crawl tail, ingest, drain)'}"
-          f" ({fetch_share:.0%} of the mean before the fetch)")
+    print(
+        f"  change -> fetch: mean {statistics.mean(to_fetch):.2f} s, p95 {percentile(to_fetch, 0.95):.2f} s "
+        f"(waiting for the next poll: the interval plus the crawl process's start-up)"
+    )
+    print(
+        f"  fetch -> message: mean {statistics.mean(to_mail):.2f} s, p95 {percentile(to_mail, 0.95):.2f} s "
+        f"(the rest of the crawl, ingest and diff, then the outbox drain after the poll and SMTP)"
+    )
+    print(
+        f"  dominant: {'waiting for the poll (interval + crawl start-up)' if fetch_share > 0.5 else 'after the fetch (crawl tail, ingest, drain)'}"
+        f" ({fetch_share:.0%} of the mean before the fetch)"
+    )
     print(f"machine: {machine()}\n")
-    print("| changes | p50 | p95 | change → fetch (mean) | fetch → mail (mean) | poll cycle (median) "
-          "| goal p95 < 3 s | machine |")
+    print(
+        "| changes | p50 | p95 | change → fetch (mean) | fetch → mail (mean) | poll cycle (median) "
+        "| goal p95 < 3 s | machine |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {len(totals)} | {p50:.2f} s | {p95:.2f} s | {statistics.mean(to_fetch):.2f} s "
-          f"| {statistics.mean(to_mail):.2f} s | {cycle:.2f} s | {met(p95 < GOAL)} | {machine()} |")
+    print(
+        f"| {len(totals)} | {p50:.2f} s | {p95:.2f} s | {statistics.mean(to_fetch):.2f} s "
+        f"| {statistics.mean(to_mail):.2f} s | {cycle:.2f} s | {met(p95 < GOAL)} | {machine()} |"
+    )
     return 0 if p95 < GOAL and not missed else 1
 
 

@@ -33,10 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import csv  # noqa: E402
+import csv
 
-from benchmarks.common import html_page, machine, met, status_kb  # noqa: E402
-from benchmarks.service import (  # noqa: E402
+from benchmarks.common import html_page, machine, met, status_kb
+from benchmarks.service import (
     SmtpRecorder,
     free_port,
     start_service,
@@ -131,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             polls = len(server.hits_for(PAGE)) - first
             samples.append((time.monotonic() - start, polls, parent, tree, max(rss, default=0), tree_pss))
             if len(samples) > 1 and polls // 50 > samples[-2][1] // 50:
-                print(f"{polls} polls, {samples[-1][0]:.0f} s: parent {parent / 1024:.1f} MB, "
-                      f"tree {tree / 1024:.1f} MB (PSS {tree_pss / 1024:.1f} MB)", flush=True)
+                print(
+                    f"{polls} polls, {samples[-1][0]:.0f} s: parent {parent / 1024:.1f} MB, "
+                    f"tree {tree / 1024:.1f} MB (PSS {tree_pss / 1024:.1f} MB)",
+                    flush=True,
+                )
             if len(server.hits_for(PAGE)) >= next_change:
                 revision += 1
                 server.set(PAGE, html_page(1, args.page_bytes, revision=revision), etag=f'"r{revision}"')
@@ -175,23 +178,37 @@ def main(argv: list[str] | None = None) -> int:
     pss_slope = slope([(s[1], mb(s[5])) for s in samples]) * 1000
     flat = late <= early * 1.10 + 10 * 1024 and child_late <= child_early * 1.10 + 10 * 1024
     under = pss_max < LIMIT_MB * 1024
-    print(f"\n{cycles} poll cycles in {elapsed:.0f} s, {revision} page changes, {len(smtp.received)} messages; "
-          f"{len(samples)} samples")
-    print(f"service (parent) RSS: start {mb(start_kb):.1f} MB, max {mb(max_kb):.1f} MB, end {mb(end_kb):.1f} MB; "
-          f"first-tenth mean {mb(early):.1f} MB, last-tenth mean {mb(late):.1f} MB")
-    print(f"crawl child RSS, peak per poll ({len(peaks)} polls with a child sampled): first/last tenth mean "
-          f"{mb(child_early):.1f} / {mb(child_late):.1f} MB, max {mb(child_max):.1f} MB")
-    print(f"process tree (parent + crawl child): max PSS {mb(pss_max):.1f} MB; max RSS sum {mb(tree_max):.1f} MB "
-          f"(counts pages shared after a fork twice)")
-    print(f"trend (least squares against polls, MB per 1,000 polls): parent RSS {parent_slope:+.2f}, "
-          f"crawl child peak {child_slope:+.2f}, tree PSS {pss_slope:+.2f}")
+    print(
+        f"\n{cycles} poll cycles in {elapsed:.0f} s, {revision} page changes, {len(smtp.received)} messages; "
+        f"{len(samples)} samples"
+    )
+    print(
+        f"service (parent) RSS: start {mb(start_kb):.1f} MB, max {mb(max_kb):.1f} MB, end {mb(end_kb):.1f} MB; "
+        f"first-tenth mean {mb(early):.1f} MB, last-tenth mean {mb(late):.1f} MB"
+    )
+    print(
+        f"crawl child RSS, peak per poll ({len(peaks)} polls with a child sampled): first/last tenth mean "
+        f"{mb(child_early):.1f} / {mb(child_late):.1f} MB, max {mb(child_max):.1f} MB"
+    )
+    print(
+        f"process tree (parent + crawl child): max PSS {mb(pss_max):.1f} MB; max RSS sum {mb(tree_max):.1f} MB "
+        f"(counts pages shared after a fork twice)"
+    )
+    print(
+        f"trend (least squares against polls, MB per 1,000 polls): parent RSS {parent_slope:+.2f}, "
+        f"crawl child peak {child_slope:+.2f}, tree PSS {pss_slope:+.2f}"
+    )
     print(f"machine: {machine()}\n")
-    print("| cycles | parent RSS start / max / end | child peak first / last tenth / max | tree max PSS (RSS sum) "
-          "| flat | goal < 250 MB | machine |")
+    print(
+        "| cycles | parent RSS start / max / end | child peak first / last tenth / max | tree max PSS (RSS sum) "
+        "| flat | goal < 250 MB | machine |"
+    )
     print("|---|---|---|---|---|---|---|")
-    print(f"| {cycles} | {mb(start_kb):.0f} / {mb(max_kb):.0f} / {mb(end_kb):.0f} MB "
-          f"| {mb(child_early):.0f} / {mb(child_late):.0f} / {mb(child_max):.0f} MB | {mb(pss_max):.0f} ({mb(tree_max):.0f}) MB "
-          f"| {met(flat)} (parent {parent_slope:+.1f} MB per 1,000 polls) | {met(under)} | {machine()} |")
+    print(
+        f"| {cycles} | {mb(start_kb):.0f} / {mb(max_kb):.0f} / {mb(end_kb):.0f} MB "
+        f"| {mb(child_early):.0f} / {mb(child_late):.0f} / {mb(child_max):.0f} MB | {mb(pss_max):.0f} ({mb(tree_max):.0f}) MB "
+        f"| {met(flat)} (parent {parent_slope:+.1f} MB per 1,000 polls) | {met(under)} | {machine()} |"
+    )
     return 0 if flat and under else 1
 
 

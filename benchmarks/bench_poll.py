@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import Cost, Meter, html_page, machine, met  # noqa: E402
+from benchmarks.common import Cost, Meter, html_page, machine, met
 
 
 def serve(pages: int, size: int) -> None:
@@ -52,14 +52,19 @@ def serve(pages: int, size: int) -> None:
     server.stop()
     paths = [hit.path for hit in server.hits]
     conditional = sum("If-None-Match" in hit.headers or "If-Modified-Since" in hit.headers for hit in server.hits)
-    print(f"fixture server: {len(paths)} requests ({len(set(paths))} distinct paths), "
-          f"{conditional} conditional", file=sys.stderr)
+    print(
+        f"fixture server: {len(paths)} requests ({len(set(paths))} distinct paths), {conditional} conditional",
+        file=sys.stderr,
+    )
 
 
 def start_server(pages: int, size: int) -> tuple[subprocess.Popen, str]:
-    child = subprocess.Popen([sys.executable, __file__, "--serve", "--pages", str(pages),
-                              "--page-bytes", str(size)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "--pages", str(pages), "--page-bytes", str(size)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     base = child.stdout.readline().strip()
     if not base.startswith("http://127.0.0.1:"):
         child.kill()
@@ -87,11 +92,9 @@ def rulewatch_passes(base: str, pages: int, work: Path) -> tuple[Cost, Cost, str
     from tracker.config import load_config
     from tracker.crawl.launch import run_check
 
-    lines = ['[database]\nurl = "sqlite:///rulewatch.db"\n',
-             "[fetch]\ndelay = 0\nretries = 0\ntimeout = 30\n"]
+    lines = ['[database]\nurl = "sqlite:///rulewatch.db"\n', "[fetch]\ndelay = 0\nretries = 0\ntimeout = 30\n"]
     for i in range(pages):
-        lines.append(f'[[sources]]\nname = "p{i:04d}"\nkind = "page"\nurl = "{base}/page/{i}"\n'
-                     'interval = "1h"\n')
+        lines.append(f'[[sources]]\nname = "p{i:04d}"\nkind = "page"\nurl = "{base}/page/{i}"\ninterval = "1h"\n')
     path = work / "rulewatch.toml"
     path.write_text("\n".join(lines))
     config = load_config(path)
@@ -107,9 +110,12 @@ def rulewatch_passes(base: str, pages: int, work: Path) -> tuple[Cost, Cost, str
         unchanged = sum(r.unchanged for r in results)
         failed = sum(r.status != "ok" for r in results)
         summaries.append(f"{fetched} fetched / {unchanged} not modified / {failed} failed")
-        print(f"rulewatch pass {len(costs)}: {meter.cost.wall:.2f} s wall, {meter.cost.cpu:.2f} s CPU "
-              f"(crawl process {meter.cost.children:.2f} s, run_check in this process {meter.cost.own:.2f} s); "
-              + summaries[-1], file=sys.stderr)
+        print(
+            f"rulewatch pass {len(costs)}: {meter.cost.wall:.2f} s wall, {meter.cost.cpu:.2f} s CPU "
+            f"(crawl process {meter.cost.children:.2f} s, run_check in this process {meter.cost.own:.2f} s); "
+            + summaries[-1],
+            file=sys.stderr,
+        )
         if failed:
             print("  first failure: " + next(r.line() for r in results if r.status != "ok"), file=sys.stderr)
             tail = log.read_text(errors="replace").splitlines()[-15:]
@@ -126,20 +132,31 @@ def urlwatch_passes(base: str, pages: int, work: Path) -> tuple[Cost, Cost, str]
     urls = work / "urls.yaml"
     urls.write_text("---\n".join(f"name: p{i}\nurl: {base}/page/{i}\n" for i in range(pages)))
     config = work / "urlwatch.yaml"
-    config.write_text("report:\n  stdout:\n    enabled: false\n    color: false\n"
-                      "  email:\n    enabled: false\n")
+    config.write_text("report:\n  stdout:\n    enabled: false\n    color: false\n  email:\n    enabled: false\n")
     hooks = work / "hooks.py"
     hooks.write_text("")
-    command = [executable, "--urls", str(urls), "--config", str(config), "--cache",
-               str(work / "cache.db"), "--hooks", str(hooks)]
+    command = [
+        executable,
+        "--urls",
+        str(urls),
+        "--config",
+        str(config),
+        "--cache",
+        str(work / "cache.db"),
+        "--hooks",
+        str(hooks),
+    ]
     env = {**os.environ, "HOME": str(work), "XDG_CONFIG_HOME": str(work), "XDG_CACHE_HOME": str(work)}
     costs = []
     for _ in range(2):
         with Meter() as meter:
             done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
         costs.append(meter.cost)
-        print(f"urlwatch pass {len(costs)}: {meter.cost.wall:.2f} s wall, {meter.cost.cpu:.2f} s CPU "
-              f"(exit {done.returncode})", file=sys.stderr)
+        print(
+            f"urlwatch pass {len(costs)}: {meter.cost.wall:.2f} s wall, {meter.cost.cpu:.2f} s CPU "
+            f"(exit {done.returncode})",
+            file=sys.stderr,
+        )
         if done.returncode != 0:
             print(done.stderr[-2000:], file=sys.stderr)
     return costs[0], costs[1], version
@@ -182,18 +199,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\npages: {n} x ~{args.page_bytes:,} bytes on a loopback server; {rw_summary}")
     print(f"Rulewatch first fetch: {rw_first.wall:.2f} s wall, {rw_first.cpu:.2f} s CPU ({per(rw_first)} per page)")
     print(f"Rulewatch conditional: {rw_second.wall:.2f} s wall, {rw_second.cpu:.2f} s CPU ({per(rw_second)} per page)")
-    print(f"  CPU split (crawl process / run_check here): first {rw_first.children:.2f} / {rw_first.own:.2f} s, "
-          f"conditional {rw_second.children:.2f} / {rw_second.own:.2f} s")
+    print(
+        f"  CPU split (crawl process / run_check here): first {rw_first.children:.2f} / {rw_first.own:.2f} s, "
+        f"conditional {rw_second.children:.2f} / {rw_second.own:.2f} s"
+    )
     print(f"{uw_version} first:  {uw_first.wall:.2f} s wall, {uw_first.cpu:.2f} s CPU ({per(uw_first)} per page)")
     print(f"{uw_version} second: {uw_second.wall:.2f} s wall, {uw_second.cpu:.2f} s CPU ({per(uw_second)} per page)")
     print(f"machine: {machine()}\n")
-    print("| pages | Rulewatch first (per page) | Rulewatch conditional (per page) | urlwatch first "
-          "(per page) | urlwatch second (per page) | goal: as fast as urlwatch | goal: conditional "
-          "≥ 2x cheaper (CPU) | machine |")
+    print(
+        "| pages | Rulewatch first (per page) | Rulewatch conditional (per page) | urlwatch first "
+        "(per page) | urlwatch second (per page) | goal: as fast as urlwatch | goal: conditional "
+        "≥ 2x cheaper (CPU) | machine |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {n} | {per(rw_first)} | {per(rw_second)} | {per(uw_first)} | {per(uw_second)} "
-          f"| {'not measured' if args.skip_urlwatch else met(faster)} | {cheaper:.1f}x: {met(cheaper >= 2)} "
-          f"| {machine()} |")
+    print(
+        f"| {n} | {per(rw_first)} | {per(rw_second)} | {per(uw_first)} | {per(uw_second)} "
+        f"| {'not measured' if args.skip_urlwatch else met(faster)} | {cheaper:.1f}x: {met(cheaper >= 2)} "
+        f"| {machine()} |"
+    )
     return 0 if (faster or args.skip_urlwatch) and cheaper >= 2 else 1
 
 

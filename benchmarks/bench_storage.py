@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_diff import edit_words, make_document  # noqa: E402
-from benchmarks.common import machine, met  # noqa: E402
+from benchmarks.bench_diff import edit_words, make_document
+from benchmarks.common import machine, met
 from tracker.kinds.page.config import PageConfig
 
 GOAL = 0.10
@@ -39,9 +39,11 @@ URL = "https://www.ecfr.gov/current/title-15/part-744"
 
 def render(title: str, blocks: list[tuple[str, str]]) -> bytes:
     """(kind, text) blocks as an HTML page with some page furniture around <main>."""
-    out = [f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>",
-           "<nav><a href='/'>Home</a> <a href='/search'>Search</a></nav><main>",
-           f"<h1>{html.escape(title)}</h1>"]
+    out = [
+        f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>",
+        "<nav><a href='/'>Home</a> <a href='/search'>Search</a></nav><main>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
     for kind, text in blocks:
         tag = "h2" if kind == "heading" else "p"
         out.append(f"<{tag}>{html.escape(text)}</{tag}>\n")
@@ -87,9 +89,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deadline reached after {count} versions", file=sys.stderr)
             break
         ingestor = Ingestor(engine, source, progress=lambda line: None)
-        snapshot = Snapshot(source=source.name, key=URL, url=URL, final_url=URL, status=200,
-                            headers={"Content-Type": "text/html; charset=utf-8"}, body=body,
-                            fetched_at=utcnow())
+        snapshot = Snapshot(
+            source=source.name,
+            key=URL,
+            url=URL,
+            final_url=URL,
+            status=200,
+            headers={"Content-Type": "text/html; charset=utf-8"},
+            body=body,
+            fetched_at=utcnow(),
+        )
         event = ingestor.ingest_snapshot(snapshot)
         ingestor.finish()
         changed += event is not None
@@ -106,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     with sqlite3.connect(db_path) as db:
         db.execute("VACUUM")
         blob_stored = db.execute("SELECT coalesce(sum(length(data)), 0) FROM blob").fetchone()[0]
-        raw_stored = db.execute("SELECT coalesce(sum(length(b.data)), 0) FROM blob b "
-                                "WHERE b.sha256 IN (SELECT sha256 FROM version)").fetchone()[0]
-        json_stored = db.execute("SELECT coalesce(sum(length(b.data)), 0), coalesce(sum(b.size), 0) "
-                                 "FROM blob b WHERE b.sha256 IN (SELECT content_sha256 FROM version)").fetchone()
+        raw_stored = db.execute(
+            "SELECT coalesce(sum(length(b.data)), 0) FROM blob b WHERE b.sha256 IN (SELECT sha256 FROM version)"
+        ).fetchone()[0]
+        json_stored = db.execute(
+            "SELECT coalesce(sum(length(b.data)), 0), coalesce(sum(b.size), 0) "
+            "FROM blob b WHERE b.sha256 IN (SELECT content_sha256 FROM version)"
+        ).fetchone()
         stored_versions = db.execute("SELECT count(*) FROM version").fetchone()[0]
     db_size = db_path.stat().st_size
     ratio = db_size / raw_total
@@ -118,27 +130,39 @@ def main(argv: list[str] | None = None) -> int:
     delta = sum(deltas) / len(deltas) if deltas else float("nan")
     page = raw_total / count
     first_copy = (raw_stored + json_stored[0]) / max(1, stored_versions)
-    print(f"\npage: {page / 1e6:.2f} MB; {count} versions ingested in {ingest_time:.0f} s, "
-          f"{stored_versions} stored, {changed} events")
-    print(f"database after VACUUM: {db_size / 1e6:.1f} MB; {count} uncompressed copies: "
-          f"{raw_total / 1e6:.1f} MB; ratio {ratio:.1%} (goal < {GOAL:.0%})")
-    print(f"  blobs {blob_stored / 1e6:.1f} MB: raw bodies (zlib) {raw_stored / 1e6:.1f} MB "
-          f"({raw_stored / max(1, stored_versions) / 1e3:.0f} KB each), normalized JSON (zlib) "
-          f"{json_stored[0] / 1e6:.1f} MB ({json_stored[1] / max(1, stored_versions) / 1e6:.2f} MB each uncompressed)")
-    print(f"  estimated delta vs previous version (LZMA, {len(deltas)} sampled pairs): {delta / 1e3:.1f} KB "
-          f"per version for the raw body")
+    print(
+        f"\npage: {page / 1e6:.2f} MB; {count} versions ingested in {ingest_time:.0f} s, "
+        f"{stored_versions} stored, {changed} events"
+    )
+    print(
+        f"database after VACUUM: {db_size / 1e6:.1f} MB; {count} uncompressed copies: "
+        f"{raw_total / 1e6:.1f} MB; ratio {ratio:.1%} (goal < {GOAL:.0%})"
+    )
+    print(
+        f"  blobs {blob_stored / 1e6:.1f} MB: raw bodies (zlib) {raw_stored / 1e6:.1f} MB "
+        f"({raw_stored / max(1, stored_versions) / 1e3:.0f} KB each), normalized JSON (zlib) "
+        f"{json_stored[0] / 1e6:.1f} MB ({json_stored[1] / max(1, stored_versions) / 1e6:.2f} MB each uncompressed)"
+    )
+    print(
+        f"  estimated delta vs previous version (LZMA, {len(deltas)} sampled pairs): {delta / 1e3:.1f} KB "
+        f"per version for the raw body"
+    )
     if ratio >= GOAL:
-        print(f"  short of the goal by {ratio / GOAL:.1f}x: each version keeps a full zlib copy of the raw "
-              "body and of the normalized JSON. Storing both as deltas against the previous version "
-              "(with a full copy every k versions), or zstd with the previous version as dictionary, "
-              f"would bring {count} versions to about "
-              f"{(first_copy + 2 * (count - 1) * delta) / raw_total:.1%} by this estimate (one full "
-              "zlib copy of each, then deltas; the JSON delta taken as the size of the raw one).")
+        print(
+            f"  short of the goal by {ratio / GOAL:.1f}x: each version keeps a full zlib copy of the raw "
+            "body and of the normalized JSON. Storing both as deltas against the previous version "
+            "(with a full copy every k versions), or zstd with the previous version as dictionary, "
+            f"would bring {count} versions to about "
+            f"{(first_copy + 2 * (count - 1) * delta) / raw_total:.1%} by this estimate (one full "
+            "zlib copy of each, then deltas; the JSON delta taken as the size of the raw one)."
+        )
     print(f"machine: {machine()}\n")
     print("| versions | page | DB after VACUUM | uncompressed copies | ratio | goal < 10% | machine |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| {count} | {page / 1e6:.2f} MB | {db_size / 1e6:.1f} MB | {raw_total / 1e6:.1f} MB "
-          f"| {ratio:.1%} | {met(ratio < GOAL)} | {machine()} |")
+    print(
+        f"| {count} | {page / 1e6:.2f} MB | {db_size / 1e6:.1f} MB | {raw_total / 1e6:.1f} MB "
+        f"| {ratio:.1%} | {met(ratio < GOAL)} | {machine()} |"
+    )
     db_path.unlink()
     return 0 if ratio < GOAL else 1
 

@@ -10,9 +10,34 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-WORDS = ("export license item entity control regulation section paragraph exporter "
-         "semiconductor computing end user country group destination review applicant "
-         "authorization transfer reexport technology software denial notice amendment").split()
+WORDS = [
+    "export",
+    "license",
+    "item",
+    "entity",
+    "control",
+    "regulation",
+    "section",
+    "paragraph",
+    "exporter",
+    "semiconductor",
+    "computing",
+    "end",
+    "user",
+    "country",
+    "group",
+    "destination",
+    "review",
+    "applicant",
+    "authorization",
+    "transfer",
+    "reexport",
+    "technology",
+    "software",
+    "denial",
+    "notice",
+    "amendment",
+]
 
 
 def machine() -> str:
@@ -34,8 +59,10 @@ def html_page(index: int, size: int, revision: int = 0, seed: int = 11) -> bytes
     `revision` changes one sentence, so each revision is a real (small) text change.
     """
     rng = random.Random(seed * 1_000_003 + index)
-    parts = [f"<html><head><title>Guidance {index}</title></head><body><nav>menu</nav><main>",
-             f"<h1>Guidance note {index}</h1>"]
+    parts = [
+        f"<html><head><title>Guidance {index}</title></head><body><nav>menu</nav><main>",
+        f"<h1>Guidance note {index}</h1>",
+    ]
     total = sum(map(len, parts))
     paragraph = 0
     while total < size:
@@ -66,7 +93,7 @@ def cpu_parts() -> tuple[float, float]:
 class Meter:
     """with Meter() as m: ...; then m.cost holds wall and CPU seconds."""
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         self._wall, self._cpu = time.perf_counter(), cpu_parts()
         return self
 

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.tracker.test_fuzz_parsers import (  # noqa: E402
+from tests.tracker.test_fuzz_parsers import (
     HANG_SECONDS,
     MUTATIONS,
     TARGETS,
@@ -91,7 +91,7 @@ def main() -> int:
             body = next(streams[name])
             try:
                 outcome = run(TARGETS[name], body, args.hang_seconds)
-            except BaseException as exc:  # noqa: BLE001 - e.g. RecursionError out of the harness
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 outcome = Failure(name, body, f"{type(exc).__name__}: {exc}", traceback.format_exc())

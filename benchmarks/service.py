@@ -33,7 +33,7 @@ class SmtpRecorder:
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         subject = ""
         for line in envelope.content.decode("utf-8", "replace").splitlines():
             if line.lower().startswith("subject:"):
@@ -42,7 +42,7 @@ class SmtpRecorder:
         self.received.append((time.monotonic(), subject))
         return "250 OK"
 
-    def start(self) -> "SmtpRecorder":
+    def start(self) -> SmtpRecorder:
         self._controller.start()
         return self
 
@@ -63,7 +63,7 @@ class TimedHits(list):
 
     def times_for(self, path: str) -> list[float]:
         """When `path` was requested (robots.txt and the like left out)."""
-        return [t for t, hit in zip(self.times, list(self)) if hit.path == path]
+        return [t for t, hit in zip(self.times, list(self), strict=False) if hit.path == path]
 
 
 def timed_server() -> FixtureServer:
@@ -109,8 +109,13 @@ digest = "off"
 def start_service(config_path: Path, log_path: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))}
     log = open(log_path, "wb")
-    return subprocess.Popen([sys.executable, "-m", "tracker.cli", "--config", str(config_path), "run"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "--config", str(config_path), "run"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop_service(service: subprocess.Popen) -> None:

@@ -11,9 +11,10 @@ with `refused_url` before a request is built.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import scrapy
 from scrapy.exceptions import (
@@ -44,11 +45,11 @@ from tracker.settings import SourceConfig
 HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 501, 502, 503, 504]
 GONE_STATUSES = {404, 410}
 _SECONDS = re.compile(r"[0-9]+")
-LATEST = datetime.max.replace(tzinfo=timezone.utc)
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 class TrackingSpider(scrapy.Spider):
@@ -101,8 +102,14 @@ class TrackingSpider(scrapy.Spider):
         return FetchFailed(source.name, key, shown_url(url), now(), error=error)
 
     def tracked_request(
-        self, url: str, key: str, callback=None, conditional: bool = True, source: SourceConfig | None = None,
-        validators: dict | None = None, **meta,
+        self,
+        url: str,
+        key: str,
+        callback=None,
+        conditional: bool = True,
+        source: SourceConfig | None = None,
+        validators: dict | None = None,
+        **meta,
     ) -> scrapy.Request:
         """A request for `url`, conditional on the stored version's validators; `source` and
         `validators` name the request's own when a spider checks several sources."""
@@ -118,8 +125,12 @@ class TrackingSpider(scrapy.Spider):
             callback=callback or self.parse,
             errback=self.on_error,
             dont_filter=True,
-            meta={"handle_httpstatus_list": HANDLED_STATUSES, "rulewatch_key": key,
-                  "rulewatch_source": (source or self.source).name, **meta},
+            meta={
+                "handle_httpstatus_list": HANDLED_STATUSES,
+                "rulewatch_key": key,
+                "rulewatch_source": (source or self.source).name,
+                **meta,
+            },
         )
 
     def outcome(self, response: Response) -> Snapshot | NotModified | FetchFailed:
@@ -217,4 +228,4 @@ def parse_retry_after(value: bytes | None) -> datetime | None:
         return LATEST
     except (TypeError, ValueError, IndexError):
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

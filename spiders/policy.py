@@ -23,8 +23,8 @@ download handlers are off besides (spiders/settings.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
@@ -131,7 +131,6 @@ class UrlPolicyMiddleware:
         reason = self.policy(request).refusal(request.url)
         if reason:
             raise RefusedUrl(refusal_message(request, request.url, reason))
-        return None
 
     def process_response(self, request, response):
         """A redirect Scrapy did not follow for its scheme (file:, data:…) is refused, named."""

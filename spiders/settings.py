@@ -22,7 +22,8 @@ DOWNLOAD_HANDLERS = {"http": _POLITE_HTTP, "https": _POLITE_HTTP, "file": None, 
 DOWNLOADER_MIDDLEWARES = {
     # Before the robots.txt middleware (100), so a refused host is not even asked for its robots.txt.
     "spiders.policy.UrlPolicyMiddleware": 40,
-    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None, "spiders.policy.LenientMetaRefresh": 580,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "spiders.policy.LenientMetaRefresh": 580,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.politeness.SharedRobotsTxtMiddleware": 100,
 }

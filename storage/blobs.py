@@ -47,8 +47,14 @@ def put_blob(session: Session, data: bytes, base: str | None = None) -> str:
     digest = sha256_hex(data)
     if session.get(Blob, digest) is not None:
         return digest  # stored already, whichever way
-    values = {"sha256": digest, "size": len(data), "compression": "zstd", "base_sha256": None, "depth": 0,
-              "data": zstandard.ZstdCompressor(level=LEVEL).compress(data)}
+    values = {
+        "sha256": digest,
+        "size": len(data),
+        "compression": "zstd",
+        "base_sha256": None,
+        "depth": 0,
+        "data": zstandard.ZstdCompressor(level=LEVEL).compress(data),
+    }
     base_blob = session.get(Blob, base) if base and base != digest else None
     if base and base != digest and base_blob is None:
         raise BlobError(f"cannot store a delta of {digest}: its base {base} is not stored")
@@ -70,14 +76,19 @@ def get_blob(session: Session, digest: str) -> bytes:
     while chain[-1].base_sha256 is not None:
         base = _load(session, chain[-1].base_sha256, chain[-1].sha256)
         if base.depth != chain[-1].depth - 1:  # depths fall by one to 0, so a chain always ends
-            raise BlobError(f"blob {chain[-1].sha256} has a base {base.sha256} at the wrong depth; the database is damaged")
+            raise BlobError(
+                f"blob {chain[-1].sha256} has a base {base.sha256} at the wrong depth; the database is damaged"
+            )
         chain.append(base)
     data = None
     for blob in reversed(chain):
         data = _decompress(blob, data)
         if sha256_hex(data) != blob.sha256:
-            raise BlobError(f"blob {blob.sha256} does not match its SHA-256 when read back"
-                            + (f" (needed by {digest})" if blob.sha256 != digest else "") + "; the database is damaged")
+            raise BlobError(
+                f"blob {blob.sha256} does not match its SHA-256 when read back"
+                + (f" (needed by {digest})" if blob.sha256 != digest else "")
+                + "; the database is damaged"
+            )
     return data
 
 
@@ -112,7 +123,8 @@ def _delta(base_data: bytes, data: bytes) -> bytes | None:
         return None
     table_log = min(max(window_log - 2, 17), 22)
     params = zstandard.ZstdCompressionParameters.from_level(
-        LEVEL, window_log=window_log, hash_log=table_log, chain_log=table_log, write_checksum=1)
+        LEVEL, window_log=window_log, hash_log=table_log, chain_log=table_log, write_checksum=1
+    )
     return zstandard.ZstdCompressor(compression_params=params, dict_data=_dictionary(base_data)).compress(data)
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
@@ -62,8 +62,9 @@ def ensure_writable(engine: Engine) -> None:
     try:
         with engine.connect() as connection:
             probe = connection.begin()
-            connection.execute(text("INSERT INTO setting (key, value) VALUES (:key, '')"),
-                               {"key": f"write-probe-{os.getpid()}"})
+            connection.execute(
+                text("INSERT INTO setting (key, value) VALUES (:key, '')"), {"key": f"write-probe-{os.getpid()}"}
+            )
             probe.rollback()
             if engine.dialect.name == "sqlite":
                 pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
@@ -75,7 +76,7 @@ def ensure_writable(engine: Engine) -> None:
 
 def utcnow() -> datetime:
     """Aware UTC to the second: what every stored time is."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def open_database(url: str, migrate: bool = True) -> Engine:

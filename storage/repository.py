@@ -82,15 +82,11 @@ def list_documents(session: Session, source_id: int | None = None) -> list[Docum
 
 
 def get_version(session: Session, document_id: int, number: int) -> Version | None:
-    return session.exec(
-        select(Version).where(Version.document_id == document_id, Version.number == number)
-    ).first()
+    return session.exec(select(Version).where(Version.document_id == document_id, Version.number == number)).first()
 
 
 def list_versions(session: Session, document_id: int) -> list[Version]:
-    return list(
-        session.exec(select(Version).where(Version.document_id == document_id).order_by(Version.number))
-    )
+    return list(session.exec(select(Version).where(Version.document_id == document_id).order_by(Version.number)))
 
 
 def latest_validators(session: Session, source_id: int) -> dict[str, dict[str, str]]:
@@ -161,7 +157,6 @@ def max_event_id(session: Session) -> int:
     return session.exec(select(func.max(Event.id))).one() or 0
 
 
-
 def list_subscribers(session: Session) -> list[Subscriber]:
     return list(session.exec(select(Subscriber).order_by(Subscriber.email)))
 
@@ -177,7 +172,8 @@ def check_runs_state(session: Session, now: datetime) -> dict:
     """For /healthz: the runs in flight, how long the oldest has been, and those lost in the last hour."""
     started = list(session.exec(select(CheckRun.dispatched_at).where(CheckRun.status == "running")))
     lost = session.exec(
-        select(func.count()).select_from(CheckRun)
+        select(func.count())
+        .select_from(CheckRun)
         .where(CheckRun.status == "lost", CheckRun.dispatched_at >= now - timedelta(hours=1))
     ).one()
     oldest = int((now - min(started)).total_seconds()) if started else 0

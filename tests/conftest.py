@@ -114,3 +114,48 @@ def write_config(tmp_path, database_url):
         return path
 
     return write
+
+
+@pytest.fixture
+def fr_source(server, write_config):
+    """A `federal_register` source on the loopback server: make() gives its config and database."""
+    from storage.db import open_database
+    from tracker.config import load_config
+
+    def make(public_inspection: bool = False, extra: str = 'agencies = ["industry-and-security-bureau"]'):
+        config = load_config(
+            write_config(
+                f"""
+                [[sources]]
+                name = "federal-register"
+                kind = "federal_register"
+                base_url = "{server.base_url}"
+                public_inspection = {"true" if public_inspection else "false"}
+                {extra}
+                """
+            )
+        )
+        return config, open_database(config.database_url)
+
+    return make
+
+
+# A test is `slow` when it starts a process or a server: a crawl on the loopback server, an SMTP
+# sink, a Scrapyd node, PostgreSQL's shared schemas, Chromium. `scripts/test --fast` leaves them out.
+SLOW_FIXTURES = {"server", "other_server", "smtp", "node", "postgres_url", "site", "browser"}
+SLOW_MODULES = {
+    "test_end_to_end.py",
+    "test_faults.py",
+    "test_fault_postgres_restart.py",
+    "test_scale_out.py",
+    "test_logging.py",
+    "test_body_limits.py",
+    "test_demo.py",
+    "test_cli.py",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -30,7 +30,7 @@ def story(server, write_config):
         [[sources]]
         name = "bis-guidance"
         kind = "page"
-        url = "{server.url('/guidance')}"
+        url = "{server.url("/guidance")}"
         selector = "main"
         """
     )
@@ -61,8 +61,20 @@ def test_cosmetic_then_negation(story):
     assert substantive["document"]["url"] == server.url("/guidance")
     new = events[-1]
     assert new["event"] == "new" and new["baseline"] is True and new["from_version"] is None
-    for field in ("id", "event", "severity", "reasons", "source", "document", "from_version", "to_version",
-                  "detected_at", "expectations", "baseline", "summary"):
+    for field in (
+        "id",
+        "event",
+        "severity",
+        "reasons",
+        "source",
+        "document",
+        "from_version",
+        "to_version",
+        "detected_at",
+        "expectations",
+        "baseline",
+        "summary",
+    ):
         assert field in substantive
     assert json.loads(cli(config, "changes", "--json", "--severity", "minor")) == [
         e for e in events if e["severity"] != "cosmetic"
@@ -76,7 +88,7 @@ def test_cosmetic_then_negation(story):
     text = cli(config, "diff", doc, "--format", "text")
     assert "shall {+not +}obtain" in text and "negation added" in text
     html = cli(config, "diff", doc, "--format", "html")
-    assert "shall <ins class=\"rl-ins\">not </ins>obtain" in html
+    assert 'shall <ins class="rl-ins">not </ins>obtain' in html
     data = json.loads(cli(config, "diff", doc, "--format", "json"))
     assert data["to"] == history[-1]["version"] and data["from"] == history[-2]["version"]
     assert data["severity"] == "substantive"
@@ -120,7 +132,7 @@ def test_check_sends_the_alerts_it_finds(server, write_config):
             [[sources]]
             name = "bis-guidance"
             kind = "page"
-            url = "{server.url('/guidance')}"
+            url = "{server.url("/guidance")}"
             selector = "main"
 
             [[subscribers]]

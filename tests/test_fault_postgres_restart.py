@@ -68,7 +68,9 @@ class PrivatePostgres:
         # fsync=off: a crash of the server (not of the machine) loses nothing either way, and
         # recovery's checkpoint no longer waits for the disk.
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} -c fsync=off"
-        self._run("pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-o", options, "-w", "-t", str(WAIT), "start")
+        self._run(
+            "pg_ctl", "-D", self.data, "-l", self.root / "server.log", "-o", options, "-w", "-t", str(WAIT), "start"
+        )
 
     def crash(self) -> None:
         """`pg_ctl stop -m immediate`: every backend killed, no checkpoint; recovery runs on the next start."""
@@ -76,8 +78,11 @@ class PrivatePostgres:
 
     def destroy(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run(self._command("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"),
-                           cwd=self.root, capture_output=True)
+            subprocess.run(
+                self._command("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop"),
+                cwd=self.root,
+                capture_output=True,
+            )
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _command(self, program: str, *args) -> list[str]:
@@ -126,7 +131,8 @@ def watched(server, write_config, smtp):
     """One page source and one immediate-mail subscriber; the Engine is the one kept across the restart."""
 
     def make(interval: str = "30m"):
-        config = load_config(write_config(f"""
+        config = load_config(
+            write_config(f"""
             [mail]
             smtp_host = "127.0.0.1"
             smtp_port = {smtp.port}
@@ -134,13 +140,14 @@ def watched(server, write_config, smtp):
             [[sources]]
             name = "guidance"
             kind = "page"
-            url = "{server.url('/page')}"
+            url = "{server.url("/page")}"
             selector = "main"
             interval = "{interval}"
 
             [[subscribers]]
             email = "legal@example.com"
-        """))
+        """)
+        )
         engine = open_database(config.database_url)
         with session_scope(engine) as session:
             sync_subscribers(session, config.subscribers)
@@ -203,7 +210,7 @@ def test_postgresql_restarted_during_a_check_then_the_next_pass_catches_up(serve
     def check() -> None:
         try:
             outcome.append(run_check(config, engine, ["guidance"]))
-        except Exception as exc:  # noqa: BLE001 (what escaped is asserted below)
+        except Exception as exc:
             outcome.append(exc)
 
     checking = threading.Thread(target=check)
@@ -245,7 +252,9 @@ def test_postgresql_restarted_during_a_check_then_the_next_pass_catches_up(serve
     assert source.consecutive_failures == 0 and source.last_error is None
 
 
-def test_the_running_service_recovers_from_a_postgresql_restart_without_being_restarted(server, watched, postgres, smtp):
+def test_the_running_service_recovers_from_a_postgresql_restart_without_being_restarted(
+    server, watched, postgres, smtp
+):
     config, engine = watched(interval="2s")
     server.set("/page", V1)
     service = Service(config, engine)
@@ -261,8 +270,10 @@ def test_the_running_service_recovers_from_a_postgresql_restart_without_being_re
         start = len(outcomes)
         crash_during_the_next_fetch(server, postgres)
         # The poll that was fetching ends in a database error, caught by the scheduler, not its end.
-        wait_until(lambda: any(job == "source:guidance" and error is not None
-                               for job, error in outcomes[start:]), "the interrupted poll to end")
+        wait_until(
+            lambda: any(job == "source:guidance" and error is not None for job, error in outcomes[start:]),
+            "the interrupted poll to end",
+        )
         errors = [error for job, error in outcomes[start:] if job == "source:guidance" and error is not None]
         assert all(isinstance(error, OperationalError) for error in errors), errors
 

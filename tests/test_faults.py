@@ -27,14 +27,16 @@ V3 = (PAGES / "guidance_v3_negation.html").read_bytes()
 @pytest.fixture
 def watched(server, write_config):
     def make(extra: str = ""):
-        config = load_config(write_config(f"""
+        config = load_config(
+            write_config(f"""
             [[sources]]
             name = "guidance"
             kind = "page"
-            url = "{server.url('/page')}"
+            url = "{server.url("/page")}"
             selector = "main"
             {extra}
-        """))
+        """)
+        )
         engine = open_database(config.database_url)
         with session_scope(engine) as session:
             sync_subscribers(session, config.subscribers)
@@ -108,7 +110,7 @@ def test_sqlite_locked_for_a_moment(server, watched, database_url):
 def test_smtp_down_for_an_hour_of_simulated_time(server, watched):
     smtp = SmtpSink().start()
     try:
-        config, engine = watched(f'\n[[subscribers]]\nemail = "legal@example.com"\n')
+        config, engine = watched('\n[[subscribers]]\nemail = "legal@example.com"\n')
         config = load_config(config.path)
         object.__setattr__(config.mail, "smtp_port", smtp.port)
         server.set("/page", V1)

@@ -15,7 +15,7 @@ public-inspection listing) are read by tests/spiders/test_genuine_responses.py i
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from tracker.kinds import KINDS
 from tracker.reading.content import Content
 
 GENUINE = FILES / "genuine"
-FETCHED_AT = datetime(2026, 9, 30, tzinfo=timezone.utc)
+FETCHED_AT = datetime(2026, 9, 30, tzinfo=UTC)
 JSON = "application/json; charset=utf-8"
 # Full texts attached to the record of the same name, with the media type the FR served them as.
 FULL_TEXTS = {".body.html": "text/html", ".raw.txt": "text/plain"}
@@ -43,8 +43,13 @@ def _full_text(record_path: Path) -> dict | None:
     for suffix, content_type in FULL_TEXTS.items():
         text = record_path.with_name(stem + suffix)
         if text.exists():
-            return {"role": "full_text", "url": f"https://www.federalregister.gov/{text.name}", "status": 200,
-                    "content_type": content_type, "body": text.read_bytes()}
+            return {
+                "role": "full_text",
+                "url": f"https://www.federalregister.gov/{text.name}",
+                "status": 200,
+                "content_type": content_type,
+                "body": text.read_bytes(),
+            }
     return None
 
 
@@ -94,8 +99,9 @@ def page_snapshot(path: Path) -> Snapshot | None:
 # Per kind: the Snapshot its spider would build from a saved file, or None when the file is
 # no document of its own. A kind added to the registry needs its builder and its files here.
 SNAPSHOT_BUILDERS = {
-    "federal_register": lambda p: federal_register_snapshot(p)
-    if p.suffix == ".json" and "document_number" in _record(p) else None,
+    "federal_register": lambda p: (
+        federal_register_snapshot(p) if p.suffix == ".json" and "document_number" in _record(p) else None
+    ),
     "ecfr": lambda p: ecfr_snapshot(p) if p.suffix == ".xml" else None,
     "site": page_snapshot,
     "page": page_snapshot,
@@ -109,7 +115,8 @@ def snapshot_for(path: Path) -> Snapshot | None:
 
 def genuine_files() -> list[Path]:
     return sorted(
-        p for p in GENUINE.rglob("*")
+        p
+        for p in GENUINE.rglob("*")
         if p.is_file() and not p.name.endswith(".compare.json") and p.suffix not in BINARY_OR_NOTES
     )
 
@@ -123,7 +130,9 @@ def test_genuine_file_matches_its_reviewed_parse(path):
     compare = path.with_name(path.name + ".compare.json")
     if not compare.exists():
         compare.write_text(json.dumps(content.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        pytest.fail(f"wrote {compare.relative_to(FILES)}: review it (and note known issues in the README), then run again")
+        pytest.fail(
+            f"wrote {compare.relative_to(FILES)}: review it (and note known issues in the README), then run again"
+        )
     assert content == Content.from_json(json.loads(compare.read_text(encoding="utf-8")))
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
-from enum import Enum
-from typing import Optional
+from enum import StrEnum
 
 import typer
 from sqlalchemy.engine import Engine
@@ -62,11 +61,15 @@ class Commands(TyperGroup):
             fail(str(exc))
 
 
-app = typer.Typer(help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
-                  no_args_is_help=True, add_completion=False, cls=Commands)
+app = typer.Typer(
+    help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=Commands,
+)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     html = "html"
     json = "json"
@@ -107,7 +110,7 @@ def load() -> tuple[Config, Engine]:
 
 @app.callback()
 def main(
-    config: Optional[str] = typer.Option(
+    config: str | None = typer.Option(
         None, "--config", "-c", help="Configuration file (else $RULEWATCH_CONFIG, else config/rulewatch.toml)."
     ),
 ) -> None:
@@ -140,7 +143,9 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
 def subscribe(
     email: str = typer.Argument(..., help="The subscriber's address."),
     source: list[str] = typer.Option([], "--source", help="Follow only this source (repeatable; none: all)."),
-    expectation: list[str] = typer.Option([], "--expectation", help="Follow only this expectation (repeatable; none: all)."),
+    expectation: list[str] = typer.Option(
+        [], "--expectation", help="Follow only this expectation (repeatable; none: all)."
+    ),
     min_severity: str = typer.Option("substantive", help="substantive or minor: the least a change must be."),
     digest: str = typer.Option("off", help="off (immediate), daily or weekly."),
 ) -> None:
@@ -246,7 +251,7 @@ def serve() -> None:
     serve_web(config, engine)
 
 
-class FeedFormat(str, Enum):
+class FeedFormat(StrEnum):
     atom = "atom"
     rss = "rss"
 
@@ -254,7 +259,7 @@ class FeedFormat(str, Enum):
 @app.command()
 def feed(
     fmt: FeedFormat = typer.Option(FeedFormat.atom, "--format", help="atom or rss."),
-    source: Optional[str] = typer.Option(None, help="Only this source."),
+    source: str | None = typer.Option(None, help="Only this source."),
 ) -> None:
     """A feed of changes on stdout, for static hosting."""
     from tracker.alerts.feeds import build_feed
@@ -271,7 +276,9 @@ def feed(
 
 @app.command()
 def demo(
-    directory: Optional[str] = typer.Option(None, "--dir", help="Where to keep its database and mail (default: a new temporary folder)."),
+    directory: str | None = typer.Option(
+        None, "--dir", help="Where to keep its database and mail (default: a new temporary folder)."
+    ),
 ) -> None:
     """The offline replay of the May 2025 story, start to finish, on this machine alone."""
     from tracker.demo.run import run_demo
@@ -285,9 +292,9 @@ def demo(
 @app.command()
 def changes(
     as_json: bool = typer.Option(False, "--json", help="One JSON array."),
-    since: Optional[str] = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),
-    severity: Optional[str] = typer.Option(None, help="Keep changes at least this severe (and all other events)."),
-    source: Optional[str] = typer.Option(None, help="Only this source."),
+    since: str | None = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),
+    severity: str | None = typer.Option(None, help="Keep changes at least this severe (and all other events)."),
+    source: str | None = typer.Option(None, help="Only this source."),
     limit: str = typer.Option("0", metavar="N", help="At most this many (0: all)."),
 ) -> None:
     """Changes and events, newest first."""
@@ -296,7 +303,7 @@ def changes(
     if severity is not None:
         if severity not in SEVERITIES:
             fail(f"--severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
-        severities = list(SEVERITIES[SEVERITIES.index(severity):])
+        severities = list(SEVERITIES[SEVERITIES.index(severity) :])
     since_time = _parse_time("--since", since) if since else None
     _, engine = load()
     with session_scope(engine) as session:
@@ -317,8 +324,15 @@ def changes(
     _table(
         ["id", "detected", "event", "severity", "source", "document", "summary"],
         [
-            [r["id"], r["detected_at"], r["event"] + (" (baseline)" if r["baseline"] else ""), r["severity"] or "",
-             r["source"], f"{r['document']['id']} {r['document']['title'] or r['document']['url']}", r["summary"]]
+            [
+                r["id"],
+                r["detected_at"],
+                r["event"] + (" (baseline)" if r["baseline"] else ""),
+                r["severity"] or "",
+                r["source"],
+                f"{r['document']['id']} {r['document']['title'] or r['document']['url']}",
+                r["summary"],
+            ]
             for r in rows
         ],
     )
@@ -336,9 +350,18 @@ def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
     if not rows:
         typer.echo(f"No [[expectations]] in {config.path}.")
         return
-    _table(["name", "status", "since", "document"],
-           [[r["name"], r["status"], r["met_at"] or "",
-             (r["document"]["title"] or r["document"]["url"]) if r["document"] else r["title"]] for r in rows])
+    _table(
+        ["name", "status", "since", "document"],
+        [
+            [
+                r["name"],
+                r["status"],
+                r["met_at"] or "",
+                (r["document"]["title"] or r["document"]["url"]) if r["document"] else r["title"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 @app.command()
@@ -355,13 +378,23 @@ def documents(as_json: bool = typer.Option(False, "--json")) -> None:
         return
     _table(
         ["id", "source", "versions", "last seen", "title / url"],
-        [[r["id"], r["source"], r["versions"], r["last_seen_at"],
-          (r["title"] or r["url"]) + (" [removed]" if r["removed_at"] else "")] for r in rows],
+        [
+            [
+                r["id"],
+                r["source"],
+                r["versions"],
+                r["last_seen_at"],
+                (r["title"] or r["url"]) + (" [removed]" if r["removed_at"] else ""),
+            ]
+            for r in rows
+        ],
     )
 
 
 @app.command()
-def history(doc: str = typer.Argument(..., help="Document id, key or URL."), as_json: bool = typer.Option(False, "--json")) -> None:
+def history(
+    doc: str = typer.Argument(..., help="Document id, key or URL."), as_json: bool = typer.Option(False, "--json")
+) -> None:
     """One document's versions, with their evidence."""
     _, engine = load()
     with session_scope(engine) as session:
@@ -373,15 +406,19 @@ def history(doc: str = typer.Argument(..., help="Document id, key or URL."), as_
     say(document.title or document.url)
     say(document.url)
     typer.echo("")
-    _table(["version", "fetched", "status", "sha256", "final url"],
-           [[r["version"], r["fetched_at"], r["status"], r["sha256"][:16], r["final_url"]] for r in rows])
+    _table(
+        ["version", "fetched", "status", "sha256", "final url"],
+        [[r["version"], r["fetched_at"], r["status"], r["sha256"][:16], r["final_url"]] for r in rows],
+    )
 
 
 @app.command()
 def diff(
     doc: str = typer.Argument(..., help="Document id, key or URL."),
-    from_version: Optional[str] = typer.Option(None, "--from", metavar="N", help="Older version (default: the one before --to)."),
-    to_version: Optional[str] = typer.Option(None, "--to", metavar="N", help="Newer version (default: the latest)."),
+    from_version: str | None = typer.Option(
+        None, "--from", metavar="N", help="Older version (default: the one before --to)."
+    ),
+    to_version: str | None = typer.Option(None, "--to", metavar="N", help="Newer version (default: the latest)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
 ) -> None:
     """A redline between two versions (default: the last two)."""
@@ -448,7 +485,9 @@ def _table(headers: list[str], rows: list[list]) -> None:
     cells = [[str(c) for c in headers]] + [["" if c is None else printable(c) for c in row] for row in rows]
     widths = [min(max(len(row[i]) for row in cells), 60) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        line = "  ".join(c[:60].ljust(w) if i < len(row) - 1 else c for i, (c, w) in enumerate(zip(row, widths)))
+        line = "  ".join(
+            c[:60].ljust(w) if i < len(row) - 1 else c for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        )
         typer.echo(line.rstrip())
         if n == 0:
             typer.echo("  ".join("-" * w for w in widths))

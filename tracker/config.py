@@ -74,9 +74,7 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: configuration file not found; pass --config PATH or set RULEWATCH_CONFIG"
-        ) from None
+        raise ConfigError(f"{path}: configuration file not found; pass --config PATH or set RULEWATCH_CONFIG") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -103,8 +101,7 @@ def parse_config(raw: dict, path: Path) -> Config:
     web = _parse_web(reader, reader.table(raw, "web"))
 
     sources = tuple(
-        _parse_source(reader, item, f"sources[{i}]")
-        for i, item in enumerate(reader.array_of_tables(raw, "sources"))
+        _parse_source(reader, item, f"sources[{i}]") for i, item in enumerate(reader.array_of_tables(raw, "sources"))
     )
     _no_duplicates(reader, [s.name for s in sources], "sources", "name")
     source_names = {s.name for s in sources}
@@ -143,15 +140,17 @@ def resolve_sqlite_path(url: str, base_dir: Path) -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return url
-    rest = url[len(prefix):]
+    rest = url[len(prefix) :]
     if not rest or rest.startswith("/") or rest == ":memory:":
         return url
     return prefix + str(base_dir / rest)
 
 
-def _parse_fetch(reader: "_Reader", table: dict) -> FetchConfig:
+def _parse_fetch(reader: _Reader, table: dict) -> FetchConfig:
     reader.only_keys(
-        table, "fetch", {"user_agent", "timeout", "max_bytes", "obey_robots", "delay", "retries", "retry_after_max", "document_budget"},
+        table,
+        "fetch",
+        {"user_agent", "timeout", "max_bytes", "obey_robots", "delay", "retries", "retry_after_max", "document_budget"},
     )
     defaults = FetchConfig()
     return FetchConfig(
@@ -166,10 +165,8 @@ def _parse_fetch(reader: "_Reader", table: dict) -> FetchConfig:
     )
 
 
-def _parse_mail(reader: "_Reader", table: dict) -> MailConfig:
-    reader.only_keys(
-        table, "mail", {"smtp_host", "smtp_port", "sender", "starttls", "ssl", "username", "password"}
-    )
+def _parse_mail(reader: _Reader, table: dict) -> MailConfig:
+    reader.only_keys(table, "mail", {"smtp_host", "smtp_port", "sender", "starttls", "ssl", "username", "password"})
     defaults = MailConfig()
     port_from_env = os.environ.get("RULEWATCH_SMTP_PORT")
     port = reader.number(table, "mail", "smtp_port", defaults.smtp_port, minimum=1)
@@ -189,7 +186,7 @@ def _parse_mail(reader: "_Reader", table: dict) -> MailConfig:
     )
 
 
-def _parse_web(reader: "_Reader", table: dict) -> WebConfig:
+def _parse_web(reader: _Reader, table: dict) -> WebConfig:
     reader.only_keys(table, "web", {"host", "port", "base_url", "secret_key", "admin_token"})
     defaults = WebConfig()
     host = reader.string(table, "web", "host", defaults.host)
@@ -203,13 +200,13 @@ def _parse_web(reader: "_Reader", table: dict) -> WebConfig:
     )
 
 
-def _parse_cluster(reader: "_Reader", raw: dict, path: Path, database_url: str) -> ClusterConfig | None:
+def _parse_cluster(reader: _Reader, raw: dict, path: Path, database_url: str) -> ClusterConfig | None:
     if "cluster" not in raw:
         return None
     table = reader.table(raw, "cluster")
     reader.only_keys(table, "cluster", {"nodes", "project", "node_config", "batch_size", "node_timeout"})
     if "nodes" not in table:
-        raise reader.error("cluster.nodes", "required: the Scrapyd nodes' URLs, e.g. [\"http://10.0.0.5:6800\"]")
+        raise reader.error("cluster.nodes", 'required: the Scrapyd nodes\' URLs, e.g. ["http://10.0.0.5:6800"]')
     nodes = tuple(node.rstrip("/") for node in reader.strings(table, "cluster", "nodes"))
     if not nodes:
         raise reader.error("cluster.nodes", "list at least one Scrapyd node, or remove [cluster] to crawl here")
@@ -217,9 +214,7 @@ def _parse_cluster(reader: "_Reader", raw: dict, path: Path, database_url: str) 
         reader.check_url(f"cluster.nodes[{i}]", node)
     _no_duplicates(reader, list(nodes), "cluster", "nodes")
     if not database_url.startswith("postgresql"):
-        raise reader.error(
-            "cluster", "Scrapyd nodes must share the database: set [database] url to a PostgreSQL URL"
-        )
+        raise reader.error("cluster", "Scrapyd nodes must share the database: set [database] url to a PostgreSQL URL")
     try:
         node_timeout = parse_duration(table.get("node_timeout", 30))
     except ValueError as exc:
@@ -233,7 +228,7 @@ def _parse_cluster(reader: "_Reader", raw: dict, path: Path, database_url: str) 
     )
 
 
-def _parse_source(reader: "_Reader", table: Any, where: str) -> SourceConfig:
+def _parse_source(reader: _Reader, table: Any, where: str) -> SourceConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "expected a table ([[sources]])")
     name = reader.string(table, where, "name", None)
@@ -263,7 +258,7 @@ def _parse_source(reader: "_Reader", table: Any, where: str) -> SourceConfig:
     return kind.config(**values)
 
 
-def _parse_expectation(reader: "_Reader", table: Any, where: str, sources: set[str]) -> ExpectationConfig:
+def _parse_expectation(reader: _Reader, table: Any, where: str, sources: set[str]) -> ExpectationConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "expected a table ([[expectations]])")
     name = reader.string(table, where, "name", None)
@@ -285,7 +280,7 @@ def _parse_expectation(reader: "_Reader", table: Any, where: str, sources: set[s
 
 
 def _parse_subscriber(
-    reader: "_Reader", table: Any, where: str, sources: set[str], expectations: set[str]
+    reader: _Reader, table: Any, where: str, sources: set[str], expectations: set[str]
 ) -> SubscriberConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "expected a table ([[subscribers]])")
@@ -307,7 +302,7 @@ def _parse_subscriber(
     return subscriber
 
 
-def _parse_admin(reader: "_Reader", table: Any, where: str) -> AdminConfig:
+def _parse_admin(reader: _Reader, table: Any, where: str) -> AdminConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "expected a table ([[admins]])")
     reader.only_keys(table, where, {"email"})
@@ -319,13 +314,13 @@ def _parse_admin(reader: "_Reader", table: Any, where: str) -> AdminConfig:
     return AdminConfig(email.strip().lower())
 
 
-def _known_names(reader: "_Reader", names, known: set[str], where: str, what: str) -> None:
+def _known_names(reader: _Reader, names, known: set[str], where: str, what: str) -> None:
     for name in names:
         if name not in known:
             raise reader.error(where, f"unknown {what} {name!r}")
 
 
-def _no_duplicates(reader: "_Reader", names: list[str], where: str, key: str) -> None:
+def _no_duplicates(reader: _Reader, names: list[str], where: str, key: str) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -424,7 +419,9 @@ class _Reader:
             try:
                 HTMLTranslator().css_to_xpath(value)  # as tracker.reading.html reads it
             except SelectorError as exc:
-                raise self.error(f"{where}.{key}", f"invalid CSS selector {value!r}: {str(exc).splitlines()[0]}") from None
+                raise self.error(
+                    f"{where}.{key}", f"invalid CSS selector {value!r}: {str(exc).splitlines()[0]}"
+                ) from None
         elif check == "regexes":
             for pattern in value:
                 try:

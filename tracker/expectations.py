@@ -43,9 +43,7 @@ def matches(expectation: ExpectationConfig, source_name: str, content: Content) 
         return False
     if expectation.rin and not _phrase(expectation.rin).search(text):
         return False
-    if expectation.cfr_part and not _cfr_part(expectation.cfr_part).search(text):
-        return False
-    return True
+    return not (expectation.cfr_part and not _cfr_part(expectation.cfr_part).search(text))
 
 
 def newly_met(
@@ -70,13 +68,15 @@ def expectation_rows(session: Session, config: Config) -> list[dict]:
     for expectation in config.expectations:
         row = met.get(expectation.name)
         document = session.get(Document, row.document_id) if row else None
-        rows.append({
-            "name": expectation.name,
-            "title": expectation.title,
-            "status": "met" if row else "waiting",
-            "met_at": iso(row.met_at) if row else None,
-            "document": document_json(document) if document else None,
-            "version": row.version if row else None,
-            "event_id": row.event_id if row else None,
-        })
+        rows.append(
+            {
+                "name": expectation.name,
+                "title": expectation.title,
+                "status": "met" if row else "waiting",
+                "met_at": iso(row.met_at) if row else None,
+                "document": document_json(document) if document else None,
+                "version": row.version if row else None,
+                "event_id": row.event_id if row else None,
+            }
+        )
     return rows

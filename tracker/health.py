@@ -20,7 +20,9 @@ RETRY_AFTER_HELD = "Retry-After held to"  # in the error of a source whose Retry
 
 def retry_after_held(asked: datetime, held_to_seconds: int) -> str:
     """How a capped Retry-After reads in a source's error: what was asked, and what was kept."""
-    return f"{RETRY_AFTER_HELD} {span(held_to_seconds)}: the server asked us to wait until {asked:%Y-%m-%d %H:%M:%S} UTC"
+    return (
+        f"{RETRY_AFTER_HELD} {span(held_to_seconds)}: the server asked us to wait until {asked:%Y-%m-%d %H:%M:%S} UTC"
+    )
 
 
 def span(seconds: int) -> str:
@@ -74,8 +76,9 @@ def report_health(session: Session, config: Config, source: Source) -> list[Admi
         body = f"The source {source.name!r} answered again at {source.last_success_at}. Watching resumes.\n"
     now = utcnow()
     notices = [
-        AdminNotice(email=admin.email, source_id=source.id, subject=subject, body=body,
-                    next_attempt_at=now, created_at=now)
+        AdminNotice(
+            email=admin.email, source_id=source.id, subject=subject, body=body, next_attempt_at=now, created_at=now
+        )
         for admin in config.admins
     ]
     session.add_all(notices)

@@ -20,10 +20,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Callable, Iterator
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -162,10 +162,10 @@ class Ingestor:
 
     def _fail(self, snapshot: Snapshot, reason: str) -> None:
         self.record_failure(
-            FetchFailed(snapshot.source, snapshot.key, snapshot.url, snapshot.fetched_at, error=reason,
-                        status=snapshot.status)
+            FetchFailed(
+                snapshot.source, snapshot.key, snapshot.url, snapshot.fetched_at, error=reason, status=snapshot.status
+            )
         )
-        return None
 
     def _store(self, session: Session, snapshot: Snapshot, content: Content, budget: ReadingBudget) -> Event | None:
         digest = content_hash(content)
@@ -202,8 +202,11 @@ class Ingestor:
             sha256=raw_sha,
             content_type=snapshot.content_type[:200],
             content_hash=digest,
-            content_sha256=put_blob(session, json.dumps(content.to_json(), sort_keys=True).encode(),
-                                    base=previous.content_sha256 if previous else None),
+            content_sha256=put_blob(
+                session,
+                json.dumps(content.to_json(), sort_keys=True).encode(),
+                base=previous.content_sha256 if previous else None,
+            ),
             title=content.title,
             evidence=json.dumps(evidence, sort_keys=True),
             reader=READER,
@@ -240,7 +243,9 @@ class Ingestor:
         session.add(event)
         session.flush()
         enqueue(session, event, self.source.name)
-        if (previous is None and not self.baseline) or (previous is not None and self.kind.published_now(json.loads(previous.evidence or "{}"), snapshot.extra)):
+        if (previous is None and not self.baseline) or (
+            previous is not None and self.kind.published_now(json.loads(previous.evidence or "{}"), snapshot.extra)
+        ):
             self._meet_expectations(session, event, content)
         return event
 
@@ -257,15 +262,19 @@ class Ingestor:
                 pass
             else:
                 if content_hash(old_content) == content_hash(content):
-                    return Assessment("cosmetic", (
-                        f"read again by Rulewatch's updated reader: the document is as in version {previous.number}",
-                    ))
+                    return Assessment(
+                        "cosmetic",
+                        (f"read again by Rulewatch's updated reader: the document is as in version {previous.number}",),
+                    )
         if _fetched_bytes(previous) == _fetched_bytes(version):
             headers = f" (Content-Type {previous.content_type!r} → {version.content_type!r})"
-            return Assessment("cosmetic", (
-                f"the same bytes as version {previous.number}, read differently"
-                + (headers if previous.content_type != version.content_type else ""),
-            ))
+            return Assessment(
+                "cosmetic",
+                (
+                    f"the same bytes as version {previous.number}, read differently"
+                    + (headers if previous.content_type != version.content_type else ""),
+                ),
+            )
         return assess(diff_contents(old_content, content), old_content.links, content.links)
 
     def _meet_expectations(self, session: Session, event: Event, content: Content) -> None:
@@ -287,8 +296,15 @@ class Ingestor:
             )
             session.add(met_event)
             session.flush()
-            session.add(ExpectationMet(name=expectation.name, met_at=event.detected_at, document_id=event.document_id,
-                                       version=event.to_version, event_id=met_event.id))
+            session.add(
+                ExpectationMet(
+                    name=expectation.name,
+                    met_at=event.detected_at,
+                    document_id=event.document_id,
+                    version=event.to_version,
+                    event_id=met_event.id,
+                )
+            )
             enqueue(session, met_event, self.source.name)
             self.progress(f"  {self.source.name}: expectation met: {expectation.name}")
 
@@ -409,8 +425,12 @@ def storable_content(content: Content) -> Content:
     return Content(
         title=storable_text(content.title),
         blocks=tuple(
-            replace(block, text=storable_text(block.text), label=storable_text(block.label),
-                    section=storable_text(block.section))
+            replace(
+                block,
+                text=storable_text(block.text),
+                label=storable_text(block.label),
+                section=storable_text(block.section),
+            )
             for block in content.blocks
         ),
         links=tuple(storable_text(link) for link in content.links),
@@ -421,6 +441,7 @@ def mark_seen(document: Document) -> None:
     document.last_seen_at = utcnow()
     document.missing_checks = 0
     document.removed_at = None
+
 
 def _evidence(session: Session, snapshot: Snapshot) -> dict:
     """Source-specific facts of a fetch; attached bodies (a document's full text) kept as blobs."""
@@ -446,5 +467,3 @@ def _fetched_bytes(version: Version) -> list[str]:
     """The SHA-256 of everything a version was read from: its body and attached bodies."""
     attachments = json.loads(version.evidence or "{}").get("attachments", [])
     return [version.sha256] + [attachment.get("sha256", "") for attachment in attachments]
-
-

@@ -70,7 +70,7 @@ def media_type(content_type: str) -> tuple[str, str | None]:
     for part in parts[1:]:
         name, _, value = part.partition("=")
         if name.strip().lower() == "charset" and value.strip():
-            charset = value.strip().strip('"\'')
+            charset = value.strip().strip("\"'")
     return parts[0].lower(), charset
 
 

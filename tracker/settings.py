@@ -37,13 +37,7 @@ class Digest(StrEnum):
 
 DEFAULT_CONFIG_PATH = Path("config/rulewatch.toml")
 DEFAULT_DATABASE_URL = "sqlite:///var/rulewatch.db"
-DEFAULT_USER_AGENT = (
-    "Rulewatch/0.1 (change tracking for compliance teams; polite, obeys robots.txt)"
-)
-
-
-class ConfigError(Exception):
-    """A configuration problem, phrased for the person who wrote the file."""
+DEFAULT_USER_AGENT = "Rulewatch/0.1 (change tracking for compliance teams; polite, obeys robots.txt)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +49,9 @@ class SourceConfig:
     name: str
     kind: str
     interval: int  # seconds
-    removed_after: int = field(default=3, metadata={"minimum": 1})  # consecutive checks gone (404/410) before a document is `removed`
+    removed_after: int = field(
+        default=3, metadata={"minimum": 1}
+    )  # consecutive checks gone (404/410) before a document is `removed`
 
 
 @dataclass(frozen=True)
@@ -145,5 +141,3 @@ class Config:
                 return source
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"{self.path}: no source named {name!r} (configured: {known})")
-
-

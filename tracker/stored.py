@@ -17,8 +17,14 @@ def stored_snapshot(session: Session, version: Version, source: str, key: str) -
     evidence = json.loads(version.evidence or "{}")
     attachments = [{**kept, "body": get_blob(session, kept["sha256"])} for kept in evidence.pop("attachments", [])]
     return Snapshot(
-        source=source, key=key, url=version.url, final_url=version.final_url, status=version.status,
-        headers=json.loads(version.headers), body=get_blob(session, version.sha256), fetched_at=version.fetched_at,
+        source=source,
+        key=key,
+        url=version.url,
+        final_url=version.final_url,
+        status=version.status,
+        headers=json.loads(version.headers),
+        body=get_blob(session, version.sha256),
+        fetched_at=version.fetched_at,
         extra={**evidence, "attachments": attachments} if attachments else evidence,
     )
 

@@ -19,8 +19,14 @@ from tracker.web.app import create_app
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -44,8 +50,15 @@ def site(tmp_path, database_url):
     """The review app on a real HTTP server, over a history built through the real ingest path."""
     history = build_history(database_url, tmp_path)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(history.config, history.engine), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(history.config, history.engine),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            log_config=None,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -1,7 +1,6 @@
 """What a legal team does in a real browser: open a redline, switch views, export,
 manage a subscription and unsubscribe. Fetched markup must never run."""
 
-
 from sqlmodel import select
 
 from storage.db import session_scope

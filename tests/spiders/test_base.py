@@ -1,6 +1,6 @@
 """What every spider shares, without a crawl: reading Retry-After."""
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytest
 from hypothesis import given
@@ -15,11 +15,14 @@ def test_retry_after_never_raises(value):
     assert when is None or when.tzinfo is not None
 
 
-@pytest.mark.parametrize("value, expected", [
-    (b"120", timedelta(seconds=120)),
-    (b" 0 ", timedelta(0)),
-    (b"00000000000000000030", timedelta(seconds=30)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (b"120", timedelta(seconds=120)),
+        (b" 0 ", timedelta(0)),
+        (b"00000000000000000030", timedelta(seconds=30)),
+    ],
+)
 def test_retry_after_in_seconds(value, expected):
     before = now()
     assert before + expected <= parse_retry_after(value) <= now() + expected
@@ -32,7 +35,7 @@ def test_a_wait_too_long_to_represent_is_the_latest_time(value):
 
 def test_retry_after_as_a_date():
     assert parse_retry_after(b"Fri, 31 Dec 9999 23:59:59 GMT").year == 9999
-    assert parse_retry_after(b"Wed, 21 Oct 2026 07:28:00 GMT").tzinfo == timezone.utc
+    assert parse_retry_after(b"Wed, 21 Oct 2026 07:28:00 GMT").tzinfo == UTC
 
 
 @pytest.mark.parametrize("value", [None, b"", b"soon", b"-5", b"1.5", "\u00b2".encode("latin-1"), b"Mon, 99 Foo 2026"])

@@ -28,15 +28,21 @@ JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def fr_spider(**options) -> FederalRegisterSpider:
-    source = FederalRegisterConfig(name="federal-register", kind="federal_register", interval=3600,
-                          base_url="https://www.federalregister.gov", **options)
+    source = FederalRegisterConfig(
+        name="federal-register",
+        kind="federal_register",
+        interval=3600,
+        base_url="https://www.federalregister.gov",
+        **options,
+    )
     return FederalRegisterSpider(source=source)
 
 
 def answer(request, name: str, headers: dict | None = None, folder=FR, cls=TextResponse):
     """The saved genuine answer `name` as the response to `request`."""
-    return cls(url=request.url, status=200, headers=headers or JSON_HEADERS, body=(folder / name).read_bytes(),
-               request=request)
+    return cls(
+        url=request.url, status=200, headers=headers or JSON_HEADERS, body=(folder / name).read_bytes(), request=request
+    )
 
 
 def requests_in(results) -> list:
@@ -95,8 +101,9 @@ def test_document_snapshot_is_filed_under_its_number_and_page():
 
 def test_document_with_its_html_full_text_is_one_readable_snapshot():
     spider, [full_text] = document_results("2026-19417")
-    [snapshot] = spider.parse_full_text(answer(full_text, "2026-19417.body.html", {"Content-Type": "text/html"},
-                                               cls=HtmlResponse))
+    [snapshot] = spider.parse_full_text(
+        answer(full_text, "2026-19417.body.html", {"Content-Type": "text/html"}, cls=HtmlResponse)
+    )
     assert isinstance(snapshot, Snapshot)
     assert "(d) The costs for publication of this order shall be borne by the Department of Commerce." in (
         KINDS["federal_register"].read(snapshot, spider.source).text()
@@ -116,8 +123,12 @@ def test_a_1994_raw_text_answer_is_taken_as_the_full_text_not_as_the_request_acc
 
 def inspection_results(**options):
     spider = fr_spider(public_inspection=True, **options)
-    request = spider.tracked_request(f"{API}/public-inspection-documents/current.json", key="current",
-                                     callback=spider.parse_public_inspection, conditional=False)
+    request = spider.tracked_request(
+        f"{API}/public-inspection-documents/current.json",
+        key="current",
+        callback=spider.parse_public_inspection,
+        conditional=False,
+    )
     return list(spider.parse_public_inspection(answer(request, "public-inspection-current.json")))
 
 
@@ -151,21 +162,26 @@ def test_public_inspection_matches_terms_in_subjects():
 
 @pytest.fixture
 def ecfr_spider():
-    source = EcfrConfig(name="cfr-1", kind="ecfr", interval=3600, base_url="https://www.ecfr.gov", title=1,
-                          parts=("17",))
+    source = EcfrConfig(
+        name="cfr-1", kind="ecfr", interval=3600, base_url="https://www.ecfr.gov", title=1, parts=("17",)
+    )
     return EcfrSpider(source=source)
 
 
 def test_ecfr_part_xml_is_a_snapshot_of_the_part_page(ecfr_spider):
     request = ecfr_spider.xml_request("17", "2022-12-29", "2022-12-29")
-    [snapshot] = ecfr_spider.parse_xml(answer(request, "title-1-part-17.xml", {"Content-Type": "application/xml"},
-                                              folder=ECFR))
+    [snapshot] = ecfr_spider.parse_xml(
+        answer(request, "title-1-part-17.xml", {"Content-Type": "application/xml"}, folder=ECFR)
+    )
     assert (snapshot.key, snapshot.url) == ("1 CFR 17", "https://www.ecfr.gov/current/title-1/part-17")
 
 
 def test_ecfr_part_xml_snapshot_reads_with_cfr_anchors(ecfr_spider):
     request = ecfr_spider.xml_request("17", "2022-12-29", "2022-12-29")
-    [snapshot] = ecfr_spider.parse_xml(answer(request, "title-1-part-17.xml", {"Content-Type": "application/xml"},
-                                              folder=ECFR))
-    row = next(b for b in KINDS["ecfr"].read(snapshot, ecfr_spider.source).blocks if b.text == "Monday | Wednesday | Thursday")
+    [snapshot] = ecfr_spider.parse_xml(
+        answer(request, "title-1-part-17.xml", {"Content-Type": "application/xml"}, folder=ECFR)
+    )
+    row = next(
+        b for b in KINDS["ecfr"].read(snapshot, ecfr_spider.source).blocks if b.text == "Monday | Wednesday | Thursday"
+    )
     assert row.section == "1 CFR 17.2(c)"

@@ -1,5 +1,6 @@
 """Blobs as deltas against a base, on SQLite and PostgreSQL alike (the database_url fixture runs both)."""
 
+import itertools
 import random
 import zlib
 
@@ -27,9 +28,33 @@ def engine(database_url):
 def page_versions(count: int, seed: int = 1) -> list[bytes]:
     """A ~60 KB page, then `count - 1` versions of it, each a few words edited."""
     rng = random.Random(seed)
-    words = [rng.choice(["export", "license", "item", "entity", "party", "end", "use", "section", "744", "shall",
-                         "not", "require", "the", "of", "to", "a", "for", "in", "under", "paragraph"])
-             for _ in range(9000)]
+    words = [
+        rng.choice(
+            [
+                "export",
+                "license",
+                "item",
+                "entity",
+                "party",
+                "end",
+                "use",
+                "section",
+                "744",
+                "shall",
+                "not",
+                "require",
+                "the",
+                "of",
+                "to",
+                "a",
+                "for",
+                "in",
+                "under",
+                "paragraph",
+            ]
+        )
+        for _ in range(9000)
+    ]
     pages = []
     for _ in range(count):
         pages.append(("<main><p>" + " ".join(words) + "</p></main>").encode())
@@ -96,7 +121,7 @@ def test_a_large_base_still_gives_a_small_delta(engine):
     base_page = random.Random(11).randbytes(3_000_000)
     edited = bytearray(base_page)
     for position in (10, 1_500_000, 2_999_000):
-        edited[position:position + 4] = b"EDIT"
+        edited[position : position + 4] = b"EDIT"
     digests = put_chain(engine, [base_page, bytes(edited)])
     assert len(rows(engine, digests)[1].data) < 10_000  # zstd's defaults give 2.7 MB here
     with session_scope(engine) as session:
@@ -127,8 +152,10 @@ def test_zlib_blobs_of_an_old_database_still_read_and_can_be_bases(database_url)
         command.upgrade(config, "0006")
     old, new = page_versions(2)
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO blob (sha256, size, compression, data) VALUES (:s, :n, 'zlib', :d)"),
-                           {"s": sha256_hex(old), "n": len(old), "d": zlib.compress(old, 6)})
+        connection.execute(
+            text("INSERT INTO blob (sha256, size, compression, data) VALUES (:s, :n, 'zlib', :d)"),
+            {"s": sha256_hex(old), "n": len(old), "d": zlib.compress(old, 6)},
+        )
     upgrade(engine)
     with session_scope(engine) as session:
         stored = session.get(Blob, sha256_hex(old))
@@ -161,8 +188,9 @@ def test_a_corrupt_base_is_a_clear_error_never_wrong_bytes(engine):
     (stored,) = rows(engine, [digests[0]])
     with session_scope(engine) as session:  # the base now holds other, well-formed bytes
         other = put_blob(session, b"something else")
-        session.execute(update(Blob).where(Blob.sha256 == digests[0])
-                        .values(data=session.get(Blob, other).data, size=14))
+        session.execute(
+            update(Blob).where(Blob.sha256 == digests[0]).values(data=session.get(Blob, other).data, size=14)
+        )
     with session_scope(engine) as session:
         with pytest.raises(BlobError, match=f"blob {digests[0]} does not match its SHA-256 .*needed by {digests[2]}"):
             get_blob(session, digests[2])
@@ -192,13 +220,23 @@ def test_ingest_stores_each_version_as_deltas_against_the_previous_one(engine):
     pages = page_versions(3)
     for page in pages:
         ingestor = Ingestor(engine, source, progress=lambda line: None)
-        ingestor.ingest_snapshot(Snapshot(source="bis", key=url, url=url, final_url=url, status=200,
-                                          headers={"Content-Type": "text/html"}, body=page, fetched_at=utcnow()))
+        ingestor.ingest_snapshot(
+            Snapshot(
+                source="bis",
+                key=url,
+                url=url,
+                final_url=url,
+                status=200,
+                headers={"Content-Type": "text/html"},
+                body=page,
+                fetched_at=utcnow(),
+            )
+        )
         ingestor.finish()
     with session_scope(engine) as session:
         versions = session.exec(select(Version).order_by(Version.number)).all()
         assert [v.number for v in versions] == [1, 2, 3]
-        for previous, version in zip(versions, versions[1:]):
+        for previous, version in itertools.pairwise(versions):
             raw, content = session.get(Blob, version.sha256), session.get(Blob, version.content_sha256)
             assert (raw.base_sha256, raw.depth) == (previous.sha256, version.number - 1)
             assert (content.base_sha256, content.depth) == (previous.content_sha256, version.number - 1)

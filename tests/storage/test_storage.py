@@ -43,8 +43,16 @@ def add_document(session, source, key, url=None):
 def add_version(session, document, number, headers):
     sha = put_blob(session, f"raw {document.id} {number}".encode())
     version = Version(
-        document_id=document.id, number=number, fetched_at=utcnow(), url=document.url, final_url=document.url,
-        status=200, headers=json.dumps(headers), sha256=sha, content_hash=f"h{number}", content_sha256=sha,
+        document_id=document.id,
+        number=number,
+        fetched_at=utcnow(),
+        url=document.url,
+        final_url=document.url,
+        status=200,
+        headers=json.dumps(headers),
+        sha256=sha,
+        content_hash=f"h{number}",
+        content_sha256=sha,
     )
     session.add(version)
     document.latest_version = number
@@ -136,16 +144,31 @@ def test_events_newest_first_and_severity_filter_keeps_other_events(engine):
         source = ensure_source(session, "p", "page")
         document = add_document(session, source, "http://h/p")
         base = utcnow()
-        for minutes, kind, severity in [(0, "new", None), (1, "changed", "cosmetic"), (2, "changed", "minor"),
-                                        (3, "changed", "substantive"), (4, "removed", None)]:
-            session.add(Event(kind=kind, severity=severity, source_id=source.id, document_id=document.id,
-                              detected_at=base + timedelta(minutes=minutes)))
+        for minutes, kind, severity in [
+            (0, "new", None),
+            (1, "changed", "cosmetic"),
+            (2, "changed", "minor"),
+            (3, "changed", "substantive"),
+            (4, "removed", None),
+        ]:
+            session.add(
+                Event(
+                    kind=kind,
+                    severity=severity,
+                    source_id=source.id,
+                    document_id=document.id,
+                    detected_at=base + timedelta(minutes=minutes),
+                )
+            )
     with session_scope(engine) as session:
         events = list_events(session)
         assert [e.kind for e in events] == ["removed", "changed", "changed", "changed", "new"]
         kept = list_events(session, severities=["minor", "substantive"])
         assert [(e.kind, e.severity) for e in kept] == [
-            ("removed", None), ("changed", "substantive"), ("changed", "minor"), ("new", None)
+            ("removed", None),
+            ("changed", "substantive"),
+            ("changed", "minor"),
+            ("new", None),
         ]
         assert len(list_events(session, since=base + timedelta(minutes=3))) == 2
 

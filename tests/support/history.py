@@ -60,8 +60,14 @@ def page_file(name: str) -> bytes:
 
 def snapshot(source: str, url: str, body: bytes) -> Snapshot:
     return Snapshot(
-        source=source, key=url, url=url, final_url=url, status=200,
-        headers={"Content-Type": "text/html; charset=utf-8"}, body=body, fetched_at=utcnow(),
+        source=source,
+        key=url,
+        url=url,
+        final_url=url,
+        status=200,
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        body=body,
+        fetched_at=utcnow(),
     )
 
 
@@ -110,12 +116,19 @@ def build_history(database_url: str, tmp_path: Path) -> History:
         (NEWCOMER, NEWCOMER_V1),
     )
     (minor,) = checks.run("fr", (NOTICE, NOTICE_V2))
-    gone = FetchFailed(source="bis", key=NEWCOMER, url=NEWCOMER, fetched_at=utcnow(),
-                       error="HTTP 404", status=404, gone=True)
+    gone = FetchFailed(
+        source="bis", key=NEWCOMER, url=NEWCOMER, fetched_at=utcnow(), error="HTTP 404", status=404, gone=True
+    )
     removed = [checks.run("bis", gone)[0] for _ in range(3)][-1]
 
-    labels = {"cosmetic": cosmetic, "negation": negation, "injected": injected, "new": new,
-              "minor": minor, "removed": removed}
+    labels = {
+        "cosmetic": cosmetic,
+        "negation": negation,
+        "injected": injected,
+        "new": new,
+        "minor": minor,
+        "removed": removed,
+    }
     assert cosmetic.severity == "cosmetic" and negation.severity == "substantive"
     assert injected.severity == "substantive" and minor.severity == "minor" and removed.kind == "removed"
     history.events = {label: event.id for label, event in labels.items()}
@@ -128,9 +141,15 @@ def add_expectation_met(history: History, url: str) -> int:
     """An expectation_met event on a document (ingest does not match expectations yet)."""
     with session_scope(history.engine) as session:
         document = session.get(Document, history.documents[url])
-        event = Event(kind="expectation_met", source_id=document.source_id, document_id=document.id,
-                      to_version=1, expectations='["gp10"]', summary="expectation met: gp10",
-                      detected_at=utcnow())
+        event = Event(
+            kind="expectation_met",
+            source_id=document.source_id,
+            document_id=document.id,
+            to_version=1,
+            expectations='["gp10"]',
+            summary="expectation met: gp10",
+            detected_at=utcnow(),
+        )
         session.add(event)
         session.flush()
         return event.id

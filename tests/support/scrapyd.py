@@ -28,9 +28,19 @@ class NodeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "NodeProcess":
-        command = [sys.executable, "-m", "tracker.cli", "node", "--port", str(self.port),
-                   "--dir", str(self.directory), "--max-jobs", str(self.max_jobs)]
+    def start(self) -> NodeProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "tracker.cli",
+            "node",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.directory),
+            "--max-jobs",
+            str(self.max_jobs),
+        ]
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         if self.credentials:
             env["SCRAPYD_USERNAME"], env["SCRAPYD_PASSWORD"] = self.credentials

@@ -13,7 +13,7 @@ import email.policy
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from aiosmtpd.controller import Controller
 
@@ -34,7 +34,7 @@ class SmtpSink:
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         self._controller.start()
         self._running = True
         return self
@@ -59,7 +59,7 @@ class SmtpSink:
             out.setdefault(message["To"], []).append(message)
         return out
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         self.attempts += 1
         answer = self.reply(self.attempts, list(envelope.rcpt_tos))
         if answer == "hold":

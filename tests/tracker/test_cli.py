@@ -48,8 +48,7 @@ def test_subscribe_and_unsubscribe(tmp_path, database_url):
 
     path = tmp_path / "r.toml"
     path.write_text(
-        f'[database]\nurl = "{database_url}"\n'
-        '[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n'
+        f'[database]\nurl = "{database_url}"\n[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n'
     )
     ok = run("--config", str(path), "subscribe", " Legal@Example.COM ", "--source", "bis", "--digest", "daily")
     assert ok.exit_code == 0 and "legal@example.com follows bis" in ok.output
@@ -97,8 +96,9 @@ def _hostile_history(database_url, tmp_path):
         event = session.get(Event, history.events["negation"])
         event.reasons = json.dumps([HOSTILE_REASON])
         event.summary = HOSTILE_REASON
-        session.add(ExpectationMet(name="gp10", met_at=event.detected_at, document_id=doc_id, version=3,
-                                   event_id=event.id))
+        session.add(
+            ExpectationMet(name="gp10", met_at=event.detected_at, document_id=doc_id, version=3, event_id=event.id)
+        )
     history.engine.dispose()  # the commands open their own
     path = tmp_path / "hostile.toml"
     path.write_text(
@@ -119,9 +119,15 @@ def _assert_escaped(output: str, lines_kept: bool = True) -> None:
 
 def test_fetched_text_reaches_the_terminal_escaped(tmp_path, database_url):
     path, doc_id = _hostile_history(database_url, tmp_path)
-    for command in (["changes"], ["documents"], ["expectations"], ["history", str(doc_id)],
-                    ["diff", str(doc_id)], ["diff", str(doc_id), "--format", "text"],
-                    ["diff", str(doc_id), "--format", "html"]):
+    for command in (
+        ["changes"],
+        ["documents"],
+        ["expectations"],
+        ["history", str(doc_id)],
+        ["diff", str(doc_id)],
+        ["diff", str(doc_id), "--format", "text"],
+        ["diff", str(doc_id), "--format", "html"],
+    ):
         result = run("--config", str(path), *command)
         assert result.exit_code == 0, (command, result.output)
         # In an HTML file a newline is only a space; the other controls are escaped there too.
@@ -146,8 +152,9 @@ def test_check_summary_and_errors_are_escaped(tmp_path, database_url, monkeypatc
     from tracker.crawl.launch import SourceResult
 
     path = tmp_path / "r.toml"
-    path.write_text(f'[database]\nurl = "{database_url}"\n'
-                    '[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n')
+    path.write_text(
+        f'[database]\nurl = "{database_url}"\n[[sources]]\nname = "bis"\nkind = "page"\nurl = "http://127.0.0.1:9/"\n'
+    )
     failed = SourceResult(name="bis", status="failed", failures=[f"{HOSTILE_URL}: HTTP 500 {HOSTILE_REASON}"])
     monkeypatch.setattr(tracker.crawl.launch, "run_check", lambda config, engine, names: [failed])
     result = run("--config", str(path), "check")
@@ -169,10 +176,18 @@ def test_numbers_too_large_for_the_database_are_one_line_errors(tmp_path, databa
     path = tmp_path / "r.toml"
     path.write_text(f'[database]\nurl = "{database_url}"\n')
     huge, over_int32 = "99999999999999999999", str(2**31)
-    for command in (["history", huge], ["history", over_int32], ["history", "\u00b2"], ["diff", huge],
-                    ["diff", doc, "--from", "2**70"], ["diff", doc, "--from", str(2**70)],
-                    ["diff", doc, "--to", over_int32], ["diff", doc, "--from", "-1"],
-                    ["changes", "--limit", huge], ["changes", "--limit", "1e30"]):
+    for command in (
+        ["history", huge],
+        ["history", over_int32],
+        ["history", "\u00b2"],
+        ["diff", huge],
+        ["diff", doc, "--from", "2**70"],
+        ["diff", doc, "--from", str(2**70)],
+        ["diff", doc, "--to", over_int32],
+        ["diff", doc, "--from", "-1"],
+        ["changes", "--limit", huge],
+        ["changes", "--limit", "1e30"],
+    ):
         result = run("--config", str(path), *command)
         assert result.exit_code == 2, (command, result.output, result.exception)
         assert result.output.startswith("error: ") and result.output.count("\n") == 1, (command, result.output)
@@ -215,15 +230,21 @@ def test_read_only_database_is_one_line_and_exit_2(tmp_path, database_url, serve
 
     url, undo = _read_only(database_url)
     path = tmp_path / "r.toml"
-    path.write_text(f'[database]\nurl = "{url}"\n[web]\nport = 9\n'
-                    f'[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n')
+    path.write_text(
+        f'[database]\nurl = "{url}"\n[web]\nport = 9\n'
+        f'[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n'
+    )
     try:
         _one_error_line(run("--config", str(path), "check"), "read-only")
         _one_error_line(run("--config", str(path), "subscribe", "legal@example.com"), "read-only")
         project = PROJECT_ROOT
-        service = subprocess.run([sys.executable, "-m", "tracker.cli", "--config", str(path), "run"],
-                                 env={**os.environ, "PYTHONPATH": str(project)}, capture_output=True, text=True,
-                                 timeout=120)
+        service = subprocess.run(
+            [sys.executable, "-m", "tracker.cli", "--config", str(path), "run"],
+            env={**os.environ, "PYTHONPATH": str(project)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert service.returncode == 2, service.stderr
         assert service.stderr.startswith("error: the database ") and " is read-only: " in service.stderr
         assert service.stderr.count("\n") == 1, service.stderr
@@ -241,8 +262,9 @@ def test_full_database_is_one_line_and_exit_2(tmp_path, server):
     url = f"sqlite:///{tmp_path / 'full.db'}"
     open_database(url).dispose()
     path = tmp_path / "r.toml"
-    path.write_text(f'[database]\nurl = "{url}"\n'
-                    f'[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n')
+    path.write_text(
+        f'[database]\nurl = "{url}"\n[[sources]]\nname = "guidance"\nkind = "page"\nurl = "{server.url("/page")}"\n'
+    )
 
     def full(dbapi_connection, _record):
         pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]

@@ -47,7 +47,7 @@ def test_environment_overrides_smtp(tmp_path, monkeypatch):
 
 
 def test_config_path_from_environment(tmp_path, monkeypatch):
-    path = write(tmp_path, '[web]\nport = 8123\n')
+    path = write(tmp_path, "[web]\nport = 8123\n")
     monkeypatch.setenv("RULEWATCH_CONFIG", str(path))
     assert load_config().web.port == 8123
 
@@ -59,18 +59,42 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
         ('[[sources]]\nname = "a"\nkind = "pager"\nurl = "http://x"\n', "sources.a.kind", "unknown kind"),
         ('[[sources]]\nname = "a"\nkind = "page"\n', "sources.a.url", "required"),
         ('[[sources]]\nname = "a"\nkind = "page"\nurl = "ftp://x"\n', "sources.a.url", "http(s) URL"),
-        ('[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\ninterval = "soon"\n', "sources.a.interval", "invalid duration"),
-        ('[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\nselectr = "main"\n', "sources.a.selectr", "unknown key"),
-        ('[[sources]]\nname = "a"\nkind = "site"\nstart_urls = ["http://x"]\nfollow = ["("]\n', "sources.a.follow", "regular expression"),
-        ('[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\n[[sources]]\nname = "a"\nkind = "page"\nurl = "http://y"\n', "sources.name", "used twice"),
+        (
+            '[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\ninterval = "soon"\n',
+            "sources.a.interval",
+            "invalid duration",
+        ),
+        (
+            '[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\nselectr = "main"\n',
+            "sources.a.selectr",
+            "unknown key",
+        ),
+        (
+            '[[sources]]\nname = "a"\nkind = "site"\nstart_urls = ["http://x"]\nfollow = ["("]\n',
+            "sources.a.follow",
+            "regular expression",
+        ),
+        (
+            '[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\n[[sources]]\nname = "a"\nkind = "page"\nurl = "http://y"\n',
+            "sources.name",
+            "used twice",
+        ),
         ('[[expectations]]\nname = "e"\ntitle = "t"\n', "expectations.e", "at least one"),
         ('[[expectations]]\nname = "e"\nrin = "1"\nsources = ["nope"]\n', "expectations.e.sources", "unknown source"),
         ('[[subscribers]]\nemail = "a@b.c"\ndigest = "hourly"\n', "subscribers[0].digest", "expected one of"),
-        ('[[subscribers]]\nemail = "a@b.c"\nmin_severity = "cosmetic"\n', "subscribers[0].min_severity", "expected one of"),
-        ('[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\nselector = "main >> p"\n', "sources.a.selector", "invalid CSS selector"),
+        (
+            '[[subscribers]]\nemail = "a@b.c"\nmin_severity = "cosmetic"\n',
+            "subscribers[0].min_severity",
+            "expected one of",
+        ),
+        (
+            '[[sources]]\nname = "a"\nkind = "page"\nurl = "http://x"\nselector = "main >> p"\n',
+            "sources.a.selector",
+            "invalid CSS selector",
+        ),
         ('[[subscribers]]\nemail = "legal@"\n', "subscribers[0].email", "invalid email address"),
         ("[fetch]\ntimeout = -1\n", "fetch.timeout", "expected a number"),
-        ("[web]\nport = \"80\"\n", "web.port", "expected a number"),
+        ('[web]\nport = "80"\n', "web.port", "expected a number"),
         ("this is = = not toml", "", "not valid TOML"),
     ],
 )
@@ -106,10 +130,26 @@ def test_admin_token_from_the_file_or_the_environment(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "source, key, words",
     [
-        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["https://www.bis.gov/"]', "sources.a.hosts", "host or host:port"),
-        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["www.bis.gov:99999"]', "sources.a.hosts", "port"),
-        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["www.bis.gov:"]', "sources.a.hosts", "host or host:port"),
-        ('kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["a b"]', "sources.a.hosts", "host or host:port"),
+        (
+            'kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["https://www.bis.gov/"]',
+            "sources.a.hosts",
+            "host or host:port",
+        ),
+        (
+            'kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["www.bis.gov:99999"]',
+            "sources.a.hosts",
+            "port",
+        ),
+        (
+            'kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["www.bis.gov:"]',
+            "sources.a.hosts",
+            "host or host:port",
+        ),
+        (
+            'kind = "site"\nstart_urls = ["https://www.bis.gov/"]\nhosts = ["a b"]',
+            "sources.a.hosts",
+            "host or host:port",
+        ),
         ('kind = "site"\nstart_urls = ["https://www.bis.gov:0/"]', "sources.a.start_urls", "port"),
         ('kind = "page"\nurl = "http://127.0.0.1:65536/x"', "sources.a.url", "port"),
         ('kind = "page"\nurl = "http://[::1/x"', "sources.a.url", "http(s) URL"),

@@ -29,7 +29,7 @@ def played(tmp_path_factory):
 def step_output(output: str, number: int) -> str:
     start = output.index(f"[{number}/{len(TIMELINE)}]")
     end = output.find(f"[{number + 1}/{len(TIMELINE)}]", start)
-    return output[start:end if end > 0 else None]
+    return output[start : end if end > 0 else None]
 
 
 def test_each_expectation_fires_exactly_once(played):
@@ -45,7 +45,7 @@ def test_each_expectation_fires_exactly_once(played):
 
 
 def test_the_baseline_is_recorded_not_alerted(played):
-    folder, output, events, _, _ = played
+    _folder, output, events, _, _ = played
     baseline = [e for e in events if e.baseline]
     assert baseline and all(e.kind == "new" for e in baseline)
     assert "✉" not in step_output(output, 1)
@@ -91,8 +91,10 @@ def test_the_ear_amendment_is_anchored_to_its_paragraph(played):
 
 def test_emails_were_written_once_each(played):
     folder, output, _, _, _ = played
-    messages = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-                for p in sorted((folder / "mail").glob("*.eml"))]
+    messages = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((folder / "mail").glob("*.eml"))
+    ]
     assert len(messages) == output.count("✉") > 0
     assert len({m["Message-ID"] for m in messages}) == len(messages)
     subjects = " ".join(" ".join(str(m["Subject"]).split()) for m in messages)

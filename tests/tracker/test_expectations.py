@@ -34,10 +34,18 @@ GP10 = ExpectationConfig("gp10", match_any=("General Prohibition 10", "GP10", "A
         (GP10, "bis", content("Guidance", "General   Prohibition\n10 applies"), True),
         (GP10, "bis", content("Guidance", "General Prohibition 101"), False),
         (GP10, "bis", content("Guidance", "Ascending order"), False),
-        (ExpectationConfig("e", match_all=("policy statement", "train")), "bis",
-         content("Policy statement", "on chips used to train models"), True),
-        (ExpectationConfig("e", match_all=("policy statement", "train")), "bis",
-         content("Policy statement", "on chips"), False),
+        (
+            ExpectationConfig("e", match_all=("policy statement", "train")),
+            "bis",
+            content("Policy statement", "on chips used to train models"),
+            True,
+        ),
+        (
+            ExpectationConfig("e", match_all=("policy statement", "train")),
+            "bis",
+            content("Policy statement", "on chips"),
+            False,
+        ),
         (ExpectationConfig("rule", rin="0694-AJ90"), "fr", content("Rule", "RIN: 0694-AJ90"), True),
         (ExpectationConfig("rule", rin="0694-AJ90"), "fr", content("Rule", "RIN: 0694-AK43"), False),
         (ExpectationConfig("part", cfr_part="744"), "fr", content("Rule", "CFR references: 15 CFR 744"), True),
@@ -54,7 +62,8 @@ def test_every_given_criterion_must_hold(expectation, source, doc, expected):
 @pytest.fixture
 def desk(tmp_path, database_url):
     path = tmp_path / "rulewatch.toml"
-    path.write_text(dedent(f"""
+    path.write_text(
+        dedent(f"""
         [database]
         url = "{database_url}"
 
@@ -71,7 +80,8 @@ def desk(tmp_path, database_url):
         [[subscribers]]
         email = "digest@example.com"
         digest = "daily"
-    """))
+    """)
+    )
     config = load_config(path)
     engine = open_database(config.database_url)
     with session_scope(engine) as session:
@@ -80,8 +90,9 @@ def desk(tmp_path, database_url):
     def check(*pages):
         ingestor = Ingestor(engine, config.source("bis"), progress=lambda line: None, expectations=config.expectations)
         for url, html in pages:
-            ingestor.ingest_snapshot(Snapshot("bis", url, url, url, 200, {"Content-Type": "text/html"},
-                                              html.encode(), utcnow()))
+            ingestor.ingest_snapshot(
+                Snapshot("bis", url, url, url, 200, {"Content-Type": "text/html"}, html.encode(), utcnow())
+            )
         ingestor.finish()
 
     return path, engine, check
@@ -128,7 +139,7 @@ def test_met_once_after_the_baseline_and_alerted_at_once(desk):
 
 
 def test_waiting_until_met(desk):
-    path, _, check = desk
+    path, _, _check = desk
     result = CliRunner().invoke(app, ["--config", str(path), "expectations", "--json"])
     assert json.loads(result.output)[0]["status"] == "waiting"
     assert "waiting" in CliRunner().invoke(app, ["--config", str(path), "expectations"]).output

@@ -20,7 +20,7 @@ import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -83,8 +83,13 @@ def snapshot(target: Target, body: bytes) -> Snapshot:
     if target.record is not None:
         content_type = "text/plain; charset=utf-8" if body[:1] not in b"<" else "text/html; charset=utf-8"
         extra["attachments"] = [
-            {"role": "full_text", "url": "https://www.federalregister.gov/full_text", "status": 200,
-             "content_type": content_type, "body": body}
+            {
+                "role": "full_text",
+                "url": "https://www.federalregister.gov/full_text",
+                "status": 200,
+                "content_type": content_type,
+                "body": body,
+            }
         ]
         body = target.record.read_bytes()
     return Snapshot(
@@ -95,7 +100,7 @@ def snapshot(target: Target, body: bytes) -> Snapshot:
         status=200,
         headers={"Content-Type": target.content_type},
         body=body,
-        fetched_at=datetime(2026, 11, 25, tzinfo=timezone.utc),
+        fetched_at=datetime(2026, 11, 25, tzinfo=UTC),
         extra=extra,
     )
 
@@ -223,7 +228,7 @@ def run(target: Target, body: bytes, seconds: float = HANG_SECONDS) -> Failure |
         return "refused"
     except Hang as exc:
         return Failure(target.name, body, f"hang: {exc}", traceback.format_exc())
-    except Exception as exc:  # noqa: BLE001 - any other exception is the finding
+    except Exception as exc:
         return Failure(target.name, body, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     if not isinstance(result, Content):
         return Failure(target.name, body, f"returned {type(result).__name__}, not Content", "")
@@ -249,7 +254,13 @@ def inputs(target: Target, rng: random.Random, mutations=MUTATIONS):
 
 # Inputs per target: a few hundred in all; PDFs are the slowest to parse.
 BUDGET = {
-    "html": 80, "html-sniffed": 30, "xml": 120, "json": 100, "json-generic": 50, "json-fulltext": 60, "pdf": 100,
+    "html": 80,
+    "html-sniffed": 30,
+    "xml": 120,
+    "json": 100,
+    "json-generic": 50,
+    "json-fulltext": 60,
+    "pdf": 100,
 }
 
 
@@ -260,7 +271,7 @@ def test_damaged_inputs_give_content_or_content_error(name):
     rng = random.Random(f"rulewatch-fuzz-{name}")
     started = time.monotonic()
     failures, outcomes = [], {"content": 0, "refused": 0}
-    for _, body in zip(range(BUDGET[name]), inputs(target, rng)):
+    for _, body in zip(range(BUDGET[name]), inputs(target, rng), strict=False):
         outcome = run(target, body)
         if isinstance(outcome, Failure):
             failures.append(outcome)

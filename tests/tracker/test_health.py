@@ -16,7 +16,8 @@ from tracker.health import is_stale
 def test_admins_hear_once_on_failure_and_once_on_recovery(server, write_config):
     smtp = SmtpSink().start()
     try:
-        config = load_config(write_config(f"""
+        config = load_config(
+            write_config(f"""
             [mail]
             smtp_host = "127.0.0.1"
             smtp_port = {smtp.port}
@@ -27,8 +28,9 @@ def test_admins_hear_once_on_failure_and_once_on_recovery(server, write_config):
             [[sources]]
             name = "guidance"
             kind = "page"
-            url = "{server.url('/page')}"
-        """))
+            url = "{server.url("/page")}"
+        """)
+        )
         engine = open_database(config.database_url)
         server.set("/page", "down", status=500, content_type="text/plain")
         for _ in range(4):
@@ -49,16 +51,18 @@ def test_admins_hear_once_on_failure_and_once_on_recovery(server, write_config):
 
 
 def test_a_selector_that_stops_matching_alerts_at_once(server, write_config):
-    config = load_config(write_config(f"""
+    config = load_config(
+        write_config(f"""
         [[admins]]
         email = "ops@example.com"
 
         [[sources]]
         name = "guidance"
         kind = "page"
-        url = "{server.url('/page')}"
+        url = "{server.url("/page")}"
         selector = "#content"
-    """))
+    """)
+    )
     engine = open_database(config.database_url)
     server.set("/page", "<html><body><main><p>Redesigned.</p></main></body></html>")
     run_check(config, engine, ["guidance"])
@@ -68,7 +72,9 @@ def test_a_selector_that_stops_matching_alerts_at_once(server, write_config):
 
 
 def test_stale_after_three_intervals_without_success(write_config):
-    config = load_config(write_config('[[sources]]\nname = "s"\nkind = "page"\nurl = "http://127.0.0.1:9/"\ninterval = "1h"\n'))
+    config = load_config(
+        write_config('[[sources]]\nname = "s"\nkind = "page"\nurl = "http://127.0.0.1:9/"\ninterval = "1h"\n')
+    )
     now = utcnow()
     fresh = Source(name="s", kind="page", last_success_at=now - timedelta(hours=2), last_checked_at=now)
     old = Source(name="s", kind="page", last_success_at=now - timedelta(hours=4), last_checked_at=now)
@@ -78,18 +84,21 @@ def test_stale_after_three_intervals_without_success(write_config):
 
 
 def test_admins_hear_at_once_when_a_retry_after_is_held_to_the_cap(server, write_config):
-    config = load_config(write_config(f"""
+    config = load_config(
+        write_config(f"""
         [[admins]]
         email = "ops@example.com"
 
         [[sources]]
         name = "guidance"
         kind = "page"
-        url = "{server.url('/page')}"
-    """))
+        url = "{server.url("/page")}"
+    """)
+    )
     engine = open_database(config.database_url)
-    server.set("/page", "busy", status=503, content_type="text/plain",
-               headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"})
+    server.set(
+        "/page", "busy", status=503, content_type="text/plain", headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}
+    )
     run_check(config, engine, ["guidance"])
     with session_scope(engine) as session:
         [notice] = session.exec(select(AdminNotice)).all()

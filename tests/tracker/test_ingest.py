@@ -60,15 +60,28 @@ def sources(write_config):
 
 
 def page_snapshot(body: bytes, url: str = "https://www.bis.gov/guidance", content_type: str = "text/html") -> Snapshot:
-    return Snapshot(source="page", key=url, url=url, final_url=url, status=200,
-                    headers={"Content-Type": content_type}, body=body, fetched_at=utcnow())
+    return Snapshot(
+        source="page",
+        key=url,
+        url=url,
+        final_url=url,
+        status=200,
+        headers={"Content-Type": content_type},
+        body=body,
+        fetched_at=utcnow(),
+    )
 
 
 def fr_snapshot(record: dict) -> Snapshot:
     return Snapshot(
-        source="federal-register", key=record["document_number"], url=record["html_url"],
-        final_url=record["html_url"], status=200, headers={"Content-Type": "application/json"},
-        body=json.dumps(record).encode(), fetched_at=utcnow(),
+        source="federal-register",
+        key=record["document_number"],
+        url=record["html_url"],
+        final_url=record["html_url"],
+        status=200,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(record).encode(),
+        fetched_at=utcnow(),
         extra={"format": "federal_register", "stage": "published"},
     )
 
@@ -109,7 +122,9 @@ def test_a_nul_in_fr_fields_is_stored_without_it(sources):
 
 def test_a_nul_in_page_text_is_stored_without_it(sources):
     ingestor = sources("page")
-    body = b"<html><head><title>Guid\x00ance</title></head><body><main><p>Licence\x00 required.</p></main></body></html>"
+    body = (
+        b"<html><head><title>Guid\x00ance</title></head><body><main><p>Licence\x00 required.</p></main></body></html>"
+    )
     assert ingestor.ingest_snapshot(page_snapshot(body, content_type="text/html; charset=utf-8")) is not None
     assert ingestor.finish().failures == []
     [document], _ = stored(sources.engine)
@@ -149,7 +164,9 @@ def test_a_database_refusal_is_a_one_line_failure_without_the_body(sources, monk
     secret_body = "BODY-" * 10_000
 
     def refuse(*args, **kwargs):
-        raise DataError("INSERT INTO blob ...", {"data": secret_body}, ValueError("value too long\nDETAIL: " + secret_body))
+        raise DataError(
+            "INSERT INTO blob ...", {"data": secret_body}, ValueError("value too long\nDETAIL: " + secret_body)
+        )
 
     monkeypatch.setattr(ingest_module, "put_blob", refuse)
     ingestor = sources("page")
@@ -188,8 +205,9 @@ def ingest_with_an_older_reader(sources, monkeypatch, body: bytes) -> None:
     real_read = page_reader.read
     with monkeypatch.context() as patched:
         patched.setattr(ingest_module, "READER", 1)
-        patched.setattr(page_reader, "read",
-                        lambda snapshot, source: replace(real_read(snapshot, source), title=GENERIC_TITLE))
+        patched.setattr(
+            page_reader, "read", lambda snapshot, source: replace(real_read(snapshot, source), title=GENERIC_TITLE)
+        )
         ingestor = sources("page")
         ingestor.ingest_snapshot(page_snapshot(body))
         ingestor.finish()
@@ -201,9 +219,7 @@ def test_an_updated_reader_alone_is_never_a_substantive_change(sources, monkeypa
     event = ingestor.ingest_snapshot(page_snapshot(PAGE))  # the same bytes, read by today's reader
     ingestor.finish()
     assert event.kind == "changed" and event.severity == "cosmetic"
-    assert json.loads(event.reasons) == [
-        "read again by Rulewatch's updated reader: the document is as in version 1"
-    ]
+    assert json.loads(event.reasons) == ["read again by Rulewatch's updated reader: the document is as in version 1"]
     with session_scope(sources.engine) as session:
         assert [v.reader for v in session.exec(select(Version).order_by(Version.number))] == [1, READER]
     again = sources("page")

@@ -75,8 +75,18 @@ def test_press_release_keeps_the_article_and_drops_the_chrome():
     assert content.title.startswith("Department of Commerce Announces Rescission")
     assert content.blocks[0].kind == "heading"
     assert "using Huawei Ascend chips anywhere in the world violates U.S. export controls" in text
-    for chrome in ("Skip to main content", "About BIS", "Home", "Share this page", "Privacy Policy",
-                   "cookies", "official website", "dataLayer", "jQuery", "editor:"):
+    for chrome in (
+        "Skip to main content",
+        "About BIS",
+        "Home",
+        "Share this page",
+        "Privacy Policy",
+        "cookies",
+        "official website",
+        "dataLayer",
+        "jQuery",
+        "editor:",
+    ):
         assert chrome not in text
 
 
@@ -200,7 +210,12 @@ def test_executive_order_sections_and_roman_items_under_letters():
         ("(b)", "Sec. 3(b)"),
         ("SECTION", "Sec. 4"),
     ]
-    assert [b.label for b in content.blocks if b.text.lower().startswith("sec")] == ["Sec. 1", "Sec. 2", "Sec. 3", "Sec. 4"]
+    assert [b.label for b in content.blocks if b.text.lower().startswith("sec")] == [
+        "Sec. 1",
+        "Sec. 2",
+        "Sec. 3",
+        "Sec. 4",
+    ]
 
 
 def test_roman_one_after_h_is_read_again_when_roman_two_follows():
@@ -279,23 +294,36 @@ def test_selector_narrows_the_links_too():
         ("<body><svg><title>icon</title></svg><h1>Heading <em>one</em></h1></body>", "Heading one"),
         ("<p>No title at all</p>", ""),
         # A generic <title> gives way to the page's own <h1>.
-        ("<title>Press release | Bureau of Industry and Security</title><h1>Commerce Restricts Exports</h1>",
-         "Commerce Restricts Exports"),
-        ("<title>Bureau of Industry and Security - News &amp; Updates</title><h1>BIS Updates Guidance</h1>",
-         "BIS Updates Guidance"),
+        (
+            "<title>Press release | Bureau of Industry and Security</title><h1>Commerce Restricts Exports</h1>",
+            "Commerce Restricts Exports",
+        ),
+        (
+            "<title>Bureau of Industry and Security - News &amp; Updates</title><h1>BIS Updates Guidance</h1>",
+            "BIS Updates Guidance",
+        ),
         ("<title>Untitled Document</title><h1>Entity List FAQ</h1>", "Entity List FAQ"),
-        ('<head><title>Bureau of Industry and Security</title><meta property="og:site_name" '
-         'content="Bureau of Industry and Security"></head><body><h1>Entity List</h1></body>', "Entity List"),
+        (
+            '<head><title>Bureau of Industry and Security</title><meta property="og:site_name" '
+            'content="Bureau of Industry and Security"></head><body><h1>Entity List</h1></body>',
+            "Entity List",
+        ),
         # A title that names the page stays, even beside another <h1>.
-        ("<title>Entity List | Bureau of Industry and Security</title><h1>Entity List</h1>",
-         "Entity List | Bureau of Industry and Security"),
+        (
+            "<title>Entity List | Bureau of Industry and Security</title><h1>Entity List</h1>",
+            "Entity List | Bureau of Industry and Security",
+        ),
         ("<title>Guidance on GP10 | BIS</title><h1>Frequently asked questions</h1>", "Guidance on GP10 | BIS"),
-        ("<title>Guidance: Exports of Advanced Chips</title><h1>Questions and answers</h1>",
-         "Guidance: Exports of Advanced Chips"),
+        (
+            "<title>Guidance: Exports of Advanced Chips</title><h1>Questions and answers</h1>",
+            "Guidance: Exports of Advanced Chips",
+        ),
         ("<title>Bureau of Industry and Security</title><h1>Entity List</h1>", "Bureau of Industry and Security"),
         # Without an <h1>, even a generic title is the best there is.
-        ("<title>Press release | Bureau of Industry and Security</title><p>Text</p>",
-         "Press release | Bureau of Industry and Security"),
+        (
+            "<title>Press release | Bureau of Industry and Security</title><p>Text</p>",
+            "Press release | Bureau of Industry and Security",
+        ),
     ],
 )
 def test_title(html, title):
@@ -454,9 +482,38 @@ def test_nested_boilerplate_is_dropped_whole():
 
 HTML_BITS = st.lists(
     st.sampled_from(
-        ["<p>", "</p>", "<div>", "</div>", "<b>", "</b>", "<br>", "<li>", "<table><tr><td>", "</td><td>",
-         "<h2>", "</h2>", "<nav>", "<script>", "<!--", "-->", "<a href='/x#y'>", "</a>", "(a) ", "(1) ",
-         "(i) ", "§ 744.23 ", "Last updated May 1, 2025", "text", " ", "\n", "\u00a0", "\u2019", "&amp;", "<"]
+        [
+            "<p>",
+            "</p>",
+            "<div>",
+            "</div>",
+            "<b>",
+            "</b>",
+            "<br>",
+            "<li>",
+            "<table><tr><td>",
+            "</td><td>",
+            "<h2>",
+            "</h2>",
+            "<nav>",
+            "<script>",
+            "<!--",
+            "-->",
+            "<a href='/x#y'>",
+            "</a>",
+            "(a) ",
+            "(1) ",
+            "(i) ",
+            "§ 744.23 ",
+            "Last updated May 1, 2025",
+            "text",
+            " ",
+            "\n",
+            "\u00a0",
+            "\u2019",
+            "&amp;",
+            "<",
+        ]
     )
 ).map("".join)
 
@@ -523,7 +580,9 @@ def test_decode_unknown_charset_does_not_raise():
 
 
 def test_decode_meta_charset():
-    body = '<html><head><meta charset="windows-1251"></head><body>\u041f\u0440\u0430\u0432\u0438\u043b\u043e</body></html>'
+    body = (
+        '<html><head><meta charset="windows-1251"></head><body>\u041f\u0440\u0430\u0432\u0438\u043b\u043e</body></html>'
+    )
     assert "\u041f\u0440\u0430\u0432\u0438\u043b\u043e" in decode(body.encode("cp1251"), None)
     http_equiv = b'<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-15"><p>\xa4</p>'
     assert "\u20ac" in decode(http_equiv, None)
@@ -534,7 +593,7 @@ def test_decode_windows_1252_smart_quotes():
     assert decode(body, "windows-1252") == "\u201cKnowledge\u201d isn\u2019t \u2013 defined"
     # Browsers read a latin-1 label as windows-1252, and so do we.
     assert decode(body, "iso-8859-1") == "\u201cKnowledge\u201d isn\u2019t \u2013 defined"
-    assert fold(decode(body, "windows-1252")) == "\"Knowledge\" isn't - defined"
+    assert fold(decode(body, "windows-1252")) == '"Knowledge" isn\'t - defined'
 
 
 def test_decode_strips_bom():
@@ -633,8 +692,18 @@ def pdf_titled(title: str) -> bytes:
 
 @pytest.mark.parametrize(
     "placeholder",
-    ["Microsoft Word - x.doc", "Microsoft Word - GP10 guidance final v3", "untitled", "Untitled", "Title",
-     "Document1", "gp10-guidance-may-2025.docx", "GP10 guidance.pdf", "   ", "C:\\Users\\jdoe\\Desktop\\gp10.rtf"],
+    [
+        "Microsoft Word - x.doc",
+        "Microsoft Word - GP10 guidance final v3",
+        "untitled",
+        "Untitled",
+        "Title",
+        "Document1",
+        "gp10-guidance-may-2025.docx",
+        "GP10 guidance.pdf",
+        "   ",
+        "C:\\Users\\jdoe\\Desktop\\gp10.rtf",
+    ],
 )
 def test_pdf_placeholder_title_gives_way_to_the_first_line(placeholder):
     assert normalize_pdf(pdf_titled(placeholder)).title == "GUIDANCE ON GENERAL PROHIBITION 10"
@@ -645,14 +714,16 @@ def test_pdf_real_title_is_kept():
 
 
 def test_pdf_wrapped_lines_join_and_hyphenated_words_rejoin():
-    page = "\n".join([
-        "Exporters shall apply for a license under the regu-",
-        "lations before any export of the items on the Entity-",
-        "List, or of items that are classified under ECCN 3A090-",
-        "a. Short line ends it.",
-        "",
-        "(b) A second paragraph.",
-    ])
+    page = "\n".join(
+        [
+            "Exporters shall apply for a license under the regu-",
+            "lations before any export of the items on the Entity-",
+            "List, or of items that are classified under ECCN 3A090-",
+            "a. Short line ends it.",
+            "",
+            "(b) A second paragraph.",
+        ]
+    )
     assert reading_text._pdf_paragraphs(page) == [
         "Exporters shall apply for a license under the regulations before any export of the items on the "
         "Entity- List, or of items that are classified under ECCN 3A090- a. Short line ends it.",
@@ -670,8 +741,13 @@ def test_one_huge_pdf_paragraph_is_joined_in_linear_time():
         "[paragraph] = _pdf_paragraphs(page)\n"
         "print(len(paragraph))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=Path(reading_text.__file__).parent.parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(reading_text.__file__).parent.parent.parent,
+    )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 2_000_000
 

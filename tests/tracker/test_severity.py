@@ -47,124 +47,326 @@ def judge(old, new) -> Assessment:
 # name, old paragraph(s), new paragraph(s), expected severity, expected reason substring
 CASES = [
     # modal verbs and negation
-    ("negation added", "Exporters shall file a report.", "Exporters shall not file a report.",
-     "substantive", "negation added in § 744.23(a)(2)"),
-    ("negation removed", "Exporters shall not file a report.", "Exporters shall file a report.",
-     "substantive", "negation removed in § 744.23(a)(2)"),
-    ("no longer", "BIS requires a license for these items.", "BIS no longer requires a license for these items.",
-     "substantive", "negation added"),
-    ("cannot", "The exporter may ship the items.", "The exporter cannot ship the items.",
-     "substantive", "negation added"),
-    ("negation changed", "Exporters shall not ship.", "Exporters shall never ship.",
-     "substantive", "negation changed: 'not' → 'never'"),
-    ("modal may to must", "Exporters may file a report.", "Exporters must file a report.",
-     "substantive", "modal verb changed: 'may' → 'must' in § 744.23(a)(2)"),
-    ("modal shall to may", "The applicant shall notify BIS.", "The applicant may notify BIS.",
-     "substantive", "modal verb changed: 'shall' → 'may'"),
-    ("modal added", "Exporters file a report.", "Exporters must file a report.",
-     "substantive", "modal verb added: 'must'"),
-    ("modal removed", "A license is required for export.", "A license is needed for export.",
-     "substantive", "modal verb removed: 'required'"),
+    (
+        "negation added",
+        "Exporters shall file a report.",
+        "Exporters shall not file a report.",
+        "substantive",
+        "negation added in § 744.23(a)(2)",
+    ),
+    (
+        "negation removed",
+        "Exporters shall not file a report.",
+        "Exporters shall file a report.",
+        "substantive",
+        "negation removed in § 744.23(a)(2)",
+    ),
+    (
+        "no longer",
+        "BIS requires a license for these items.",
+        "BIS no longer requires a license for these items.",
+        "substantive",
+        "negation added",
+    ),
+    (
+        "cannot",
+        "The exporter may ship the items.",
+        "The exporter cannot ship the items.",
+        "substantive",
+        "negation added",
+    ),
+    (
+        "negation changed",
+        "Exporters shall not ship.",
+        "Exporters shall never ship.",
+        "substantive",
+        "negation changed: 'not' → 'never'",
+    ),
+    (
+        "modal may to must",
+        "Exporters may file a report.",
+        "Exporters must file a report.",
+        "substantive",
+        "modal verb changed: 'may' → 'must' in § 744.23(a)(2)",
+    ),
+    (
+        "modal shall to may",
+        "The applicant shall notify BIS.",
+        "The applicant may notify BIS.",
+        "substantive",
+        "modal verb changed: 'shall' → 'may'",
+    ),
+    (
+        "modal added",
+        "Exporters file a report.",
+        "Exporters must file a report.",
+        "substantive",
+        "modal verb added: 'must'",
+    ),
+    (
+        "modal removed",
+        "A license is required for export.",
+        "A license is needed for export.",
+        "substantive",
+        "modal verb removed: 'required'",
+    ),
     # numbers and dates
-    ("exponent", "more than 10^26 operations", "more than 10^25 operations",
-     "substantive", "number changed: 10^26 → 10^25 in § 744.23(a)(2)"),
-    ("percent", "no more than 25% of the value", "no more than 50% of the value",
-     "substantive", "number changed: 25% → 50%"),
-    ("money", "transactions above $5 million", "transactions above $50 million",
-     "substantive", "number changed: $5 million → $50 million"),
-    ("thousands separator", "up to 1,000 units per year", "up to 1.000 units per year",
-     "substantive", "number changed: 1,000 → 1.000"),
-    ("number word", "within thirty days of shipment", "within sixty days of shipment",
-     "substantive", "number changed: thirty → sixty"),
-    ("date", "effective May 13, 2025.", "effective May 20, 2025.",
-     "substantive", "date changed: May 13, 2025 → May 20, 2025"),
-    ("iso date", "published 2025-05-13 in the register", "published 2025-05-20 in the register",
-     "substantive", "date changed: 2025-05-13 → 2025-05-20"),
-    ("month only", "In May, BIS issued guidance.", "In June, BIS issued guidance.",
-     "substantive", "date changed: May → June"),
+    (
+        "exponent",
+        "more than 10^26 operations",
+        "more than 10^25 operations",
+        "substantive",
+        "number changed: 10^26 → 10^25 in § 744.23(a)(2)",
+    ),
+    (
+        "percent",
+        "no more than 25% of the value",
+        "no more than 50% of the value",
+        "substantive",
+        "number changed: 25% → 50%",
+    ),
+    (
+        "money",
+        "transactions above $5 million",
+        "transactions above $50 million",
+        "substantive",
+        "number changed: $5 million → $50 million",
+    ),
+    (
+        "thousands separator",
+        "up to 1,000 units per year",
+        "up to 1.000 units per year",
+        "substantive",
+        "number changed: 1,000 → 1.000",
+    ),
+    (
+        "number word",
+        "within thirty days of shipment",
+        "within sixty days of shipment",
+        "substantive",
+        "number changed: thirty → sixty",
+    ),
+    (
+        "date",
+        "effective May 13, 2025.",
+        "effective May 20, 2025.",
+        "substantive",
+        "date changed: May 13, 2025 → May 20, 2025",
+    ),
+    (
+        "iso date",
+        "published 2025-05-13 in the register",
+        "published 2025-05-20 in the register",
+        "substantive",
+        "date changed: 2025-05-13 → 2025-05-20",
+    ),
+    (
+        "month only",
+        "In May, BIS issued guidance.",
+        "In June, BIS issued guidance.",
+        "substantive",
+        "date changed: May → June",
+    ),
     # ECCNs and citations
-    ("eccn", "items classified under ECCN 3A090 or 4A090", "items classified under ECCN 4A090 or 4A090",
-     "substantive", "ECCN changed: 3A090 → 4A090"),
-    ("eccn subparagraph", "items in 5A992.c are excluded", "items in 5A992.a are excluded",
-     "substantive", "ECCN changed: 5A992.c → 5A992.a"),
-    ("cfr paragraph", "as described in § 744.23(a)(2) of the EAR", "as described in § 744.23(a)(3) of the EAR",
-     "substantive", "citation changed: § 744.23(a)(2) → § 744.23(a)(3)"),
-    ("cfr reference", "General Prohibition 10 (15 CFR 736.2(b)(10)) applies", "General Prohibition 10 (15 CFR 736.2(b)(9)) applies",
-     "substantive", "citation changed: 15 CFR 736.2(b)(10) → 15 CFR 736.2(b)(9)"),
-    ("part", "the requirements of part 744 apply", "the requirements of part 746 apply",
-     "substantive", "citation changed: part 744 → part 746"),
-    ("fr cite", "published at 90 FR 4544 on January 15, 2025", "published at 90 FR 4545 on January 15, 2025",
-     "substantive", "citation changed: 90 FR 4544 → 90 FR 4545"),
-    ("rin", "under RIN 0694-AJ90 as planned", "under RIN 0694-AJ91 as planned",
-     "substantive", "citation changed: 0694-AJ90 → 0694-AJ91"),
-    ("fr document number", "rescinds FR Doc. 2025-00636 in full", "rescinds FR Doc. 2025-00637 in full",
-     "substantive", "citation changed: 2025-00636 → 2025-00637"),
-    ("number sign is no negation", "see Supplement No. 4 to part 744", "see Supplement No. 5 to part 744",
-     "substantive", "citation changed: Supplement No. 4 → Supplement No. 5"),
-    ("punctuation next to a number", "effective in 2025. Exporters", "effective in 2025; Exporters",
-     "substantive", "punctuation changed next to a number"),
+    (
+        "eccn",
+        "items classified under ECCN 3A090 or 4A090",
+        "items classified under ECCN 4A090 or 4A090",
+        "substantive",
+        "ECCN changed: 3A090 → 4A090",
+    ),
+    (
+        "eccn subparagraph",
+        "items in 5A992.c are excluded",
+        "items in 5A992.a are excluded",
+        "substantive",
+        "ECCN changed: 5A992.c → 5A992.a",
+    ),
+    (
+        "cfr paragraph",
+        "as described in § 744.23(a)(2) of the EAR",
+        "as described in § 744.23(a)(3) of the EAR",
+        "substantive",
+        "citation changed: § 744.23(a)(2) → § 744.23(a)(3)",
+    ),
+    (
+        "cfr reference",
+        "General Prohibition 10 (15 CFR 736.2(b)(10)) applies",
+        "General Prohibition 10 (15 CFR 736.2(b)(9)) applies",
+        "substantive",
+        "citation changed: 15 CFR 736.2(b)(10) → 15 CFR 736.2(b)(9)",
+    ),
+    (
+        "part",
+        "the requirements of part 744 apply",
+        "the requirements of part 746 apply",
+        "substantive",
+        "citation changed: part 744 → part 746",
+    ),
+    (
+        "fr cite",
+        "published at 90 FR 4544 on January 15, 2025",
+        "published at 90 FR 4545 on January 15, 2025",
+        "substantive",
+        "citation changed: 90 FR 4544 → 90 FR 4545",
+    ),
+    (
+        "rin",
+        "under RIN 0694-AJ90 as planned",
+        "under RIN 0694-AJ91 as planned",
+        "substantive",
+        "citation changed: 0694-AJ90 → 0694-AJ91",
+    ),
+    (
+        "fr document number",
+        "rescinds FR Doc. 2025-00636 in full",
+        "rescinds FR Doc. 2025-00637 in full",
+        "substantive",
+        "citation changed: 2025-00636 → 2025-00637",
+    ),
+    (
+        "number sign is no negation",
+        "see Supplement No. 4 to part 744",
+        "see Supplement No. 5 to part 744",
+        "substantive",
+        "citation changed: Supplement No. 4 → Supplement No. 5",
+    ),
+    (
+        "punctuation next to a number",
+        "effective in 2025. Exporters",
+        "effective in 2025; Exporters",
+        "substantive",
+        "punctuation changed next to a number",
+    ),
     # other wording
-    ("word replaced", "the export of such items", "the import of such items",
-     "substantive", "wording changed in § 744.23(a)(2): 'export' → 'import'"),
-    ("prefix is not a typo", "a lawful transaction", "an unlawful transaction",
-     "substantive", "'lawful' → 'unlawful'"),
-    ("and to or", "exporters and reexporters", "exporters or reexporters",
-     "substantive", "wording changed"),
+    (
+        "word replaced",
+        "the export of such items",
+        "the import of such items",
+        "substantive",
+        "wording changed in § 744.23(a)(2): 'export' → 'import'",
+    ),
+    ("prefix is not a typo", "a lawful transaction", "an unlawful transaction", "substantive", "'lawful' → 'unlawful'"),
+    ("and to or", "exporters and reexporters", "exporters or reexporters", "substantive", "wording changed"),
     # sentences and paragraphs
-    ("sentence added", "BIS issued guidance. It applies now.",
-     "BIS issued guidance. It applies now. Violations carry penalties.",
-     "substantive", "sentence added in § 744.23(a)(2): 'Violations carry penalties.'"),
-    ("huawei sentence removed",
-     f"BIS issued guidance on General Prohibition 10. It states that {HUAWEI}. Companies should act.",
-     "BIS issued guidance on General Prohibition 10. Companies should act.",
-     "substantive", "sentence removed in § 744.23(a)(2): 'It states that using Huawei Ascend"),
-    ("huawei words removed",
-     f"BIS issued guidance stating that {HUAWEI}.",
-     "BIS issued guidance.",
-     "substantive", "using Huawei Ascend chips"),
-    ("paragraph added", [block("(a) First.", "§ 744.23(a)")],
-     [block("(a) First.", "§ 744.23(a)"), block("(b) Exporters must keep records.", "§ 744.23(b)")],
-     "substantive", "paragraph added in § 744.23(b): '(b) Exporters must keep records.'"),
-    ("paragraph removed", [block("(a) First.", "§ 744.23(a)"), block("(b) Second rule text.", "§ 744.23(b)")],
-     [block("(a) First.", "§ 744.23(a)")],
-     "substantive", "paragraph removed in § 744.23(b)"),
-    ("paragraph moved to another section",
-     [block("(1) Exporters must keep records of each export for five years.", "§ 744.23(a)(1)"),
-      block("(b) License applications are reviewed case by case.", "§ 744.23(b)"),
-      block("(1) Applications go to BIS.", "§ 744.23(b)(1)")],
-     [block("(b) License applications are reviewed case by case.", "§ 744.23(b)"),
-      block("(1) Applications go to BIS.", "§ 744.23(b)(1)"),
-      block("(2) Exporters must keep records of each export for five years.", "§ 744.23(b)(2)")],
-     "substantive", "paragraph moved from § 744.23(a)(1) to § 744.23(b)(2)"),
-    ("title changed", content("Same text.", title="Guidance on GP10"), content("Same text.", title="Policy statement"),
-     "substantive", "title changed: 'Guidance on GP10' → 'Policy statement'"),
+    (
+        "sentence added",
+        "BIS issued guidance. It applies now.",
+        "BIS issued guidance. It applies now. Violations carry penalties.",
+        "substantive",
+        "sentence added in § 744.23(a)(2): 'Violations carry penalties.'",
+    ),
+    (
+        "huawei sentence removed",
+        f"BIS issued guidance on General Prohibition 10. It states that {HUAWEI}. Companies should act.",
+        "BIS issued guidance on General Prohibition 10. Companies should act.",
+        "substantive",
+        "sentence removed in § 744.23(a)(2): 'It states that using Huawei Ascend",
+    ),
+    (
+        "huawei words removed",
+        f"BIS issued guidance stating that {HUAWEI}.",
+        "BIS issued guidance.",
+        "substantive",
+        "using Huawei Ascend chips",
+    ),
+    (
+        "paragraph added",
+        [block("(a) First.", "§ 744.23(a)")],
+        [block("(a) First.", "§ 744.23(a)"), block("(b) Exporters must keep records.", "§ 744.23(b)")],
+        "substantive",
+        "paragraph added in § 744.23(b): '(b) Exporters must keep records.'",
+    ),
+    (
+        "paragraph removed",
+        [block("(a) First.", "§ 744.23(a)"), block("(b) Second rule text.", "§ 744.23(b)")],
+        [block("(a) First.", "§ 744.23(a)")],
+        "substantive",
+        "paragraph removed in § 744.23(b)",
+    ),
+    (
+        "paragraph moved to another section",
+        [
+            block("(1) Exporters must keep records of each export for five years.", "§ 744.23(a)(1)"),
+            block("(b) License applications are reviewed case by case.", "§ 744.23(b)"),
+            block("(1) Applications go to BIS.", "§ 744.23(b)(1)"),
+        ],
+        [
+            block("(b) License applications are reviewed case by case.", "§ 744.23(b)"),
+            block("(1) Applications go to BIS.", "§ 744.23(b)(1)"),
+            block("(2) Exporters must keep records of each export for five years.", "§ 744.23(b)(2)"),
+        ],
+        "substantive",
+        "paragraph moved from § 744.23(a)(1) to § 744.23(b)(2)",
+    ),
+    (
+        "title changed",
+        content("Same text.", title="Guidance on GP10"),
+        content("Same text.", title="Policy statement"),
+        "substantive",
+        "title changed: 'Guidance on GP10' → 'Policy statement'",
+    ),
     # minor
-    ("spelling", "you will recieve a license", "you will receive a license",
-     "minor", "spelling: 'recieve' → 'receive' in § 744.23(a)(2)"),
-    ("spelling 2", "the goverment of a country", "the government of a country",
-     "minor", "spelling: 'goverment' → 'government'"),
-    ("punctuation", "BIS strengthens export controls.", "BIS strengthens export controls;",
-     "minor", "punctuation changed in § 744.23(a)(2)"),
-    ("comma", "BIS, however, acts now.", "BIS however acts now.",
-     "minor", "punctuation changed"),
-    ("sentences joined", "BIS strengthens export controls. Exporters must comply.",
-     "BIS strengthens export controls; exporters must comply.",
-     "minor", "punctuation changed in § 744.23(a)(2)"),
-    ("case", "parties on the Entity List", "parties on the entity list",
-     "minor", "case changed in § 744.23(a)(2)"),
-    ("paragraph reordered in its section",
-     [block("Exporters must keep records.", "§ 744.23(c)"), block("Records go to BIS.", "§ 744.23(c)")],
-     [block("Records go to BIS.", "§ 744.23(c)"), block("Exporters must keep records.", "§ 744.23(c)")],
-     "minor", "paragraph reordered in § 744.23(c)"),
-    ("punctuation next to a modal", "Exporters may, with a license, ship.", "Exporters may with a license, ship.",
-     "substantive", "punctuation changed next to 'may'"),
+    (
+        "spelling",
+        "you will recieve a license",
+        "you will receive a license",
+        "minor",
+        "spelling: 'recieve' → 'receive' in § 744.23(a)(2)",
+    ),
+    (
+        "spelling 2",
+        "the goverment of a country",
+        "the government of a country",
+        "minor",
+        "spelling: 'goverment' → 'government'",
+    ),
+    (
+        "punctuation",
+        "BIS strengthens export controls.",
+        "BIS strengthens export controls;",
+        "minor",
+        "punctuation changed in § 744.23(a)(2)",
+    ),
+    ("comma", "BIS, however, acts now.", "BIS however acts now.", "minor", "punctuation changed"),
+    (
+        "sentences joined",
+        "BIS strengthens export controls. Exporters must comply.",
+        "BIS strengthens export controls; exporters must comply.",
+        "minor",
+        "punctuation changed in § 744.23(a)(2)",
+    ),
+    ("case", "parties on the Entity List", "parties on the entity list", "minor", "case changed in § 744.23(a)(2)"),
+    (
+        "paragraph reordered in its section",
+        [block("Exporters must keep records.", "§ 744.23(c)"), block("Records go to BIS.", "§ 744.23(c)")],
+        [block("Records go to BIS.", "§ 744.23(c)"), block("Exporters must keep records.", "§ 744.23(c)")],
+        "minor",
+        "paragraph reordered in § 744.23(c)",
+    ),
+    (
+        "punctuation next to a modal",
+        "Exporters may, with a license, ship.",
+        "Exporters may with a license, ship.",
+        "substantive",
+        "punctuation changed next to 'may'",
+    ),
     # cosmetic
-    ("volatile", block("Last updated May 13, 2025", volatile=True), block("Last updated May 20, 2025", volatile=True),
-     "cosmetic", "only volatile text changed: 'Last updated May 13, 2025' → 'Last updated May 20, 2025'"),
-    ("volatile added", ["Body."], ["Body.", block("Page views: 1,024", "", volatile=True)],
-     "cosmetic", "volatile text added"),
-    ("nothing changed", "Same text.", "Same text.",
-     "cosmetic", "no visible text changed"),
+    (
+        "volatile",
+        block("Last updated May 13, 2025", volatile=True),
+        block("Last updated May 20, 2025", volatile=True),
+        "cosmetic",
+        "only volatile text changed: 'Last updated May 13, 2025' → 'Last updated May 20, 2025'",
+    ),
+    (
+        "volatile added",
+        ["Body."],
+        ["Body.", block("Page views: 1,024", "", volatile=True)],
+        "cosmetic",
+        "volatile text added",
+    ),
+    ("nothing changed", "Same text.", "Same text.", "cosmetic", "no visible text changed"),
 ]
 
 
@@ -240,8 +442,10 @@ def test_substantive_reasons_come_first_and_duplicates_go():
 
 
 def test_reasons_are_capped():
-    hunks = [Hunk("changed", block(f"up to {i} units", f"§ {i}"), block(f"up to {i + 1000} units", f"§ {i}"))
-             for i in range(30)]
+    hunks = [
+        Hunk("changed", block(f"up to {i} units", f"§ {i}"), block(f"up to {i + 1000} units", f"§ {i}"))
+        for i in range(30)
+    ]
     result = hand(*hunks)
     assert len(result.reasons) == MAX_REASONS + 1
     assert result.reasons[-1] == f"and {30 - MAX_REASONS} more"
@@ -255,22 +459,45 @@ def test_broken_hunks_do_not_raise():
 # --- never raises -------------------------------------------------------------------------
 
 # Text made of pieces the rules look for, so the examples reach the interesting branches.
-_pieces = list("abcdeAM §.,;()0123456789-^$%\n\t'’") + [
-    "may ", "not ", "shall ", "can't ", "May 13, 2025", "3A090", "10^26", "§ 744.23(a)", "No. 4", "recieve ",
+_pieces = [
+    *list("abcdeAM §.,;()0123456789-^$%\n\t'’"),
+    "may ",
+    "not ",
+    "shall ",
+    "can't ",
+    "May 13, 2025",
+    "3A090",
+    "10^26",
+    "§ 744.23(a)",
+    "No. 4",
+    "recieve ",
 ]
 _texts = st.lists(st.sampled_from(_pieces), max_size=20).map("".join) | st.text(max_size=20)
-_blocks = st.builds(Block, text=_texts, kind=st.sampled_from(["title", "heading", "paragraph", "item"]),
-                    section=st.sampled_from(["", "§ 744.23", "§ 744.23(a)(2)"]), volatile=st.booleans())
+_blocks = st.builds(
+    Block,
+    text=_texts,
+    kind=st.sampled_from(["title", "heading", "paragraph", "item"]),
+    section=st.sampled_from(["", "§ 744.23", "§ 744.23(a)(2)"]),
+    volatile=st.booleans(),
+)
 _ops = st.builds(Op, op=st.sampled_from(["equal", "insert", "delete"]), text=_texts)
-_hunks = st.builds(Hunk, kind=st.sampled_from(["equal", "changed", "inserted", "deleted", "moved"]),
-                   old=st.none() | _blocks, new=st.none() | _blocks, ops=st.tuples(_ops, _ops, _ops))
+_hunks = st.builds(
+    Hunk,
+    kind=st.sampled_from(["equal", "changed", "inserted", "deleted", "moved"]),
+    old=st.none() | _blocks,
+    new=st.none() | _blocks,
+    ops=st.tuples(_ops, _ops, _ops),
+)
 _redlines = st.builds(Redline, old_title=_texts, new_title=_texts, hunks=st.lists(_hunks, max_size=5).map(tuple))
 
 
 def _valid(result: Assessment) -> bool:
-    return (result.severity in ("cosmetic", "minor", "substantive")
-            and isinstance(result.reasons, tuple) and result.reasons
-            and all(isinstance(r, str) and r for r in result.reasons))
+    return (
+        result.severity in ("cosmetic", "minor", "substantive")
+        and isinstance(result.reasons, tuple)
+        and result.reasons
+        and all(isinstance(r, str) and r for r in result.reasons)
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -311,27 +538,31 @@ LINK_CASES = [
     ("same links", [LISTING, GP10_PDF], [LISTING, GP10_PDF], []),
     ("same links reordered", [LISTING, GP10_PDF], [GP10_PDF, LISTING], []),
     ("nothing to nothing", [], [], []),
-    ("pdf added", [LISTING], [LISTING, GP10_PDF],
-     [("substantive", f"linked document added: {GP10_PDF}")]),
-    ("pdf removed", [GP10_PDF], [],
-     [("substantive", f"linked document removed: {GP10_PDF}")]),
-    ("media document without extension", [], [POLICY],
-     [("substantive", f"linked document added: {POLICY}")]),
-    ("old site files folder", [], [OLD_SITE_PDF],
-     [("substantive", f"linked document added: {OLD_SITE_PDF}")]),
-    ("word file, any case", [], [WORD_FILE],
-     [("substantive", f"linked document added: {WORD_FILE}")]),
-    ("pdf with a query", [], [GP10_PDF + "?v=2"],
-     [("substantive", f"linked document added: {GP10_PDF}?v=2")]),
+    ("pdf added", [LISTING], [LISTING, GP10_PDF], [("substantive", f"linked document added: {GP10_PDF}")]),
+    ("pdf removed", [GP10_PDF], [], [("substantive", f"linked document removed: {GP10_PDF}")]),
+    ("media document without extension", [], [POLICY], [("substantive", f"linked document added: {POLICY}")]),
+    ("old site files folder", [], [OLD_SITE_PDF], [("substantive", f"linked document added: {OLD_SITE_PDF}")]),
+    ("word file, any case", [], [WORD_FILE], [("substantive", f"linked document added: {WORD_FILE}")]),
+    ("pdf with a query", [], [GP10_PDF + "?v=2"], [("substantive", f"linked document added: {GP10_PDF}?v=2")]),
     ("page link added", [], [LISTING], [("minor", f"link added: {LISTING}")]),
     ("page link removed", [LISTING], [], [("minor", f"link removed: {LISTING}")]),
-    ("pdf in the query only is a page", [], [f"{BIS}/search?q=guidance.pdf"],
-     [("minor", f"link added: {BIS}/search?q=guidance.pdf")]),
-    ("documents first, then document order", [LISTING, f"{BIS}/old"], [LISTING, f"{BIS}/a", GP10_PDF],
-     [("substantive", f"linked document added: {GP10_PDF}"), ("minor", f"link added: {BIS}/a"),
-      ("minor", f"link removed: {BIS}/old")]),
-    ("duplicates count once", [], [GP10_PDF, GP10_PDF],
-     [("substantive", f"linked document added: {GP10_PDF}")]),
+    (
+        "pdf in the query only is a page",
+        [],
+        [f"{BIS}/search?q=guidance.pdf"],
+        [("minor", f"link added: {BIS}/search?q=guidance.pdf")],
+    ),
+    (
+        "documents first, then document order",
+        [LISTING, f"{BIS}/old"],
+        [LISTING, f"{BIS}/a", GP10_PDF],
+        [
+            ("substantive", f"linked document added: {GP10_PDF}"),
+            ("minor", f"link added: {BIS}/a"),
+            ("minor", f"link removed: {BIS}/old"),
+        ],
+    ),
+    ("duplicates count once", [], [GP10_PDF, GP10_PDF], [("substantive", f"linked document added: {GP10_PDF}")]),
 ]
 
 
@@ -347,7 +578,7 @@ def test_links_accept_tuples_and_none():
 
 def test_link_reasons_are_capped_and_the_worst_kept():
     pages = [f"{BIS}/page-{i}" for i in range(20)]
-    findings = assess_links([], pages + [GP10_PDF])
+    findings = assess_links([], [*pages, GP10_PDF])
     assert len(findings) == MAX_LINK_REASONS + 1
     assert findings[0] == ("substantive", f"linked document added: {GP10_PDF}")
     assert findings[-1] == ("minor", f"and {21 - MAX_LINK_REASONS} more links changed")
@@ -387,8 +618,14 @@ def with_byte_at(marker: bytes, offset: int = 0) -> bytes:
         with_byte_at(b" not", 3),  # inside the negation: "no?t"
         with_byte_at(b"744.6", 2),  # inside a citation's number
     ],
-    ids=["before a word", "inside a word", "inside a section sign", "inside an apostrophe",
-         "inside the negation", "inside a number"],
+    ids=[
+        "before a word",
+        "inside a word",
+        "inside a section sign",
+        "inside an apostrophe",
+        "inside the negation",
+        "inside a number",
+    ],
 )
 @pytest.mark.parametrize("charset", ["utf-8", None])
 def test_one_invalid_byte_coming_and_going_is_never_substantive(damaged, charset):

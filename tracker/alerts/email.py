@@ -48,15 +48,29 @@ def _envelope(
 
 
 def event_message(
-    summary: EventSummary, *, sender: str, recipient: str, message_id: str, unsubscribe_url: str, feed_url: str, manage_url: str, sent_at
+    summary: EventSummary,
+    *,
+    sender: str,
+    recipient: str,
+    message_id: str,
+    unsubscribe_url: str,
+    feed_url: str,
+    manage_url: str,
+    sent_at,
 ) -> EmailMessage:
     message = _envelope(f"[Rulewatch] {summary.headline}", sender, recipient, message_id, unsubscribe_url, sent_at)
-    values = {"summary": summary, "unsubscribe_url": unsubscribe_url, "feed_url": feed_url, "manage_url": manage_url,
-              "fetched_at": iso(summary.fetched_at)}
+    values = {
+        "summary": summary,
+        "unsubscribe_url": unsubscribe_url,
+        "feed_url": feed_url,
+        "manage_url": manage_url,
+        "fetched_at": iso(summary.fetched_at),
+    }
     message.set_content(environment.get_template("event.txt").render(**values))
     message.add_alternative(
         environment.get_template("event.html").render(
-            **values, excerpt=Markup(inline_styles(summary.excerpt_html))  # escaped by the diff renderer
+            **values,
+            excerpt=Markup(inline_styles(summary.excerpt_html)),  # escaped by the diff renderer
         ),
         subtype="html",
     )
@@ -64,8 +78,16 @@ def event_message(
 
 
 def digest_message(
-    summaries: list[EventSummary], *, cadence: str, sender: str, recipient: str, message_id: str, unsubscribe_url: str,
-    feed_url: str, manage_url: str, sent_at
+    summaries: list[EventSummary],
+    *,
+    cadence: str,
+    sender: str,
+    recipient: str,
+    message_id: str,
+    unsubscribe_url: str,
+    feed_url: str,
+    manage_url: str,
+    sent_at,
 ) -> EmailMessage:
     """One message for the period, grouped by source, then by document."""
     ordered = sorted(summaries, key=lambda s: (s.source, s.document.id, s.event.detected_at, s.event.id))
@@ -75,8 +97,15 @@ def digest_message(
     ]
     subject = f"[Rulewatch] {cadence.capitalize()} digest: {len(summaries)} change{'s' if len(summaries) != 1 else ''}"
     message = _envelope(subject, sender, recipient, message_id, unsubscribe_url, sent_at)
-    values = {"groups": groups, "cadence": cadence, "count": len(summaries), "unsubscribe_url": unsubscribe_url,
-              "feed_url": feed_url, "manage_url": manage_url, "iso": iso}
+    values = {
+        "groups": groups,
+        "cadence": cadence,
+        "count": len(summaries),
+        "unsubscribe_url": unsubscribe_url,
+        "feed_url": feed_url,
+        "manage_url": manage_url,
+        "iso": iso,
+    }
     message.set_content(environment.get_template("digest.txt").render(**values))
     message.add_alternative(
         environment.get_template("digest.html").render(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -29,7 +29,7 @@ FeedFormat = Literal["atom", "rss"]
 
 FEED_KINDS = ("new", "changed", "removed", "expectation_met")
 FEED_SEVERITIES = ("minor", "substantive")  # cosmetic changes never reach a feed
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # `updated` of an empty feed
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # `updated` of an empty feed
 TAG_DATE = "2025"  # part of every tag: URI; never change it, or every id changes
 
 # Characters XML 1.0 cannot carry at all; fetched text may contain them.
@@ -180,5 +180,5 @@ def _tag(base: str, specific: str) -> str:
 
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

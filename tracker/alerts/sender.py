@@ -20,10 +20,10 @@ import smtplib
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -60,11 +60,11 @@ class SenderProcess:
     started: str
 
     @classmethod
-    def current(cls) -> "SenderProcess":
+    def current(cls) -> SenderProcess:
         return cls(socket.gethostname(), os.getpid(), _process_start(os.getpid()))
 
     @classmethod
-    def parse(cls, owner: str | None) -> "SenderProcess | None":
+    def parse(cls, owner: str | None) -> SenderProcess | None:
         host, _, rest = (owner or "").rpartition("@")
         pid, _, started = rest.partition(":")
         return cls(host, int(pid), started) if host and pid.isdigit() else None
@@ -88,7 +88,8 @@ class SenderProcess:
 def _process_start(pid: int) -> str:
     """The process's start time in clock ticks since boot (Linux), or "" where it cannot be read."""
     try:
-        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as file:
+            stat = file.read()
     except OSError:
         return ""
     fields = stat.rpartition(")")[2].split()
@@ -135,7 +136,7 @@ class Mailer:
             text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
             failure = PermanentFailure if exc.smtp_code >= 500 else TemporaryFailure
             raise failure(f"SMTP {exc.smtp_code} {text}") from None
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             raise TemporaryFailure(
                 f"cannot reach the SMTP server {self.mail.smtp_host}:{self.mail.smtp_port}: {exc or exc.__class__.__name__}"
@@ -145,8 +146,9 @@ class Mailer:
         if self._smtp is None:
             mail = self.mail
             if mail.ssl:
-                smtp = smtplib.SMTP_SSL(mail.smtp_host, mail.smtp_port, timeout=self.timeout,
-                                        context=ssl.create_default_context())
+                smtp = smtplib.SMTP_SSL(
+                    mail.smtp_host, mail.smtp_port, timeout=self.timeout, context=ssl.create_default_context()
+                )
             else:
                 smtp = smtplib.SMTP(mail.smtp_host, mail.smtp_port, timeout=self.timeout)
                 if mail.starttls:
@@ -216,8 +218,11 @@ class Sender:
                     if lapsed or (process is not None and process.is_gone()):
                         session.exec(
                             update(model)
-                            .where(model.status == "sending", _same(model.claimed_by, owner),
-                                   _same(model.claimed_at, claimed_at))
+                            .where(
+                                model.status == "sending",
+                                _same(model.claimed_by, owner),
+                                _same(model.claimed_at, claimed_at),
+                            )
                             .values(status="pending", claimed_by=None, claimed_at=None)
                         )
 
@@ -232,8 +237,9 @@ class Sender:
                     with session_scope(self.engine) as session:
                         session.exec(
                             update(model)
-                            .where(col(model.id).in_(row_ids), model.status == "sending",
-                                   model.claimed_by == self.owner)
+                            .where(
+                                col(model.id).in_(row_ids), model.status == "sending", model.claimed_by == self.owner
+                            )
                             .values(claimed_at=utcnow())
                         )
                 except Exception:  # the database away for a moment: the lease has slack for it
@@ -265,8 +271,12 @@ class Sender:
                 claimed = session.exec(
                     update(Delivery)
                     .where(Delivery.id == delivery_id, Delivery.status == "pending")
-                    .values(status="sending", claimed_at=now, claimed_by=self.owner,
-                            message_id=message_id("event", self.config.web.base_url, event_id, subscriber_id))
+                    .values(
+                        status="sending",
+                        claimed_at=now,
+                        claimed_by=self.owner,
+                        message_id=message_id("event", self.config.web.base_url, event_id, subscriber_id),
+                    )
                 ).rowcount
             if claimed:
                 return delivery_id
@@ -341,8 +351,12 @@ class Sender:
             pending = list(
                 session.exec(
                     select(Delivery)
-                    .where(Delivery.subscriber_id == subscriber_id, Delivery.cadence == DIGEST,
-                           col(Delivery.status).in_(["pending"]), Delivery.next_attempt_at <= now)
+                    .where(
+                        Delivery.subscriber_id == subscriber_id,
+                        Delivery.cadence == DIGEST,
+                        col(Delivery.status).in_(["pending"]),
+                        Delivery.next_attempt_at <= now,
+                    )
                     .order_by(Delivery.id)
                     .with_for_update(skip_locked=True)
                 )
@@ -359,8 +373,9 @@ class Sender:
                 return
             periods = (now - started) // period
             period_end = started + period * periods
-            digest_id = message_id("digest", self.config.web.base_url, subscriber.id,
-                                   period_end.strftime("%Y%m%dT%H%M%S"))
+            digest_id = message_id(
+                "digest", self.config.web.base_url, subscriber.id, period_end.strftime("%Y%m%dT%H%M%S")
+            )
             delivery_ids = [d.id for d in pending]
             claimed = session.exec(
                 update(Delivery)
@@ -398,8 +413,12 @@ class Sender:
                 claimed = session.exec(
                     update(AdminNotice)
                     .where(AdminNotice.id == notice_id, AdminNotice.status == "pending")
-                    .values(status="sending", claimed_at=now, claimed_by=self.owner,
-                            message_id=message_id("notice", self.config.web.base_url, notice_id))
+                    .values(
+                        status="sending",
+                        claimed_at=now,
+                        claimed_by=self.owner,
+                        message_id=message_id("notice", self.config.web.base_url, notice_id),
+                    )
                 ).rowcount
                 if claimed:
                     return notice_id

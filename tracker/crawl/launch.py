@@ -55,11 +55,13 @@ def run_check(config: Config, engine: Engine, names: list[str]) -> list[SourceRe
     env = {**os.environ, "RULEWATCH_DATABASE_URL": config.database_url}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     try:
-        child = subprocess.run(
-            command, stdout=subprocess.PIPE, stderr=None, text=True, env=env, timeout=CHECK_TIMEOUT
-        )
+        child = subprocess.run(command, stdout=subprocess.PIPE, stderr=None, text=True, env=env, timeout=CHECK_TIMEOUT)
         outcome = _last_json_line(child.stdout) if child.returncode == 0 else None
-        crash = None if outcome is not None else f"the crawl process failed (exit code {child.returncode}); see the messages above"
+        crash = (
+            None
+            if outcome is not None
+            else f"the crawl process failed (exit code {child.returncode}); see the messages above"
+        )
     except subprocess.TimeoutExpired:
         outcome, crash = None, f"the crawl did not finish within {CHECK_TIMEOUT}s and was stopped"
     else:
@@ -77,7 +79,9 @@ def run_check(config: Config, engine: Engine, names: list[str]) -> list[SourceRe
     return results
 
 
-def source_result(session, config: Config, name: str, data: dict | None, crash: str | None, before: int) -> SourceResult:
+def source_result(
+    session, config: Config, name: str, data: dict | None, crash: str | None, before: int
+) -> SourceResult:
     """What one source's check did; a crawl that never reported is recorded as a failure."""
     source = ensure_source(session, name, config.source(name).kind)
     if data is None:

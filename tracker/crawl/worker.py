@@ -15,8 +15,8 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 from scrapy.crawler import CrawlerProcess
 from sqlalchemy.engine import Engine
@@ -51,7 +51,7 @@ def quiet_noisy_loggers() -> None:
 class EscapedLogRecord(logging.LogRecord):
     """A log record whose message has its control characters escaped (tracker.printable)."""
 
-    def getMessage(self) -> str:  # noqa: N802 (the logging module's name)
+    def getMessage(self) -> str:
         return printable(super().getMessage())
 
 
@@ -96,19 +96,35 @@ def prepare_crawls(config: Config, engine: Engine, names: list[str]) -> tuple[li
                 skipped[name] = {"skipped": waiting}
                 continue
             validators = latest_validators(session, row.id)
-            ingestor = Ingestor(engine, source, expectations=config.expectations, row=row,
-                                document_budget=config.fetch.document_budget,
-                                retry_after_max=config.fetch.retry_after_max)
+            ingestor = Ingestor(
+                engine,
+                source,
+                expectations=config.expectations,
+                row=row,
+                document_budget=config.fetch.document_budget,
+                retry_after_max=config.fetch.retry_after_max,
+            )
             if kind.crawl_together:
                 together.setdefault(source.kind, []).append((source, validators, ingestor))
                 continue
             known_urls = [d.url for d in list_documents(session, row.id) if d.removed_at is None]
-            arguments = {"source": source, "validators": validators, "known_urls": known_urls, "ingestor": ingestor,
-                         "shared_hosts": shared, "stored_links": stored_links_of(engine, row.id)}
+            arguments = {
+                "source": source,
+                "validators": validators,
+                "known_urls": known_urls,
+                "ingestor": ingestor,
+                "shared_hosts": shared,
+                "stored_links": stored_links_of(engine, row.id),
+            }
             crawls.append(PreparedCrawl(kind.spider_class(), arguments, [ingestor]))
     for kind_name, sources in together.items():
-        crawls.append(PreparedCrawl(kind_of(kind_name).spider_class(), {"sources": sources, "shared_hosts": shared},
-                                    [ingestor for *_, ingestor in sources]))
+        crawls.append(
+            PreparedCrawl(
+                kind_of(kind_name).spider_class(),
+                {"sources": sources, "shared_hosts": shared},
+                [ingestor for *_, ingestor in sources],
+            )
+        )
     return crawls, skipped
 
 

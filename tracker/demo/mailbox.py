@@ -20,14 +20,14 @@ class MailFolder:
             self.port = probe.getsockname()[1]
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    def __enter__(self) -> "MailFolder":
+    def __enter__(self) -> MailFolder:
         self._controller.start()
         return self
 
     def __exit__(self, *_exc) -> None:
         self._controller.stop()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         path = self.folder / f"{len(self.files) + 1:03d}.eml"
         path.write_bytes(envelope.content)
         self.files.append(path)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
-from typing import Callable
 
 from sqlmodel import select
 
@@ -157,7 +157,11 @@ def _tell_events(engine, after_id: int, echo) -> None:
         for event in events:
             source = session.get(Source, event.source_id).name
             document = session.get(Document, event.document_id)
-            label = event.kind + (f" · {event.severity}" if event.severity else "") + (" · baseline" if event.baseline else "")
+            label = (
+                event.kind
+                + (f" · {event.severity}" if event.severity else "")
+                + (" · baseline" if event.baseline else "")
+            )
             title = (document.title or document.url)[:90]
             echo(f"    [{label}] {source}: {title}")
             if event.kind == "expectation_met":

@@ -71,7 +71,7 @@ class FixtureServer:
             return [hit for hit in self.hits if hit.path.partition("?")[0] == path]
         return [hit for hit in self.hits if hit.path == path]
 
-    def start(self) -> "FixtureServer":
+    def start(self) -> FixtureServer:
         self._thread.start()
         return self
 
@@ -83,7 +83,7 @@ class FixtureServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (the standard library's name)
+            def do_GET(self):
                 server.hits.append(Hit(self.path, dict(self.headers.items())))
                 reply = server.route(self.path)
                 if reply is None:

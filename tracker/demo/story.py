@@ -9,9 +9,9 @@ no such rule had appeared when this was written.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlsplit
 
 from tracker.demo.server import FixtureServer
@@ -23,9 +23,7 @@ JSON = "application/json; charset=utf-8"
 PDF = "application/pdf"
 
 LISTING = "/news-updates"
-PRESS_RELEASE = (
-    "/press-release/department-commerce-announces-rescission-biden-era-artificial-intelligence-diffusion-rule-strengthens"
-)
+PRESS_RELEASE = "/press-release/department-commerce-announces-rescission-biden-era-artificial-intelligence-diffusion-rule-strengthens"
 OTHER_RELEASES = (
     "/press-release/commerce-adds-entities-entity-list-advancing-chinas-quantum-and-military-modernization",
     "/press-release/bis-imposes-penalty-unlicensed-exports-advanced-computing-items",
@@ -61,13 +59,19 @@ class Sources:
             if guidance_online:
                 self.server.set(path, self.file("bis", name), content_type=PDF)
 
-    def federal_register(self, published: list[str], on_inspection: tuple[str, ...] = (), saved: dict | None = None) -> None:
+    def federal_register(
+        self, published: list[str], on_inspection: tuple[str, ...] = (), saved: dict | None = None
+    ) -> None:
         """The search lists `published` (newest first); `saved` picks another file for a document's JSON."""
         saved = saved or {}
         search = json.loads(self.file("federal_register", "documents_page1.json"))
         records = {n: json.loads(self.file("federal_register", saved.get(n, f"{n}.json"))) for n in published}
-        search.update(count=len(published), total_pages=1, next_page_url=None,
-                      results=[{field: records[n][field] for field in SEARCH_FIELDS} for n in published])
+        search.update(
+            count=len(published),
+            total_pages=1,
+            next_page_url=None,
+            results=[{field: records[n][field] for field in SEARCH_FIELDS} for n in published],
+        )
         self.server.set("/api/v1/documents.json", json.dumps(search), content_type=JSON, ignore_query=True)
         for number, record in records.items():
             self.server.set(f"/api/v1/documents/{number}.json", json.dumps(record), content_type=JSON)
@@ -78,9 +82,11 @@ class Sources:
         listing["count"] = len(listing["results"])
         self.server.set("/api/v1/public-inspection-documents/current.json", json.dumps(listing), content_type=JSON)
         for record in listing["results"]:
-            self.server.set(urlsplit(record["raw_text_url"]).path,
-                            self.file("federal_register", f"{record['document_number']}.pi.txt"),
-                            content_type="text/plain; charset=utf-8")
+            self.server.set(
+                urlsplit(record["raw_text_url"]).path,
+                self.file("federal_register", f"{record['document_number']}.pi.txt"),
+                content_type="text/plain; charset=utf-8",
+            )
 
     def outage(self) -> None:
         """Every source fails: bis.gov answers 503, the FR API its HTML 'Request Access' page,
@@ -90,16 +96,27 @@ class Sources:
             if path.startswith("/api/v1/"):
                 self.server.set(path, blocked, ignore_query=path in self.server.any_query)
             elif path.startswith("/api/versioner/"):
-                self.server.set(path, '{"message": "Title 15 currently unavailable"}', status=503,
-                                content_type=JSON, headers={"Retry-After": "1"})
+                self.server.set(
+                    path,
+                    '{"message": "Title 15 currently unavailable"}',
+                    status=503,
+                    content_type=JSON,
+                    headers={"Retry-After": "1"},
+                )
             else:
                 self.server.set(path, "Service Unavailable", status=503, content_type="text/plain")
 
     def ecfr(self, amended_on: str) -> None:
-        self.server.set("/api/versioner/v1/versions/title-15.json?part=744",
-                        self.file("ecfr", f"versions_744_{amended_on}.json"), content_type=JSON)
-        self.server.set(f"/api/versioner/v1/full/{amended_on}/title-15.xml?part=744",
-                        self.file("ecfr", f"part_744_{amended_on}.xml"), content_type="application/xml")
+        self.server.set(
+            "/api/versioner/v1/versions/title-15.json?part=744",
+            self.file("ecfr", f"versions_744_{amended_on}.json"),
+            content_type=JSON,
+        )
+        self.server.set(
+            f"/api/versioner/v1/full/{amended_on}/title-15.xml?part=744",
+            self.file("ecfr", f"part_744_{amended_on}.xml"),
+            content_type="application/xml",
+        )
 
 
 @dataclass(frozen=True)
@@ -112,34 +129,81 @@ class Step:
 PUBLISHED = ["2025-00637", "2025-00636"]
 
 TIMELINE = (
-    Step("13 May 2025, 09:00", "Rulewatch starts watching: the press release is out, the AI Diffusion rule "
-         "(2025-00636) is in force, the EAR as of January. This first check is the baseline.",
-         lambda s: (s.press_release("v1"), s.federal_register(PUBLISHED), s.ecfr("2025-01-16"))),
-    Step("13 May 2025, 10:00", "bis.gov re-renders the press release with a new theme; the FR counts page views.",
-         lambda s: (s.press_release("v1-rerender"),
-                    s.federal_register(PUBLISHED, saved={"2025-00636": "2025-00636.page_views.json"}),
-                    s.ecfr("2025-01-16"))),
-    Step("13 May 2025, 16:00", "The three promised guidance documents go up as PDFs, linked from the press release.",
-         lambda s: (s.press_release("v1-guidance-linked", guidance_online=True), s.federal_register(PUBLISHED),
-                    s.ecfr("2025-01-16"))),
-    Step("20 May 2025", "BIS silently edits its press release.",
-         lambda s: (s.press_release("v2-edited", guidance_online=True), s.federal_register(PUBLISHED),
-                    s.ecfr("2025-01-16"))),
-    Step("21 May 2025", "An outage: bis.gov answers 503, the FR API its 'Request Access' page, the eCFR 503 "
-         "with Retry-After. Failures are recorded, never versions, never 'removed'.",
-         lambda s: s.outage()),
-    Step("24 Nov 2026", "The replacement rule is filed for public inspection, a day before publication.",
-         lambda s: (s.press_release("v2-edited", guidance_online=True),
-                    s.federal_register(PUBLISHED, on_inspection=("2026-24110",)), s.ecfr("2025-01-16"))),
-    Step("25 Nov 2026", "The replacement rule is published in the Federal Register.",
-         lambda s: (s.press_release("v2-edited", guidance_online=True),
-                    s.federal_register(["2026-24110", *PUBLISHED]), s.ecfr("2025-01-16"))),
-    Step("later", "The eCFR catches up: 15 CFR part 744 is amended.",
-         lambda s: (s.press_release("v2-edited", guidance_online=True),
-                    s.federal_register(["2026-24110", *PUBLISHED]), s.ecfr("2026-01-15"))),
-    Step("1 Dec 2026", "A correction to the replacement rule is published.",
-         lambda s: (s.press_release("v2-edited", guidance_online=True),
-                    s.federal_register(["C1-2026-24110", "2026-24110", *PUBLISHED],
-                                       saved={"2026-24110": "2026-24110.corrected.json"}),
-                    s.ecfr("2026-01-15"))),
+    Step(
+        "13 May 2025, 09:00",
+        "Rulewatch starts watching: the press release is out, the AI Diffusion rule "
+        "(2025-00636) is in force, the EAR as of January. This first check is the baseline.",
+        lambda s: (s.press_release("v1"), s.federal_register(PUBLISHED), s.ecfr("2025-01-16")),
+    ),
+    Step(
+        "13 May 2025, 10:00",
+        "bis.gov re-renders the press release with a new theme; the FR counts page views.",
+        lambda s: (
+            s.press_release("v1-rerender"),
+            s.federal_register(PUBLISHED, saved={"2025-00636": "2025-00636.page_views.json"}),
+            s.ecfr("2025-01-16"),
+        ),
+    ),
+    Step(
+        "13 May 2025, 16:00",
+        "The three promised guidance documents go up as PDFs, linked from the press release.",
+        lambda s: (
+            s.press_release("v1-guidance-linked", guidance_online=True),
+            s.federal_register(PUBLISHED),
+            s.ecfr("2025-01-16"),
+        ),
+    ),
+    Step(
+        "20 May 2025",
+        "BIS silently edits its press release.",
+        lambda s: (
+            s.press_release("v2-edited", guidance_online=True),
+            s.federal_register(PUBLISHED),
+            s.ecfr("2025-01-16"),
+        ),
+    ),
+    Step(
+        "21 May 2025",
+        "An outage: bis.gov answers 503, the FR API its 'Request Access' page, the eCFR 503 "
+        "with Retry-After. Failures are recorded, never versions, never 'removed'.",
+        lambda s: s.outage(),
+    ),
+    Step(
+        "24 Nov 2026",
+        "The replacement rule is filed for public inspection, a day before publication.",
+        lambda s: (
+            s.press_release("v2-edited", guidance_online=True),
+            s.federal_register(PUBLISHED, on_inspection=("2026-24110",)),
+            s.ecfr("2025-01-16"),
+        ),
+    ),
+    Step(
+        "25 Nov 2026",
+        "The replacement rule is published in the Federal Register.",
+        lambda s: (
+            s.press_release("v2-edited", guidance_online=True),
+            s.federal_register(["2026-24110", *PUBLISHED]),
+            s.ecfr("2025-01-16"),
+        ),
+    ),
+    Step(
+        "later",
+        "The eCFR catches up: 15 CFR part 744 is amended.",
+        lambda s: (
+            s.press_release("v2-edited", guidance_online=True),
+            s.federal_register(["2026-24110", *PUBLISHED]),
+            s.ecfr("2026-01-15"),
+        ),
+    ),
+    Step(
+        "1 Dec 2026",
+        "A correction to the replacement rule is published.",
+        lambda s: (
+            s.press_release("v2-edited", guidance_online=True),
+            s.federal_register(
+                ["C1-2026-24110", "2026-24110", *PUBLISHED], saved={"2026-24110": "2026-24110.corrected.json"}
+            ),
+            s.ecfr("2026-01-15"),
+        ),
+    ),
 )

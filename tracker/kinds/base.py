@@ -11,8 +11,9 @@ kind runs, so reading the configuration loads neither Scrapy nor the parsers.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from tracker.reading.errors import ContentError, SelectorNotFound, UnreadableDocument
 from tracker.settings import SourceConfig

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Iterable
 
 from tracker.reading.content import Block
 
@@ -45,24 +45,24 @@ _TIME = (
 )
 _VOLATILE_MAX = 200  # longer blocks are content even when they mention a date
 _VOLATILE_PATTERNS = (
-        # "Last updated May 20, 2025", "Page last reviewed: ...", "This page was last modified ..."
-        r"^(?:(?:this\s+)?(?:page|content|site|document)\s+(?:was\s+)?)?"
-        r"last\s+(?:updated|modified|reviewed|revised|changed)\b",
-        # "Updated: May 20, 2025", "Modified on 2025-05-20"
-        rf"^(?:updated|modified|reviewed)(?:\s+on)?\s*:?\s*{_DATE}",
-        # "Generated on 2025-05-20", "Retrieved from https://...", "Accessed 5/20/2025"
-        rf"^(?:generated|retrieved|accessed|printed)"
-        rf"(?:\s+(?:on|at)\b|\s+from\s+https?://|\s*:?\s*{_DATE})",
-        # "eCFR content is up to date as of 5/20/2025", "Current as of May 20, 2025"
-        rf"\b(?:up to date|current) as of\s+{_DATE}",
-        # Counters: "Page views: 1,234", "Visitors: 99", "You are visitor number 12345"
-        r"^(?:(?:page\s+)?views?|hits|(?:you are\s+)?visitors?(?:\s+(?:number|no\.|count))?)"
-        r"\s*:?\s*#?[\d,]+$",
-        r"^[\d,]+\s+(?:page\s+)?(?:views|visits|visitors|hits)$",
-        # "Copyright 2024-2025 ...", "© 2025 ..."
-        r"^(?:©|copyright)(?:\s*(?:©|copyright))?\s*\d{4}\b",
-        # A bare date or timestamp: "May 13, 2025", "2025-05-20T12:00:00Z"
-        rf"^{_DATE}{_TIME}$",
+    # "Last updated May 20, 2025", "Page last reviewed: ...", "This page was last modified ..."
+    r"^(?:(?:this\s+)?(?:page|content|site|document)\s+(?:was\s+)?)?"
+    r"last\s+(?:updated|modified|reviewed|revised|changed)\b",
+    # "Updated: May 20, 2025", "Modified on 2025-05-20"
+    rf"^(?:updated|modified|reviewed)(?:\s+on)?\s*:?\s*{_DATE}",
+    # "Generated on 2025-05-20", "Retrieved from https://...", "Accessed 5/20/2025"
+    rf"^(?:generated|retrieved|accessed|printed)"
+    rf"(?:\s+(?:on|at)\b|\s+from\s+https?://|\s*:?\s*{_DATE})",
+    # "eCFR content is up to date as of 5/20/2025", "Current as of May 20, 2025"
+    rf"\b(?:up to date|current) as of\s+{_DATE}",
+    # Counters: "Page views: 1,234", "Visitors: 99", "You are visitor number 12345"
+    r"^(?:(?:page\s+)?views?|hits|(?:you are\s+)?visitors?(?:\s+(?:number|no\.|count))?)"
+    r"\s*:?\s*#?[\d,]+$",
+    r"^[\d,]+\s+(?:page\s+)?(?:views|visits|visitors|hits)$",
+    # "Copyright 2024-2025 ...", "© 2025 ..."
+    r"^(?:©|copyright)(?:\s*(?:©|copyright))?\s*\d{4}\b",
+    # A bare date or timestamp: "May 13, 2025", "2025-05-20T12:00:00Z"
+    rf"^{_DATE}{_TIME}$",
 )
 _VOLATILE = re.compile("|".join(f"(?:{pattern})" for pattern in _VOLATILE_PATTERNS), re.I)
 

@@ -40,7 +40,7 @@ class Block:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "Block":
+    def from_json(cls, data: dict) -> Block:
         return cls(
             text=data["text"],
             kind=data.get("kind", "paragraph"),
@@ -70,7 +70,7 @@ class Content:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Content":
+    def from_json(cls, data: dict) -> Content:
         return cls(
             title=data.get("title", ""),
             blocks=tuple(Block.from_json(b) for b in data.get("blocks", [])),

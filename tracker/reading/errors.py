@@ -8,10 +8,7 @@ class SelectorNotFound(ValueError):
 
     def __init__(self, selector: str):
         self.selector = selector
-        super().__init__(
-            f"CSS selector {selector!r} matched nothing on the page; "
-            "the page layout may have changed"
-        )
+        super().__init__(f"CSS selector {selector!r} matched nothing on the page; the page layout may have changed")
 
 
 class UnreadableDocument(ValueError):

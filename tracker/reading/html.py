@@ -77,17 +77,78 @@ def _tree(html: str) -> etree._Element | None:
 
 # Accordions (USWDS FAQs on bis.gov) are content: a question in a button, the answer `hidden`.
 _CHROME_TAGS = frozenset(
-    "head script style noscript template svg iframe object embed input select textarea "
-    "option datalist label nav aside".split()
+    [
+        "head",
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "iframe",
+        "object",
+        "embed",
+        "input",
+        "select",
+        "textarea",
+        "option",
+        "datalist",
+        "label",
+        "nav",
+        "aside",
+    ]
 )
 _CHROME_ROLES = frozenset({"navigation", "banner", "contentinfo"})
 _ARTICLES = frozenset({"main", "article", "section"})  # a header or footer inside one is its own
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote body caption center dd details dialog div dl dt "
-    "fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr html "
-    "legend li main nav ol p pre section summary table tbody td tfoot th thead tr ul".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "caption",
+        "center",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "html",
+        "legend",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
 )
-_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+_HEADINGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6"])
 # "social-links", "shareButtons", but not "socialist" or "shared-services"
 _BOILERPLATE = re.compile(
     r"breadcrumb|cookie|skip-?(?:link|nav|to)|(?:^|[-_\s])(?:social|share|sharing)(?-i:(?![a-z]))", re.I
@@ -155,10 +216,41 @@ _SITE_NAME_META = frozenset({"og:site_name", "application-name"})
 _TITLE_PARTS = re.compile(r"\s+(?:[|\-»·•]|::|--)\s+")  # "Page | Site", "Site - Page", "eCFR :: ..."
 # Parts of a <title> that name no page.
 _GENERIC_TITLES = frozenset(
-    "home|home page|homepage|welcome|untitled|untitled document|untitled page|new page|document|page|index|"
-    "default|title|news|news release|news releases|press release|press releases|news & updates|"
-    "news and updates|news & events|news and events|article|blog|blog post|post|guidance|notice|notices|"
-    "announcement|announcements|content|details".split("|")
+    [
+        "home",
+        "home page",
+        "homepage",
+        "welcome",
+        "untitled",
+        "untitled document",
+        "untitled page",
+        "new page",
+        "document",
+        "page",
+        "index",
+        "default",
+        "title",
+        "news",
+        "news release",
+        "news releases",
+        "press release",
+        "press releases",
+        "news & updates",
+        "news and updates",
+        "news & events",
+        "news and events",
+        "article",
+        "blog",
+        "blog post",
+        "post",
+        "guidance",
+        "notice",
+        "notices",
+        "announcement",
+        "announcements",
+        "content",
+        "details",
+    ]
 )
 
 
@@ -362,9 +454,7 @@ def _pieces(root, dropped=frozenset(), rows: bool = True) -> list[tuple[str, str
 
 
 def _row_text(row, dropped) -> str:
-    cells = (
-        _text_of(cell, dropped, rows=False) for cell in row if cell.tag in ("td", "th") and cell not in dropped
-    )
+    cells = (_text_of(cell, dropped, rows=False) for cell in row if cell.tag in ("td", "th") and cell not in dropped)
     return " | ".join(cell for cell in cells if cell)
 
 

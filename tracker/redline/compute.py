@@ -32,16 +32,7 @@ from diff_match_patch import diff_match_patch
 from tracker.reading.content import Block, Content
 from tracker.redline.model import Hunk, Op, Redline
 
-__all__ = [
-    "diff_contents",
-    "diff_words",
-    "excerpt",
-    "excerpt_html",
-    "redline_ops",
-    "redline_ops_json",
-    "render_html",
-    "render_text",
-]
+__all__ = ["diff_contents", "diff_words"]
 
 # A number such as 744.23, 1,000 or 2025-01-15 stays one token, so a changed
 # number shows as one replaced token rather than a few changed digits.
@@ -65,9 +56,7 @@ def diff_contents(old: Content | None, new: Content) -> Redline:
     differ = _Differ()
     # Text deleted in one place and inserted in another is a move: keep it out
     # of the pairing so that it is not taken for an edit of a similar paragraph.
-    replaced = [
-        (old_blocks[i1:i2], new_blocks[j1:j2]) for tag, i1, i2, j1, j2 in opcodes if tag != "equal"
-    ]
+    replaced = [(old_blocks[i1:i2], new_blocks[j1:j2]) for tag, i1, i2, j1, j2 in opcodes if tag != "equal"]
     gone = {block.text for olds, _ in replaced for block in olds}
     came = {block.text for _, news in replaced for block in news}
     differ.moving = {text for text in gone & came if differ.movable(text)}
@@ -75,7 +64,7 @@ def diff_contents(old: Content | None, new: Content) -> Redline:
     hunks: list[Hunk] = []
     for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
-            for old_block, new_block in zip(old_blocks[i1:i2], new_blocks[j1:j2]):
+            for old_block, new_block in zip(old_blocks[i1:i2], new_blocks[j1:j2], strict=False):
                 hunks.append(_equal(old_block, new_block))
         else:
             hunks.extend(differ.region(old_blocks[i1:i2], new_blocks[j1:j2]))
@@ -94,14 +83,10 @@ def _align(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int
     """
     old_counts, new_counts = Counter(old), Counter(new)
     new_unique = {text: j for j, text in enumerate(new) if new_counts[text] == 1}
-    candidates = [
-        (i, new_unique[text])
-        for i, text in enumerate(old)
-        if old_counts[text] == 1 and text in new_unique
-    ]
+    candidates = [(i, new_unique[text]) for i, text in enumerate(old) if old_counts[text] == 1 and text in new_unique]
     matches: list[tuple[int, int, int]] = []  # (i, j, size)
     done_old = done_new = 0
-    for i, j in _longest_increasing(candidates) + [(len(old), len(new))]:
+    for i, j in [*_longest_increasing(candidates), (len(old), len(new))]:
         for gi, gj, size in _gap_matches(old[done_old:i], new[done_new:j]):
             matches.append((done_old + gi, done_new + gj, size))
         matches.append((i, j, 1))
@@ -287,7 +272,7 @@ class _Differ:
         """Hunks for old blocks replaced by new ones, in order."""
         out: list[Hunk] = []
         done_old = done_new = 0
-        for i, j in self.pair(olds, news) + [(len(olds), len(news))]:
+        for i, j in [*self.pair(olds, news), (len(olds), len(news))]:
             out.extend(_deleted(block) for block in olds[done_old:i])
             out.extend(_inserted(block) for block in news[done_new:j])
             if i < len(olds):
@@ -368,12 +353,8 @@ class _Differ:
 
     def find_moves(self, hunks: list[Hunk]) -> list[Hunk]:
         """Turn deleted + inserted hunks of the same paragraph into moves."""
-        deleted = [
-            k for k, h in enumerate(hunks) if h.kind == "deleted" and self.movable(h.old.text)
-        ]
-        inserted = [
-            k for k, h in enumerate(hunks) if h.kind == "inserted" and self.movable(h.new.text)
-        ]
+        deleted = [k for k, h in enumerate(hunks) if h.kind == "deleted" and self.movable(h.old.text)]
+        inserted = [k for k, h in enumerate(hunks) if h.kind == "inserted" and self.movable(h.new.text)]
         if not deleted or not inserted:
             return hunks
 

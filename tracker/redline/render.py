@@ -10,8 +10,6 @@ from tracker.redline.compute import diff_words
 from tracker.redline.model import Hunk, Op, Redline
 
 __all__ = [
-    "diff_contents",
-    "diff_words",
     "excerpt",
     "excerpt_html",
     "redline_ops",
@@ -19,9 +17,6 @@ __all__ = [
     "render_html",
     "render_text",
 ]
-
-# A number such as 744.23, 1,000 or 2025-01-15 stays one token, so a changed
-# number shows as one replaced token rather than a few changed digits.
 
 
 def _sides(hunk: Hunk) -> tuple[bool, bool]:
@@ -85,7 +80,7 @@ def _paras(redline: Redline, context: int | None) -> list[_Para]:
         for k in changes:
             for near in range(max(0, k - context), min(len(hunks), k + context + 1)):
                 shown[near] = True
-    for hunk, show in zip(hunks, shown):
+    for hunk, show in zip(hunks, shown, strict=False):
         if show:
             paras.append(_para(hunk))
         elif not paras or paras[-1].kind != "skip":
@@ -192,15 +187,16 @@ def _clip_parts(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Shorten long unchanged runs inside a changed paragraph."""
     keep = _EXCERPT_CONTEXT
     out = []
-    for k, (op, text) in enumerate(parts):
+    for k, (op, whole) in enumerate(parts):
+        text = whole
         if op == "equal":
             first, last = k == 0, k == len(parts) - 1
-            if first and not last and len(text) > keep:
-                text = "…" + text[-keep:]
-            elif last and not first and len(text) > keep:
-                text = text[:keep] + "…"
-            elif not first and not last and len(text) > 2 * keep + 1:
-                text = text[:keep] + "…" + text[-keep:]
+            if first and not last and len(whole) > keep:
+                text = "…" + whole[-keep:]
+            elif last and not first and len(whole) > keep:
+                text = whole[:keep] + "…"
+            elif not first and not last and len(whole) > 2 * keep + 1:
+                text = whole[:keep] + "…" + whole[-keep:]
         out.append((op, text))
     return out
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -57,10 +57,18 @@ class ScrapydNode:
         self.client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout)
 
     def schedule(self, job: str, sources: list[str], config_path: str, run_id: int) -> None:
-        self._call("POST", "/schedule.json", data={
-            "project": self.project, "spider": SPIDER, "jobid": job,
-            "sources": ",".join(sources), "config": config_path, "run": str(run_id),
-        })
+        self._call(
+            "POST",
+            "/schedule.json",
+            data={
+                "project": self.project,
+                "spider": SPIDER,
+                "jobid": job,
+                "sources": ",".join(sources),
+                "config": config_path,
+                "run": str(run_id),
+            },
+        )
 
     def jobs(self) -> dict[str, str]:
         """{job id: "pending" | "running" | "finished"} for this project."""
@@ -79,9 +87,11 @@ class ScrapydNode:
         except httpx.HTTPError as exc:
             raise NodeError(f"Scrapyd at {self.url} is unreachable ({exc.__class__.__name__}: {exc})") from None
         if response.status_code == 401:
-            raise NodeError(f"Scrapyd at {self.url} wants credentials (HTTP 401): write the node as "
-                            "http://USER:PASSWORD@host:port in [cluster] nodes, as set by its SCRAPYD_USERNAME "
-                            "and SCRAPYD_PASSWORD")
+            raise NodeError(
+                f"Scrapyd at {self.url} wants credentials (HTTP 401): write the node as "
+                "http://USER:PASSWORD@host:port in [cluster] nodes, as set by its SCRAPYD_USERNAME "
+                "and SCRAPYD_PASSWORD"
+            )
         try:
             reply = response.json()
         except ValueError:
@@ -111,8 +121,13 @@ def log_result(result: SourceResult) -> None:
 class Dispatcher:
     """The active scheduler's side of a cluster; `clock` and `report` are replaceable for tests."""
 
-    def __init__(self, config: Config, engine: Engine, clock: Callable[[], datetime] = utcnow,
-                 report: Callable[[SourceResult], None] = log_result):
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        clock: Callable[[], datetime] = utcnow,
+        report: Callable[[SourceResult], None] = log_result,
+    ):
         if config.cluster is None:
             raise ValueError("the configuration has no [cluster] section")
         self.config, self.engine, self.clock, self.report = config, engine, clock, report
@@ -139,8 +154,9 @@ class Dispatcher:
                 view.jobs = view.node.jobs()
             except NodeError as exc:
                 if view.unreachable_since is None:
-                    log.warning("%s; its runs go to another node if it is still away after %ds",
-                                exc, self.cluster.node_timeout)
+                    log.warning(
+                        "%s; its runs go to another node if it is still away after %ds", exc, self.cluster.node_timeout
+                    )
                     view.unreachable_since = now
                 view.jobs = None
             else:
@@ -165,8 +181,11 @@ class Dispatcher:
         elif view is None:
             self._lose(run, f"its node {run.node} is no longer in [cluster] nodes")
         elif view.jobs is not None and view.jobs.get(run.job) == "finished":
-            self._finish(run, {}, crash=f"the crawl job on {run.node} ended without a result; "
-                                        f"see its log: {view.node.log_url(run.job)}")
+            self._finish(
+                run,
+                {},
+                crash=f"the crawl job on {run.node} ended without a result; see its log: {view.node.log_url(run.job)}",
+            )
         elif view.jobs is not None and run.job not in view.jobs:
             self._lose(run, f"{run.node} no longer knows job {run.job} (was the node restarted?)")
         elif view.jobs is None and now - view.unreachable_since >= timedelta(seconds=self.cluster.node_timeout):
@@ -209,8 +228,13 @@ class Dispatcher:
             row = session.get(CheckRun, run.id)
             row.status, row.error = "lost", reason
         if run.attempt >= MAX_ATTEMPTS:
-            log.warning("run %d lost (%s); tried %d times, recording its %d source(s) as failed",
-                        run.id, reason, run.attempt, len(names))
+            log.warning(
+                "run %d lost (%s); tried %d times, recording its %d source(s) as failed",
+                run.id,
+                reason,
+                run.attempt,
+                len(names),
+            )
             self._finish(run, {}, crash=f"lost {run.attempt} times; last: {reason}")
             return
         log.warning("run %d lost (%s); giving its %d source(s) to another node", run.id, reason, len(names))
@@ -240,7 +264,7 @@ class Dispatcher:
     def _dispatch(self, names: list[str], attempt: int = 1) -> None:
         size = self.cluster.batch_size
         for start in range(0, len(names), size):
-            if not self._send(names[start:start + size], attempt):
+            if not self._send(names[start : start + size], attempt):
                 return
 
     def _send(self, batch: list[str], attempt: int) -> bool:
@@ -259,16 +283,24 @@ class Dispatcher:
             self._warned_no_node = False
             return True
         if not self._warned_no_node:
-            log.warning("no Scrapyd node is reachable (%s); due sources wait until one is; "
-                        "check that `rulewatch node` runs on them", ", ".join(self.views))
+            log.warning(
+                "no Scrapyd node is reachable (%s); due sources wait until one is; "
+                "check that `rulewatch node` runs on them",
+                ", ".join(self.views),
+            )
             self._warned_no_node = True
         return False
 
     def _new_run(self, batch: list[str], node: str, attempt: int) -> tuple[int, str]:
         """The run's row, committed before its job is scheduled so that no job is ever untracked."""
         with session_scope(self.engine) as session:
-            run = CheckRun(sources=json.dumps(batch), node=node, attempt=attempt,
-                           events_after=max_event_id(session), dispatched_at=self.clock())
+            run = CheckRun(
+                sources=json.dumps(batch),
+                node=node,
+                attempt=attempt,
+                events_after=max_event_id(session),
+                dispatched_at=self.clock(),
+            )
             session.add(run)
             session.flush()
             # Unique beyond this database: a node keeps finished jobs, perhaps another cluster's.

@@ -69,8 +69,10 @@ class SchedulerLock:
             return self._file is not None
         try:
             held = self._connection.execute(
-                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid::bigint = :key"
-                     " AND pid = pg_backend_pid() AND granted"),
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid::bigint = :key"
+                    " AND pid = pg_backend_pid() AND granted"
+                ),
                 {"key": self._key},
             ).scalar()
             self._connection.commit()

@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import threading
-from datetime import timezone
+from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -53,6 +53,12 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(PrintableFormatter(LOG_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # Uvicorn configures its own loggers (handlers of their own, not propagating) when a server
+    # is built with its default log_config; every record goes through the one handler above.
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
 
 
 class Service:
@@ -100,8 +106,11 @@ class Service:
                 try:
                     acquired = self.lock.acquire()
                 except SQLAlchemyError as exc:
-                    log.warning("cannot reach the database to take the scheduler lock (%s); retrying in %ds",
-                                exc.__class__.__name__, STANDBY_RETRY)
+                    log.warning(
+                        "cannot reach the database to take the scheduler lock (%s); retrying in %ds",
+                        exc.__class__.__name__,
+                        STANDBY_RETRY,
+                    )
                     acquired = False
             if acquired:
                 self.scheduler = self._build()
@@ -109,8 +118,11 @@ class Service:
                 if self.config.cluster is None:
                     log.info("scheduler active: polling %d source(s)", len(self.config.sources))
                 else:
-                    log.info("scheduler active: dispatching %d source(s) to %d Scrapyd node(s)",
-                             len(self.config.sources), len(self.config.cluster.nodes))
+                    log.info(
+                        "scheduler active: dispatching %d source(s) to %d Scrapyd node(s)",
+                        len(self.config.sources),
+                        len(self.config.cluster.nodes),
+                    )
                 return
             if not announced:
                 log.info("another scheduler holds this database; standing by")
@@ -118,7 +130,7 @@ class Service:
             self._stopping.wait(STANDBY_RETRY)
 
     def _build(self) -> BackgroundScheduler:
-        scheduler = BackgroundScheduler(timezone=timezone.utc)
+        scheduler = BackgroundScheduler(timezone=UTC)
         now = utcnow()
         if self.config.cluster is not None:
             from tracker.service.cluster import (
@@ -126,14 +138,23 @@ class Service:
             )
 
             dispatcher = Dispatcher(self.config, self.engine)
-            scheduler.add_job(self._dispatch, IntervalTrigger(seconds=CLUSTER_TICK), args=[dispatcher],
-                              id="dispatch", name="dispatch due checks to Scrapyd", max_instances=1,
-                              coalesce=True, next_run_time=now)
+            scheduler.add_job(
+                self._dispatch,
+                IntervalTrigger(seconds=CLUSTER_TICK),
+                args=[dispatcher],
+                id="dispatch",
+                name="dispatch due checks to Scrapyd",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+            )
         else:
             for source in self.config.sources:
                 with session_scope(self.engine) as session:
                     row = get_source(session, source.name)
-                    first = next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) if row else now
+                    first = (
+                        next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) if row else now
+                    )
                 scheduler.add_job(
                     self._poll,
                     IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
@@ -145,11 +166,20 @@ class Service:
                     misfire_grace_time=source.interval,
                     next_run_time=first,
                 )
-        for job, seconds, name in ((self._drain, OUTBOX_INTERVAL, "send due mail"),
-                                   (self._heartbeat, HEARTBEAT_INTERVAL, "heartbeat"),
-                                   (self._in_charge, STANDBY_RETRY, "check the scheduler lock")):
-            scheduler.add_job(job, IntervalTrigger(seconds=seconds), id=name, name=name, max_instances=1,
-                              coalesce=True, next_run_time=now)
+        for job, seconds, name in (
+            (self._drain, OUTBOX_INTERVAL, "send due mail"),
+            (self._heartbeat, HEARTBEAT_INTERVAL, "heartbeat"),
+            (self._in_charge, STANDBY_RETRY, "check the scheduler lock"),
+        ):
+            scheduler.add_job(
+                job,
+                IntervalTrigger(seconds=seconds),
+                id=name,
+                name=name,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+            )
         return scheduler
 
     def _poll(self, name: str) -> None:
@@ -161,8 +191,12 @@ class Service:
             if row is not None and row.consecutive_failures > 1:
                 due = next_due(row.last_checked_at, source.interval, row.consecutive_failures, utcnow())
                 if due > utcnow():
-                    log.info("%s: backing off after %d failures; next check at %s",
-                             name, row.consecutive_failures, due.isoformat())
+                    log.info(
+                        "%s: backing off after %d failures; next check at %s",
+                        name,
+                        row.consecutive_failures,
+                        due.isoformat(),
+                    )
                     return
         for result in run_check(self.config, self.engine, [name]):
             log.info("%s", result.line())

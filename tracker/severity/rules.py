@@ -48,17 +48,42 @@ _REPLACEMENT_RUN = re.compile(REPLACEMENT + "+")
 SPELLING_RATIO = 0.75
 
 # Words that state an obligation, permission or prohibition.
-MODAL_WORDS = frozenset({
-    "may", "might", "must", "shall", "should", "will", "would", "can", "could",
-    "ought", "required", "prohibited", "permitted", "authorized", "forbidden",
-    "mandatory",
-})
+MODAL_WORDS = frozenset(
+    {
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "will",
+        "would",
+        "can",
+        "could",
+        "ought",
+        "required",
+        "prohibited",
+        "permitted",
+        "authorized",
+        "forbidden",
+        "mandatory",
+    }
+)
 
 # Words that negate; contractions are split into "<verb> not" before counting.
-NEGATION_WORDS = frozenset({
-    "not", "no", "never", "none", "nor", "neither", "without", "nothing",
-    "nobody", "nowhere",
-})
+NEGATION_WORDS = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "none",
+        "nor",
+        "neither",
+        "without",
+        "nothing",
+        "nobody",
+        "nowhere",
+    }
+)
 
 # Contractions that hide a modal and/or a negation, and what they stand for.
 CONTRACTIONS = {
@@ -70,25 +95,96 @@ CONTRACTIONS = {
 }
 
 # Spelled-out numbers, counted like digits.
-NUMBER_WORDS = frozenset({
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-    "seventeen", "eighteen", "nineteen", "twenty", "thirty", "forty", "fifty",
-    "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million",
-    "billion", "trillion", "first", "second", "third", "fourth", "fifth", "sixth",
-    "seventh", "eighth", "ninth", "tenth", "half", "once", "twice",
-})
+NUMBER_WORDS = frozenset(
+    {
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+        "billion",
+        "trillion",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "half",
+        "once",
+        "twice",
+    }
+)
 
 # Small words that steer the logic of a rule; swapping one is never a spelling fix.
-LOGIC_WORDS = frozenset({
-    "and", "or", "any", "all", "each", "every", "only", "except", "unless", "if",
-    "either", "both", "before", "after", "more", "less", "than", "least", "most",
-})
+LOGIC_WORDS = frozenset(
+    {
+        "and",
+        "or",
+        "any",
+        "all",
+        "each",
+        "every",
+        "only",
+        "except",
+        "unless",
+        "if",
+        "either",
+        "both",
+        "before",
+        "after",
+        "more",
+        "less",
+        "than",
+        "least",
+        "most",
+    }
+)
 
 # Month names: a changed one is a changed date, and "May" in a date is no modal.
 MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August",
-    "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 _MONTH = r"(?:" + "|".join(MONTHS) + r"|Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
 
@@ -114,7 +210,8 @@ CITATION_PATTERNS = (
     r"\b\d+\s+U\.S\.C\.\s+" + _TAIL,
     r"\b\d+\s+FR\s+\d+\b",
     r"\b(?:[Pp]arts?|[Ss]ections?|[Ss]ec\.|[Ss]upplement\s+[Nn]o\.|[Pp]ub\.\s*L\.|Executive\s+Order|E\.O\.|EO)\s+"
-    + _TAIL + r"(?:-\d+)?",
+    + _TAIL
+    + r"(?:-\d+)?",
     r"\b[Pp]aragraphs?\s+\([a-zA-Z0-9]{1,4}\)(?:\([a-zA-Z0-9]{1,4}\))*",
     r"\b\d{4}-[A-Z]{2}\d{2}\b",
     r"\b\d{4}-\d{5}\b",
@@ -239,7 +336,7 @@ def _summarize(findings: list[_Finding]) -> Assessment:
     reasons = list(dict.fromkeys(f.reason for f in ordered))
     if len(reasons) > MAX_REASONS:
         rest = len(reasons) - MAX_REASONS
-        reasons = reasons[:MAX_REASONS] + [f"and {rest} more"]
+        reasons = [*reasons[:MAX_REASONS], f"and {rest} more"]
     return Assessment(severity, tuple(reasons))
 
 
@@ -284,10 +381,12 @@ def _judge_move(hunk: Hunk) -> list[_Finding]:
     if old.volatile or new.volatile:
         return [_Finding("cosmetic", f"volatile text moved: {_quote(new.text)}")]
     if old.section != new.section:
-        found = [_Finding(
-            "substantive",
-            f"paragraph moved from {old.section or 'the top'} to {new.section or 'the top'}",
-        )]
+        found = [
+            _Finding(
+                "substantive",
+                f"paragraph moved from {old.section or 'the top'} to {new.section or 'the top'}",
+            )
+        ]
     else:
         found = [_Finding("minor", "paragraph reordered" + _where(old.section))]
     # A moved paragraph may also have been edited on the way; its new label is part of the move.
@@ -297,7 +396,7 @@ def _judge_move(hunk: Hunk) -> list[_Finding]:
 
 def _without_label(block: Block) -> Block:
     if block.label and block.text.startswith(block.label):
-        return replace(block, text=block.text[len(block.label):].lstrip())
+        return replace(block, text=block.text[len(block.label) :].lstrip())
     return block
 
 
@@ -360,12 +459,12 @@ def _fits_around_replacements(damaged: str, other: str) -> bool:
     when the text was folded, so whitespace around a run stands for whitespace there.
     """
     parts = _SPACED_REPLACEMENT_RUN.split(damaged)  # piece, space before, space after, piece, ...
-    pieces, spaced = parts[0::3], [bool(a or b) for a, b in zip(parts[1::3], parts[2::3])]
+    pieces, spaced = parts[0::3], [bool(a or b) for a, b in zip(parts[1::3], parts[2::3], strict=False)]
     if len(pieces) - 1 > MAX_DECODING_SPOTS or not other.startswith(pieces[0]):
         return False
     # Where `other` may be after each piece: a set, as several readings can fit.
     places = {len(pieces[0])}
-    for piece, space in zip(pieces[1:], spaced):
+    for piece, space in zip(pieces[1:], spaced, strict=False):
         reached = set()
         for place in places:
             for middle in _SPACED_MIDDLES if space else _TIGHT_MIDDLES:
@@ -401,8 +500,7 @@ def _features(text: str) -> dict[str, Counter]:
     rest = text
     # Dates first, so "May 13, 2025" is neither a modal nor two numbers; citations
     # before numbers, so "§ 744.23" is not the number 744.23.
-    for name, regex in (("date", _DATE_RE), ("citation", _CITATION_RE), ("ECCN", _ECCN_RE),
-                        ("number", _NUMBER_RE)):
+    for name, regex in (("date", _DATE_RE), ("citation", _CITATION_RE), ("ECCN", _ECCN_RE), ("number", _NUMBER_RE)):
         for match in regex.finditer(rest):
             found[name][_normalize_token(match.group())] += 1
         rest = regex.sub(lambda m: " " * len(m.group()), rest)
@@ -521,7 +619,7 @@ def _edits(ops: tuple[Op, ...], old_text: str, new_text: str) -> list[_Edit]:
                 deleted += op.text  # inside a word, or only space before the next run
                 inserted += op.text
                 continue
-            word, rest = op.text[: space.start()], op.text[space.start():]
+            word, rest = op.text[: space.start()], op.text[space.start() :]
             edits.append(_Edit(deleted + word, inserted + word, before, rest))
             deleted, before = None, rest
     if deleted is not None:
@@ -586,7 +684,7 @@ def _judge_words(edit: _Edit, where: str, changed: set[str], sentence_texts: lis
         if changed and all(_is_feature_word(w) for w in gone + came):
             continue  # already reported as a number / modal / negation ... change
         if tag == "replace" and len(gone) == len(came):
-            findings += [_judge_word_pair(a, b, where) for a, b in zip(gone, came) if a != b]
+            findings += [_judge_word_pair(a, b, where) for a, b in zip(gone, came, strict=False) if a != b]
         elif tag == "replace":
             findings.append(_wording(" ".join(gone), " ".join(came), where))
         elif not _inside_sentences(gone + came, sentence_texts):
@@ -637,7 +735,10 @@ def _is_feature_word(word: str) -> bool:
     w = word.lower()
     return (
         any(c.isdigit() for c in w)
-        or w in MODAL_WORDS or w in NEGATION_WORDS or w in NUMBER_WORDS or w in CONTRACTIONS
+        or w in MODAL_WORDS
+        or w in NEGATION_WORDS
+        or w in NUMBER_WORDS
+        or w in CONTRACTIONS
         or word in MONTHS
     )
 
@@ -664,8 +765,8 @@ def _raw_words(text: str) -> list[str]:
 def _words(text: str) -> list[str]:
     """Lower-case words with contractions split: "can't" → "can", "not"."""
     out: list[str] = []
-    for word in _raw_words(text.replace("’", "'")):
-        word = word.lower()
+    for raw in _raw_words(text.replace("’", "'")):
+        word = raw.lower()
         if word in CONTRACTIONS:
             out.extend(CONTRACTIONS[word])
         elif word.endswith("n't"):
@@ -737,7 +838,7 @@ def assess_links(old_links, new_links) -> list[tuple[str, str]]:
     findings.sort(key=lambda finding: -SEVERITY_ORDER[finding[0]])  # stable: document order kept
     if len(findings) > MAX_LINK_REASONS:
         rest = findings[MAX_LINK_REASONS:]
-        findings = findings[:MAX_LINK_REASONS] + [(rest[0][0], f"and {len(rest)} more links changed")]
+        findings = [*findings[:MAX_LINK_REASONS], (rest[0][0], f"and {len(rest)} more links changed")]
     return findings
 
 

@@ -8,7 +8,7 @@ and the API docs page its own policy (see tracker.web.security).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
@@ -46,8 +46,13 @@ STATIC = TEMPLATES.parent / "static"
 HEARTBEAT_KEY = "scheduler_heartbeat"  # written by the scheduler while it runs
 HEARTBEAT_FRESH = timedelta(minutes=2)
 HEADINGS = {
-    400: "Bad request", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    413: "Request too large", 415: "Unsupported form", 429: "Too many attempts",
+    400: "Bad request",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    415: "Unsupported form",
+    429: "Too many attempts",
 }
 
 
@@ -158,7 +163,7 @@ def _time(text: str) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # stored times are UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # stored times are UTC
 
 
 def serve(config: Config, engine: Engine) -> None:
@@ -166,5 +171,6 @@ def serve(config: Config, engine: Engine) -> None:
     propagate to the root logger, which the caller sets up (tracker.service.scheduler.configure_logging)."""
     import uvicorn
 
-    uvicorn.run(create_app(config, engine), host=config.web.host, port=config.web.port, log_level="info",
-                log_config=None)
+    uvicorn.run(
+        create_app(config, engine), host=config.web.host, port=config.web.port, log_level="info", log_config=None
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 from sqlmodel import Session
 
@@ -54,19 +54,21 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
         else:
             status = "ok"
         error = row.last_error if row else None
-        rows.append({
-            "name": name,
-            "kind": wanted.kind if wanted else row.kind,
-            "interval": wanted.interval if wanted else None,
-            "status": status,
-            "stale": stale,
-            "last_checked_at": iso(row.last_checked_at) if row else None,
-            "last_success_at": iso(row.last_success_at) if row else None,
-            "last_failure_at": iso(row.last_failure_at) if row else None,
-            "last_status": row.last_status if row else None,
-            "last_error": error if full_errors else preview(error),
-            "consecutive_failures": failures,
-        })
+        rows.append(
+            {
+                "name": name,
+                "kind": wanted.kind if wanted else row.kind,
+                "interval": wanted.interval if wanted else None,
+                "status": status,
+                "stale": stale,
+                "last_checked_at": iso(row.last_checked_at) if row else None,
+                "last_success_at": iso(row.last_success_at) if row else None,
+                "last_failure_at": iso(row.last_failure_at) if row else None,
+                "last_status": row.last_status if row else None,
+                "last_error": error if full_errors else preview(error),
+                "consecutive_failures": failures,
+            }
+        )
     return rows
 
 
@@ -89,16 +91,16 @@ def parse_moment(name: str, text: str, end_of_day: bool = False) -> datetime:
     try:
         if _DATE_ONLY.match(text):
             day = datetime.strptime(text, "%Y-%m-%d").date()
-            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=timezone.utc)
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise FilterError(
             f"{name}: expected an ISO 8601 date or time such as 2026-11-25 or 2026-11-25T10:00:00Z, got {text!r}"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
         raise FilterError(f"{name}: {text!r} is outside years 1 to 9999 once in UTC") from None
 
@@ -120,7 +122,7 @@ def change_filters(
     if severity:
         if severity not in SEVERITIES:
             raise FilterError(f"severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
-        filters["severities"] = list(SEVERITIES[SEVERITIES.index(severity):])
+        filters["severities"] = list(SEVERITIES[SEVERITIES.index(severity) :])
     if event:
         if event not in EVENT_KINDS:
             raise FilterError(f"event: expected one of {', '.join(EVENT_KINDS)}, got {event!r}")
@@ -146,8 +148,7 @@ def version_evidence(version: Version) -> dict:
         "headers": sorted(json.loads(version.headers or "{}").items(), key=lambda item: item[0].lower()),
         "facts": sorted((key, _plain(value)) for key, value in evidence.items()),
         "attachments": [
-            {**attachment, "headers": sorted((attachment.get("headers") or {}).items())}
-            for attachment in attachments
+            {**attachment, "headers": sorted((attachment.get("headers") or {}).items())} for attachment in attachments
         ],
     }
 

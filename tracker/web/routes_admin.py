@@ -107,8 +107,7 @@ def _signed_in(request: Request, session: Session, key: str, config: Config) -> 
 
 
 def _login_page(request: Request, key: str, status_code: int, error: str = ""):
-    return page(request, "admin_login.html", status_code=status_code, error=error,
-                csrf=csrf_token(key, LOGIN_SUBJECT))
+    return page(request, "admin_login.html", status_code=status_code, error=error, csrf=csrf_token(key, LOGIN_SUBJECT))
 
 
 def _admin_off(request: Request):
@@ -148,8 +147,13 @@ def admin_login(
         return _login_page(request, key, 403, error="That is not the admin token.")
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
-        ADMIN_COOKIE, start_admin_session(session, key, config.web.admin_token), max_age=ADMIN_SESSION_MAX_AGE,
-        path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https",
+        ADMIN_COOKIE,
+        start_admin_session(session, key, config.web.admin_token),
+        max_age=ADMIN_SESSION_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
     )
     return response
 
@@ -204,8 +208,9 @@ def require_admin(
     if not config.web.admin_token:
         raise HTTPException(404, ADMIN_HELP)
     if credentials is None or not check_admin_token(session, request, credentials.credentials, config.web.admin_token):
-        raise HTTPException(401, "Send the admin token as Authorization: Bearer <token>.",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "Send the admin token as Authorization: Bearer <token>.", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 @api.get("/sources", dependencies=[Depends(require_admin)])

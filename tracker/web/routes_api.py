@@ -88,8 +88,9 @@ def versions(document_id: int, session: Session = Depends(get_session)) -> list[
 @router.get("/documents/{document_id:id}/diff")
 def diff(
     document_id: int,
-    from_: int | None = Query(None, alias="from", ge=0, le=MAX_ROW_ID,
-                              description="Older version (default: the one before `to`)."),
+    from_: int | None = Query(
+        None, alias="from", ge=0, le=MAX_ROW_ID, description="Older version (default: the one before `to`)."
+    ),
     to: int | None = Query(None, ge=0, le=MAX_ROW_ID, description="Newer version (default: the latest)."),
     session: Session = Depends(get_session),
 ) -> dict:

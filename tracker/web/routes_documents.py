@@ -120,7 +120,7 @@ def raw_attachment(
 
 
 def _extension(content_type: str) -> str:
-    return EXTENSIONS.get(content_type.split(";")[0].strip().lower(), ".bin")
+    return EXTENSIONS.get(content_type.split(";", maxsplit=1)[0].strip().lower(), ".bin")
 
 
 def _download(data: bytes, filename: str) -> Response:

@@ -39,9 +39,7 @@ def all_changes(fmt: str, session: Session = Depends(get_session), config: Confi
 
 
 @router.get("/sources/{name}.{fmt}")
-def source_changes(
-    name: str, fmt: str, session: Session = Depends(get_session), config: Config = Depends(get_config)
-):
+def source_changes(name: str, fmt: str, session: Session = Depends(get_session), config: Config = Depends(get_config)):
     return _feed(session, config, fmt, source=name)
 
 

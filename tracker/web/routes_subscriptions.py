@@ -106,8 +106,15 @@ def _choices(config: Config, subscriber: Subscriber) -> tuple[list[tuple[str, st
     return sorted(sources.items()), sorted(expectations.items())
 
 
-def _manage_page(request: Request, config: Config, key: str, subscriber: Subscriber, token: str,
-                 saved: bool = False, status_code: int = 200):
+def _manage_page(
+    request: Request,
+    config: Config,
+    key: str,
+    subscriber: Subscriber,
+    token: str,
+    saved: bool = False,
+    status_code: int = 200,
+):
     sources, expectations = _choices(config, subscriber)
     in_config = any(normalize_email(s.email) == subscriber.email for s in config.subscribers)
     return page(
@@ -169,13 +176,16 @@ def save_subscription(
     if unknown:
         return bad_request(request, f"Unknown source or expectation: {', '.join(unknown)}.")
     try:
-        upsert_subscriber(session, SubscriberConfig(
-            email=subscriber.email,
-            sources=tuple(wanted_sources),
-            expectations=tuple(wanted_expectations),
-            min_severity=first(form, "min_severity"),
-            digest=first(form, "digest"),
-        ))
+        upsert_subscriber(
+            session,
+            SubscriberConfig(
+                email=subscriber.email,
+                sources=tuple(wanted_sources),
+                expectations=tuple(wanted_expectations),
+                min_severity=first(form, "min_severity"),
+                digest=first(form, "digest"),
+            ),
+        )
     except SubscriberError as exc:
         return bad_request(request, f"{exc}.")
     session.commit()  # stored before the page says it is

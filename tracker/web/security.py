@@ -39,8 +39,7 @@ from storage.db import utcnow
 from storage.models import AdminAuthFailure, AdminSession
 
 CSP = (
-    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
-    "object-src 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
 )
 
 SECURITY_HEADERS = {
@@ -116,8 +115,14 @@ def start_admin_session(session: Session, key: str, admin_token: str, now: datet
     now = now or utcnow()
     session.exec(delete(AdminSession).where(col(AdminSession.expires_at) <= now))
     session_id = secrets.token_urlsafe(32)
-    session.add(AdminSession(id_sha256=_session_id_hash(session_id), token_fingerprint=_fingerprint(key, admin_token),
-                             created_at=now, expires_at=now + timedelta(seconds=ADMIN_SESSION_MAX_AGE)))
+    session.add(
+        AdminSession(
+            id_sha256=_session_id_hash(session_id),
+            token_fingerprint=_fingerprint(key, admin_token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ADMIN_SESSION_MAX_AGE),
+        )
+    )
     session.commit()
     return _serializer(key).dumps(session_id)
 
@@ -132,11 +137,15 @@ def _session_row(session: Session, key: str, cookie: str | None) -> AdminSession
     return session.get(AdminSession, _session_id_hash(str(session_id)))
 
 
-def admin_session_valid(session: Session, key: str, admin_token: str, cookie: str | None,
-                        now: datetime | None = None) -> bool:
+def admin_session_valid(
+    session: Session, key: str, admin_token: str, cookie: str | None, now: datetime | None = None
+) -> bool:
     row = _session_row(session, key, cookie) if admin_token else None
-    return (row is not None and row.expires_at > (now or utcnow())
-            and hmac.compare_digest(row.token_fingerprint, _fingerprint(key, admin_token)))
+    return (
+        row is not None
+        and row.expires_at > (now or utcnow())
+        and hmac.compare_digest(row.token_fingerprint, _fingerprint(key, admin_token))
+    )
 
 
 def end_admin_session(session: Session, key: str, cookie: str | None) -> None:
@@ -160,19 +169,25 @@ def client_address(request: Request) -> str:
     return (request.client.host if request.client else "") or "unknown"
 
 
-def check_admin_token(session: Session, request: Request, given: str, admin_token: str,
-                      now: datetime | None = None) -> bool:
+def check_admin_token(
+    session: Session, request: Request, given: str, admin_token: str, now: datetime | None = None
+) -> bool:
     """Whether `given` is the admin token. A wrong one is recorded against the client's address;
     an address with too many recent failures gets 429 without its token being looked at."""
     now, client = now or utcnow(), client_address(request)[:100]
     recent = session.exec(
-        select(AdminAuthFailure.at).where(AdminAuthFailure.client == client, col(AdminAuthFailure.at) > now - GUESS_WINDOW)
-        .order_by(col(AdminAuthFailure.at).desc()).limit(GUESS_LIMIT)
+        select(AdminAuthFailure.at)
+        .where(AdminAuthFailure.client == client, col(AdminAuthFailure.at) > now - GUESS_WINDOW)
+        .order_by(col(AdminAuthFailure.at).desc())
+        .limit(GUESS_LIMIT)
     ).all()
     if len(recent) >= GUESS_LIMIT:
         wait = max(1, math.ceil((recent[-1] + GUESS_WINDOW - now).total_seconds()))
-        raise HTTPException(429, f"Too many wrong admin tokens from this address; try again in {math.ceil(wait / 60)} "
-                                 "minute(s).", headers={"Retry-After": str(wait)})
+        raise HTTPException(
+            429,
+            f"Too many wrong admin tokens from this address; try again in {math.ceil(wait / 60)} minute(s).",
+            headers={"Retry-After": str(wait)},
+        )
     if token_matches(given, admin_token):
         return True
     session.exec(delete(AdminAuthFailure).where(col(AdminAuthFailure.at) <= now - GUESS_WINDOW))

@@ -28,9 +28,7 @@ def substantive_only(redline: Redline) -> Redline:
     old_title, new_title = redline.old_title, redline.new_title
     if old_title != new_title and assess(Redline(old_title, new_title, ())).severity != "substantive":
         old_title = new_title
-    hunks = tuple(
-        hunk if hunk.kind == "equal" or _substantive(hunk) else _unchanged(hunk) for hunk in redline.hunks
-    )
+    hunks = tuple(hunk if hunk.kind == "equal" or _substantive(hunk) else _unchanged(hunk) for hunk in redline.hunks)
     return Redline(old_title, new_title, hunks)
 
 
@@ -68,7 +66,7 @@ def side_by_side_html(redline: Redline, context: int | None = None) -> str:
         rows.append(_row("title", "", label + _side(ops, "delete"), label + _side(ops, "insert")))
     ids: set[str] = set()
     skipping = False
-    for hunk, shown in zip(redline.hunks, _shown(redline.hunks, context)):
+    for hunk, shown in zip(redline.hunks, _shown(redline.hunks, context), strict=False):
         if shown:
             rows.append(_hunk_row(hunk, ids))
         elif not skipping:

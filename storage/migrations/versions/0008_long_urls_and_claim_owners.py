@@ -22,7 +22,9 @@ def upgrade() -> None:
     # `version` and `event` reference) to restate the type would gain nothing there.
     if op.get_bind().dialect.name != "sqlite":
         for table, column in URL_COLUMNS:
-            op.alter_column(table, column, type_=sa.Text(), existing_type=sa.String(length=2000), existing_nullable=False)
+            op.alter_column(
+                table, column, type_=sa.Text(), existing_type=sa.String(length=2000), existing_nullable=False
+            )
     for table in OUTBOXES:
         op.add_column(table, sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True))
 
@@ -39,4 +41,6 @@ def downgrade() -> None:
         if longest > 2000:
             raise RuntimeError(f"URLs of up to {longest} characters are stored; VARCHAR(2000) cannot keep them")
         for table, column in URL_COLUMNS:
-            op.alter_column(table, column, type_=sa.String(length=2000), existing_type=sa.Text(), existing_nullable=False)
+            op.alter_column(
+                table, column, type_=sa.String(length=2000), existing_type=sa.Text(), existing_nullable=False
+            )

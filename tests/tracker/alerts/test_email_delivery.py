@@ -47,8 +47,16 @@ class Newsroom:
     def publish(self, body: bytes) -> None:
         ingestor = Ingestor(self.engine, self.source, progress=lambda line: None)
         ingestor.ingest_snapshot(
-            Snapshot(source="bis", key=self.source.url, url=self.source.url, final_url=self.source.url, status=200,
-                     headers={"Content-Type": "text/html; charset=utf-8"}, body=body, fetched_at=utcnow())
+            Snapshot(
+                source="bis",
+                key=self.source.url,
+                url=self.source.url,
+                final_url=self.source.url,
+                status=200,
+                headers={"Content-Type": "text/html; charset=utf-8"},
+                body=body,
+                fetched_at=utcnow(),
+            )
         )
         ingestor.finish()
         self.checks += 1
@@ -212,9 +220,7 @@ def test_permanent_failure_is_recorded_and_not_retried(newsroom, smtp):
 
 
 def test_killed_mid_drain_sends_nothing_twice(newsroom, smtp):
-    room = newsroom(
-        "".join(f'[[subscribers]]\nemail = "reader{n}@example.com"\n' for n in range(3))
-    )
+    room = newsroom("".join(f'[[subscribers]]\nemail = "reader{n}@example.com"\n' for n in range(3)))
     room.publish(page("guidance_v1.html"))
     room.publish(page("guidance_v3_negation.html"))
     smtp.reply = lambda attempt, rcpt: "hold" if attempt == 2 else "250 OK"
@@ -325,9 +331,11 @@ def test_daily_and_weekly_digests_with_a_controlled_clock(newsroom, smtp):
 def test_script_in_a_fetched_page_is_escaped_in_email(newsroom, smtp):
     room = newsroom('[[subscribers]]\nemail = "legal@example.com"\n')
     room.publish(page("guidance_v1.html"))
-    hostile = page("guidance_v1.html").replace(
-        b"<h1>Guidance on", b"<h1>&lt;script&gt;alert(1)&lt;/script&gt; Guidance on"
-    ).replace(b"presumption of denial.</p>", b"presumption of denial. &lt;img src=x onerror=alert(1)&gt;</p>")
+    hostile = (
+        page("guidance_v1.html")
+        .replace(b"<h1>Guidance on", b"<h1>&lt;script&gt;alert(1)&lt;/script&gt; Guidance on")
+        .replace(b"presumption of denial.</p>", b"presumption of denial. &lt;img src=x onerror=alert(1)&gt;</p>")
+    )
     room.publish(hostile)
     room.drain()
     [message] = smtp.messages
@@ -339,8 +347,12 @@ def test_script_in_a_fetched_page_is_escaped_in_email(newsroom, smtp):
 
 def test_a_title_with_newlines_never_breaks_headers(newsroom, smtp):
     room = newsroom('[[subscribers]]\nemail = "legal@example.com"\n')
-    room.publish(b"<html><head><title>Line one\r\nBcc: victim@example.com</title></head><body><main><p>a</p></main></body></html>")
-    room.publish(b"<html><head><title>Line one\r\nBcc: victim@example.com</title></head><body><main><p>b</p></main></body></html>")
+    room.publish(
+        b"<html><head><title>Line one\r\nBcc: victim@example.com</title></head><body><main><p>a</p></main></body></html>"
+    )
+    room.publish(
+        b"<html><head><title>Line one\r\nBcc: victim@example.com</title></head><body><main><p>b</p></main></body></html>"
+    )
     room.drain()
     [message] = smtp.messages
     assert message["Bcc"] is None

@@ -43,9 +43,15 @@ def hrefs(html: str) -> list[str]:
 
 def test_only_http_links_in_alert_emails_and_feed_entries(database_url, tmp_path):
     history = build_history(database_url, tmp_path)
-    links = dict(sender="alerts@rulewatch.test", recipient="a@example.com", message_id="<1@rulewatch.test>",
-                 unsubscribe_url="https://rulewatch.example/unsubscribe/t", feed_url="https://rulewatch.example/f",
-                 manage_url="https://rulewatch.example/subscription/t", sent_at=utcnow())
+    links = {
+        "sender": "alerts@rulewatch.test",
+        "recipient": "a@example.com",
+        "message_id": "<1@rulewatch.test>",
+        "unsubscribe_url": "https://rulewatch.example/unsubscribe/t",
+        "feed_url": "https://rulewatch.example/f",
+        "manage_url": "https://rulewatch.example/subscription/t",
+        "sent_at": utcnow(),
+    }
     try:
         for url in HOSTILE_URLS:
             with session_scope(history.engine) as session:

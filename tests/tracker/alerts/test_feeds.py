@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import feedparser
@@ -67,8 +67,10 @@ def test_all_changes_atom_has_the_expected_entries_newest_first(history):
 
     ev, docs = history.events, history.documents
     by_id = {e.id: e for e in parsed.entries}
-    assert set(by_id) == {f"tag:rulewatch.example,2025:rulewatch/events/{ev[k]}"
-                          for k in ("removed", "minor", "new", "injected", "negation")}
+    assert set(by_id) == {
+        f"tag:rulewatch.example,2025:rulewatch/events/{ev[k]}"
+        for k in ("removed", "minor", "new", "injected", "negation")
+    }
     negation = by_id[f"tag:rulewatch.example,2025:rulewatch/events/{ev['negation']}"]
     assert negation.link == f"{BASE_URL}/documents/{docs[GUIDANCE]}/diff?from=2&to=3"
     assert {t.term for t in negation.tags} == {"changed", "source:bis", "severity:substantive"}
@@ -89,7 +91,7 @@ def test_entry_times_are_the_detection_times(history):
         detected = {e.id: e.detected_at for e in session.exec(select(Event))}
     for entry in parsed.entries:
         moment = detected[int(entry.id.rsplit("/", 1)[1])]
-        assert datetime(*entry.updated_parsed[:6], tzinfo=timezone.utc) == moment
+        assert datetime(*entry.updated_parsed[:6], tzinfo=UTC) == moment
         assert entry.published == entry.updated
     assert parsed.feed.updated == parsed.entries[0].updated
 
@@ -241,7 +243,12 @@ def shown(detail) -> str:
     return detail.value
 
 
-TRICKY = {GUIDANCE: "<b>x</b>", PRESS: "AT&T", NOTICE: "&amp;", NEWCOMER: "<script>alert(1)</script> AT&amp;T &lt;i&gt;"}
+TRICKY = {
+    GUIDANCE: "<b>x</b>",
+    PRESS: "AT&T",
+    NOTICE: "&amp;",
+    NEWCOMER: "<script>alert(1)</script> AT&amp;T &lt;i&gt;",
+}
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
@@ -252,8 +259,11 @@ def test_fetched_titles_show_literally_in_readers(history, fmt):
     parsed = feedparser.parse(feed(history, fmt))  # with its default HTML sanitizing, as readers do
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert [shown(e.title_detail) for e in parsed.entries] == [
-        f"Removed: {TRICKY[NEWCOMER]}", f"Minor change: {TRICKY[NOTICE]}", f"New: {TRICKY[NEWCOMER]}",
-        f"Substantive change: {TRICKY[PRESS]}", f"Substantive change: {TRICKY[GUIDANCE]}",
+        f"Removed: {TRICKY[NEWCOMER]}",
+        f"Minor change: {TRICKY[NOTICE]}",
+        f"New: {TRICKY[NEWCOMER]}",
+        f"Substantive change: {TRICKY[PRESS]}",
+        f"Substantive change: {TRICKY[GUIDANCE]}",
     ]
     for url, title in TRICKY.items():
         one = feedparser.parse(feed(history, fmt, document_id=history.documents[url]))

@@ -32,12 +32,12 @@ def test_a_job_checks_its_sources_and_records_the_results_in_its_run(tmp_path, s
         [[sources]]
         name = "a"
         kind = "page"
-        url = "{server.url('/a')}"
+        url = "{server.url("/a")}"
 
         [[sources]]
         name = "b"
         kind = "page"
-        url = "{server.url('/b')}"
+        url = "{server.url("/b")}"
         """)
     engine = open_database(load_config(path).database_url)
     with session_scope(engine) as session:
@@ -70,8 +70,11 @@ def test_a_job_without_sources_or_with_an_unknown_run_says_what_is_wrong(tmp_pat
 
 
 def test_a_job_escapes_fetched_text_in_its_log(tmp_path, server, write_config):
-    server.set("/a", "<html><body><main><p>Text.</p></main></body></html>",
-               headers={"Content-Encoding": "x\x1b[2J\x1b]0;owned\x07"})
+    server.set(
+        "/a",
+        "<html><body><main><p>Text.</p></main></body></html>",
+        headers={"Content-Encoding": "x\x1b[2J\x1b]0;owned\x07"},
+    )
     path = write_config(f'[[sources]]\nname = "a"\nkind = "page"\nurl = "{server.url("/a")}"\n')
     done = crawl_check(tmp_path, "sources=a", f"config={path}")
     assert done.returncode == 0, done.stderr

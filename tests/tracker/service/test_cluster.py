@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -86,7 +86,7 @@ def test_a_cluster_needs_postgresql_and_nodes(tmp_path):
     with pytest.raises(ConfigError, match="cluster: Scrapyd nodes must share the database: set \\[database\\] url"):
         load_config(path)
     path.write_text('[database]\nurl = "postgresql+psycopg://db/rw"\n[cluster]\nnodes = []\n')
-    with pytest.raises(ConfigError, match="cluster.nodes: list at least one Scrapyd node"):
+    with pytest.raises(ConfigError, match=r"cluster\.nodes: list at least one Scrapyd node"):
         load_config(path)
     path.write_text('[database]\nurl = "postgresql+psycopg://db/rw"\n[cluster]\nnodes = ["10.0.0.5:6800"]\n')
     with pytest.raises(ConfigError, match=r"cluster.nodes\[0\]: expected an http\(s\) URL"):
@@ -114,7 +114,7 @@ def test_a_node_that_is_not_scrapyd_or_not_there_is_a_clear_error(server):
 
 
 def test_scrapyd_refusals_are_reported_with_its_message(node):
-    with pytest.raises(NodeError, match="refused: .*project 'nope' not found"):
+    with pytest.raises(NodeError, match=r"refused: .*project 'nope' not found"):
         ScrapydNode(node.url, "nope").schedule("job-1", ["a"], "/x.toml", 1)
 
 
@@ -150,7 +150,7 @@ def test_a_retry_after_of_old_past_the_cap_holds_a_source_only_until_the_cap(tmp
     with session_scope(engine) as session:
         row = ensure_source(session, "a", "page")
         row.last_checked_at = checked  # stored before [fetch] retry_after_max: a wait until year 9999
-        row.retry_after = datetime(9999, 12, 31, tzinfo=timezone.utc)
+        row.retry_after = datetime(9999, 12, 31, tzinfo=UTC)
     clock.offset = timedelta(hours=23)
     assert dispatcher.due_sources() == []
     clock.offset = timedelta(hours=25)  # past the default 24h cap after its last check
@@ -158,14 +158,18 @@ def test_a_retry_after_of_old_past_the_cap_holds_a_source_only_until_the_cap(tmp
 
 
 def test_a_job_that_ends_without_results_is_a_failed_check_pointing_at_its_log(tmp_path, postgres_url, server, node):
-    config, engine = cluster_config(tmp_path, postgres_url, server, [node.url], names=("a",),
-                                    node_config=str(tmp_path / "missing.toml"))
+    config, engine = cluster_config(
+        tmp_path, postgres_url, server, [node.url], names=("a",), node_config=str(tmp_path / "missing.toml")
+    )
     reported = []
     dispatcher = Dispatcher(config, engine, report=reported.append)
     assert tick_until(dispatcher, lambda: reported)
 
     assert reported[0].status == "failed"
-    assert "ended without a result; see its log: " + node.url + "/logs/rulewatch/check/rulewatch-" in reported[0].failures[0]
+    assert (
+        "ended without a result; see its log: " + node.url + "/logs/rulewatch/check/rulewatch-"
+        in reported[0].failures[0]
+    )
     with session_scope(engine) as session:
         source = get_source(session, "a")
         assert source.consecutive_failures == 1 and "ended without a result" in source.last_error
@@ -175,8 +179,9 @@ def test_a_job_that_ends_without_results_is_a_failed_check_pointing_at_its_log(t
 
 def test_runs_on_a_node_gone_too_long_go_to_another_node(tmp_path, postgres_url, server, node):
     dead = f"http://127.0.0.1:{free_port()}"
-    config, engine = cluster_config(tmp_path, postgres_url, server, [dead, node.url], names=("a", "b"),
-                                    node_timeout="30s", batch_size=1)
+    config, engine = cluster_config(
+        tmp_path, postgres_url, server, [dead, node.url], names=("a", "b"), node_timeout="30s", batch_size=1
+    )
     with session_scope(engine) as session:  # the dead node had taken "a" before it went down
         session.add(CheckRun(sources='["a"]', node=dead, job="rulewatch-0", dispatched_at=utcnow()))
     clock = Clock()
@@ -200,8 +205,9 @@ def test_a_run_its_node_forgot_is_taken_over_and_a_run_lost_too_often_fails(tmp_
     config, engine = cluster_config(tmp_path, postgres_url, server, [node.url], names=("a", "b"))
     with session_scope(engine) as session:  # e.g. the node restarted and lost its queue
         session.add(CheckRun(sources='["a"]', node=node.url, job="rulewatch-forgotten", dispatched_at=utcnow()))
-        session.add(CheckRun(sources='["b"]', node=node.url, job="rulewatch-forgotten-again",
-                             dispatched_at=utcnow(), attempt=3))
+        session.add(
+            CheckRun(sources='["b"]', node=node.url, job="rulewatch-forgotten-again", dispatched_at=utcnow(), attempt=3)
+        )
     reported = []
     dispatcher = Dispatcher(config, engine, report=reported.append)
     assert tick_until(dispatcher, lambda: len(reported) == 2)
@@ -235,12 +241,29 @@ def test_healthz_shows_the_runs_in_flight_and_those_lost(tmp_path, postgres_url,
 
     config, engine = cluster_config(tmp_path, postgres_url, server, ["http://10.0.0.5:6800"], names=("a",))
     with session_scope(engine) as session:
-        session.add(CheckRun(sources='["a"]', node="http://10.0.0.5:6800", job="j1",
-                             dispatched_at=utcnow() - timedelta(seconds=90)))
-        session.add(CheckRun(sources='["a"]', node="http://10.0.0.5:6800", job="j0", status="lost",
-                             dispatched_at=utcnow() - timedelta(minutes=5)))
-        session.add(CheckRun(sources='["a"]', node="http://10.0.0.5:6800", job="old", status="lost",
-                             dispatched_at=utcnow() - timedelta(hours=3)))
+        session.add(
+            CheckRun(
+                sources='["a"]', node="http://10.0.0.5:6800", job="j1", dispatched_at=utcnow() - timedelta(seconds=90)
+            )
+        )
+        session.add(
+            CheckRun(
+                sources='["a"]',
+                node="http://10.0.0.5:6800",
+                job="j0",
+                status="lost",
+                dispatched_at=utcnow() - timedelta(minutes=5),
+            )
+        )
+        session.add(
+            CheckRun(
+                sources='["a"]',
+                node="http://10.0.0.5:6800",
+                job="old",
+                status="lost",
+                dispatched_at=utcnow() - timedelta(hours=3),
+            )
+        )
     cluster = TestClient(create_app(config, engine)).get("/healthz").json()["cluster"]
     assert cluster["runs_in_flight"] == 1 and 90 <= cluster["oldest_run_seconds"] < 150
     assert cluster["runs_lost_last_hour"] == 1

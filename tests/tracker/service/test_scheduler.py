@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,12 +16,12 @@ from storage.db import open_database
 from tests.conftest import FILES, PROJECT_ROOT
 from tests.support.smtp import SmtpSink, free_port
 from tracker.config import load_config
-from tracker.service.lock import SchedulerLock
 from tracker.health import backoff, next_due
+from tracker.service.lock import SchedulerLock
 from tracker.service.scheduler import Service
 
 PAGES = FILES / "pages"
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("failures, wait", [(0, 60), (1, 60), (2, 120), (3, 240), (12, 6 * 3600)])
@@ -63,7 +63,9 @@ def wait_until(condition, timeout=30.0):
 
 
 def test_a_second_service_stands_by_and_takes_over(write_config):
-    config = load_config(write_config('[[sources]]\nname = "p"\nkind = "page"\nurl = "http://127.0.0.1:9/"\ninterval = "1h"\n'))
+    config = load_config(
+        write_config('[[sources]]\nname = "p"\nkind = "page"\nurl = "http://127.0.0.1:9/"\ninterval = "1h"\n')
+    )
     engine = open_database(config.database_url)
     active, standby = Service(config, engine), Service(config, engine)
     try:
@@ -94,7 +96,7 @@ def test_run_delivers_a_change_and_survives_sigkill(server, write_config):
         [[sources]]
         name = "guidance"
         kind = "page"
-        url = "{server.url('/page')}"
+        url = "{server.url("/page")}"
         selector = "main"
         interval = "2s"
 
@@ -108,8 +110,9 @@ def test_run_delivers_a_change_and_survives_sigkill(server, write_config):
     env = {**os.environ, "PYTHONPATH": str(project)}
 
     def start():
-        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
 
     service = start()
     try:

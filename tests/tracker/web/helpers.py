@@ -7,8 +7,9 @@ from html.parser import HTMLParser
 from storage.db import session_scope
 from storage.models import Subscriber
 
-CSP = ("default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
-       "object-src 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
+)
 ADMIN_TOKEN = "admin-token-for-tests"
 LIVE_TAGS = {"script", "img", "iframe", "object", "embed", "svg", "math", "base", "meta-refresh"}
 

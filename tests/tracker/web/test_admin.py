@@ -23,17 +23,25 @@ def csrf_of(page: str) -> str:
 
 def log_in(client, token: str = ADMIN_TOKEN):
     form = client.get("/admin")
-    return client.post("/admin/login", data={"csrf_token": csrf_of(form.text), "token": token},
-                       follow_redirects=False)
+    return client.post("/admin/login", data={"csrf_token": csrf_of(form.text), "token": token}, follow_redirects=False)
 
 
 def add_failing_delivery(history, subscriber) -> None:
     with session_scope(history.engine) as session:
         event_id = session.exec(select(Event.id)).first()
         now = utcnow()
-        session.add(Delivery(event_id=event_id, subscriber_id=subscriber.id, cadence="immediate", status="failed",
-                             attempts=7, next_attempt_at=now, created_at=now,
-                             last_error="550 mailbox unavailable\nremote said no"))
+        session.add(
+            Delivery(
+                event_id=event_id,
+                subscriber_id=subscriber.id,
+                cadence="immediate",
+                status="failed",
+                attempts=7,
+                next_attempt_at=now,
+                created_at=now,
+                last_error="550 mailbox unavailable\nremote said no",
+            )
+        )
         source = session.exec(select(Source).where(Source.name == "fr")).one()
         source.last_error = "first line of the error\nsecond line with details"
 
@@ -104,8 +112,10 @@ def test_admin_login_sets_a_strict_http_only_cookie(admin_client, history, subsc
 
     # Sign out needs the page's CSRF token, then the cookie is gone.
     assert admin_client.post("/admin/logout", data={"csrf_token": "forged"}).status_code == 403
-    assert admin_client.post("/admin/logout", data={"csrf_token": csrf_of(page.text)},
-                             follow_redirects=False).status_code == 303
+    assert (
+        admin_client.post("/admin/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False).status_code
+        == 303
+    )
     admin_client.cookies.clear()
     assert admin_client.get("/admin").status_code == 401
 
@@ -141,11 +151,20 @@ def test_admin_api(admin_client, history, subscriber):
     assert fr["last_error"] == "first line of the error\nsecond line with details"
 
     subscribers = admin_client.get("/api/admin/subscribers", headers=BEARER).json()
-    assert subscribers == [{
-        "id": subscriber.id, "email": "legal@example.com", "active": True, "sources": ["bis"], "expectations": [],
-        "min_severity": "substantive", "digest": "off", "created_at": subscribers[0]["created_at"],
-        "last_digest_at": None, "token_version": 1,
-    }]
+    assert subscribers == [
+        {
+            "id": subscriber.id,
+            "email": "legal@example.com",
+            "active": True,
+            "sources": ["bis"],
+            "expectations": [],
+            "min_severity": "substantive",
+            "digest": "off",
+            "created_at": subscribers[0]["created_at"],
+            "last_digest_at": None,
+            "token_version": 1,
+        }
+    ]
     deliveries = admin_client.get("/api/admin/deliveries", headers=BEARER).json()
     assert [(d["status"], d["attempts"], d["subscriber"]) for d in deliveries] == [("failed", 7, "legal@example.com")]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from storage.db import session_scope, utcnow
 from storage.models import Document, ExpectationMet, Setting, Source
@@ -16,9 +16,16 @@ from tracker.web.app import scheduler_state
 from tracker.web.queries import parse_moment
 
 API_PATHS = {
-    "/api/changes", "/api/documents", "/api/documents/{document_id}", "/api/documents/{document_id}/versions",
-    "/api/documents/{document_id}/diff", "/api/sources", "/api/expectations",
-    "/api/admin/sources", "/api/admin/subscribers", "/api/admin/deliveries",
+    "/api/changes",
+    "/api/documents",
+    "/api/documents/{document_id}",
+    "/api/documents/{document_id}/versions",
+    "/api/documents/{document_id}/diff",
+    "/api/sources",
+    "/api/expectations",
+    "/api/admin/sources",
+    "/api/admin/subscribers",
+    "/api/admin/deliveries",
     "/api/admin/subscribers/{subscriber_id}/revoke",
 }
 
@@ -27,12 +34,26 @@ def test_changes_as_the_command_line_prints_them(client, history):
     answer = client.get("/api/changes")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     with session_scope(history.engine) as session:
-        expected = [event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id))
-                    for e in list_events(session)]
+        expected = [
+            event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id))
+            for e in list_events(session)
+        ]
     assert answer.json() == expected
     first = answer.json()[0]
-    assert set(first) >= {"id", "event", "severity", "reasons", "source", "document", "from_version",
-                          "to_version", "detected_at", "expectations", "baseline", "summary"}
+    assert set(first) >= {
+        "id",
+        "event",
+        "severity",
+        "reasons",
+        "source",
+        "document",
+        "from_version",
+        "to_version",
+        "detected_at",
+        "expectations",
+        "baseline",
+        "summary",
+    }
 
 
 def test_changes_filters_and_bad_parameters(client, history):
@@ -44,8 +65,12 @@ def test_changes_filters_and_bad_parameters(client, history):
     assert len(client.get("/api/changes?limit=2").json()) == 2
     assert client.get("/api/changes?until=2000-01-01").json() == []
     assert len(client.get(f"/api/changes?since={utcnow().date().isoformat()}").json()) == 9
-    for query, words in (("since=soon", "since: expected an ISO 8601"), ("severity=x", "severity:"),
-                         ("event=x", "event:"), ("source=x", "no source named")):
+    for query, words in (
+        ("since=soon", "since: expected an ISO 8601"),
+        ("severity=x", "severity:"),
+        ("event=x", "event:"),
+        ("source=x", "no source named"),
+    ):
         answer = client.get(f"/api/changes?{query}")
         assert answer.status_code == 400 and words in answer.json()["detail"], query
     assert client.get("/api/changes?limit=-1").status_code == 422
@@ -92,10 +117,17 @@ def test_sources_and_expectations(client, history):
     assert sources["bis"]["consecutive_failures"] == 3 and sources["bis"]["last_error"] == "HTTP 404"
     assert set(sources["fr"]) >= {"last_success_at", "last_failure_at", "last_error", "stale"}
 
-    assert client.get("/api/expectations").json() == [{
-        "name": "gp10", "title": "GP10 guidance\non Ascend chips", "status": "waiting", "met_at": None,
-        "document": None, "version": None, "event_id": None,
-    }]
+    assert client.get("/api/expectations").json() == [
+        {
+            "name": "gp10",
+            "title": "GP10 guidance\non Ascend chips",
+            "status": "waiting",
+            "met_at": None,
+            "document": None,
+            "version": None,
+            "event_id": None,
+        }
+    ]
     newcomer = history.documents[NEWCOMER]
     with session_scope(history.engine) as session:
         session.add(ExpectationMet(name="gp10", met_at=utcnow(), document_id=newcomer, version=1))
@@ -112,7 +144,7 @@ def test_openapi_lists_the_api(client, history):
     answer = client.get("/openapi.json")
     assert answer.status_code == 200
     paths = set(answer.json()["paths"])
-    assert API_PATHS <= paths
+    assert paths >= API_PATHS
     assert not {"/", "/admin", "/changes", "/subscription/{token}"} & paths  # pages are not API
     schemes = answer.json()["components"]["securitySchemes"]
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
@@ -132,7 +164,11 @@ def test_docs_page_has_its_own_policy(client, history):
 
 def test_healthz_reports_the_scheduler(client, history):
     assert client.get("/healthz").json() == {
-        "status": "ok", "database": "ok", "scheduler": "absent", "last_heartbeat": None, "scheduler_holder": None,
+        "status": "ok",
+        "database": "ok",
+        "scheduler": "absent",
+        "last_heartbeat": None,
+        "scheduler_holder": None,
     }
     now = utcnow()
     with session_scope(history.engine) as session:
@@ -143,14 +179,15 @@ def test_healthz_reports_the_scheduler(client, history):
 
     with session_scope(history.engine) as session:
         session.get(Setting, "scheduler_heartbeat").value = json.dumps(
-            {"at": iso(now - timedelta(minutes=5)), "holder": "pid 1"})
+            {"at": iso(now - timedelta(minutes=5)), "holder": "pid 1"}
+        )
     body = client.get("/healthz").json()
     assert body["scheduler"] == "stale" and body["scheduler_holder"] == "pid 1"
     assert client.get("/healthz").status_code == 200
 
 
 def test_scheduler_state_reading():
-    now = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     assert scheduler_state(None, now)["scheduler"] == "absent"
     assert scheduler_state("2026-11-25T09:59:00Z", now)["scheduler"] == "active"
     assert scheduler_state("2026-11-25T09:58:00+00:00 worker", now)["scheduler"] == "stale"
@@ -160,12 +197,12 @@ def test_scheduler_state_reading():
 
 
 def test_dates_in_filters_are_utc():
-    assert parse_moment("since", "2026-11-25") == datetime(2026, 11, 25, tzinfo=timezone.utc)
+    assert parse_moment("since", "2026-11-25") == datetime(2026, 11, 25, tzinfo=UTC)
     end = parse_moment("until", "2026-11-25", end_of_day=True)
-    assert end.date().isoformat() == "2026-11-25" and end.hour == 23 and end.tzinfo == timezone.utc
-    assert parse_moment("since", "2026-11-25T12:00:00+02:00") == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
-    assert parse_moment("since", "2026-11-25T10:00:00Z") == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
-    assert parse_moment("since", "2026-11-25T10:00:00") == datetime(2026, 11, 25, 10, tzinfo=timezone.utc)
+    assert end.date().isoformat() == "2026-11-25" and end.hour == 23 and end.tzinfo == UTC
+    assert parse_moment("since", "2026-11-25T12:00:00+02:00") == datetime(2026, 11, 25, 10, tzinfo=UTC)
+    assert parse_moment("since", "2026-11-25T10:00:00Z") == datetime(2026, 11, 25, 10, tzinfo=UTC)
+    assert parse_moment("since", "2026-11-25T10:00:00") == datetime(2026, 11, 25, 10, tzinfo=UTC)
 
 
 def test_notice_minor_change_is_in_the_api(client, history):

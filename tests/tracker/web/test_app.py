@@ -28,8 +28,14 @@ def test_healthz(client, history, tmp_path):
 
 
 def test_security_headers_on_every_response(client, history):
-    for path in ("/", "/healthz", "/feeds/changes.atom", f"/documents/{history.documents[GUIDANCE]}/diff",
-                 "/unsubscribe/forged", "/static/rulewatch.css"):
+    for path in (
+        "/",
+        "/healthz",
+        "/feeds/changes.atom",
+        f"/documents/{history.documents[GUIDANCE]}/diff",
+        "/unsubscribe/forged",
+        "/static/rulewatch.css",
+    ):
         answer = client.get(path)
         assert answer.headers["content-security-policy"] == CSP, path
         assert answer.headers["x-content-type-options"] == "nosniff", path
@@ -50,8 +56,12 @@ def test_feeds_are_served_with_their_content_types(client, history):
     answer = client.get(f"/feeds/documents/{document_id}.rss")
     assert answer.status_code == 200 and answer.headers["content-type"] == RSS_TYPE
 
-    for missing in ("/feeds/sources/nope.atom", "/feeds/documents/9999.atom", "/feeds/changes.json",
-                    "/feeds/sources/fr.json"):
+    for missing in (
+        "/feeds/sources/nope.atom",
+        "/feeds/documents/9999.atom",
+        "/feeds/changes.json",
+        "/feeds/sources/fr.json",
+    ):
         assert client.get(missing).status_code == 404, missing
 
 
@@ -109,8 +119,11 @@ def test_unsubscribe_button_from_the_confirm_page(client, history, subscriber):
 
 
 def test_forged_and_revoked_unsubscribe_links(client, history, subscriber):
-    for token in ("forged", make_token("other-key", subscriber, UNSUBSCRIBE),
-                  make_token("test-secret", subscriber, FEED)):
+    for token in (
+        "forged",
+        make_token("other-key", subscriber, UNSUBSCRIBE),
+        make_token("test-secret", subscriber, FEED),
+    ):
         for method in (client.get, client.post):
             answer = method(f"/unsubscribe/{token}")
             assert answer.status_code == 404
@@ -151,8 +164,12 @@ def test_diff_page_escapes_fetched_text(client, history):
 
 def test_diff_page_not_found(client, history):
     document_id = history.documents[GUIDANCE]
-    for path in ("/documents/9999/diff", f"/documents/{document_id}/diff?to=9",
-                 f"/documents/{document_id}/diff?from=abc", "/documents/abc/diff"):
+    for path in (
+        "/documents/9999/diff",
+        f"/documents/{document_id}/diff?to=9",
+        f"/documents/{document_id}/diff?from=abc",
+        "/documents/abc/diff",
+    ):
         assert client.get(path).status_code == 404, path
 
 

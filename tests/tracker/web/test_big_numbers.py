@@ -19,19 +19,31 @@ def test_every_route_taking_a_number_refuses_huge_ones(admin_client, history):
     pages = []
     for big in (HUGE, OVER_INT64, OVER_INT32):
         pages += [
-            f"/documents/{big}", f"/documents/{big}/diff", f"/documents/{big}/diff/export",
-            f"/documents/{big}/versions/1/raw", f"/documents/{press}/versions/{big}/raw",
+            f"/documents/{big}",
+            f"/documents/{big}/diff",
+            f"/documents/{big}/diff/export",
+            f"/documents/{big}/versions/1/raw",
+            f"/documents/{press}/versions/{big}/raw",
             f"/documents/{press}/versions/2/attachments/{big}/raw",
             f"/documents/{press}/versions/{big}/attachments/0/raw",
-            f"/documents/{press}/diff?from={big}", f"/documents/{press}/diff?to={big}",
+            f"/documents/{press}/diff?from={big}",
+            f"/documents/{press}/diff?to={big}",
             f"/documents/{press}/diff/export?from=1&to={big}",
-            f"/feeds/documents/{big}.atom", f"/feeds/documents/{big}.rss",
-            f"/api/documents/{big}", f"/api/documents/{big}/versions", f"/api/documents/{big}/diff",
-            f"/api/documents/{press}/diff?from={big}", f"/api/documents/{press}/diff?to={big}",
+            f"/feeds/documents/{big}.atom",
+            f"/feeds/documents/{big}.rss",
+            f"/api/documents/{big}",
+            f"/api/documents/{big}/versions",
+            f"/api/documents/{big}/diff",
+            f"/api/documents/{press}/diff?from={big}",
+            f"/api/documents/{press}/diff?to={big}",
             f"/api/changes?limit={big}",
         ]
-    pages += [f"/documents/{press}/diff?from=1e30", f"/api/documents/{press}/diff?from=1e30",
-              f"/documents/{press}/diff?to=%C2%B2", f"/api/documents/{press}/diff?to=-1"]
+    pages += [
+        f"/documents/{press}/diff?from=1e30",
+        f"/api/documents/{press}/diff?from=1e30",
+        f"/documents/{press}/diff?to=%C2%B2",
+        f"/api/documents/{press}/diff?to=-1",
+    ]
     wrong = [(path, client.get(path).status_code) for path in pages]
     for path in (f"/admin/subscribers/{HUGE}/revoke", f"/api/admin/subscribers/{HUGE}/revoke"):
         wrong.append((path, client.post(path, data={}).status_code))
@@ -51,10 +63,16 @@ EDGE_TIMES = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00%2B14:00"]  # pas
 
 def test_times_at_the_edge_of_the_calendar_are_refused_not_a_500(client):
     client = TestClient(client.app, raise_server_exceptions=False)
-    answers = [(path, client.get(path).status_code)
-               for moment in EDGE_TIMES
-               for path in (f"/changes?since={moment}", f"/changes?until={moment}",
-                            f"/api/changes?since={moment}", f"/api/changes?until={moment}")]
+    answers = [
+        (path, client.get(path).status_code)
+        for moment in EDGE_TIMES
+        for path in (
+            f"/changes?since={moment}",
+            f"/changes?until={moment}",
+            f"/api/changes?since={moment}",
+            f"/api/changes?until={moment}",
+        )
+    ]
     # Refused as any other unusable filter is (the API's filter errors are 400s), naming the parameter.
     assert [(path, status) for path, status in answers if status != 400] == []
     answer = client.get(f"/api/changes?until={EDGE_TIMES[0]}")

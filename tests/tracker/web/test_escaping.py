@@ -35,13 +35,25 @@ def hostile(history, subscriber):
     with session_scope(history.engine) as session:
         version = session.exec(select(Version).where(Version.document_id == press, Version.number == 2)).one()
         version.headers = json.dumps({"Content-Type": "text/html", "X-Note": IMG})
-        version.evidence = json.dumps({"stage": SCRIPT, "attachments": [
-            {"role": SCRIPT, "url": "javascript:alert(1)", "status": 200, "content_type": IMG,
-             "headers": {"X-Evil": SCRIPT}, "sha256": version.sha256}]})
+        version.evidence = json.dumps(
+            {
+                "stage": SCRIPT,
+                "attachments": [
+                    {
+                        "role": SCRIPT,
+                        "url": "javascript:alert(1)",
+                        "status": 200,
+                        "content_type": IMG,
+                        "headers": {"X-Evil": SCRIPT},
+                        "sha256": version.sha256,
+                    }
+                ],
+            }
+        )
         source = session.exec(select(Source).where(Source.name == "bis")).one()
         source.last_error = f"HTTP 500 from the page: {SCRIPT} {IMG}"
     web = replace(history.config.web, admin_token=ADMIN_TOKEN)
-    expectations = history.config.expectations + (ExpectationConfig(name="evil", title=SCRIPT + IMG, rin="1"),)
+    expectations = (*history.config.expectations, ExpectationConfig(name="evil", title=SCRIPT + IMG, rin="1"))
     config = replace(history.config, web=web, expectations=expectations)
     client = TestClient(create_app(config, history.engine))
     client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
@@ -52,7 +64,12 @@ def hostile(history, subscriber):
 def test_every_page_shows_fetched_markup_as_text(hostile):
     client, press, manage = hostile
     pages = [
-        "/", "/documents", f"/documents/{press}", "/changes", "/changes?source=bis", "/admin",
+        "/",
+        "/documents",
+        f"/documents/{press}",
+        "/changes",
+        "/changes?source=bis",
+        "/admin",
         f"/subscription/{manage}",
     ]
     for view in ("inline", "side"):
@@ -84,8 +101,13 @@ def test_the_exported_file_shows_fetched_markup_as_text(hostile):
 
 def test_what_users_type_is_escaped_in_error_pages(hostile):
     client, press, _ = hostile
-    for path in (f"/changes?source={SCRIPT}", f"/changes?since={IMG}", f"/documents/{press}/diff?from={SCRIPT}",
-                 f"/documents/{press}/diff?view={IMG}", f"/subscription/{SCRIPT}"):
+    for path in (
+        f"/changes?source={SCRIPT}",
+        f"/changes?since={IMG}",
+        f"/documents/{press}/diff?from={SCRIPT}",
+        f"/documents/{press}/diff?view={IMG}",
+        f"/subscription/{SCRIPT}",
+    ):
         answer = client.get(path)
         assert answer.status_code in (400, 404), path
         assert_no_live_markup(answer.text)
@@ -93,9 +115,16 @@ def test_what_users_type_is_escaped_in_error_pages(hostile):
 
 def test_the_api_returns_fetched_markup_as_plain_json_strings(hostile):
     client, press, _ = hostile
-    for path in ("/api/changes", "/api/documents", f"/api/documents/{press}", f"/api/documents/{press}/versions",
-                 f"/api/documents/{press}/diff?from=1&to=2", "/api/sources", "/api/expectations",
-                 "/api/admin/sources"):
+    for path in (
+        "/api/changes",
+        "/api/documents",
+        f"/api/documents/{press}",
+        f"/api/documents/{press}/versions",
+        f"/api/documents/{press}/diff?from=1&to=2",
+        "/api/sources",
+        "/api/expectations",
+        "/api/admin/sources",
+    ):
         answer = client.get(path)
         assert answer.status_code == 200, path
         assert answer.headers["content-type"] == "application/json", path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.config
 import os
 import re
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+import uvicorn.config
 
 from tests.conftest import PROJECT_ROOT
 from tests.support.smtp import free_port
@@ -25,6 +28,9 @@ def test_service_loggers_escape_controls(capfd):
     handlers, level = root.handlers[:], root.level
     root.handlers[:] = []  # pytest's own, kept open for after
     try:
+        # As an in-process uvicorn.Config with its default log_config leaves them: handlers of
+        # Uvicorn's own (whose access formatter cannot format a plain record), not propagating.
+        logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
         configure_logging()
         for name in ("rulewatch.scheduler", "uvicorn.access", "uvicorn.error", "apscheduler.scheduler"):
             logging.getLogger(name).warning("%s failed: %s", name, FORGED)
@@ -44,8 +50,13 @@ def test_serve_logs_requests_through_the_escaping_formatter(tmp_path):
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "r.db"}"\n\n[web]\nport = {port}\n', encoding="utf-8")
     log = (tmp_path / "serve.log").open("w")
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
-    child = subprocess.Popen([sys.executable, "-m", "tracker.cli", "--config", str(config), "serve"], env=env,
-                             stdout=log, stderr=log, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "--config", str(config), "serve"],
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         for _ in range(300):
             try:

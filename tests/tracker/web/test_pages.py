@@ -31,15 +31,21 @@ def set_source(history, name: str, **fields) -> None:
 
 def test_dashboard_shows_source_health(client, history):
     long_error = "connection refused by www.federalregister.gov\n" + "traceback line\n" * 3
-    set_source(history, "fr", last_success_at=utcnow() - timedelta(seconds=60 * 3 + 5),
-               last_failure_at=utcnow(), last_error=long_error, consecutive_failures=2)
+    set_source(
+        history,
+        "fr",
+        last_success_at=utcnow() - timedelta(seconds=60 * 3 + 5),
+        last_failure_at=utcnow(),
+        last_error=long_error,
+        consecutive_failures=2,
+    )
     set_source(history, "bis", consecutive_failures=0, last_error=None, last_success_at=utcnow())
     answer = client.get("/")
     assert answer.status_code == 200
     text = answer.text
-    bis_row = text[text.index("<td>bis"):text.index("<td>fr")]
+    bis_row = text[text.index("<td>bis") : text.index("<td>fr")]
     assert 'class="status-ok">ok<' in bis_row
-    fr_row = text[text.index("<td>fr"):text.index("</table>")]
+    fr_row = text[text.index("<td>fr") : text.index("</table>")]
     assert 'class="status-stale">stale<' in fr_row  # no success for 3 intervals of 60 s
     assert "connection refused by www.federalregister.gov" in fr_row
     assert "traceback line" not in fr_row  # the first line only; the admin page has the rest
@@ -52,7 +58,7 @@ def test_dashboard_failing_and_unchecked_sources(client, history):
     assert 'class="status-failing">failing<' in text and "HTTP 503" in text
 
     later = PageConfig(name="later", kind="page", interval=60, url="https://www.bis.gov/later")
-    config = replace(history.config, sources=history.config.sources + (later,))
+    config = replace(history.config, sources=(*history.config.sources, later))
     text = TestClient(create_app(config, history.engine)).get("/").text
     assert 'class="status-not-checked-yet">not checked yet<' in text
 
@@ -74,7 +80,7 @@ def test_dashboard_expectations_waiting_then_met(client, history):
 def test_documents_list(client, history):
     answer = client.get("/documents")
     assert answer.status_code == 200
-    for url, document_id in history.documents.items():
+    for _url, document_id in history.documents.items():
         assert f'href="/documents/{document_id}"' in answer.text
     assert "removed" in answer.text  # the newcomer is gone
 
@@ -107,9 +113,22 @@ def test_document_page_shows_source_evidence_and_attachments(client, history):
     with session_scope(history.engine) as session:
         digest = put_blob(session, b"full text of the notice")
         version = session.exec(select(Version).where(Version.document_id == document_id, Version.number == 2)).one()
-        version.evidence = json.dumps({"stage": "published", "format": "federal_register", "attachments": [
-            {"role": "full_text", "url": "https://www.federalregister.gov/notice.txt", "status": 200,
-             "content_type": "text/plain", "headers": {"ETag": '"abc"'}, "sha256": digest}]})
+        version.evidence = json.dumps(
+            {
+                "stage": "published",
+                "format": "federal_register",
+                "attachments": [
+                    {
+                        "role": "full_text",
+                        "url": "https://www.federalregister.gov/notice.txt",
+                        "status": 200,
+                        "content_type": "text/plain",
+                        "headers": {"ETag": '"abc"'},
+                        "sha256": digest,
+                    }
+                ],
+            }
+        )
     text = client.get(f"/documents/{document_id}").text
     assert "<dt>stage</dt><dd>published</dd>" in text
     assert "full_text: https://www.federalregister.gov/notice.txt" in text
@@ -141,8 +160,13 @@ def test_raw_snapshot_is_a_download_never_a_page(client, history):
 
 def test_document_pages_not_found(client, history):
     document_id = history.documents[GUIDANCE]
-    for path in ("/documents/9999", "/documents/9999/versions/1/raw", f"/documents/{document_id}/versions/9/raw",
-                 "/documents/abc", "/no/such/page"):
+    for path in (
+        "/documents/9999",
+        "/documents/9999/versions/1/raw",
+        f"/documents/{document_id}/versions/9/raw",
+        "/documents/abc",
+        "/no/such/page",
+    ):
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert "text/html" in answer.headers["content-type"], path
@@ -255,8 +279,11 @@ def test_export_is_a_standalone_attachment(client, history):
     assert default.headers["content-disposition"] == f'attachment; filename="redline-{document_id}-v2-v3.html"'
     first = client.get(f"/documents/{document_id}/diff/export?to=1")
     assert first.headers["content-disposition"] == f'attachment; filename="redline-{document_id}-v1.html"'
-    for path in ("/documents/9999/diff/export", f"/documents/{document_id}/diff/export?to=9",
-                 f"/documents/{document_id}/diff/export?from=x"):
+    for path in (
+        "/documents/9999/diff/export",
+        f"/documents/{document_id}/diff/export?to=9",
+        f"/documents/{document_id}/diff/export?from=x",
+    ):
         assert client.get(path).status_code == 404, path
 
 

@@ -27,7 +27,7 @@ def cells(html: str) -> list[tuple[str, str, str]]:
     out = []
     for kind, body in rows:
         found = re.findall(r"<td[^>]*>(.*?)</td>", body)
-        out.append((kind, *(found + ["", ""])[:2]))
+        out.append((kind, *([*found, "", ""])[:2]))
     return out
 
 

@@ -51,8 +51,13 @@ def test_manage_page_shows_the_subscription(client, history, subscriber):
 
 def test_saving_with_a_good_csrf_token(client, history, subscriber):
     link = manage_link(subscriber)
-    form = {"csrf_token": csrf_of(client.get(link).text), "sources": ["bis", "fr"],
-            "expectations": ["gp10"], "min_severity": "minor", "digest": "weekly"}
+    form = {
+        "csrf_token": csrf_of(client.get(link).text),
+        "sources": ["bis", "fr"],
+        "expectations": ["gp10"],
+        "min_severity": "minor",
+        "digest": "weekly",
+    }
     answer = client.post(link, data=form)
     assert answer.status_code == 200 and "Saved." in answer.text
     row = stored(history, subscriber.id)
@@ -73,8 +78,15 @@ def test_saving_without_or_with_a_bad_csrf_token_is_refused(client, history, sub
     link = manage_link(subscriber)
     form = {"sources": ["fr"], "min_severity": "minor", "digest": "daily"}
     other = make_token(KEY, subscriber, FEED)
-    for token in (None, "", "forged", other, csrf_token("other-key", f"manage:{subscriber.id}:1"),
-                  csrf_token(KEY, f"manage:{subscriber.id + 1}:1"), csrf_token(KEY, "admin")):
+    for token in (
+        None,
+        "",
+        "forged",
+        other,
+        csrf_token("other-key", f"manage:{subscriber.id}:1"),
+        csrf_token(KEY, f"manage:{subscriber.id + 1}:1"),
+        csrf_token(KEY, "admin"),
+    ):
         data = dict(form) if token is None else {**form, "csrf_token": token}
         answer = client.post(link, data=data)
         assert answer.status_code == 403, token
@@ -134,8 +146,12 @@ def test_manage_links_expire(client, history, subscriber):
 
 def test_manage_links_can_be_revoked_and_are_not_other_links(client, history, subscriber):
     link = manage_link(subscriber)
-    for token in ("forged", make_token(KEY, subscriber, UNSUBSCRIBE), make_token(KEY, subscriber, FEED),
-                  make_manage_token("other-key", subscriber)):
+    for token in (
+        "forged",
+        make_token(KEY, subscriber, UNSUBSCRIBE),
+        make_token(KEY, subscriber, FEED),
+        make_manage_token("other-key", subscriber),
+    ):
         assert client.get(f"/subscription/{token}").status_code == 404
     # a manage token is no unsubscribe or feed token either
     manage = make_manage_token(KEY, subscriber)
@@ -151,9 +167,11 @@ def test_manage_links_can_be_revoked_and_are_not_other_links(client, history, su
 
 def test_one_click_unsubscribe_needs_no_csrf_token(client, history, subscriber):
     """RFC 8058: the signed link is the credential; the mail provider's POST carries no form token."""
-    answer = client.post(f"/unsubscribe/{make_token(KEY, subscriber, UNSUBSCRIBE)}",
-                         content=b"List-Unsubscribe=One-Click",
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = client.post(
+        f"/unsubscribe/{make_token(KEY, subscriber, UNSUBSCRIBE)}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 200 and not active(history, subscriber.id)
 
 

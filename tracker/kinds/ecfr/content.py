@@ -48,9 +48,7 @@ def ecfr_content(snapshot: Snapshot) -> Content:
     root = parse_xml(snapshot.body, snapshot.final_url)
     part = root if root.tag == "DIV5" else next(root.iter("DIV5"), None)
     if part is None:
-        raise ContentError(
-            f"expected eCFR part XML (a DIV5 element) from {snapshot.final_url}, got <{root.tag}>"
-        )
+        raise ContentError(f"expected eCFR part XML (a DIV5 element) from {snapshot.final_url}, got <{root.tag}>")
     match = _KEY.match(snapshot.key)
     reader = _PartReader(match.group(1) if match else DEFAULT_TITLE)
     reader.division(part)

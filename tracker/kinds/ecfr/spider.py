@@ -28,7 +28,7 @@ import json
 import re
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from spiders.base import TrackingSpider, now
@@ -46,7 +46,7 @@ class VersionsError(ValueError):
 
 class EcfrSpider(TrackingSpider):
     kind = "ecfr"
-    custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+    custom_settings: ClassVar[dict] = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}
 
     def allowed_hosts(self, source) -> list[str]:
         return [host_entry(source.base_url)]
@@ -85,16 +85,25 @@ class EcfrSpider(TrackingSpider):
             amendment_date, issue_date = latest_amendment(read_json(response))
         except VersionsError as exc:
             yield FetchFailed(
-                self.source.name, self.key(part), outcome.url, now(),
-                error=f"{exc} ({response.url})", status=response.status,
+                self.source.name,
+                self.key(part),
+                outcome.url,
+                now(),
+                error=f"{exc} ({response.url})",
+                status=response.status,
             )
             return
         yield self.xml_request(part, amendment_date, issue_date)
 
     def xml_request(self, part: str, amendment_date: str, issue_date: str | None):
         request = self.tracked_request(
-            self.xml_url(part, amendment_date), key=self.key(part), callback=self.parse_xml, conditional=False,
-            part=part, amendment_date=amendment_date, issue_date=issue_date,
+            self.xml_url(part, amendment_date),
+            key=self.key(part),
+            callback=self.parse_xml,
+            conditional=False,
+            part=part,
+            amendment_date=amendment_date,
+            issue_date=issue_date,
         )
         known = self.validators.get(self.page_url(part), {})  # the stored XML's, see the module docstring
         if known.get("etag"):

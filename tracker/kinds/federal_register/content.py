@@ -80,7 +80,12 @@ def _document_fields(record: dict) -> list[tuple[str, str]]:
         ("Dates", _text(record.get("dates"))),
         ("Abstract", _text(record.get("abstract"))),
         ("CFR references", _join(cfr_references)),
-        ("RIN", _join(_items(record.get("regulation_id_numbers")) or sorted(_items(record.get("regulation_id_number_info"))))),
+        (
+            "RIN",
+            _join(
+                _items(record.get("regulation_id_numbers")) or sorted(_items(record.get("regulation_id_number_info")))
+            ),
+        ),
         ("Dockets", _join(_dockets(record))),
         ("Correction of", _document_number(record.get("correction_of"))),
         ("Corrections", _join(_document_number(url) for url in _items(record.get("corrections")))),

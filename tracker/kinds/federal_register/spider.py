@@ -226,9 +226,9 @@ class FederalRegisterSpider(TrackingSpider):
             text = " ".join(str(record.get(name) or "") for name in fields).lower()
             if not any(term.strip('"').lower() in text for term in terms):
                 return False
-        if types and text_field(record, "type", required=True) not in {TYPE_NAMES.get(t.upper(), t) for t in types}:
-            return False
-        return True
+        return not (
+            types and text_field(record, "type", required=True) not in {TYPE_NAMES.get(t.upper(), t) for t in types}
+        )
 
     # --- full text ---------------------------------------------------------
 
@@ -248,8 +248,13 @@ class FederalRegisterSpider(TrackingSpider):
             yield refused
             return
         yield self.tracked_request(
-            url, key=snapshot.key, callback=self.parse_full_text, conditional=False,
-            fr_snapshot=snapshot, fr_texts=rest, fr_text_optional=optional,
+            url,
+            key=snapshot.key,
+            callback=self.parse_full_text,
+            conditional=False,
+            fr_snapshot=snapshot,
+            fr_texts=rest,
+            fr_text_optional=optional,
         )
 
     def parse_full_text(self, response):
@@ -281,7 +286,7 @@ class FederalRegisterSpider(TrackingSpider):
             yield failure
             self.back_off_if_asked(failure)
             return
-        attachments = snapshot.extra.get("attachments", []) + [attachment(response, "full_text")]
+        attachments = [*snapshot.extra.get("attachments", []), attachment(response, "full_text")]
         yield replace(snapshot, extra={**snapshot.extra, "attachments": attachments})
 
     # --- shared ------------------------------------------------------------
@@ -387,10 +392,10 @@ def search_urls(source, api: str) -> list[str]:
         searches += [agencies + types + [("conditions[term]", term)] for term in source.terms]
     elif source.agencies or not (source.rins or source.cfr_parts):
         searches.append(agencies + types)
-    searches += [types + [("conditions[regulation_id_number]", rin)] for rin in source.rins]
+    searches += [[*types, ("conditions[regulation_id_number]", rin)] for rin in source.rins]
     for value in source.cfr_parts:
         title, part = cfr_part(value)
-        searches.append(types + [("conditions[cfr][title]", title), ("conditions[cfr][part]", part)])
+        searches.append([*types, ("conditions[cfr][title]", title), ("conditions[cfr][part]", part)])
     common = [("fields[]", name) for name in SEARCH_FIELDS] + [("order", "newest"), ("per_page", PER_PAGE)]
     return [f"{api}/documents.json?{urlencode(search + common)}" for search in searches]
 
@@ -416,7 +421,4 @@ def attachment(response, role: str) -> dict:
 
 
 def request_access_error(url: str) -> str:
-    return (
-        "the Federal Register answered with an HTML page instead of JSON "
-        f"(its 'Request Access' page?): {url}"
-    )
+    return f"the Federal Register answered with an HTML page instead of JSON (its 'Request Access' page?): {url}"

@@ -63,8 +63,12 @@ class SiteSpider(TrackingSpider):
             return None
         if len(self.scheduled) >= self.source.max_pages:
             if not self.page_cap_logged:
-                self.logger.warning("%s: max_pages (%d) reached; %s and later links not fetched",
-                                    self.source.name, self.source.max_pages, key)
+                self.logger.warning(
+                    "%s: max_pages (%d) reached; %s and later links not fetched",
+                    self.source.name,
+                    self.source.max_pages,
+                    key,
+                )
                 self.page_cap_logged = True
             return None
         self.scheduled.add(key)
@@ -95,8 +99,13 @@ class SiteSpider(TrackingSpider):
         if malformed:
             link, exc = malformed[0]
             self.logger.warning(
-                "%s: %d malformed link%s skipped on %s; the first: %s (%s)", self.source.name, len(malformed),
-                "" if len(malformed) == 1 else "s", shown_url(response.url), shown_url(link), printable(exc),
+                "%s: %d malformed link%s skipped on %s; the first: %s (%s)",
+                self.source.name,
+                len(malformed),
+                "" if len(malformed) == 1 else "s",
+                shown_url(response.url),
+                shown_url(link),
+                printable(exc),
             )
 
     def links(self, response, outcome) -> list[str]:

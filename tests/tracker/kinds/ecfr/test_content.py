@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -29,7 +29,7 @@ def snapshot(body: bytes, key: str = "15 CFR 744") -> Snapshot:
         status=200,
         headers={"Content-Type": "application/xml"},
         body=body,
-        fetched_at=datetime(2025, 1, 20, tzinfo=timezone.utc),
+        fetched_at=datetime(2025, 1, 20, tzinfo=UTC),
         extra={"format": "ecfr", "amendment_date": "2025-01-16", "issue_date": "2025-01-17"},
     )
 
@@ -134,7 +134,10 @@ def test_parsing_is_deterministic():
         ((ECFR / "part_744_truncated.xml").read_bytes(), "malformed eCFR XML"),
         (b"", "malformed eCFR XML"),
         (b'{"message": "Title 15 currently unavailable"}', "malformed eCFR XML"),
-        (b"<html><body><p>Service unavailable</p></body></html>", r"expected eCFR part XML \(a DIV5 element\).*got <html>"),
+        (
+            b"<html><body><p>Service unavailable</p></body></html>",
+            r"expected eCFR part XML \(a DIV5 element\).*got <html>",
+        ),
     ],
     ids=["truncated", "empty", "json", "html"],
 )
@@ -196,9 +199,10 @@ def test_a_table_in_div_wrappers_reads_row_by_row():
 
 def test_footnote_references_and_footnotes_read_as_bracketed_numbers():
     content = genuine("8")
-    assert "January 1, 1964, to December 31, 1972, respectively.) [1] Listings shall refer to" in block(
-        content, "(c) List of CFR sections affected."
-    ).text
+    assert (
+        "January 1, 1964, to December 31, 1972, respectively.) [1] Listings shall refer to"
+        in block(content, "(c) List of CFR sections affected.").text
+    )
     footnote = block(content, "[1] A three volume set")
     assert footnote.section == "1 CFR 8.5(c)"
 

@@ -84,7 +84,11 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     [version] = [v for v in versions if v.document_id == part_744.id]
     assert version.url == part_744.url
     assert version.final_url == server.url(FULL.format(part="744", date="2025-01-16"))
-    assert json.loads(version.evidence) == {"format": "ecfr", "amendment_date": "2025-01-16", "issue_date": "2025-01-17"}
+    assert json.loads(version.evidence) == {
+        "format": "ecfr",
+        "amendment_date": "2025-01-16",
+        "issue_date": "2025-01-17",
+    }
     assert all(e.kind == "new" and e.baseline for e in events)
 
     # Nothing amended: the stored XML's validators get a 304, nothing is stored.
@@ -199,8 +203,12 @@ def test_a_redirect_off_the_api_host_is_refused(server, other_server, ear):
 
 
 def test_the_api_s_own_words_in_a_failure_are_escaped(server, ear):
-    server.set(VERSIONS.format(part="744"), json.dumps({"error": "Bad part\x1b[2J\nFAKE: ok"}),
-               status=400, content_type="application/json")
+    server.set(
+        VERSIONS.format(part="744"),
+        json.dumps({"error": "Bad part\x1b[2J\nFAKE: ok"}),
+        status=400,
+        content_type="application/json",
+    )
     config, engine = ear("744")
     [failure] = check(config, engine).failures
     assert failure.endswith("Bad part\\x1b[2J\\nFAKE: ok")

@@ -7,7 +7,7 @@ with its saved full text; `<name>.expected.json` is the reviewed parse.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -45,8 +45,13 @@ def snapshot(record: bytes, stage: str = "published", text: bytes | None = None,
     attachments = []
     if text is not None:
         attachments.append(
-            {"role": "full_text", "url": "https://www.federalregister.gov/full_text", "status": 200,
-             "content_type": content_type, "body": text}
+            {
+                "role": "full_text",
+                "url": "https://www.federalregister.gov/full_text",
+                "status": 200,
+                "content_type": content_type,
+                "body": text,
+            }
         )
     return Snapshot(
         source="federal-register",
@@ -56,7 +61,7 @@ def snapshot(record: bytes, stage: str = "published", text: bytes | None = None,
         status=200,
         headers={"Content-Type": "application/json; charset=utf-8"},
         body=record,
-        fetched_at=datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc),
+        fetched_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
         extra={"format": "federal_register", "stage": stage, "attachments": attachments},
     )
 
@@ -82,7 +87,9 @@ def test_saved_record_matches_reviewed_parse(name):
 
 
 def test_the_registry_hands_federal_register_snapshots_here():
-    assert KINDS["federal_register"].read(case_snapshot("2025-00636"), source=None) == fr_content(case_snapshot("2025-00636"))
+    assert KINDS["federal_register"].read(case_snapshot("2025-00636"), source=None) == fr_content(
+        case_snapshot("2025-00636")
+    )
 
 
 def test_the_header_holds_the_meaningful_fields():

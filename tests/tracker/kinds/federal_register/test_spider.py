@@ -12,7 +12,7 @@ import pytest
 from scrapy.settings import Settings
 from sqlmodel import select
 
-from storage.db import open_database, session_scope
+from storage.db import session_scope
 from storage.models import Document, Event, Source, Version
 from tests.conftest import FILES
 from tracker.config import load_config
@@ -77,32 +77,14 @@ class FakeFederalRegister:
         for record in listing["results"]:
             name = f"{record['document_number']}.pi.txt"
             if (FR / name).exists():
-                self.server.set(urlsplit(record["raw_text_url"]).path, self.body(name), content_type="text/plain; charset=utf-8")
+                self.server.set(
+                    urlsplit(record["raw_text_url"]).path, self.body(name), content_type="text/plain; charset=utf-8"
+                )
 
 
 @pytest.fixture
 def fr(server):
     return FakeFederalRegister(server)
-
-
-@pytest.fixture
-def fr_source(server, write_config):
-    def make(public_inspection: bool = False, extra: str = 'agencies = ["industry-and-security-bureau"]'):
-        config = load_config(
-            write_config(
-                f"""
-                [[sources]]
-                name = "federal-register"
-                kind = "federal_register"
-                base_url = "{server.base_url}"
-                public_inspection = {'true' if public_inspection else 'false'}
-                {extra}
-                """
-            )
-        )
-        return config, open_database(config.database_url)
-
-    return make
 
 
 def check(config, engine):
@@ -153,8 +135,13 @@ def test_search_pages_give_one_versioned_document_per_number(server, fr, fr_sour
 
     [search] = server.hits_for(SEARCH, ignore_query=True)
     asked = query(search)
-    for pair in [("conditions[agencies][]", "industry-and-security-bureau"), ("order", "newest"),
-                 ("per_page", "20"), ("fields[]", "document_number"), ("fields[]", "html_url")]:
+    for pair in [
+        ("conditions[agencies][]", "industry-and-security-bureau"),
+        ("order", "newest"),
+        ("per_page", "20"),
+        ("fields[]", "document_number"),
+        ("fields[]", "html_url"),
+    ]:
         assert pair in asked
     pages = [dict(query(hit)).get("page") for hit in server.hits_for(NEXT_PAGES, ignore_query=True)]
     assert pages == ["2"] and MAX_PAGES == 2  # page 2's next_page_url (page 3) is not followed
@@ -163,7 +150,9 @@ def test_search_pages_give_one_versioned_document_per_number(server, fr, fr_sour
     found = documents(engine)
     assert sorted(found) == ["2025-00636", "2025-00637", "2026-00789", "2026-24110"]
     document, [version] = found["2025-00636"]
-    assert document.url == server.url("/documents/2025/01/15/2025-00636/framework-for-artificial-intelligence-diffusion")
+    assert document.url == server.url(
+        "/documents/2025/01/15/2025-00636/framework-for-artificial-intelligence-diffusion"
+    )
     assert document.title == "Framework for Artificial Intelligence Diffusion"
     assert version.final_url == server.url("/api/v1/documents/2025-00636.json")
     evidence = json.loads(version.evidence)
@@ -259,8 +248,11 @@ def test_the_request_access_page_is_a_failure(server, fr, fr_source, where):
     fr.search(["2025-00636"])
     fr.document("2025-00636")
     page = (FR / "request_access.html").read_bytes()
-    path = {"search": SEARCH, "document": "/api/v1/documents/2025-00636.json",
-            "full_text": fr.full_text_path("2025-00636")}[where]
+    path = {
+        "search": SEARCH,
+        "document": "/api/v1/documents/2025-00636.json",
+        "full_text": fr.full_text_path("2025-00636"),
+    }[where]
     server.set(path, page, ignore_query=where == "search")
     config, engine = fr_source()
     result = check(config, engine)
@@ -297,8 +289,14 @@ def test_a_full_text_that_cannot_be_fetched_stores_no_version(server, fr, fr_sou
 def test_back_off_with_retry_after_is_honoured(server, fr, fr_source, status):
     fr.search(["2025-00636"])
     fr.document("2025-00636")
-    server.set(SEARCH, "Too many requests", status=status, content_type="text/plain",
-               headers={"Retry-After": "3600"}, ignore_query=True)
+    server.set(
+        SEARCH,
+        "Too many requests",
+        status=status,
+        content_type="text/plain",
+        headers={"Retry-After": "3600"},
+        ignore_query=True,
+    )
     config, engine = fr_source(public_inspection=True)
     result = check(config, engine)
     assert result.status == "failed" and f"HTTP {status}" in result.failures[0]
@@ -330,12 +328,15 @@ def test_searches_per_agency_term_rin_and_cfr_part(write_config):
             """
         )
     )
-    searches = [dict(parse_qsl(urlsplit(url).query)) for url in search_urls(config.sources[0], "https://fr.test/api/v1")]
+    searches = [
+        dict(parse_qsl(urlsplit(url).query)) for url in search_urls(config.sources[0], "https://fr.test/api/v1")
+    ]
     assert [s.get("conditions[term]") for s in searches] == ["artificial intelligence", None, None, None]
     assert searches[0]["conditions[agencies][]"] == "industry-and-security-bureau"
     assert searches[1]["conditions[regulation_id_number]"] == "0694-AJ90"
     assert [(s.get("conditions[cfr][title]"), s.get("conditions[cfr][part]")) for s in searches[2:]] == [
-        ("15", "744"), ("15", "742")
+        ("15", "744"),
+        ("15", "742"),
     ]
     assert all(s["conditions[type][]"] == "RULE" and s["order"] == "newest" for s in searches)
 
@@ -431,8 +432,11 @@ def test_an_older_document_without_html_falls_back_to_its_raw_text(server, fr, f
     fr.document("2025-00636")
     server.set(fr.full_text_path("2025-00636"), "not found", status=404, content_type="text/plain")
     raw_text_url = json.loads(fr.body("2025-00636.json"))["raw_text_url"]
-    server.set(urlsplit(raw_text_url).path, "Section 1. You may not export, reexport or transfer.\n",
-               content_type="text/plain; charset=utf-8")
+    server.set(
+        urlsplit(raw_text_url).path,
+        "Section 1. You may not export, reexport or transfer.\n",
+        content_type="text/plain; charset=utf-8",
+    )
     config, engine = fr_source()
     result = check(config, engine)
     assert result.status == "ok" and result.failures == [] and result.new_versions == 1
@@ -531,7 +535,9 @@ def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr
     listing = json.loads(server.routes[CURRENT].body)
     listing["results"].insert(0, {**listing["results"][0], **odd})
     server.set(CURRENT, json.dumps(listing), content_type=JSON)
-    config, engine = fr_source(public_inspection=True, extra='agencies = ["industry-and-security-bureau"]\ntypes = ["rule"]')
+    config, engine = fr_source(
+        public_inspection=True, extra='agencies = ["industry-and-security-bureau"]\ntypes = ["rule"]'
+    )
     result = check(config, engine)
     assert "2026-24110" in documents(engine)
     [failure] = bad_record_failures(result)

@@ -5,7 +5,7 @@ is inspected: a failure is recorded on the source and never becomes a version.
 """
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -32,7 +32,7 @@ def page_source(server, write_config):
                 name = "watched"
                 kind = "page"
                 url = "{server.url(path)}"
-                {f'selector = "{selector}"' if selector else ''}
+                {f'selector = "{selector}"' if selector else ""}
                 {extra}
                 """,
                 **options,
@@ -275,7 +275,7 @@ def test_a_retry_after_beyond_the_cap_is_held_to_it_and_said(server, page_source
     before = utcnow()
     result = check(config, engine)
     assert result.status == "failed"
-    source, versions, _ = state(engine)
+    source, _versions, _ = state(engine)
     assert before + timedelta(hours=23) < source.retry_after <= utcnow() + timedelta(hours=24)
     assert "Retry-After held to 24h" in source.last_error and "9999-12-31" in source.last_error
     assert "Retry-After held to 24h" in result.failures[0]
@@ -304,7 +304,7 @@ def test_a_source_held_by_a_far_retry_after_of_old_is_checked_after_the_cap(serv
     config, engine = page_source()
     with session_scope(engine) as session:  # as versions before the cap stored it
         source = ensure_source(session, "watched", "page")
-        source.retry_after = datetime(9999, 12, 31, tzinfo=timezone.utc)
+        source.retry_after = datetime(9999, 12, 31, tzinfo=UTC)
         source.last_checked_at = utcnow() - timedelta(hours=25)
     assert check(config, engine).status == "ok"
 

@@ -23,9 +23,7 @@ from tracker.stored import load_content
 
 BIS = FILES / "bis"
 LISTING = "/news-updates"
-PRESS_RELEASE = (
-    "/press-release/department-commerce-announces-rescission-biden-era-artificial-intelligence-diffusion-rule-strengthens"
-)
+PRESS_RELEASE = "/press-release/department-commerce-announces-rescission-biden-era-artificial-intelligence-diffusion-rule-strengthens"
 OTHER_RELEASES = [
     "/press-release/commerce-adds-entities-entity-list-advancing-chinas-quantum-and-military-modernization",
     "/press-release/bis-imposes-penalty-unlicensed-exports-advanced-computing-items",
@@ -137,7 +135,12 @@ def test_crawl_follows_matching_links_on_allowed_hosts_and_reads_pdfs(server, ot
     assert result.status == "ok"
 
     base = server.base_url
-    expected = {base + LISTING, base + PRESS_RELEASE, *(base + p for p in OTHER_RELEASES), *(base + p for p in GUIDANCE_FILES)}
+    expected = {
+        base + LISTING,
+        base + PRESS_RELEASE,
+        *(base + p for p in OTHER_RELEASES),
+        *(base + p for p in GUIDANCE_FILES),
+    }
     assert set(documents(engine)) == expected  # the "#summary" and "#page=1" fragments are gone from the keys
     assert result.new_versions == len(expected)
 
@@ -305,8 +308,12 @@ def test_a_bare_host_allows_its_default_ports_only(server, bis_source):
 def test_a_malformed_link_is_skipped_alone_and_the_rest_are_followed(server, bis_source, capfd):
     port = server.base_url.rsplit(":", 1)[1]
     after = "/press-release/after-the-bad-links"
-    bad = ["http://[::1/press-release/broken", "http://127.0.0.1:99999/press-release/port",
-           "http://127.0.0.1:http/press-release/port", "http://127.0.0.1:-1/press-release/\x1b[2Jport"]
+    bad = [
+        "http://[::1/press-release/broken",
+        "http://127.0.0.1:99999/press-release/port",
+        "http://127.0.0.1:http/press-release/port",
+        "http://127.0.0.1:-1/press-release/\x1b[2Jport",
+    ]
     serve_bis(server, listing=listing_with(*bad, after))
     server.set(after, OTHER_RELEASE_PAGE)
     # "127.0.0.1" alone admits any well-formed port-less link; the links above are not well formed.
