@@ -57,6 +57,7 @@ class Mailer:
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is None:
             mail = self.mail
+            smtp: smtplib.SMTP
             if mail.ssl:
                 smtp = smtplib.SMTP_SSL(
                     mail.smtp_host, mail.smtp_port, timeout=self.timeout, context=ssl.create_default_context()
