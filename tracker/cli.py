@@ -27,7 +27,8 @@ from storage.repository import (
     list_events,
     list_versions,
 )
-from tracker.alerts.sender import Sender, subscriber_feed_url, subscription_url
+from tracker.alerts.links import subscriber_feed_url, subscription_url
+from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import (
     SubscriberError,
     deactivate,

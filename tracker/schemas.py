@@ -1,11 +1,22 @@
-"""The JSON shapes of the contract, shared by the CLI, the web API and feeds."""
+"""The JSON shapes of the contract, shared by the CLI, the web API and feeds.
+
+The functions build the shapes; the pydantic models below describe them for the
+API's `response_model`s, so /openapi.json documents the contract. The models
+allow keys they do not name (the contract says "at least"), and times are the
+strings `iso` writes.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from storage.models import Document, Event, Source, Version
+
+IsoTime = str  # "2026-11-25T10:00:00Z", always UTC
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -60,3 +71,131 @@ def document_summary_json(document: Document, source: Source) -> dict:
         "last_seen_at": iso(document.last_seen_at),
         "removed_at": iso(document.removed_at),
     }
+
+
+# -- the shapes as models, for the API's OpenAPI document ----------------------------------
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class DocumentRef(Shape):
+    """A document as events, diffs and expectations name it."""
+
+    id: int
+    key: str
+    url: str
+    title: str | None
+
+
+class ChangeEvent(Shape):
+    """One element of `rulewatch changes --json`."""
+
+    id: int
+    event: str = Field(description="new, changed, removed or expectation_met.")
+    severity: str | None = Field(description="Set for `changed` (cosmetic, minor, substantive), null otherwise.")
+    reasons: list[str]
+    source: str
+    document: DocumentRef
+    from_version: int | None = Field(description="Null for `new`.")
+    to_version: int | None
+    detected_at: IsoTime | None
+    expectations: list[str]
+    baseline: bool = Field(description="True for what a source's first check found.")
+    summary: str | None
+
+
+class DocumentSummary(DocumentRef):
+    """One element of `rulewatch documents --json`."""
+
+    source: str
+    versions: int = Field(description="The number of the latest version.")
+    first_seen_at: IsoTime | None
+    last_seen_at: IsoTime | None
+    removed_at: IsoTime | None
+
+
+class VersionRecord(Shape):
+    """One element of `rulewatch history DOC --json`, with the fetch's evidence on the API."""
+
+    version: int
+    fetched_at: IsoTime | None
+    url: str
+    final_url: str | None
+    status: int | None
+    sha256: str
+    content_type: str | None
+    title: str | None
+    headers: dict[str, Any]
+    evidence: dict[str, Any] = Field(default_factory=dict, description="Only on /api/documents/{id}/versions.")
+
+
+class RedlineOp(Shape):
+    op: str = Field(description="equal, insert or delete.")
+    text: str
+    section: str | None
+    move: str | None = Field(None, description="Only on the two halves of a moved paragraph.")
+    move_id: int | None = Field(None, description="Shared by the two halves of a moved paragraph.")
+
+
+class Redline(Shape):
+    """`rulewatch diff DOC --format json`."""
+
+    document: DocumentRef
+    from_: int | None = Field(alias="from", description="Null when the version is compared with nothing.")
+    to: int
+    severity: str | None
+    reasons: list[str]
+    ops: list[RedlineOp]
+
+
+class SourceHealth(Shape):
+    name: str
+    kind: str
+    interval: int | None
+    status: str = Field(description="ok, failing, stale, not checked yet or not configured.")
+    stale: bool
+    last_checked_at: IsoTime | None
+    last_success_at: IsoTime | None
+    last_failure_at: IsoTime | None
+    last_status: int | None
+    last_error: str | None
+    consecutive_failures: int
+
+
+class ExpectationStatus(Shape):
+    """One element of `rulewatch expectations --json`."""
+
+    name: str
+    title: str | None
+    status: str = Field(description="waiting or met.")
+    met_at: IsoTime | None
+    document: DocumentRef | None
+    version: int | None
+    event_id: int | None
+
+
+class SubscriberRecord(Shape):
+    id: int
+    email: str
+    active: bool
+    sources: list[str]
+    expectations: list[str]
+    min_severity: str
+    digest: str
+    created_at: IsoTime | None
+    last_digest_at: IsoTime | None
+    token_version: int
+
+
+class DeliveryRecord(Shape):
+    id: int
+    event_id: int
+    subscriber: str = Field(description="The subscriber's e-mail address.")
+    cadence: str
+    status: str
+    attempts: int
+    next_attempt_at: IsoTime | None
+    last_error: str | None
+    created_at: IsoTime | None

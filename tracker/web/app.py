@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -43,6 +44,7 @@ from tracker.web.render import TEMPLATES
 from tracker.web.security import SECURITY_HEADERS, docs_csp
 
 STATIC = TEMPLATES.parent / "static"
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's script, styles and icon, as the fastapi-offline package ships them
 HEARTBEAT_KEY = "scheduler_heartbeat"  # written by the scheduler while it runs
 HEARTBEAT_FRESH = timedelta(minutes=2)
 HEADINGS = {
@@ -57,8 +59,8 @@ HEADINGS = {
 
 
 def create_app(config: Config, engine: Engine) -> FastAPI:
-    # The docs page is served below with its own Content-Security-Policy.
-    app = FastAPI(title="Rulewatch", version="0.1.0", docs_url=None, redoc_url=None)
+    # The docs page is served below with its own Content-Security-Policy; its assets from DOCS_ASSETS.
+    app = FastAPIOffline(title="Rulewatch", version="0.1.0", docs_url=None, redoc_url=None, static_url=DOCS_ASSETS)
     app.state.config = config
     app.state.engine = engine
 
@@ -104,9 +106,13 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def docs():
-        # Swagger UI's files come from a CDN; where that cannot be reached, the page stays
-        # empty, and /openapi.json still describes the API.
-        response = get_swagger_ui_html(openapi_url=app.openapi_url, title="Rulewatch API")
+        response = get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Rulewatch API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
         response.headers["Content-Security-Policy"] = docs_csp(response.body)
         return response
 

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from storage.models import Subscriber
 from storage.repository import failing_deliveries, list_subscribers
-from tracker.schemas import iso
+from tracker.schemas import DeliveryRecord, SourceHealth, SubscriberRecord, iso
 from tracker.settings import Config
 from tracker.web.common import (
     first,
@@ -213,25 +213,45 @@ def require_admin(
         )
 
 
-@api.get("/sources", dependencies=[Depends(require_admin)])
+@api.get(
+    "/sources",
+    dependencies=[Depends(require_admin)],
+    response_model=list[SourceHealth],
+    response_model_exclude_unset=True,
+)
 def admin_sources(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
     """Every source's health, with the full text of its last error."""
     return source_health(session, config, full_errors=True)
 
 
-@api.get("/subscribers", dependencies=[Depends(require_admin)])
+@api.get(
+    "/subscribers",
+    dependencies=[Depends(require_admin)],
+    response_model=list[SubscriberRecord],
+    response_model_exclude_unset=True,
+)
 def admin_subscribers(session: Session = Depends(get_session)) -> list[dict]:
     """Every subscriber, active or not."""
     return [subscriber_json(s) for s in list_subscribers(session)]
 
 
-@api.get("/deliveries", dependencies=[Depends(require_admin)])
+@api.get(
+    "/deliveries",
+    dependencies=[Depends(require_admin)],
+    response_model=list[DeliveryRecord],
+    response_model_exclude_unset=True,
+)
 def admin_deliveries(session: Session = Depends(get_session)) -> list[dict]:
     """Deliveries that failed for good, or failed and wait for a retry; newest first."""
     return delivery_rows(session)
 
 
-@api.post("/subscribers/{subscriber_id:id}/revoke", dependencies=[Depends(require_admin)])
+@api.post(
+    "/subscribers/{subscriber_id:id}/revoke",
+    dependencies=[Depends(require_admin)],
+    response_model=SubscriberRecord,
+    response_model_exclude_unset=True,
+)
 def admin_revoke_api(subscriber_id: int, session: Session = Depends(get_session)) -> dict:
     """Revoke every signed link given to a subscriber (unsubscribe, feed, subscription page)."""
     subscriber = revoke_links(session, subscriber_id)

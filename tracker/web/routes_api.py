@@ -26,11 +26,22 @@ from storage.repository import (
 )
 from tracker.compare import ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
-from tracker.schemas import document_summary_json, event_json, version_json
+from tracker.schemas import (
+    ChangeEvent,
+    DocumentSummary,
+    ExpectationStatus,
+    Redline,
+    SourceHealth,
+    VersionRecord,
+    document_summary_json,
+    event_json,
+    version_json,
+)
 from tracker.settings import Config
 from tracker.web.common import get_config, get_session
 from tracker.web.queries import FilterError, change_filters, source_health
 
+# Every answer is checked against its model and keeps exactly the keys it was built with.
 router = APIRouter(prefix="/api", tags=["api"])
 
 
@@ -41,7 +52,7 @@ def _document(session: Session, document_id: int) -> Document:
     return document
 
 
-@router.get("/changes")
+@router.get("/changes", response_model=list[ChangeEvent], response_model_exclude_unset=True)
 def changes(
     source: str = Query("", description="Only this source."),
     severity: str = Query("", description="Keep changes at least this severe (and all other events)."),
@@ -63,14 +74,14 @@ def changes(
     ]
 
 
-@router.get("/documents")
+@router.get("/documents", response_model=list[DocumentSummary], response_model_exclude_unset=True)
 def documents(session: Session = Depends(get_session)) -> list[dict]:
     """Every tracked document."""
     sources = {s.id: s for s in list_sources(session)}
     return [document_summary_json(d, sources[d.source_id]) for d in list_documents(session)]
 
 
-@router.get("/documents/{document_id:id}")
+@router.get("/documents/{document_id:id}", response_model=DocumentSummary, response_model_exclude_unset=True)
 def document(document_id: int, session: Session = Depends(get_session)) -> dict:
     """One document."""
     found = _document(session, document_id)
@@ -78,14 +89,16 @@ def document(document_id: int, session: Session = Depends(get_session)) -> dict:
     return document_summary_json(found, sources[found.source_id])
 
 
-@router.get("/documents/{document_id:id}/versions")
+@router.get(
+    "/documents/{document_id:id}/versions", response_model=list[VersionRecord], response_model_exclude_unset=True
+)
 def versions(document_id: int, session: Session = Depends(get_session)) -> list[dict]:
     """A document's versions, oldest first, with their fetch evidence."""
     found = _document(session, document_id)
     return [{**version_json(v), "evidence": json.loads(v.evidence or "{}")} for v in list_versions(session, found.id)]
 
 
-@router.get("/documents/{document_id:id}/diff")
+@router.get("/documents/{document_id:id}/diff", response_model=Redline, response_model_exclude_unset=True)
 def diff(
     document_id: int,
     from_: int | None = Query(
@@ -102,13 +115,13 @@ def diff(
         raise HTTPException(404, str(exc)) from None
 
 
-@router.get("/sources")
+@router.get("/sources", response_model=list[SourceHealth], response_model_exclude_unset=True)
 def sources(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
     """Each source's health: last success, last failure and why, failures in a row, stale."""
     return source_health(session, config)
 
 
-@router.get("/expectations")
+@router.get("/expectations", response_model=list[ExpectationStatus], response_model_exclude_unset=True)
 def expectations(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
     """Each promised document: waiting, or met (when, by which document)."""
     return expectation_rows(session, config)

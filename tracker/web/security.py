@@ -61,19 +61,16 @@ ADMIN_HELP = (
     "or the RULEWATCH_ADMIN_TOKEN environment variable, then restart."
 )
 
-# FastAPI's Swagger UI loads its script and styles from this CDN.
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-
 
 def docs_csp(body: bytes) -> str:
-    """The policy of the API docs page: the CDN's files, and only the inline scripts it has now."""
+    """The policy of the API docs page: the site's own files, and only the inline scripts it has now."""
     hashes = [
         "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
         for script in re.findall(rb"<script>(.*?)</script>", body, re.DOTALL)
     ]
     return (
-        f"default-src 'self'; script-src {SWAGGER_CDN} {' '.join(hashes)}; "
-        f"style-src 'self' {SWAGGER_CDN} 'unsafe-inline'; img-src 'self' data: https:; "
+        f"default-src 'self'; script-src 'self' {' '.join(hashes)}; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "connect-src 'self'; object-src 'none'; frame-ancestors 'none'"
     )
 

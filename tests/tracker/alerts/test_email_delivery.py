@@ -20,10 +20,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from storage.db import open_database, session_scope, utcnow
-from storage.models import Delivery, Subscriber
+from storage.models import AdminNotice, Delivery, Source, Subscriber
 from tests.conftest import FILES, PROJECT_ROOT
-from tracker.alerts import sender as sender_module
-from tracker.alerts.sender import CLAIM_LEASE, Sender
+from tracker.alerts import claims as claims_module
+from tracker.alerts.claims import CLAIM_LEASE
+from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
 from tracker.ingest import Ingestor
@@ -265,8 +266,40 @@ def test_a_claim_of_another_machine_is_taken_back_only_when_its_lease_runs_out(n
     assert len(smtp.messages) == 1 and room.deliveries()[0].status == "sent"
 
 
+def test_admin_notices_are_claimed_and_taken_back_as_deliveries_are(newsroom, smtp):
+    room = newsroom('[[subscribers]]\nemail = "legal@example.com"\n')
+    room.publish(page("guidance_v1.html"))
+    claimed_at = utcnow()
+    with session_scope(room.engine) as session:
+        source_id = session.exec(select(Source.id)).one()
+        notices = [
+            AdminNotice(
+                email=f"admin{n}@example.com",
+                source_id=source_id,
+                subject=f"notice {n}",
+                body="body",
+                next_attempt_at=claimed_at + timedelta(seconds=n),
+                created_at=claimed_at,
+            )
+            for n in range(3)
+        ]
+        notices[0].status, notices[0].claimed_at = "sending", claimed_at
+        notices[0].claimed_by = "other-machine@4242:123456"
+        notices[2].next_attempt_at = claimed_at + timedelta(days=1)  # not yet due
+        session.add_all(notices)
+    room.drain(claimed_at + CLAIM_LEASE - timedelta(seconds=1))
+    assert [m["To"] for m in smtp.messages] == ["admin1@example.com"]
+    room.drain(claimed_at + CLAIM_LEASE + timedelta(seconds=1))  # the other machine's claim ran out
+    assert [m["To"] for m in smtp.messages] == ["admin1@example.com", "admin0@example.com"]
+    with session_scope(room.engine) as session:
+        rows = session.exec(select(AdminNotice).order_by(AdminNotice.id)).all()
+        assert [n.status for n in rows] == ["sent", "sent", "pending"]
+        assert all(n.claimed_by is None for n in rows)
+    assert smtp.messages[1]["Message-ID"] == f"<rulewatch.notice.{rows[0].id}@rulewatch.test>"
+
+
 def test_a_claim_in_flight_is_renewed_so_no_one_takes_it_back(newsroom, smtp, monkeypatch):
-    monkeypatch.setattr(sender_module, "RENEW_EVERY", 0.05)
+    monkeypatch.setattr(claims_module, "RENEW_EVERY", 0.05)
     room = newsroom('[[subscribers]]\nemail = "legal@example.com"\n')
     room.publish(page("guidance_v1.html"))
     room.publish(page("guidance_v3_negation.html"))

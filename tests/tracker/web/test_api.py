@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 from storage.db import session_scope, utcnow
@@ -155,11 +156,24 @@ def test_docs_page_has_its_own_policy(client, history):
     assert answer.status_code == 200 and "swagger-ui" in answer.text and "/openapi.json" in answer.text
     policy = answer.headers["content-security-policy"]
     assert policy != CSP
-    assert "script-src https://cdn.jsdelivr.net 'sha256-" in policy
+    assert "script-src 'self' 'sha256-" in policy and "https:" not in policy
     assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]  # only the hashed inline script
     assert "frame-ancestors 'none'" in policy
     assert client.get("/api/sources").headers["content-security-policy"] == CSP
     assert client.get("/redoc").status_code == 404
+
+
+def test_docs_page_loads_its_assets_from_this_site(client, history):
+    page = client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert len(assets) == 3 and "://" not in page  # the script, the styles, the icon; no CDN
+    assert all(url.startswith("/docs/assets/") for url in assets)
+    for url in assets:
+        answer = client.get(url)
+        assert answer.status_code == 200 and answer.content, url
+    script = client.get(next(url for url in assets if url.endswith(".js")))
+    assert "javascript" in script.headers["content-type"] and b"SwaggerUIBundle" in script.content
+    assert client.get("/docs/assets/nothing.js").status_code == 404
 
 
 def test_healthz_reports_the_scheduler(client, history):
