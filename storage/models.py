@@ -162,8 +162,8 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default="pending", index=True, max_length=10)  # pending | sending | sent | failed | dropped
     attempts: int = 0
     next_attempt_at: datetime = Field(index=True)
-    claimed_at: datetime | None = None  # when claimed, then renewed while its owner lives (tracker.alerts.sender)
-    claimed_by: str | None = Field(default=None, max_length=300)  # the sending process, see sender.SenderProcess
+    claimed_at: datetime | None = None  # when claimed, then renewed while its owner lives (tracker.alerts.claims)
+    claimed_by: str | None = Field(default=None, max_length=300)  # the sending process, see claims.SenderProcess
     sent_at: datetime | None = None
     message_id: str = Field(default="", max_length=300)
     last_error: str | None = Field(default=None, sa_column=Column(StoredText))
@@ -202,8 +202,8 @@ class AdminNotice(SQLModel, table=True):
     status: str = Field(default="pending", index=True, max_length=10)  # pending | sending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime
-    claimed_at: datetime | None = None  # when claimed, then renewed while its owner lives (tracker.alerts.sender)
-    claimed_by: str | None = Field(default=None, max_length=300)  # the sending process, see sender.SenderProcess
+    claimed_at: datetime | None = None  # when claimed, then renewed while its owner lives (tracker.alerts.claims)
+    claimed_by: str | None = Field(default=None, max_length=300)  # the sending process, see claims.SenderProcess
     sent_at: datetime | None = None
     message_id: str = Field(default="", max_length=300)
     last_error: str | None = Field(default=None, sa_column=Column(StoredText))
