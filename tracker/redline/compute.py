@@ -32,12 +32,14 @@ from diff_match_patch import diff_match_patch
 from tracker.reading.content import Block, Content
 from tracker.redline.model import Hunk, Op, Redline
 
-__all__ = ["diff_contents", "diff_words"]
+__all__ = ["diff_contents", "diff_words", "same_words", "words_of"]
 
 # A number such as 744.23, 1,000 or 2025-01-15 stays one token, so a changed
 # number shows as one replaced token rather than a few changed digits.
 _TOKEN = re.compile(r"\w+(?:[.,:/-]\w+)*|\s+|[^\w\s]")
-_WORD = re.compile(r"\w+")
+# A word as a reader counts it, keeping inner apostrophes ("can't"), hyphens ("end-use")
+# and dots ("5A992.c"); the pairing of paragraphs and the severity rules count these.
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 
 PAIR_MIN_SIMILARITY = 0.5
 MOVE_MIN_SIMILARITY = 0.9
@@ -167,6 +169,16 @@ def diff_words(old_text: str, new_text: str, section: str = "") -> list[Op]:
     return _Differ().word_ops(old_text, new_text, section)
 
 
+def words_of(text: str) -> list[str]:
+    """The words of a text, in order, punctuation and spacing left out."""
+    return _WORD.findall(text)
+
+
+def same_words(a: str, b: str) -> bool:
+    """Whether two texts differ at most in case, punctuation and spacing."""
+    return [w.lower() for w in words_of(a)] == [w.lower() for w in words_of(b)]
+
+
 def _equal(old: Block, new: Block) -> Hunk:
     return Hunk("equal", old, new, (Op("equal", new.text, new.section),))
 
@@ -232,7 +244,7 @@ class _Differ:
     def words(self, text: str) -> frozenset:
         found = self.word_sets.get(text)
         if found is None:
-            found = frozenset(w.lower() for w in _WORD.findall(text))
+            found = frozenset(w.lower() for w in words_of(text))
             self.word_sets[text] = found
         return found
 

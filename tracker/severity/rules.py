@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from tracker.reading.content import Block
+from tracker.redline.compute import diff_words, same_words, words_of
 from tracker.redline.model import Hunk, Op, Redline
 from tracker.severity.model import SEVERITY_ORDER, Assessment
 
@@ -231,9 +232,6 @@ NUMBER_PATTERN = (
 # "No. 4" is a number sign, not a negation.
 NUMBER_SIGN_PATTERN = r"\bNos?\.(?=\s*\d)"
 
-# A word, keeping inner apostrophes ("can't"), hyphens ("end-use") and dots ("5A992.c").
-WORD_PATTERN = r"[^\W_]+(?:['’.-][^\W_]+)*"
-
 # Sentence boundary: end punctuation followed by space and a capital or a quote.
 SENTENCE_SPLIT = r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9\"“‘(§])"
 
@@ -242,7 +240,6 @@ _CITATION_RE = re.compile("|".join(f"(?:{p})" for p in CITATION_PATTERNS))
 _ECCN_RE = re.compile(ECCN_PATTERN)
 _NUMBER_RE = re.compile(NUMBER_PATTERN)
 _NUMBER_SIGN_RE = re.compile(NUMBER_SIGN_PATTERN)
-_WORD_RE = re.compile(WORD_PATTERN)
 _SENTENCE_RE = re.compile(SENTENCE_SPLIT)
 _SPACE_RE = re.compile(r"\s+")
 
@@ -505,7 +502,7 @@ def _features(text: str) -> dict[str, Counter]:
             found[name][_normalize_token(match.group())] += 1
         rest = regex.sub(lambda m: " " * len(m.group()), rest)
     rest = _NUMBER_SIGN_RE.sub(" ", rest)
-    for word in _words(rest):
+    for word in _lexicon_words(rest):
         if word in NUMBER_WORDS:
             found["number"][word] += 1
         elif word in MODAL_WORDS:
@@ -558,7 +555,7 @@ def _compare_sentences(old_text: str, new_text: str, where: str) -> tuple[list[_
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal" or (i2 - i1) == (j2 - j1):
             continue  # same number of sentences: the word-level pass names the edit
-        if _same_words(" ".join(old[i1:i2]), " ".join(new[j1:j2])):
+        if same_words(" ".join(old[i1:i2]), " ".join(new[j1:j2])):
             continue  # sentences split or joined by punctuation alone
         if (j2 - j1) > (i2 - i1):
             gone, verb = new[j1:j2], "added"
@@ -594,7 +591,7 @@ def _edits(ops: tuple[Op, ...], old_text: str, new_text: str) -> list[_Edit]:
     words it starts and ends in. Runs parted only by spaces are joined.
     """
     if not _ops_rebuild(ops, old_text, new_text):
-        ops = _diff_words(old_text, new_text)
+        ops = tuple(diff_words(old_text, new_text))
     edits: list[_Edit] = []
     before = ""  # unchanged text since the last run
     deleted: str | None = None  # None while no run is open
@@ -636,24 +633,6 @@ def _ops_rebuild(ops: tuple[Op, ...], old_text: str, new_text: str) -> bool:
     return old == old_text and new == new_text
 
 
-def _diff_words(old_text: str, new_text: str) -> tuple[Op, ...]:
-    """Word-level ops made here, for a hunk that came without usable ones."""
-    # Whitespace-separated tokens with their trailing space: "U.S. " stays one token.
-    old = re.findall(r"\s*\S+\s*", old_text)
-    new = re.findall(r"\s*\S+\s*", new_text)
-    ops: list[Op] = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            ops.append(Op("equal", "".join(old[i1:i2])))
-            continue
-        if i2 > i1:
-            ops.append(Op("delete", "".join(old[i1:i2])))
-        if j2 > j1:
-            ops.append(Op("insert", "".join(new[j1:j2])))
-    return tuple(ops)
-
-
 def _judge_words(edit: _Edit, where: str, changed: set[str], sentence_texts: list[str]) -> list[_Finding]:
     """Name one edit; words of features in `changed` were reported already."""
     old, new = _fold(edit.deleted), _fold(edit.inserted)
@@ -661,9 +640,9 @@ def _judge_words(edit: _Edit, where: str, changed: set[str], sentence_texts: lis
         return []
     if old.lower() == new.lower():
         return [_Finding("minor", f"case changed{where}: {_quote(old)} → {_quote(new)}")]
-    if _same_words(old, new):
+    if same_words(old, new):
         return _judge_punctuation(edit, old, new, where, changed)
-    old_words, new_words = _raw_words(old), _raw_words(new)
+    old_words, new_words = words_of(old), words_of(new)
 
     if not (old_words and new_words):
         if changed and all(_is_feature_word(w) for w in old_words + new_words):
@@ -718,7 +697,7 @@ def _judge_punctuation(edit: _Edit, old: str, new: str, where: str, changed: set
     """Punctuation-only edit: minor unless it sits on a number, citation, modal or negation."""
     # The edit spans whole space-separated tokens, so the words it holds are the
     # ones its punctuation touches; a lone mark touches the words either side.
-    neighbours = _raw_words(old) or _raw_words(edit.before)[-1:] + _raw_words(edit.after)[:1]
+    neighbours = words_of(old) or words_of(edit.before)[-1:] + words_of(edit.after)[:1]
     touches_number = "§" in old + new or any(any(c.isdigit() for c in w) for w in neighbours)
     if touches_number:
         if changed & NUMERIC_FEATURES:
@@ -743,29 +722,21 @@ def _is_feature_word(word: str) -> bool:
     )
 
 
-def _same_words(a: str, b: str) -> bool:
-    return [w.lower() for w in _raw_words(a)] == [w.lower() for w in _raw_words(b)]
-
-
 def _inside_sentences(words: list[str], sentence_texts: list[str]) -> bool:
     """Whether these words are part of a sentence already reported as added/removed."""
     if not words or not sentence_texts:
         return False
     needle = " ".join(w.lower() for w in words)
-    return any(needle in " ".join(_raw_words(s.lower())) for s in sentence_texts)
+    return any(needle in " ".join(words_of(s.lower())) for s in sentence_texts)
 
 
 # --- small text helpers ------------------------------------------------------------------
 
 
-def _raw_words(text: str) -> list[str]:
-    return _WORD_RE.findall(text)
-
-
-def _words(text: str) -> list[str]:
+def _lexicon_words(text: str) -> list[str]:
     """Lower-case words with contractions split: "can't" → "can", "not"."""
     out: list[str] = []
-    for raw in _raw_words(text.replace("’", "'")):
+    for raw in words_of(text.replace("’", "'")):
         word = raw.lower()
         if word in CONTRACTIONS:
             out.extend(CONTRACTIONS[word])
