@@ -1,9 +1,10 @@
-"""Rendering a redline: text, HTML and JSON, whole or as an excerpt."""
+"""Rendering a redline: text, HTML (inline and side by side) and JSON, whole or as an excerpt."""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -44,7 +45,7 @@ def redline_ops(redline: Redline) -> list[Op]:
         has_old, has_new = _sides(hunk)
         break_old, break_new = has_old and old_started, has_new and new_started
         if break_old or break_new:
-            kind = "equal" if break_old and break_new else "delete" if break_old else "insert"
+            kind: OpKind = "equal" if break_old and break_new else "delete" if break_old else "insert"
             first = hunk.ops[0] if hunk.ops else Op("equal", "", hunk.section)
             out.append(Op(kind, "\n", first.section, first.move, first.move_id))
         out.extend(hunk.ops)
@@ -98,7 +99,7 @@ def _paras(redline: Redline, context: int | None) -> list[_Para]:
 
 def _para(hunk: Hunk) -> _Para:
     if hunk.kind == "moved":
-        old, new = hunk.old, hunk.new
+        old, new = hunk.old_block, hunk.new_block
         if hunk.ops[0].move == "from":
             note = f"moved to {new.section}" if new.section else "moved"
             return _Para("moved-from", old.section, note, [("delete", old.text)])
@@ -250,7 +251,7 @@ def _side_row(para: _Para, ids: set[str]) -> str:
 _EXCERPT_CONTEXT = 80  # characters of unchanged text kept around an edit
 
 
-def _clip_parts(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _clip_parts(parts: list[Part]) -> list[Part]:
     """Shorten long unchanged runs inside a changed paragraph."""
     keep = _EXCERPT_CONTEXT
     out = []
@@ -280,7 +281,7 @@ def _cut(para: _Para, chars: int) -> _Para:
     return replace(para, parts=parts)
 
 
-def _fit(paras: list[_Para], room: int, render, sep: int) -> list[_Para]:
+def _fit(paras: list[_Para], room: int, render: Callable[[_Para], str], sep: int) -> list[_Para]:
     """As many paragraphs as fit in `room` characters once rendered."""
     out: list[_Para] = []
     for para in paras:

@@ -65,7 +65,7 @@ NUMERIC_FEATURES = frozenset({"date", "number", "citation", "ECCN"})
 
 @dataclass(frozen=True)
 class _Finding:
-    severity: str
+    severity: Severity
     reason: str
 
 
@@ -124,7 +124,7 @@ def _decoded_pairs(hunks: tuple[Hunk, ...]) -> dict[int, list[_Finding]]:
     removed_set = set(removed)
 
     def text(k: int) -> str:
-        return (hunks[k].old or hunks[k].new).text
+        return hunks[k].old_block.text if k in removed_set else hunks[k].new_block.text
 
     damaged = [k for k in removed + added if REPLACEMENT in text(k)]
     for k in damaged[:MAX_DECODING_SPOTS]:
@@ -426,7 +426,9 @@ def _edits(ops: tuple[Op, ...], old_text: str, new_text: str) -> list[_Edit]:
             if deleted is None:
                 # The word the run starts in; read backwards: a search for r"\S*$" tries every
                 # start in a long word, quadratic in its length.
-                start = len(before) - _WORD_START.match(before[::-1]).end()
+                word_end = _WORD_START.match(before[::-1])
+                assert word_end is not None  # \S* matches every text, if only emptily
+                start = len(before) - word_end.end()
                 before, word = before[:start], before[start:]
                 deleted = inserted = word
             if op.op == "delete":
@@ -624,7 +626,7 @@ def assess_links(
     old_set, new_set = set(old), set(new)
     changes = [("added", url) for url in new if url not in old_set]
     changes += [("removed", url) for url in old if url not in new_set]
-    findings = []
+    findings: list[tuple[Severity, str]] = []
     for verb, url in changes:
         if _is_document_link(url, lexicon or default_lexicon()):
             findings.append(("substantive", f"linked document {verb}: {url}"))
