@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -48,6 +48,12 @@ class Lexicon:
     number_re: re.Pattern[str]
     number_sign_re: re.Pattern[str]
     document_link_re: re.Pattern[str]
+    # Words whose swap is never a mere spelling fix: modals, negations, numbers, logic words.
+    steering_words: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        steering = self.modal_words | self.negation_words | self.number_words | self.logic_words
+        object.__setattr__(self, "steering_words", steering)  # frozen: set once, here
 
 
 @cache

@@ -515,8 +515,7 @@ def _is_spelling_fix(old: str, new: str, lex: Lexicon) -> bool:
     a, b = old.lower(), new.lower()
     if not (a.isalpha() and b.isalpha()) or a[0] != b[0]:
         return False  # a different first letter is a prefix ("lawful" / "unlawful"), not a typo
-    steering = lex.modal_words | lex.negation_words | lex.number_words | lex.logic_words
-    if a in steering or b in steering:
+    if a in lex.steering_words or b in lex.steering_words:
         return False
     return difflib.SequenceMatcher(None, a, b).ratio() >= SPELLING_RATIO
 
