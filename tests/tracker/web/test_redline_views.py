@@ -59,6 +59,20 @@ def test_side_by_side_escapes_and_anchors_like_the_inline_view():
     assert changed_sections(redline) == [("§ 1.1", "rl-1-1")] and "rl-1-1" in inline_ids
 
 
+def test_a_moved_paragraph_is_labelled_by_its_own_place_on_each_side():
+    # MOVED goes from § 1.1 (old) to § 1.5 (new); each row names the section it stands in.
+    old = content("Intro.", MOVED, "Two.", "Three.", "Four.", "Five.")
+    new = content("Intro.", "Two.", "Three.", "Four.", "Five.", MOVED)
+    redline = diff_contents(old, new)
+    rows = cells(side_by_side_html(redline))
+    moved_from = next(r for r in rows if r[0] == "para moved moved-from")
+    moved_to = next(r for r in rows if r[0] == "para moved moved-to")
+    assert moved_from[1].startswith('<span class="rl-section">§ 1.1</span> <span class="rl-note">moved to § 1.5</span>')
+    assert moved_to[2].startswith('<span class="rl-section">§ 1.5</span> <span class="rl-note">moved from § 1.1</span>')
+    inline = render_html(redline)
+    assert '<span class="rl-section">§ 1.1</span> <span class="rl-note">moved to § 1.5</span>' in inline
+
+
 def test_context_folds_unchanged_rows():
     old = content("a one", "b two", "c three", "d four", "e five")
     new = content("a one", "b two", "c three changed", "d four", "e five")
