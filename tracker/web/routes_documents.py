@@ -37,8 +37,8 @@ from tracker.web.common import (
     page,
 )
 from tracker.web.queries import event_rows, source_health, version_evidence
+from tracker.web.redline_picks import changed_sections, substantive_only
 from tracker.web.render import standalone_redline
-from tracker.web.side_by_side import changed_sections, substantive_only
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

@@ -7,7 +7,7 @@ import re
 from tracker.reading.content import Block, Content
 from tracker.redline.compute import diff_contents
 from tracker.redline.render import render_html, side_by_side_html
-from tracker.web.side_by_side import changed_sections, substantive_only
+from tracker.web.redline_picks import changed_sections, substantive_only
 
 MOVED = "Exporters must keep records of every transfer for five years."
 
