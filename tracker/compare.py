@@ -59,6 +59,7 @@ def compare_versions(
 
 
 def _version(session: Session, document: Document, number: int) -> Version:
+    assert document.id is not None, "only a stored document has versions"
     version = get_version(session, document.id, number)
     if version is None:
         raise ComparisonError(

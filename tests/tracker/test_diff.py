@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracker.reading.content import Block, Content
-from tracker.redline.compute import diff_contents, diff_words
+from tracker.redline.compute import diff_contents, diff_words, same_words, words_of
 from tracker.redline.render import (
     excerpt,
     excerpt_html,
@@ -330,6 +330,19 @@ def test_diff_words():
         ("equal", " export"),
     ]
     assert all(op.section == "§ 1" for op in ops)
+
+
+def test_words_keep_contractions_hyphens_and_eccn_dots_whole():
+    assert words_of("You can't re-export 5A992.c (EAR99), § 744.23.") == [
+        "You",
+        "can't",
+        "re-export",
+        "5A992.c",
+        "EAR99",
+        "744.23",
+    ]
+    assert same_words("Shall not, apply.", "shall not apply")
+    assert not same_words("shall not apply", "shall apply")
 
 
 def test_big_document_rebuilds():

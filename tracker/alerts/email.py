@@ -10,24 +10,11 @@ from pathlib import Path
 from markupsafe import Markup
 
 from tracker.alerts.event_summary import EventSummary, one_line
+from tracker.redline.style import inline_styles  # mail clients drop <style> blocks
 from tracker.schemas import iso
 from tracker.templating import environment_for
 
 environment = environment_for(Path(__file__).parent / "templates")
-
-# Mail clients drop <style> blocks; the redline's classes become inline styles.
-INLINE_STYLES = {
-    'class="rl-ins"': 'style="background:#d7f5dd;color:#05400f;text-decoration:underline;"',
-    'class="rl-del"': 'style="background:#fbe0e0;color:#6b0b0b;text-decoration:line-through;"',
-    'class="rl-section"': 'style="font-weight:bold;color:#333;margin-right:6px;"',
-    'class="rl-note"': 'style="font-style:italic;color:#2a4a8a;margin-right:6px;"',
-}
-
-
-def inline_styles(html: str) -> str:
-    for css_class, style in INLINE_STYLES.items():
-        html = html.replace(css_class, style)
-    return html
 
 
 def _envelope(

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 
-from tracker.reading.content import Block
+from tracker.reading.content import Block, BlockKind
 
 # --- folding ----------------------------------------------------------------
 
@@ -207,7 +207,7 @@ class _Anchor:
         return self._text
 
 
-def build_blocks(pieces: Iterable[tuple[str, str]]) -> tuple[Block, ...]:
+def build_blocks(pieces: Iterable[tuple[BlockKind, str]]) -> tuple[Block, ...]:
     """Fold raw (kind, text) pieces into Blocks with labels, sections and volatility."""
     anchor = _Anchor()
     blocks: list[Block] = []

@@ -31,7 +31,8 @@ def decode(body: bytes, declared_charset: str | None) -> str:
             return body[len(mark) :].decode(name, "replace")
     if (utf8 := _plainly_utf8(body)) is not None:
         return utf8
-    fallback = None
+    # The first reading by a declared charset, kept in case detection finds nothing better.
+    fallback: str | None = None
     for label in (declared_charset, _meta_charset(body), "utf-8"):
         decoded = _decode_as(body, label) if label else None
         if decoded is None:
@@ -40,6 +41,8 @@ def decode(body: bytes, declared_charset: str | None) -> str:
         if fits:
             return text.removeprefix("\ufeff")
         fallback = fallback if fallback is not None else text
+    # UTF-8 is always a charset, so some reading was kept.
+    assert fallback is not None
     try:
         match = charset_normalizer.from_bytes(body).best()
     except Exception:  # detection is best effort: it must never fail a fetch

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
+from typing import TypeAlias
 from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 from cssselect import HTMLTranslator, SelectorError
 from lxml import etree
 
 from tracker.reading.blocks import build_blocks, fold
-from tracker.reading.content import Content
+from tracker.reading.content import BlockKind, Content
 from tracker.reading.errors import SelectorNotFound, UnreadableDocument
 
 # --- HTML -------------------------------------------------------------------
@@ -23,13 +25,17 @@ MAX_ELEMENTS = 200_000
 MAX_ATTRIBUTES = 1_000  # lxml's tree builder checks each attribute against the others'
 
 
+# An lxml element. lxml ships no type information, so mypy sees Any; the name is for readers.
+Element: TypeAlias = etree._Element
+
+
 class _ShapeCounter:
     """An lxml parser target that follows depth and size, and stops at the caps."""
 
     def __init__(self) -> None:
         self.depth = self.elements = 0
 
-    def start(self, tag, attrib) -> None:
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
         self.depth += 1
         self.elements += 1
         if self.depth > MAX_DEPTH:
@@ -39,7 +45,7 @@ class _ShapeCounter:
         if len(attrib) > MAX_ATTRIBUTES:
             raise UnreadableDocument(f"an element of the page has more than {MAX_ATTRIBUTES:,} attributes; not read")
 
-    def end(self, tag) -> None:
+    def end(self, tag: str) -> None:
         self.depth -= 1
 
     def close(self) -> None:
@@ -189,7 +195,7 @@ def normalize_html(html: str, selector: str | None = None, base_url: str = "", e
     return Content(title, build_blocks(pieces), _links(regions, dropped, base_url))
 
 
-def _html_title(root) -> str:
+def _html_title(root: Element) -> str:
     """The page's <title>, or its <h1> where there is no title or the title is generic."""
     title = h1 = None
     site_names = set()
@@ -264,7 +270,7 @@ def _is_generic_title(title: str, h1: str, site_names: set[str]) -> bool:
     return not specific or (len(parts) > 1 and specific in ([parts[0]], [parts[-1]]))
 
 
-def _select(root, selector: str) -> list:
+def _select(root: Element, selector: str) -> list[Element]:
     """The elements a CSS selector matches."""
     try:
         found = root.xpath(_CSS.css_to_xpath(selector))
@@ -273,7 +279,7 @@ def _select(root, selector: str) -> list:
     return [element for element in found if isinstance(element, etree._Element)]
 
 
-def _outermost(root, matched: set) -> list[tuple]:
+def _outermost(root: Element, matched: set[Element]) -> list[tuple[Element, bool]]:
     """The matched elements not inside another, each with whether it sits in a main,
     article or section."""
     regions = []
@@ -288,7 +294,7 @@ def _outermost(root, matched: set) -> list[tuple]:
     return regions
 
 
-def _is_chrome(element, in_article: bool) -> bool:
+def _is_chrome(element: Element, in_article: bool) -> bool:
     """Page chrome: navigation, banners, scripts, forms, hidden and decorative elements."""
     name = element.tag
     if not isinstance(name, str) or name in _CHROME_TAGS:
@@ -306,7 +312,7 @@ def _is_chrome(element, in_article: bool) -> bool:
     return "hidden" in attrib and not accordion and attrib["hidden"].lower() != "until-found"
 
 
-def _chrome(root, in_article: bool, excluded: set) -> tuple[set, list]:
+def _chrome(root: Element, in_article: bool, excluded: set[Element]) -> tuple[set[Element], list[Element]]:
     """The elements under `root` (never `root` itself) that are page chrome, boilerplate or
     `excluded`, and the main, [role=main] and article elements that remain."""
     dropped = set()
@@ -364,7 +370,7 @@ def _chrome(root, in_article: bool, excluded: set) -> tuple[set, list]:
     return dropped, landmarks
 
 
-def _is_boilerplate(element, text_length: int, text_begins: str) -> bool:
+def _is_boilerplate(element: Element, text_length: int, text_begins: str) -> bool:
     """A skip link, or a small element whose class or id names breadcrumbs, cookies or sharing."""
     attrib = element.attrib
     if not attrib or element.tag in ("html", "body", "main", "article"):
@@ -376,7 +382,7 @@ def _is_boilerplate(element, text_length: int, text_begins: str) -> bool:
     return bool(_BOILERPLATE.search(attrib.get("class", "") + " " + attrib.get("id", "")))
 
 
-def _main_region(root, landmarks: list):
+def _main_region(root: Element, landmarks: list[Element]) -> Element:
     """The single main, [role=main] or article element, in that order; else the body."""
     for wanted in (
         lambda element: element.tag == "main",
@@ -390,21 +396,23 @@ def _main_region(root, landmarks: list):
     return body if body is not None else root
 
 
-def _kind(tag_name: str, outer: str) -> str:
+def _kind(tag_name: str, outer: BlockKind) -> BlockKind:
     if tag_name in _HEADINGS:
         return "heading"
     return "item" if tag_name == "li" else outer
 
 
-def _pieces(root, dropped=frozenset(), rows: bool = True) -> list[tuple[str, str]]:
+def _pieces(
+    root: Element, dropped: AbstractSet[Element] = frozenset(), rows: bool = True
+) -> list[tuple[BlockKind, str]]:
     """Flatten `root` into (kind, text) pieces, one per run of text between block boundaries.
 
     Inline text is joined exactly as written, so no space is invented inside a word.
     """
-    pieces: list[tuple[str, str]] = []
+    pieces: list[tuple[BlockKind, str]] = []
     buffer: list[str] = []
 
-    def flush(kind: str) -> None:
+    def flush(kind: BlockKind) -> None:
         if buffer:
             pieces.append((kind, "".join(buffer)))
             buffer.clear()
@@ -412,7 +420,7 @@ def _pieces(root, dropped=frozenset(), rows: bool = True) -> list[tuple[str, str
     # Entries are (text, kind, in_pre), (element, kind, in_pre), or (None, kind, in_pre)
     # for the end of a block element; an element's tail follows it in its parent's kind.
     root_kind = _kind(root.tag, "paragraph")
-    stack: list = [(root, root_kind, False)]
+    stack: list[tuple[Element | str | None, BlockKind, bool]] = [(root, root_kind, False)]
     while stack:
         node, kind, pre = stack.pop()
         if node is None:
@@ -453,12 +461,12 @@ def _pieces(root, dropped=frozenset(), rows: bool = True) -> list[tuple[str, str
     return pieces
 
 
-def _row_text(row, dropped) -> str:
+def _row_text(row: Element, dropped: AbstractSet[Element]) -> str:
     cells = (_text_of(cell, dropped, rows=False) for cell in row if cell.tag in ("td", "th") and cell not in dropped)
     return " | ".join(cell for cell in cells if cell)
 
 
-def _text_of(element, dropped=frozenset(), rows: bool = True) -> str:
+def _text_of(element: Element, dropped: AbstractSet[Element] = frozenset(), rows: bool = True) -> str:
     return fold(" ".join(text for _, text in _pieces(element, dropped, rows)))
 
 

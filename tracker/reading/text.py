@@ -71,7 +71,9 @@ def _pdf_paragraphs(page_text: str) -> list[str]:
     lines = [line.strip() for line in page_text.splitlines()]
     width = max(map(len, lines), default=0)
     # A paragraph's pieces are joined once at its end: rebuilding it at every line was quadratic.
-    paragraphs, pieces, previous = [], [], ""
+    paragraphs: list[str] = []
+    pieces: list[str] = []
+    previous = ""
     for line in lines:
         if _PAGE_NUMBER.fullmatch(line):
             continue

@@ -30,14 +30,16 @@ from collections import Counter
 from diff_match_patch import diff_match_patch
 
 from tracker.reading.content import Block, Content
-from tracker.redline.model import Hunk, Op, Redline
+from tracker.redline.model import Hunk, Op, OpKind, Redline
 
-__all__ = ["diff_contents", "diff_words"]
+__all__ = ["diff_contents", "diff_words", "same_words", "words_of"]
 
 # A number such as 744.23, 1,000 or 2025-01-15 stays one token, so a changed
 # number shows as one replaced token rather than a few changed digits.
 _TOKEN = re.compile(r"\w+(?:[.,:/-]\w+)*|\s+|[^\w\s]")
-_WORD = re.compile(r"\w+")
+# A word as a reader counts it, keeping inner apostrophes ("can't"), hyphens ("end-use")
+# and dots ("5A992.c"); the pairing of paragraphs and the severity rules count these.
+_WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 
 PAIR_MIN_SIMILARITY = 0.5
 MOVE_MIN_SIMILARITY = 0.9
@@ -116,7 +118,8 @@ def _gap_matches(old: list[str], new: list[str]) -> list[tuple[int, int, int]]:
     if not m or not n:
         return []
     if m * n > _DP_MAX_CELLS:
-        return difflib.SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks()[:-1]
+        found = difflib.SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks()[:-1]
+        return [(match.a, match.b, match.size) for match in found]
     # common[i][j]: the length of a longest common subsequence of old[i:] and new[j:]
     common = [[0] * (n + 1) for _ in range(m + 1)]
     for i in range(m - 1, -1, -1):
@@ -167,6 +170,16 @@ def diff_words(old_text: str, new_text: str, section: str = "") -> list[Op]:
     return _Differ().word_ops(old_text, new_text, section)
 
 
+def words_of(text: str) -> list[str]:
+    """The words of a text, in order, punctuation and spacing left out."""
+    return _WORD.findall(text)
+
+
+def same_words(a: str, b: str) -> bool:
+    """Whether two texts differ at most in case, punctuation and spacing."""
+    return [w.lower() for w in words_of(a)] == [w.lower() for w in words_of(b)]
+
+
 def _equal(old: Block, new: Block) -> Hunk:
     return Hunk("equal", old, new, (Op("equal", new.text, new.section),))
 
@@ -189,7 +202,7 @@ def _rewritten_ops(old_text: str, new_text: str, section: str) -> list[Op]:
     tail = 0
     while tail < limit - head and old_tokens[-1 - tail] == new_tokens[-1 - tail]:
         tail += 1
-    pieces = [
+    pieces: list[tuple[OpKind, list[str]]] = [
         ("equal", old_tokens[:head]),
         ("delete", old_tokens[head : len(old_tokens) - tail]),
         ("insert", new_tokens[head : len(new_tokens) - tail]),
@@ -214,6 +227,9 @@ def _code_point(n: int) -> str:
 
 _MAX_CODES = 0x10FFFF - 0x100 - 0x800
 
+# diff_match_patch's operation codes
+_DMP_KINDS: dict[int, OpKind] = {0: "equal", 1: "insert", -1: "delete"}
+
 
 class _Differ:
     """State shared by one diff: the token codec and word sets, both cached."""
@@ -232,7 +248,7 @@ class _Differ:
     def words(self, text: str) -> frozenset:
         found = self.word_sets.get(text)
         if found is None:
-            found = frozenset(w.lower() for w in _WORD.findall(text))
+            found = frozenset(w.lower() for w in words_of(text))
             self.word_sets[text] = found
         return found
 
@@ -263,8 +279,7 @@ class _Differ:
             tokens = self.tokens
             diffs = [(kind, "".join(map(tokens.__getitem__, chars))) for kind, chars in diffs]
         self.exact.diff_cleanupSemantic(diffs)
-        names = {0: "equal", 1: "insert", -1: "delete"}
-        return [Op(names[kind], text, section) for kind, text in diffs if text]
+        return [Op(_DMP_KINDS[kind], text, section) for kind, text in diffs if text]
 
     # -- pairing ------------------------------------------------------------
 
@@ -353,18 +368,18 @@ class _Differ:
 
     def find_moves(self, hunks: list[Hunk]) -> list[Hunk]:
         """Turn deleted + inserted hunks of the same paragraph into moves."""
-        deleted = [k for k, h in enumerate(hunks) if h.kind == "deleted" and self.movable(h.old.text)]
-        inserted = [k for k, h in enumerate(hunks) if h.kind == "inserted" and self.movable(h.new.text)]
+        deleted = [k for k, h in enumerate(hunks) if h.kind == "deleted" and self.movable(h.old_block.text)]
+        inserted = [k for k, h in enumerate(hunks) if h.kind == "inserted" and self.movable(h.new_block.text)]
         if not deleted or not inserted:
             return hunks
 
         matches: list[tuple[int, int]] = []
         by_text: dict[str, list[int]] = {}
         for k in inserted:
-            by_text.setdefault(hunks[k].new.text, []).append(k)
+            by_text.setdefault(hunks[k].new_block.text, []).append(k)
         left = []
         for k in deleted:
-            same = by_text.get(hunks[k].old.text)
+            same = by_text.get(hunks[k].old_block.text)
             if same:
                 matches.append((k, same.pop(0)))
             else:
@@ -373,11 +388,11 @@ class _Differ:
         # Nearly equal paragraphs: Dice >= 0.9 needs word counts within about
         # 20% of each other, so only those are compared.
         used = {k for _, k in matches}
-        free = sorted((len(self.words(hunks[k].new.text)), k) for k in inserted if k not in used)
+        free = sorted((len(self.words(hunks[k].new_block.text)), k) for k in inserted if k not in used)
         sizes = [size for size, _ in free]
         budget = _MOVE_SEARCH_BUDGET
         for k in left:
-            words = self.words(hunks[k].old.text)
+            words = self.words(hunks[k].old_block.text)
             lo = bisect_left(sizes, len(words) * 0.8)
             hi = bisect_right(sizes, len(words) * 1.25)
             best, best_k = 0.0, -1
@@ -385,7 +400,7 @@ class _Differ:
                 if cand in used:
                     continue
                 budget -= 1
-                similarity = _similarity(words, self.words(hunks[cand].new.text))
+                similarity = _similarity(words, self.words(hunks[cand].new_block.text))
                 if similarity >= MOVE_MIN_SIMILARITY and similarity > best:
                     best, best_k = similarity, cand
             if best_k >= 0:
@@ -396,7 +411,7 @@ class _Differ:
 
         out = list(hunks)
         for move_id, (d, i) in enumerate(sorted(matches), start=1):
-            old, new = hunks[d].old, hunks[i].new
+            old, new = hunks[d].old_block, hunks[i].new_block
             gone = Op("delete", old.text, old.section, move="from", move_id=move_id)
             came = Op("insert", new.text, new.section, move="to", move_id=move_id)
             out[d] = Hunk("moved", old, new, (gone,))

@@ -25,8 +25,8 @@ class Op:
     move: Literal["", "from", "to"] = ""
     move_id: int = 0
 
-    def to_json(self) -> dict:
-        data: dict = {"op": self.op, "text": self.text, "section": self.section or None}
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"op": self.op, "text": self.text, "section": self.section or None}
         if self.move:
             data["move"] = self.move
             data["move_id"] = self.move_id
@@ -54,6 +54,18 @@ class Hunk:
     def section(self) -> str:
         block = self.new or self.old
         return block.section if block else ""
+
+    @property
+    def old_block(self) -> Block:
+        """The old block, which every hunk but an `inserted` one has."""
+        assert self.old is not None, f"a {self.kind} hunk without its old block"
+        return self.old
+
+    @property
+    def new_block(self) -> Block:
+        """The new block, which every hunk but a `deleted` one has."""
+        assert self.new is not None, f"a {self.kind} hunk without its new block"
+        return self.new
 
 
 @dataclass(frozen=True)

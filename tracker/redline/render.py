@@ -1,21 +1,26 @@
-"""Rendering a redline: text, HTML and JSON, whole or as an excerpt."""
+"""Rendering a redline: text, HTML (inline and side by side) and JSON, whole or as an excerpt."""
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
+from tracker.redline import style
 from tracker.redline.compute import diff_words
-from tracker.redline.model import Hunk, Op, Redline
+from tracker.redline.model import Hunk, Op, OpKind, Redline
 
 __all__ = [
+    "anchor_id",
     "excerpt",
     "excerpt_html",
     "redline_ops",
     "redline_ops_json",
     "render_html",
     "render_text",
+    "side_by_side_html",
 ]
 
 
@@ -40,7 +45,7 @@ def redline_ops(redline: Redline) -> list[Op]:
         has_old, has_new = _sides(hunk)
         break_old, break_new = has_old and old_started, has_new and new_started
         if break_old or break_new:
-            kind = "equal" if break_old and break_new else "delete" if break_old else "insert"
+            kind: OpKind = "equal" if break_old and break_new else "delete" if break_old else "insert"
             first = hunk.ops[0] if hunk.ops else Op("equal", "", hunk.section)
             out.append(Op(kind, "\n", first.section, first.move, first.move_id))
         out.extend(hunk.ops)
@@ -57,14 +62,18 @@ def redline_ops_json(redline: Redline) -> list[dict]:
 # -- rendering ------------------------------------------------------------------
 
 
+ParaKind = Literal["title", "equal", "changed", "inserted", "deleted", "moved-from", "moved-to", "skip"]
+Part = tuple[OpKind, str]
+
+
 @dataclass
 class _Para:
     """One paragraph as shown: its kind, anchor, note and marked-up parts."""
 
-    kind: str  # title, equal, changed, inserted, deleted, moved-from, moved-to, skip
+    kind: ParaKind
     section: str = ""
     note: str = ""
-    parts: list[tuple[str, str]] = field(default_factory=list)  # (op, text)
+    parts: list[Part] = field(default_factory=list)
 
 
 def _paras(redline: Redline, context: int | None) -> list[_Para]:
@@ -90,7 +99,7 @@ def _paras(redline: Redline, context: int | None) -> list[_Para]:
 
 def _para(hunk: Hunk) -> _Para:
     if hunk.kind == "moved":
-        old, new = hunk.old, hunk.new
+        old, new = hunk.old_block, hunk.new_block
         if hunk.ops[0].move == "from":
             note = f"moved to {new.section}" if new.section else "moved"
             return _Para("moved-from", old.section, note, [("delete", old.text)])
@@ -129,53 +138,112 @@ def render_text(redline: Redline, context: int | None = None) -> str:
     return "\n\n".join(_para_text(p) for p in _paras(redline, context))
 
 
-_HTML_CLASSES = {
-    "title": "para title",
-    "equal": "para equal",
-    "changed": "para changed",
-    "inserted": "para inserted",
-    "deleted": "para deleted",
-    "moved-from": "para moved moved-from rl-moved",
-    "moved-to": "para moved moved-to rl-moved",
-    "skip": "para skip",
+_PARA_CLASSES: dict[ParaKind, str] = {
+    "title": "title",
+    "equal": "equal",
+    "changed": "changed",
+    "inserted": "inserted",
+    "deleted": "deleted",
+    "moved-from": "moved moved-from",
+    "moved-to": "moved moved-to",
+    "skip": "skip",
 }
 
 
-def _anchor_id(section: str) -> str:
+def anchor_id(section: str) -> str:
+    """The HTML id of a section's first paragraph, in every HTML view of a redline."""
     return "rl-" + re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
 
 
+def _marked(op: OpKind, text: str) -> str:
+    """Escaped text, marked up as inserted or deleted if it is."""
+    if op == "insert":
+        return f'<ins class="{style.INSERTED}">{html.escape(text)}</ins>'
+    if op == "delete":
+        return f'<del class="{style.DELETED}">{html.escape(text)}</del>'
+    return html.escape(text)
+
+
+def _span(css_class: str, text: str) -> str:
+    return f'<span class="{css_class}">{html.escape(text)}</span> '
+
+
+def _heading(para: _Para) -> str:
+    """What goes before a paragraph's text: "Title:", its section, its move note."""
+    out = ""
+    if para.kind == "title":
+        out += _span(style.LABEL, "Title:")
+    elif para.kind != "equal" and para.section:
+        out += _span(style.SECTION, para.section)
+    if para.note:
+        out += _span(style.NOTE, para.note)
+    return out
+
+
+def _new_anchor(section: str, ids: set[str] | None) -> str:
+    """The section's anchor id if no paragraph took it yet (ids stay unique), else ""."""
+    if ids is None or not section or anchor_id(section) in ids:
+        return ""
+    ids.add(anchor_id(section))
+    return anchor_id(section)
+
+
 def _para_html(para: _Para, ids: set[str] | None) -> str:
-    attrs = f' class="{_HTML_CLASSES[para.kind]}"'
-    if ids is not None and para.section:
-        anchor = _anchor_id(para.section)
-        if anchor not in ids:  # ids stay unique: the first paragraph of a section gets it
-            ids.add(anchor)
-            attrs += f' id="{html.escape(anchor)}"'
+    moved = f" {style.MOVED}" if para.kind in ("moved-from", "moved-to") else ""  # shaded inline only
+    attrs = f' class="{style.PARAGRAPH} {_PARA_CLASSES[para.kind]}{moved}"'
+    if anchor := _new_anchor(para.section, ids):
+        attrs += f' id="{html.escape(anchor)}"'
     if para.kind == "skip":
         return f"<div{attrs}>…</div>"
-    pieces = []
-    if para.kind == "title":
-        pieces.append('<span class="rl-label">Title:</span> ')
-    elif para.kind != "equal" and para.section:
-        pieces.append(f'<span class="rl-section">{html.escape(para.section)}</span> ')
-    if para.note:
-        pieces.append(f'<span class="rl-note">{html.escape(para.note)}</span> ')
-    for op, text in para.parts:
-        if op == "insert":
-            pieces.append(f'<ins class="rl-ins">{html.escape(text)}</ins>')
-        elif op == "delete":
-            pieces.append(f'<del class="rl-del">{html.escape(text)}</del>')
-        else:
-            pieces.append(html.escape(text))
-    return f"<div{attrs}>{''.join(pieces)}</div>"
+    body = "".join(_marked(op, text) for op, text in para.parts)
+    return f"<div{attrs}>{_heading(para)}{body}</div>"
 
 
 def render_html(redline: Redline, context: int | None = None) -> str:
     """An HTML fragment of the redline, every text escaped."""
     ids: set[str] = set()
     body = "\n".join(_para_html(p, ids) for p in _paras(redline, context))
-    return f'<div class="rl-redline">\n{body}\n</div>'
+    return f'<div class="{style.REDLINE}">\n{body}\n</div>'
+
+
+# -- side by side ---------------------------------------------------------------
+
+
+def side_by_side_html(redline: Redline, context: int | None = None) -> str:
+    """An HTML table of the redline, old on the left and new on the right, one row per paragraph.
+
+    The same paragraphs as `render_html`, with the same anchors: each side shows the
+    unchanged words and its own deletions (left) or insertions (right). With `context`,
+    only that many unchanged paragraphs are kept around each change.
+    """
+    ids: set[str] = set()
+    rows = [_side_row(para, ids) for para in _paras(redline, context)]
+    head = '<thead><tr><th scope="col">Old version</th><th scope="col">New version</th></tr></thead>'
+    return f'<table class="{style.SIDE_TABLE}">\n{head}\n<tbody>\n' + "\n".join(rows) + "\n</tbody>\n</table>"
+
+
+def _side(para: _Para, keep: OpKind) -> str:
+    """One side of a paragraph: its heading, the unchanged words and the parts of kind `keep`."""
+    return _heading(para) + "".join(_marked(op, text) for op, text in para.parts if op in ("equal", keep))
+
+
+def _side_row(para: _Para, ids: set[str]) -> str:
+    row_class = f"{style.PARAGRAPH} {_PARA_CLASSES[para.kind]}"
+    if para.kind == "skip":
+        return f'<tr class="{row_class}"><td colspan="2">…</td></tr>'
+    anchor = _new_anchor(para.section, ids)
+    row_id = f' id="{html.escape(anchor)}"' if anchor else ""
+    has_old = para.kind not in ("inserted", "moved-to")
+    has_new = para.kind not in ("deleted", "moved-from")
+    old_html = _side(para, "delete") if has_old else ""
+    new_html = _side(para, "insert") if has_new else ""
+    if para.kind == "equal":  # unchanged: the text alone on both sides
+        old_html = new_html = "".join(html.escape(text) for _, text in para.parts)
+    return (
+        f'<tr class="{row_class}"{row_id}>'
+        f'<td class="old{"" if old_html else " empty"}">{old_html}</td>'
+        f'<td class="new{"" if new_html else " empty"}">{new_html}</td></tr>'
+    )
 
 
 # -- excerpts -------------------------------------------------------------------
@@ -183,7 +251,7 @@ def render_html(redline: Redline, context: int | None = None) -> str:
 _EXCERPT_CONTEXT = 80  # characters of unchanged text kept around an edit
 
 
-def _clip_parts(parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _clip_parts(parts: list[Part]) -> list[Part]:
     """Shorten long unchanged runs inside a changed paragraph."""
     keep = _EXCERPT_CONTEXT
     out = []
@@ -213,7 +281,7 @@ def _cut(para: _Para, chars: int) -> _Para:
     return replace(para, parts=parts)
 
 
-def _fit(paras: list[_Para], room: int, render, sep: int) -> list[_Para]:
+def _fit(paras: list[_Para], room: int, render: Callable[[_Para], str], sep: int) -> list[_Para]:
     """As many paragraphs as fit in `room` characters once rendered."""
     out: list[_Para] = []
     for para in paras:
@@ -250,7 +318,7 @@ def excerpt(redline: Redline, max_chars: int = 600) -> str:
 
 def excerpt_html(redline: Redline, max_chars: int = 2000) -> str:
     """The excerpt as an escaped HTML fragment of at most `max_chars` characters."""
-    start, end = '<div class="rl-redline rl-excerpt">\n', "\n</div>"
+    start, end = f'<div class="{style.REDLINE} {style.EXCERPT}">\n', "\n</div>"
     room = max_chars - len(start) - len(end)
     paras = _fit(_excerpt_paras(redline), room, lambda p: _para_html(p, None), 1)
     if not paras:

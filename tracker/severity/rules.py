@@ -21,12 +21,15 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from tracker.reading.content import Block
+from tracker.redline.compute import diff_words, same_words, words_of
 from tracker.redline.model import Hunk, Op, Redline
-from tracker.severity.model import SEVERITY_ORDER, Assessment
+from tracker.severity.lexicon import Lexicon, default_lexicon
+from tracker.severity.model import SEVERITY_ORDER, Assessment, Severity
 
 # At most this many reasons are listed; the rest are summed up as "and N more".
 MAX_REASONS = 20
@@ -47,202 +50,9 @@ _REPLACEMENT_RUN = re.compile(REPLACEMENT + "+")
 # Two words this similar (difflib ratio) are taken as a spelling fix of each other.
 SPELLING_RATIO = 0.75
 
-# Words that state an obligation, permission or prohibition.
-MODAL_WORDS = frozenset(
-    {
-        "may",
-        "might",
-        "must",
-        "shall",
-        "should",
-        "will",
-        "would",
-        "can",
-        "could",
-        "ought",
-        "required",
-        "prohibited",
-        "permitted",
-        "authorized",
-        "forbidden",
-        "mandatory",
-    }
-)
-
-# Words that negate; contractions are split into "<verb> not" before counting.
-NEGATION_WORDS = frozenset(
-    {
-        "not",
-        "no",
-        "never",
-        "none",
-        "nor",
-        "neither",
-        "without",
-        "nothing",
-        "nobody",
-        "nowhere",
-    }
-)
-
-# Contractions that hide a modal and/or a negation, and what they stand for.
-CONTRACTIONS = {
-    "cannot": ("can", "not"),
-    "can't": ("can", "not"),
-    "won't": ("will", "not"),
-    "shan't": ("shall", "not"),
-    "mustn't": ("must", "not"),
-}
-
-# Spelled-out numbers, counted like digits.
-NUMBER_WORDS = frozenset(
-    {
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "million",
-        "billion",
-        "trillion",
-        "first",
-        "second",
-        "third",
-        "fourth",
-        "fifth",
-        "sixth",
-        "seventh",
-        "eighth",
-        "ninth",
-        "tenth",
-        "half",
-        "once",
-        "twice",
-    }
-)
-
-# Small words that steer the logic of a rule; swapping one is never a spelling fix.
-LOGIC_WORDS = frozenset(
-    {
-        "and",
-        "or",
-        "any",
-        "all",
-        "each",
-        "every",
-        "only",
-        "except",
-        "unless",
-        "if",
-        "either",
-        "both",
-        "before",
-        "after",
-        "more",
-        "less",
-        "than",
-        "least",
-        "most",
-    }
-)
-
-# Month names: a changed one is a changed date, and "May" in a date is no modal.
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_MONTH = r"(?:" + "|".join(MONTHS) + r"|Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
-
-# Dates: "May 13, 2025", "13 May 2025", "May 2025", "2025-05-13", "05/13/2025",
-# and a bare month mid-sentence ("in May"), which is not the modal "may".
-DATE_PATTERNS = (
-    _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,\s*|\s+)\d{4}\b",
-    r"\b\d{1,2}\s+" + _MONTH + r",?\s+\d{4}\b",
-    _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?\b",
-    _MONTH + r",?\s+\d{4}\b",
-    r"\b\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b",
-    r"\b\d{1,2}/\d{1,2}/\d{2,4}\b",
-    r"(?<=[a-z,;] )" + _MONTH + r"(?!\w)",
-)
-
-# A CFR-style subdivision tail: ".23(a)(2)".
-_TAIL = r"\d+(?:\.\d+)*(?:\([a-zA-Z0-9]{1,4}\))*"
-
-# Citations: CFR sections and parts, FR cites, RINs, FR document and docket numbers.
-CITATION_PATTERNS = (
-    r"§§?\s*" + _TAIL,
-    r"\b\d+\s+CFR\s+(?:[Pp]arts?\s+|[Ss]ec(?:tion|\.)\s+)?" + _TAIL,
-    r"\b\d+\s+U\.S\.C\.\s+" + _TAIL,
-    r"\b\d+\s+FR\s+\d+\b",
-    r"\b(?:[Pp]arts?|[Ss]ections?|[Ss]ec\.|[Ss]upplement\s+[Nn]o\.|[Pp]ub\.\s*L\.|Executive\s+Order|E\.O\.|EO)\s+"
-    + _TAIL
-    + r"(?:-\d+)?",
-    r"\b[Pp]aragraphs?\s+\([a-zA-Z0-9]{1,4}\)(?:\([a-zA-Z0-9]{1,4}\))*",
-    r"\b\d{4}-[A-Z]{2}\d{2}\b",
-    r"\b\d{4}-\d{5}\b",
-    r"\b[A-Z]{2,5}-\d{4}-\d{3,5}\b",
-)
-
-# Export Control Classification Numbers: 3A090, 5A992.c, 0A521, EAR99.
-ECCN_PATTERN = r"\b\d[A-E]\d{3}(?:\.[a-z0-9]+)*\b|\bEAR99\b"
-
-# Numbers with their separators, exponent, currency, percent or scale word.
-NUMBER_PATTERN = (
-    r"\$?(?<![\w.])\d+(?:[.,]\d+)*(?:st|nd|rd|th)?"
-    r"(?:\^\d+|[⁰¹²³⁴⁵⁶⁷⁸⁹]+|e\d+)?"
-    r"(?:\s?%|\s+(?:percent|million|billion|thousand|trillion)\b)?(?!\w)"
-)
-
-# "No. 4" is a number sign, not a negation.
-NUMBER_SIGN_PATTERN = r"\bNos?\.(?=\s*\d)"
-
-# A word, keeping inner apostrophes ("can't"), hyphens ("end-use") and dots ("5A992.c").
-WORD_PATTERN = r"[^\W_]+(?:['’.-][^\W_]+)*"
-
 # Sentence boundary: end punctuation followed by space and a capital or a quote.
 SENTENCE_SPLIT = r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z0-9\"“‘(§])"
 
-_DATE_RE = re.compile("|".join(f"(?:{p})" for p in DATE_PATTERNS))
-_CITATION_RE = re.compile("|".join(f"(?:{p})" for p in CITATION_PATTERNS))
-_ECCN_RE = re.compile(ECCN_PATTERN)
-_NUMBER_RE = re.compile(NUMBER_PATTERN)
-_NUMBER_SIGN_RE = re.compile(NUMBER_SIGN_PATTERN)
-_WORD_RE = re.compile(WORD_PATTERN)
 _SENTENCE_RE = re.compile(SENTENCE_SPLIT)
 _SPACE_RE = re.compile(r"\s+")
 
@@ -255,28 +65,38 @@ NUMERIC_FEATURES = frozenset({"date", "number", "citation", "ECCN"})
 
 @dataclass(frozen=True)
 class _Finding:
-    severity: str
+    severity: Severity
     reason: str
 
 
-def assess(redline: Redline, old_links=(), new_links=()) -> Assessment:
-    """Judge a redline, and the links the document gained or lost: the worst severity, and why."""
+def assess(
+    redline: Redline,
+    old_links: Iterable[str] = (),
+    new_links: Iterable[str] = (),
+    lexicon: Lexicon | None = None,
+) -> Assessment:
+    """Judge a redline, and the links the document gained or lost: the worst severity, and why.
+
+    `lexicon`: the word lists and patterns to judge by; the packaged lexicon.toml by default.
+    """
+    lex = lexicon or default_lexicon()
     try:
-        findings = _judge(redline)
-        findings += [_Finding(severity, reason) for severity, reason in assess_links(old_links, new_links)]
+        findings = _judge(redline, lex)
+        findings += [_Finding(severity, reason) for severity, reason in assess_links(old_links, new_links, lex)]
     except Exception:  # a bug here must not lose an alert: fail towards "substantive"
         return Assessment("substantive", ("change could not be classified",))
     return _summarize(findings)
 
 
-def _judge(redline: Redline) -> list[_Finding]:
+def _judge(redline: Redline, lex: Lexicon | None = None) -> list[_Finding]:
+    lex = lex or default_lexicon()
     hunks = tuple(redline.hunks or ())
     if _is_first_version(redline, hunks):
         return [_Finding("substantive", "first version")]
     findings = _judge_title(redline.old_title or "", redline.new_title or "")
     decoded = _decoded_pairs(hunks)
     for k, hunk in enumerate(hunks):
-        findings.extend(decoded[k] if k in decoded else _judge_hunk(hunk))
+        findings.extend(decoded[k] if k in decoded else _judge_hunk(hunk, lex))
     return findings
 
 
@@ -304,7 +124,7 @@ def _decoded_pairs(hunks: tuple[Hunk, ...]) -> dict[int, list[_Finding]]:
     removed_set = set(removed)
 
     def text(k: int) -> str:
-        return (hunks[k].old or hunks[k].new).text
+        return hunks[k].old_block.text if k in removed_set else hunks[k].new_block.text
 
     damaged = [k for k in removed + added if REPLACEMENT in text(k)]
     for k in damaged[:MAX_DECODING_SPOTS]:
@@ -350,7 +170,7 @@ def _judge_title(old: str, new: str) -> list[_Finding]:
     return [_Finding("substantive", f"title changed: {_quote(old)} → {_quote(new)}")]
 
 
-def _judge_hunk(hunk: Hunk) -> list[_Finding]:
+def _judge_hunk(hunk: Hunk, lex: Lexicon) -> list[_Finding]:
     where = _where(hunk.section)
     if hunk.kind == "equal":
         return []
@@ -358,8 +178,8 @@ def _judge_hunk(hunk: Hunk) -> list[_Finding]:
         block = hunk.new if hunk.kind == "inserted" else hunk.old
         return _judge_whole_block(block, "added" if hunk.kind == "inserted" else "removed", where)
     if hunk.kind == "moved":
-        return _judge_move(hunk)
-    return _judge_edit(hunk.old, hunk.new, hunk.ops, where)
+        return _judge_move(hunk, lex)
+    return _judge_edit(hunk.old, hunk.new, hunk.ops, where, lex)
 
 
 def _judge_whole_block(block: Block | None, verb: str, where: str) -> list[_Finding]:
@@ -374,7 +194,7 @@ def _judge_whole_block(block: Block | None, verb: str, where: str) -> list[_Find
     return [_Finding("substantive", f"{noun} {verb}{where}: {_quote(block.text)}")]
 
 
-def _judge_move(hunk: Hunk) -> list[_Finding]:
+def _judge_move(hunk: Hunk, lex: Lexicon) -> list[_Finding]:
     old, new = hunk.old, hunk.new
     if old is None or new is None:
         return _judge_whole_block(old or new, "moved", _where(hunk.section))
@@ -390,7 +210,7 @@ def _judge_move(hunk: Hunk) -> list[_Finding]:
     else:
         found = [_Finding("minor", "paragraph reordered" + _where(old.section))]
     # A moved paragraph may also have been edited on the way; its new label is part of the move.
-    edited = _judge_edit(_without_label(old), _without_label(new), (), _where(new.section))
+    edited = _judge_edit(_without_label(old), _without_label(new), (), _where(new.section), lex)
     return found + edited
 
 
@@ -400,7 +220,7 @@ def _without_label(block: Block) -> Block:
     return block
 
 
-def _judge_edit(old: Block | None, new: Block | None, ops: tuple[Op, ...], where: str) -> list[_Finding]:
+def _judge_edit(old: Block | None, new: Block | None, ops: tuple[Op, ...], where: str, lex: Lexicon) -> list[_Finding]:
     old_text = old.text if old else ""
     new_text = new.text if new else ""
     if old_text == new_text:
@@ -412,11 +232,11 @@ def _judge_edit(old: Block | None, new: Block | None, ops: tuple[Op, ...], where
     if (decoding := _decoding_change(old_text, new_text, where)) is not None:
         return decoding
 
-    changed, findings = _compare_features(old_text, new_text, where)
+    changed, findings = _compare_features(old_text, new_text, where, lex)
     sentence_findings, sentence_texts = _compare_sentences(old_text, new_text, where)
     findings += sentence_findings
     for edit in _edits(ops, old_text, new_text):
-        findings += _judge_words(edit, where, changed, sentence_texts)
+        findings += _judge_words(edit, where, changed, sentence_texts, lex)
     if not findings:
         # The texts differ yet no edit was named (odd ops): say so rather than call it nothing.
         findings.append(_wording(old_text, new_text, where))
@@ -494,31 +314,33 @@ _SPACED_REPLACEMENT_RUN = re.compile(r"(\s*)\ufffd+(\s*)")
 # --- features: numbers, dates, citations, ECCNs, modals, negations -----------------
 
 
-def _features(text: str) -> dict[str, Counter]:
+def _features(text: str, lex: Lexicon) -> dict[str, Counter[str]]:
     """Count each feature in a text; each match is blanked so it is counted once."""
-    found: dict[str, Counter] = {name: Counter() for name in FEATURES}
+    found: dict[str, Counter[str]] = {name: Counter() for name in FEATURES}
     rest = text
     # Dates first, so "May 13, 2025" is neither a modal nor two numbers; citations
     # before numbers, so "§ 744.23" is not the number 744.23.
-    for name, regex in (("date", _DATE_RE), ("citation", _CITATION_RE), ("ECCN", _ECCN_RE), ("number", _NUMBER_RE)):
+    regexes = (("date", lex.date_re), ("citation", lex.citation_re), ("ECCN", lex.eccn_re), ("number", lex.number_re))
+    for name, regex in regexes:
         for match in regex.finditer(rest):
             found[name][_normalize_token(match.group())] += 1
         rest = regex.sub(lambda m: " " * len(m.group()), rest)
-    rest = _NUMBER_SIGN_RE.sub(" ", rest)
-    for word in _words(rest):
-        if word in NUMBER_WORDS:
+    rest = lex.number_sign_re.sub(" ", rest)
+    for word in _lexicon_words(rest, lex):
+        if word in lex.number_words:
             found["number"][word] += 1
-        elif word in MODAL_WORDS:
+        elif word in lex.modal_words:
             found["modal verb"][word] += 1
-        elif word in NEGATION_WORDS:
+        elif word in lex.negation_words:
             found["negation"][word] += 1
     return found
 
 
-def _compare_features(old_text: str, new_text: str, where: str) -> tuple[set[str], list[_Finding]]:
+def _compare_features(old_text: str, new_text: str, where: str, lex: Lexicon) -> tuple[set[str], list[_Finding]]:
     """The names of the features that differ, and a finding for each."""
-    old, new = _features(old_text), _features(new_text)
-    changed, findings = set(), []
+    old, new = _features(old_text, lex), _features(new_text, lex)
+    changed: set[str] = set()
+    findings: list[_Finding] = []
     for name in FEATURES:
         removed = list((old[name] - new[name]).elements())
         added = list((new[name] - old[name]).elements())
@@ -558,7 +380,7 @@ def _compare_sentences(old_text: str, new_text: str, where: str) -> tuple[list[_
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal" or (i2 - i1) == (j2 - j1):
             continue  # same number of sentences: the word-level pass names the edit
-        if _same_words(" ".join(old[i1:i2]), " ".join(new[j1:j2])):
+        if same_words(" ".join(old[i1:i2]), " ".join(new[j1:j2])):
             continue  # sentences split or joined by punctuation alone
         if (j2 - j1) > (i2 - i1):
             gone, verb = new[j1:j2], "added"
@@ -594,7 +416,7 @@ def _edits(ops: tuple[Op, ...], old_text: str, new_text: str) -> list[_Edit]:
     words it starts and ends in. Runs parted only by spaces are joined.
     """
     if not _ops_rebuild(ops, old_text, new_text):
-        ops = _diff_words(old_text, new_text)
+        ops = tuple(diff_words(old_text, new_text))
     edits: list[_Edit] = []
     before = ""  # unchanged text since the last run
     deleted: str | None = None  # None while no run is open
@@ -604,7 +426,9 @@ def _edits(ops: tuple[Op, ...], old_text: str, new_text: str) -> list[_Edit]:
             if deleted is None:
                 # The word the run starts in; read backwards: a search for r"\S*$" tries every
                 # start in a long word, quadratic in its length.
-                start = len(before) - _WORD_START.match(before[::-1]).end()
+                word_end = _WORD_START.match(before[::-1])
+                assert word_end is not None  # \S* matches every text, if only emptily
+                start = len(before) - word_end.end()
                 before, word = before[:start], before[start:]
                 deleted = inserted = word
             if op.op == "delete":
@@ -636,37 +460,19 @@ def _ops_rebuild(ops: tuple[Op, ...], old_text: str, new_text: str) -> bool:
     return old == old_text and new == new_text
 
 
-def _diff_words(old_text: str, new_text: str) -> tuple[Op, ...]:
-    """Word-level ops made here, for a hunk that came without usable ones."""
-    # Whitespace-separated tokens with their trailing space: "U.S. " stays one token.
-    old = re.findall(r"\s*\S+\s*", old_text)
-    new = re.findall(r"\s*\S+\s*", new_text)
-    ops: list[Op] = []
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            ops.append(Op("equal", "".join(old[i1:i2])))
-            continue
-        if i2 > i1:
-            ops.append(Op("delete", "".join(old[i1:i2])))
-        if j2 > j1:
-            ops.append(Op("insert", "".join(new[j1:j2])))
-    return tuple(ops)
-
-
-def _judge_words(edit: _Edit, where: str, changed: set[str], sentence_texts: list[str]) -> list[_Finding]:
+def _judge_words(edit: _Edit, where: str, changed: set[str], sentence_texts: list[str], lex: Lexicon) -> list[_Finding]:
     """Name one edit; words of features in `changed` were reported already."""
     old, new = _fold(edit.deleted), _fold(edit.inserted)
     if old == new:
         return []
     if old.lower() == new.lower():
         return [_Finding("minor", f"case changed{where}: {_quote(old)} → {_quote(new)}")]
-    if _same_words(old, new):
-        return _judge_punctuation(edit, old, new, where, changed)
-    old_words, new_words = _raw_words(old), _raw_words(new)
+    if same_words(old, new):
+        return _judge_punctuation(edit, old, new, where, changed, lex)
+    old_words, new_words = words_of(old), words_of(new)
 
     if not (old_words and new_words):
-        if changed and all(_is_feature_word(w) for w in old_words + new_words):
+        if changed and all(_is_feature_word(w, lex) for w in old_words + new_words):
             return []
         if _inside_sentences(old_words + new_words, sentence_texts):
             return []
@@ -681,10 +487,10 @@ def _judge_words(edit: _Edit, where: str, changed: set[str], sentence_texts: lis
         if tag == "equal":
             continue
         gone, came = old_words[i1:i2], new_words[j1:j2]
-        if changed and all(_is_feature_word(w) for w in gone + came):
+        if changed and all(_is_feature_word(w, lex) for w in gone + came):
             continue  # already reported as a number / modal / negation ... change
         if tag == "replace" and len(gone) == len(came):
-            findings += [_judge_word_pair(a, b, where) for a, b in zip(gone, came, strict=False) if a != b]
+            findings += [_judge_word_pair(a, b, where, lex) for a, b in zip(gone, came, strict=False) if a != b]
         elif tag == "replace":
             findings.append(_wording(" ".join(gone), " ".join(came), where))
         elif not _inside_sentences(gone + came, sentence_texts):
@@ -693,10 +499,10 @@ def _judge_words(edit: _Edit, where: str, changed: set[str], sentence_texts: lis
     return findings
 
 
-def _judge_word_pair(old: str, new: str, where: str) -> _Finding:
+def _judge_word_pair(old: str, new: str, where: str, lex: Lexicon) -> _Finding:
     if old.lower() == new.lower():
         return _Finding("minor", f"case changed{where}: {_quote(old)} → {_quote(new)}")
-    if _is_spelling_fix(old, new):
+    if _is_spelling_fix(old, new, lex):
         return _Finding("minor", f"spelling: {_quote(old)} → {_quote(new)}{where}")
     return _wording(old, new, where)
 
@@ -705,46 +511,42 @@ def _wording(old: str, new: str, where: str) -> _Finding:
     return _Finding("substantive", f"wording changed{where}: {_quote(old)} → {_quote(new)}")
 
 
-def _is_spelling_fix(old: str, new: str) -> bool:
+def _is_spelling_fix(old: str, new: str, lex: Lexicon) -> bool:
     a, b = old.lower(), new.lower()
     if not (a.isalpha() and b.isalpha()) or a[0] != b[0]:
         return False  # a different first letter is a prefix ("lawful" / "unlawful"), not a typo
-    if any(w in MODAL_WORDS or w in NEGATION_WORDS or w in NUMBER_WORDS or w in LOGIC_WORDS for w in (a, b)):
+    if a in lex.steering_words or b in lex.steering_words:
         return False
     return difflib.SequenceMatcher(None, a, b).ratio() >= SPELLING_RATIO
 
 
-def _judge_punctuation(edit: _Edit, old: str, new: str, where: str, changed: set[str]) -> list[_Finding]:
+def _judge_punctuation(edit: _Edit, old: str, new: str, where: str, changed: set[str], lex: Lexicon) -> list[_Finding]:
     """Punctuation-only edit: minor unless it sits on a number, citation, modal or negation."""
     # The edit spans whole space-separated tokens, so the words it holds are the
     # ones its punctuation touches; a lone mark touches the words either side.
-    neighbours = _raw_words(old) or _raw_words(edit.before)[-1:] + _raw_words(edit.after)[:1]
+    neighbours = words_of(old) or words_of(edit.before)[-1:] + words_of(edit.after)[:1]
     touches_number = "§" in old + new or any(any(c.isdigit() for c in w) for w in neighbours)
     if touches_number:
         if changed & NUMERIC_FEATURES:
             return []  # the changed number or citation is already a reason
         reason = f"punctuation changed next to a number{where}: {_quote(old)} → {_quote(new)}"
         return [_Finding("substantive", reason)]
-    touched = [w for w in neighbours if w.lower() in MODAL_WORDS or w.lower() in NEGATION_WORDS]
+    touched = [w for w in neighbours if w.lower() in lex.modal_words or w.lower() in lex.negation_words]
     if touched:
         return [_Finding("substantive", f"punctuation changed next to {_quote(touched[0])}{where}")]
     return [_Finding("minor", "punctuation changed" + where)]
 
 
-def _is_feature_word(word: str) -> bool:
+def _is_feature_word(word: str, lex: Lexicon) -> bool:
     w = word.lower()
     return (
         any(c.isdigit() for c in w)
-        or w in MODAL_WORDS
-        or w in NEGATION_WORDS
-        or w in NUMBER_WORDS
-        or w in CONTRACTIONS
-        or word in MONTHS
+        or w in lex.modal_words
+        or w in lex.negation_words
+        or w in lex.number_words
+        or w in lex.contractions
+        or word in lex.months
     )
-
-
-def _same_words(a: str, b: str) -> bool:
-    return [w.lower() for w in _raw_words(a)] == [w.lower() for w in _raw_words(b)]
 
 
 def _inside_sentences(words: list[str], sentence_texts: list[str]) -> bool:
@@ -752,23 +554,19 @@ def _inside_sentences(words: list[str], sentence_texts: list[str]) -> bool:
     if not words or not sentence_texts:
         return False
     needle = " ".join(w.lower() for w in words)
-    return any(needle in " ".join(_raw_words(s.lower())) for s in sentence_texts)
+    return any(needle in " ".join(words_of(s.lower())) for s in sentence_texts)
 
 
 # --- small text helpers ------------------------------------------------------------------
 
 
-def _raw_words(text: str) -> list[str]:
-    return _WORD_RE.findall(text)
-
-
-def _words(text: str) -> list[str]:
+def _lexicon_words(text: str, lex: Lexicon) -> list[str]:
     """Lower-case words with contractions split: "can't" → "can", "not"."""
     out: list[str] = []
-    for raw in _raw_words(text.replace("’", "'")):
+    for raw in words_of(text.replace("’", "'")):
         word = raw.lower()
-        if word in CONTRACTIONS:
-            out.extend(CONTRACTIONS[word])
+        if word in lex.contractions:
+            out.extend(lex.contractions[word])
         elif word.endswith("n't"):
             out.extend((word[:-3], "not"))
         else:
@@ -811,12 +609,10 @@ def _listing(items: list[str]) -> str:
 # At most this many link findings are listed; the rest are summed up as "and N more".
 MAX_LINK_REASONS = 10
 
-# A link to a document (guidance, a policy statement, a form) rather than to another page:
-# a file under a documents folder, or a PDF or Word file.
-DOCUMENT_LINK_PATH = re.compile(r"/media/documents/|/sites/default/files/|\.(?:pdf|docx?)$", re.I)
 
-
-def assess_links(old_links, new_links) -> list[tuple[str, str]]:
+def assess_links(
+    old_links: Iterable[str] | None, new_links: Iterable[str] | None, lexicon: Lexicon | None = None
+) -> list[tuple[Severity, str]]:
     """Findings (severity, reason) for the links a document gained or lost.
 
     A document's outgoing links are part of what is tracked: a new PDF linked
@@ -829,9 +625,9 @@ def assess_links(old_links, new_links) -> list[tuple[str, str]]:
     old_set, new_set = set(old), set(new)
     changes = [("added", url) for url in new if url not in old_set]
     changes += [("removed", url) for url in old if url not in new_set]
-    findings = []
+    findings: list[tuple[Severity, str]] = []
     for verb, url in changes:
-        if _is_document_link(url):
+        if _is_document_link(url, lexicon or default_lexicon()):
             findings.append(("substantive", f"linked document {verb}: {url}"))
         else:
             findings.append(("minor", f"link {verb}: {url}"))
@@ -842,9 +638,9 @@ def assess_links(old_links, new_links) -> list[tuple[str, str]]:
     return findings
 
 
-def _is_document_link(url: str) -> bool:
+def _is_document_link(url: str, lex: Lexicon) -> bool:
     try:
         path = urlsplit(url).path
     except ValueError:
         path = url
-    return bool(DOCUMENT_LINK_PATH.search(path))
+    return bool(lex.document_link_re.search(path))

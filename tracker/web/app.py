@@ -17,7 +17,7 @@ from fastapi.exception_handlers import (
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from storage.db import utcnow
 from storage.models import Setting
 from storage.repository import check_runs_state
+from tracker.redline.style import STYLESHEET_NAME, stylesheet
 from tracker.schemas import iso
 from tracker.settings import Config
 from tracker.web import (
@@ -123,6 +124,12 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
     app.include_router(routes_admin.pages)
     app.include_router(routes_admin.api)
     app.include_router(routes_api.router)
+
+    # The redline's stylesheet is the redline package's own; it sits beside the static files.
+    @app.get(f"/static/{STYLESHEET_NAME}", include_in_schema=False)
+    def redline_stylesheet() -> Response:
+        return Response(stylesheet(), media_type="text/css; charset=utf-8")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from tracker.redline.render import render_html
+from tracker.redline.style import stylesheet
 from tracker.templating import environment_for
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -21,4 +22,5 @@ def standalone_redline(comparison) -> str:
         document=comparison.document,
         # render_html escapes every piece of fetched text itself.
         redline_html=Markup(render_html(comparison.redline)),
+        redline_css=Markup(stylesheet()),  # the package's own file, embedded so the export stands alone
     )

@@ -27,7 +27,7 @@ from storage.repository import (
 from tracker.compare import Comparison, ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
 from tracker.health import STALE_AFTER
-from tracker.redline.render import render_html
+from tracker.redline.render import render_html, side_by_side_html
 from tracker.settings import Config
 from tracker.web.common import (
     bad_request,
@@ -37,12 +37,8 @@ from tracker.web.common import (
     page,
 )
 from tracker.web.queries import event_rows, source_health, version_evidence
+from tracker.web.redline_picks import changed_sections, substantive_only
 from tracker.web.render import standalone_redline
-from tracker.web.side_by_side import (
-    changed_sections,
-    side_by_side_html,
-    substantive_only,
-)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

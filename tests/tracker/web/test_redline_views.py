@@ -6,12 +6,8 @@ import re
 
 from tracker.reading.content import Block, Content
 from tracker.redline.compute import diff_contents
-from tracker.redline.render import render_html
-from tracker.web.side_by_side import (
-    changed_sections,
-    side_by_side_html,
-    substantive_only,
-)
+from tracker.redline.render import render_html, side_by_side_html
+from tracker.web.redline_picks import changed_sections, substantive_only
 
 MOVED = "Exporters must keep records of every transfer for five years."
 
@@ -61,6 +57,20 @@ def test_side_by_side_escapes_and_anchors_like_the_inline_view():
     inline_ids = set(re.findall(r'id="([^"]+)"', render_html(redline)))
     assert set(re.findall(r'id="([^"]+)"', table)) == inline_ids
     assert changed_sections(redline) == [("§ 1.1", "rl-1-1")] and "rl-1-1" in inline_ids
+
+
+def test_a_moved_paragraph_is_labelled_by_its_own_place_on_each_side():
+    # MOVED goes from § 1.1 (old) to § 1.5 (new); each row names the section it stands in.
+    old = content("Intro.", MOVED, "Two.", "Three.", "Four.", "Five.")
+    new = content("Intro.", "Two.", "Three.", "Four.", "Five.", MOVED)
+    redline = diff_contents(old, new)
+    rows = cells(side_by_side_html(redline))
+    moved_from = next(r for r in rows if r[0] == "para moved moved-from")
+    moved_to = next(r for r in rows if r[0] == "para moved moved-to")
+    assert moved_from[1].startswith('<span class="rl-section">§ 1.1</span> <span class="rl-note">moved to § 1.5</span>')
+    assert moved_to[2].startswith('<span class="rl-section">§ 1.5</span> <span class="rl-note">moved from § 1.1</span>')
+    inline = render_html(redline)
+    assert '<span class="rl-section">§ 1.1</span> <span class="rl-note">moved to § 1.5</span>' in inline
 
 
 def test_context_folds_unchanged_rows():
