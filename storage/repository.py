@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
@@ -97,8 +96,8 @@ def latest_validators(session: Session, source_id: int) -> dict[str, dict[str, s
         .where(Document.source_id == source_id, col(Document.removed_at).is_(None))
     )
     validators: dict[str, dict[str, str]] = {}
-    for url, headers_json in rows:
-        headers = {k.lower(): v for k, v in json.loads(headers_json).items()}
+    for url, stored_headers in rows:
+        headers = {k.lower(): v for k, v in stored_headers.items()}
         found = {
             name: headers[header]
             for name, header in (("etag", "etag"), ("last_modified", "last-modified"))

@@ -1,6 +1,5 @@
 """Storage on SQLite and PostgreSQL alike (the database_url fixture runs both)."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -49,7 +48,7 @@ def add_version(session, document, number, headers):
         url=document.url,
         final_url=document.url,
         status=200,
-        headers=json.dumps(headers),
+        headers=headers,
         sha256=sha,
         content_hash=f"h{number}",
         content_sha256=sha,

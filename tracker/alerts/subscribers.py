@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
@@ -42,8 +40,8 @@ def upsert_subscriber(session: Session, wanted: SubscriberConfig, reactivate: bo
     if subscriber is None:
         subscriber = Subscriber(email=email, created_at=utcnow())
         session.add(subscriber)
-    subscriber.sources = json.dumps(sorted(set(wanted.sources)))
-    subscriber.expectations = json.dumps(sorted(set(wanted.expectations)))
+    subscriber.sources = sorted(set(wanted.sources))
+    subscriber.expectations = sorted(set(wanted.expectations))
     subscriber.min_severity = wanted.min_severity
     if subscriber.digest != wanted.digest:
         subscriber.digest = wanted.digest
@@ -70,11 +68,11 @@ def deactivate(session: Session, email: str) -> Subscriber | None:
 
 def follows(subscriber: Subscriber, event: Event, source_name: str) -> bool:
     """Is this event about something the subscriber follows (source or expectation)?"""
-    expectations = set(json.loads(subscriber.expectations))
+    expectations = set(subscriber.expectations)
     if event.kind == "expectation_met":
-        met = set(json.loads(event.expectations))
+        met = set(event.expectations)
         return not expectations or bool(expectations & met)
-    sources = set(json.loads(subscriber.sources))
+    sources = set(subscriber.sources)
     return not sources or source_name in sources
 
 
