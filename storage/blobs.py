@@ -15,13 +15,13 @@ in a chain is a BlobError naming it, never wrong bytes.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import zlib
 
 import zstandard
 from sqlmodel import Session
 
+from storage.db import insert_if_absent
 from storage.models import Blob
 
 LEVEL = 3  # zstd's default: ~10x faster than zlib at level 6 for about the same size
@@ -62,11 +62,8 @@ def put_blob(session: Session, data: bytes, base: str | None = None) -> str:
         delta = _delta(get_blob(session, base), data)
         if delta is not None and len(delta) < len(values["data"]):
             values.update(base_sha256=base, depth=base_blob.depth + 1, data=delta)
-    # The dialect's own INSERT, imported here: PostgreSQL's module alone takes ~60 ms to load.
-    dialect = session.get_bind().dialect.name
-    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
     # Another process may store the same bytes at the same moment: let the first win.
-    session.execute(insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
+    insert_if_absent(session, Blob, ["sha256"], values)
     return digest
 
 

@@ -7,17 +7,19 @@ PostgreSQL (postgresql+psycopg://…) behaves the same.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration (tests/storage checks it is Alembic's head). A database already
@@ -146,6 +148,20 @@ def upgrade(engine: Engine) -> None:
         config.attributes["connection"] = connection
         logging.getLogger("alembic").setLevel(logging.WARNING)
         command.upgrade(config, "head")
+
+
+def insert_if_absent(session: Session, model: type[SQLModel], key: list[str], values: dict[str, Any]) -> bool:
+    """Insert a row unless one with the same `key` columns exists; True when this one was written.
+
+    For rows two processes may write at the same moment: the first wins, and the
+    other carries on rather than fail. SQLite and PostgreSQL both say ON CONFLICT DO NOTHING.
+    """
+    # The dialect's own INSERT, imported here: PostgreSQL's module alone takes ~60 ms to load.
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")
+    insert = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=key)
+    # RETURNING tells: the row count of such an INSERT is -1 on PostgreSQL (SQLAlchemy 2.1, psycopg 3).
+    written = session.execute(insert.returning(*(getattr(model, name) for name in key)))
+    return written.first() is not None
 
 
 @contextmanager

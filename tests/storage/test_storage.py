@@ -11,11 +11,12 @@ from storage.blobs import get_blob, put_blob, sha256_hex
 from storage.db import (
     SCHEMA_REVISION,
     DatabaseError,
+    insert_if_absent,
     open_database,
     session_scope,
     utcnow,
 )
-from storage.models import Blob, Document, Event, Version
+from storage.models import Blob, Document, Event, Setting, Version
 from storage.repository import (
     ensure_source,
     find_document,
@@ -103,6 +104,20 @@ def test_identical_bytes_are_stored_once_and_compressed(engine):
         stored = session.get(Blob, first)
         assert stored.size == len(body) and len(stored.data) < len(body) / 10
         assert get_blob(session, first) == body
+
+
+def test_insert_if_absent_keeps_the_first_row(engine):
+    with session_scope(engine) as session:
+        assert insert_if_absent(session, Setting, ["key"], {"key": "k", "value": "first"})
+        assert not insert_if_absent(session, Setting, ["key"], {"key": "k", "value": "second"})
+    with session_scope(engine) as session:  # a later transaction, as another process would be
+        assert not insert_if_absent(session, Setting, ["key"], {"key": "k", "value": "third"})
+        assert insert_if_absent(session, Setting, ["key"], {"key": "other", "value": "fourth"})
+    with session_scope(engine) as session:
+        assert [(row.key, row.value) for row in session.exec(select(Setting).order_by(Setting.key))] == [
+            ("k", "first"),
+            ("other", "fourth"),
+        ]
 
 
 def test_times_come_back_as_aware_utc(engine):
