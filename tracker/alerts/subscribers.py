@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
 from storage.db import utcnow
 from storage.models import Event, Subscriber
-from tracker.config import SEVERITIES
+from tracker.config import SEVERITIES, InvalidEmail, normalize_email
 from tracker.settings import SubscriberConfig
 from tracker.severity.model import SEVERITY_ORDER
 
@@ -16,13 +15,12 @@ class SubscriberError(ValueError):
     """A subscriber that cannot be accepted, phrased for the person adding it."""
 
 
-def normalize_email(address: str) -> str:
-    """Validated and lower-cased: case-sensitive local parts exist in the RFC, not in practice,
-    and one person must not become two subscribers."""
+def subscriber_email(address: str) -> str:
+    """The address as a subscriber row holds it (tracker.config.normalize_email), or a SubscriberError."""
     try:
-        return validate_email(address.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise SubscriberError(f"invalid email address {address!r}: {exc}") from None
+        return normalize_email(address)
+    except InvalidEmail as exc:
+        raise SubscriberError(str(exc)) from None
 
 
 def upsert_subscriber(session: Session, wanted: SubscriberConfig, reactivate: bool = True) -> Subscriber:
@@ -31,7 +29,7 @@ def upsert_subscriber(session: Session, wanted: SubscriberConfig, reactivate: bo
     Syncing the configuration passes reactivate=False, so that someone who
     unsubscribed through a link stays unsubscribed after a restart.
     """
-    email = normalize_email(wanted.email)
+    email = subscriber_email(wanted.email)
     if wanted.min_severity not in SEVERITIES[1:]:
         raise SubscriberError(f"min_severity must be minor or substantive, got {wanted.min_severity!r}")
     if wanted.digest not in ("off", "daily", "weekly"):
@@ -59,7 +57,7 @@ def sync_subscribers(session: Session, configured: tuple[SubscriberConfig, ...])
 
 
 def deactivate(session: Session, email: str) -> Subscriber | None:
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email == normalize_email(email))).first()
+    subscriber = session.exec(select(Subscriber).where(Subscriber.email == subscriber_email(email))).first()
     if subscriber is not None:
         subscriber.active = False
         subscriber.token_version += 1  # older signed links stop working

@@ -22,7 +22,6 @@ from storage.models import Subscriber
 from tracker.alerts.subscribers import (
     SubscriberError,
     deactivate,
-    normalize_email,
     upsert_subscriber,
 )
 from tracker.alerts.tokens import (
@@ -30,7 +29,7 @@ from tracker.alerts.tokens import (
     subscriber_for_manage_token,
     subscriber_for_token,
 )
-from tracker.config import DIGESTS
+from tracker.config import DIGESTS, normalize_email
 from tracker.settings import Config, SubscriberConfig
 from tracker.web.common import (
     bad_request,
