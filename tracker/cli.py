@@ -23,6 +23,7 @@ from storage.models import Document, Source
 from storage.repository import (
     MAX_ROW_ID,
     find_document,
+    get_source,
     list_documents,
     list_events,
     list_versions,
@@ -309,7 +310,7 @@ def changes(
     with session_scope(engine) as session:
         source_id = None
         if source:
-            row = session.exec(_source_by_name(source)).first()
+            row = get_source(session, source)
             if row is None:
                 fail(f"no source named {source!r} has been checked yet")
             source_id = row.id
@@ -466,12 +467,6 @@ def _document(session, ref: str) -> Document:
     if document is None:
         fail(f"no document {ref!r}; `rulewatch documents` lists ids, keys and URLs")
     return document
-
-
-def _source_by_name(name: str):
-    from sqlmodel import select
-
-    return select(Source).where(Source.name == name)
 
 
 def _parse_time(option: str, text: str) -> datetime:

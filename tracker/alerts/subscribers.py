@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import Event, Subscriber
+from storage.repository import get_subscriber
 from tracker.config import SEVERITIES, InvalidEmail, normalize_email
 from tracker.settings import SubscriberConfig
 from tracker.severity.model import SEVERITY_ORDER
@@ -34,7 +35,7 @@ def upsert_subscriber(session: Session, wanted: SubscriberConfig, reactivate: bo
         raise SubscriberError(f"min_severity must be minor or substantive, got {wanted.min_severity!r}")
     if wanted.digest not in ("off", "daily", "weekly"):
         raise SubscriberError(f"digest must be off, daily or weekly, got {wanted.digest!r}")
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+    subscriber = get_subscriber(session, email)
     if subscriber is None:
         subscriber = Subscriber(email=email, created_at=utcnow())
         session.add(subscriber)
@@ -57,7 +58,7 @@ def sync_subscribers(session: Session, configured: tuple[SubscriberConfig, ...])
 
 
 def deactivate(session: Session, email: str) -> Subscriber | None:
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email == subscriber_email(email))).first()
+    subscriber = get_subscriber(session, subscriber_email(email))
     if subscriber is not None:
         subscriber.active = False
         subscriber.token_version += 1  # older signed links stop working
@@ -79,7 +80,3 @@ def severity_reaches(subscriber: Subscriber, event: Event) -> bool:
     if event.kind != "changed":
         return True
     return SEVERITY_ORDER.get(event.severity or "", 0) >= SEVERITY_ORDER[subscriber.min_severity]
-
-
-def active_subscribers(session: Session) -> list[Subscriber]:
-    return list(session.exec(select(Subscriber).where(Subscriber.active == True).order_by(Subscriber.id)))  # noqa: E712
