@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -69,8 +70,8 @@ def ensure_writable(engine: Engine) -> None:
             )
             probe.rollback()
             if engine.dialect.name == "sqlite":
-                pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-                if pages >= connection.exec_driver_sql("PRAGMA max_page_count").scalar():
+                pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+                if pages >= connection.exec_driver_sql("PRAGMA max_page_count").scalar_one():
                     raise DatabaseError(f"the database {_shown(engine.url)} is full: {FULL_HELP}")
     except DBAPIError as exc:
         raise database_error(exc, engine.url) from None
@@ -109,7 +110,7 @@ def open_database(url: str, migrate: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     # Transactions are begun by _sqlite_begin_immediate, not by the driver.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -119,7 +120,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:
+def _sqlite_begin_immediate(connection: Connection) -> None:
     """Take the write lock when a transaction begins. A transaction that read first and
     then wrote would fail at once with "database is locked" when another process wrote
     in between; begun IMMEDIATE, it waits for the lock instead (the busy timeout)."""
@@ -180,6 +181,6 @@ def _shown(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
