@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import datetime
 from enum import StrEnum
+from typing import NoReturn
 
 import typer
 from sqlalchemy.engine import Engine
@@ -76,7 +77,7 @@ class Format(StrEnum):
     json = "json"
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
