@@ -55,6 +55,7 @@ class StoredJSON(TypeDecorator[Any]):
     surrogates from fetched data travel as \\u escapes both databases accept;
     read back with json.loads. A plain TEXT column rather than the dialects' JSON
     types: rows written before keep their bytes and no migration is needed.
+    Change a value by assigning a new one: changes made in place are not saved.
     """
 
     impl = Text
