@@ -15,13 +15,13 @@ in a chain is a BlobError naming it, never wrong bytes.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 import zlib
 
 import zstandard
 from sqlmodel import Session
 
+from storage.db import insert_if_absent
 from storage.models import Blob
 
 LEVEL = 3  # zstd's default: ~10x faster than zlib at level 6 for about the same size
@@ -47,26 +47,24 @@ def put_blob(session: Session, data: bytes, base: str | None = None) -> str:
     digest = sha256_hex(data)
     if session.get(Blob, digest) is not None:
         return digest  # stored already, whichever way
-    values = {
-        "sha256": digest,
-        "size": len(data),
-        "compression": "zstd",
-        "base_sha256": None,
-        "depth": 0,
-        "data": zstandard.ZstdCompressor(level=LEVEL).compress(data),
-    }
+    stored, base_sha256, depth = zstandard.ZstdCompressor(level=LEVEL).compress(data), None, 0
     base_blob = session.get(Blob, base) if base and base != digest else None
     if base and base != digest and base_blob is None:
         raise BlobError(f"cannot store a delta of {digest}: its base {base} is not stored")
     if base_blob is not None and base_blob.depth < MAX_DEPTH:
-        delta = _delta(get_blob(session, base), data)
-        if delta is not None and len(delta) < len(values["data"]):
-            values.update(base_sha256=base, depth=base_blob.depth + 1, data=delta)
-    # The dialect's own INSERT, imported here: PostgreSQL's module alone takes ~60 ms to load.
-    dialect = session.get_bind().dialect.name
-    insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+        delta = _delta(get_blob(session, base_blob.sha256), data)
+        if delta is not None and len(delta) < len(stored):
+            stored, base_sha256, depth = delta, base_blob.sha256, base_blob.depth + 1
+    values = {
+        "sha256": digest,
+        "size": len(data),
+        "compression": "zstd",
+        "base_sha256": base_sha256,
+        "depth": depth,
+        "data": stored,
+    }
     # Another process may store the same bytes at the same moment: let the first win.
-    session.execute(insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"]))
+    insert_if_absent(session, Blob, ["sha256"], values)
     return digest
 
 
@@ -80,9 +78,9 @@ def get_blob(session: Session, digest: str) -> bytes:
                 f"blob {chain[-1].sha256} has a base {base.sha256} at the wrong depth; the database is damaged"
             )
         chain.append(base)
-    data = None
-    for blob in reversed(chain):
-        data = _decompress(blob, data)
+    data = b""
+    for blob in reversed(chain):  # from the full copy up, each delta against the bytes below it
+        data = _decompress(blob, data if blob.base_sha256 is not None else None)
         if sha256_hex(data) != blob.sha256:
             raise BlobError(
                 f"blob {blob.sha256} does not match its SHA-256 when read back"

@@ -7,17 +7,20 @@ PostgreSQL (postgresql+psycopg://…) behaves the same.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration (tests/storage checks it is Alembic's head). A database already
@@ -67,8 +70,8 @@ def ensure_writable(engine: Engine) -> None:
             )
             probe.rollback()
             if engine.dialect.name == "sqlite":
-                pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-                if pages >= connection.exec_driver_sql("PRAGMA max_page_count").scalar():
+                pages = connection.exec_driver_sql("PRAGMA page_count").scalar_one()
+                if pages >= connection.exec_driver_sql("PRAGMA max_page_count").scalar_one():
                     raise DatabaseError(f"the database {_shown(engine.url)} is full: {FULL_HELP}")
     except DBAPIError as exc:
         raise database_error(exc, engine.url) from None
@@ -107,7 +110,7 @@ def open_database(url: str, migrate: bool = True) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     # Transactions are begun by _sqlite_begin_immediate, not by the driver.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -117,7 +120,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:
+def _sqlite_begin_immediate(connection: Connection) -> None:
     """Take the write lock when a transaction begins. A transaction that read first and
     then wrote would fail at once with "database is locked" when another process wrote
     in between; begun IMMEDIATE, it waits for the lock instead (the busy timeout)."""
@@ -148,6 +151,20 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def insert_if_absent(session: Session, model: type[SQLModel], key: list[str], values: dict[str, Any]) -> bool:
+    """Insert a row unless one with the same `key` columns exists; True when this one was written.
+
+    For rows two processes may write at the same moment: the first wins, and the
+    other carries on rather than fail. SQLite and PostgreSQL both say ON CONFLICT DO NOTHING.
+    """
+    # The dialect's own INSERT, imported here: PostgreSQL's module alone takes ~60 ms to load.
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")
+    insert = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=key)
+    # RETURNING tells: the row count of such an INSERT is -1 on PostgreSQL (SQLAlchemy 2.1, psycopg 3).
+    written = session.execute(insert.returning(*(getattr(model, name) for name in key)))
+    return written.first() is not None
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on error."""
@@ -164,6 +181,6 @@ def _shown(url: str | URL) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -12,6 +14,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 
@@ -28,21 +31,46 @@ def storable_text(text: str) -> str:
     return text
 
 
-class StoredText(TypeDecorator):
+class StoredText(TypeDecorator[str]):
     """TEXT for values that may come from fetched data; written as storable_text()."""
 
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return storable_text(value) if isinstance(value, str) else value
 
 
 class StoredString(StoredText):
     """VARCHAR(n) for values that may come from fetched data (see storage.repository.stored_key)."""
 
-    impl = String
+    impl = String  # type: ignore[assignment]  # a VARCHAR where the parent has TEXT
     cache_ok = True
+
+
+class StoredJSON(TypeDecorator[Any]):
+    """A JSON object or array kept in a TEXT column, as these columns always were.
+
+    Written as json.dumps with sorted keys and ASCII escapes, so NUL and lone
+    surrogates from fetched data travel as \\u escapes both databases accept;
+    read back with json.loads. A plain TEXT column rather than the dialects' JSON
+    types: rows written before keep their bytes and no migration is needed.
+    Change a value by assigning a new one: changes made in place are not saved.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str | bytes):
+            # A container column handed text is almost surely JSON encoded by hand: refuse to encode it twice.
+            raise TypeError(f"a JSON column takes the value itself, not its encoding: {value[:60]!r}")
+        return json.dumps(value, sort_keys=True)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
 
 
 class Source(SQLModel, table=True):
@@ -107,14 +135,16 @@ class Version(SQLModel, table=True):
     url: str = Field(sa_type=StoredText)
     final_url: str = Field(sa_type=StoredText)
     status: int
-    headers: str = Field(sa_column=Column(Text, nullable=False))  # JSON object
+    headers: dict[str, str] = Field(sa_column=Column(StoredJSON, nullable=False))
     sha256: str = Field(foreign_key="blob.sha256", max_length=64)
     content_type: str = Field(default="", sa_type=StoredString(200))
     content_hash: str = Field(max_length=64)  # of the normalized content, what decides "changed"
     content_sha256: str = Field(foreign_key="blob.sha256", max_length=64)  # its JSON, as a blob
     title: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
-    # JSON: source-specific evidence, e.g. {"stage": "published", "attachments": [{"url", "sha256", …}]}
-    evidence: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}", server_default="{}"))
+    # Source-specific evidence, e.g. {"stage": "published", "attachments": [{"url", "sha256", …}]}
+    evidence: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(StoredJSON, nullable=False, default=dict, server_default="{}")
+    )
     reader: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # tracker.reading.body.READER that read it
 
 
@@ -128,8 +158,8 @@ class Event(SQLModel, table=True):
     from_version: int | None = None
     to_version: int | None = None
     severity: str | None = Field(default=None, max_length=20)
-    reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # JSON list
-    expectations: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
+    expectations: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
     summary: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
     baseline: bool = False
     detected_at: datetime = Field(index=True)
@@ -140,8 +170,9 @@ class Subscriber(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True, unique=True, max_length=320)  # normalized
-    sources: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))  # JSON; empty: all
-    expectations: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    # Source and expectation names followed; none of either: everything.
+    sources: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
+    expectations: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
     min_severity: str = Field(default="substantive", max_length=20)
     digest: str = Field(default="off", max_length=10)  # off | daily | weekly
     active: bool = True
@@ -171,7 +202,9 @@ class Delivery(SQLModel, table=True):
 
 
 class Setting(SQLModel, table=True):
-    """Small values the service keeps for itself, such as its generated signing key."""
+    """Small values the service keeps for itself, such as its generated signing key.
+
+    `value` stays plain text: each key has its own format (a raw key, a heartbeat)."""
 
     key: str = Field(primary_key=True, max_length=100)
     value: str = Field(sa_column=Column(Text, nullable=False))
@@ -221,7 +254,7 @@ class CheckRun(SQLModel, table=True):
     __tablename__ = "check_run"
 
     id: int | None = Field(default=None, primary_key=True)
-    sources: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of source names
+    sources: list[str] = Field(sa_column=Column(StoredJSON, nullable=False))  # source names
     node: str = Field(max_length=500)  # the Scrapyd node's base URL
     job: str = Field(default="", max_length=100)  # the Scrapyd job id
     status: str = Field(default="running", index=True, max_length=10)  # running | done | lost
@@ -229,7 +262,9 @@ class CheckRun(SQLModel, table=True):
     events_after: int = 0  # the newest event id at dispatch, to count the events this run made
     dispatched_at: datetime
     finished_at: datetime | None = None  # set by the job itself
-    results: str | None = Field(default=None, sa_column=Column(Text))  # JSON {source: tally}, set by the job
+    results: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(StoredJSON)
+    )  # {source: tally}, set by the job
     error: str | None = Field(default=None, sa_column=Column(StoredText))
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import (
+    AdminAuthFailure,
+    AdminSession,
     CheckRun,
     Delivery,
     Document,
     Event,
+    ExpectationMet,
     Source,
     Subscriber,
     Version,
@@ -68,14 +72,14 @@ def find_document(session: Session, ref: str) -> Document | None:
         if document is not None:
             return document
     for column in (Document.key, Document.url):
-        document = session.exec(select(Document).where(column == ref).order_by(Document.id)).first()
+        document = session.exec(select(Document).where(column == ref).order_by(col(Document.id))).first()
         if document is not None:
             return document
     return None
 
 
 def list_documents(session: Session, source_id: int | None = None) -> list[Document]:
-    query = select(Document).order_by(Document.id)
+    query = select(Document).order_by(col(Document.id))
     if source_id is not None:
         query = query.where(Document.source_id == source_id)
     return list(session.exec(query))
@@ -86,19 +90,19 @@ def get_version(session: Session, document_id: int, number: int) -> Version | No
 
 
 def list_versions(session: Session, document_id: int) -> list[Version]:
-    return list(session.exec(select(Version).where(Version.document_id == document_id).order_by(Version.number)))
+    return list(session.exec(select(Version).where(Version.document_id == document_id).order_by(col(Version.number))))
 
 
 def latest_validators(session: Session, source_id: int) -> dict[str, dict[str, str]]:
     """{url: {"etag": …, "last_modified": …}} from each live document's latest version."""
     rows = session.exec(
         select(Document.url, Version.headers)
-        .join(Version, (Version.document_id == Document.id) & (Version.number == Document.latest_version))
+        .join(Version, (col(Version.document_id) == Document.id) & (col(Version.number) == Document.latest_version))
         .where(Document.source_id == source_id, col(Document.removed_at).is_(None))
     )
     validators: dict[str, dict[str, str]] = {}
-    for url, headers_json in rows:
-        headers = {k.lower(): v for k, v in json.loads(headers_json).items()}
+    for url, stored_headers in rows:
+        headers = {k.lower(): v for k, v in stored_headers.items()}
         found = {
             name: headers[header]
             for name, header in (("etag", "etag"), ("last_modified", "last-modified"))
@@ -113,14 +117,40 @@ def list_events(
     session: Session,
     since: datetime | None = None,
     until: datetime | None = None,
-    kinds: list[str] | None = None,
+    kinds: Sequence[str] | None = None,
     source_id: int | None = None,
     document_id: int | None = None,
-    severities: list[str] | None = None,
+    severities: Sequence[str] | None = None,
+    baseline: bool | None = None,
     limit: int | None = None,
 ) -> list[Event]:
     """Events newest first, detected between `since` and `until` (both included).
-    `severities` filters only `changed` events."""
+    `severities` filters only `changed` events; `baseline` False leaves out a source's first check."""
+    query = _events_query(since, until, kinds, source_id, document_id, severities, baseline)
+    if limit:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def iter_events(
+    session: Session,
+    kinds: Sequence[str] | None = None,
+    severities: Sequence[str] | None = None,
+    baseline: bool | None = None,
+) -> Iterator[Event]:
+    """Events newest first, as list_events, read as the caller goes: for filters decided in Python."""
+    yield from session.exec(_events_query(None, None, kinds, None, None, severities, baseline))
+
+
+def _events_query(
+    since: datetime | None,
+    until: datetime | None,
+    kinds: Sequence[str] | None,
+    source_id: int | None,
+    document_id: int | None,
+    severities: Sequence[str] | None,
+    baseline: bool | None,
+) -> SelectOfScalar[Event]:
     query = select(Event).order_by(col(Event.detected_at).desc(), col(Event.id).desc())
     if since is not None:
         query = query.where(Event.detected_at >= since)
@@ -133,18 +163,18 @@ def list_events(
     if document_id is not None:
         query = query.where(Event.document_id == document_id)
     if severities is not None:
-        query = query.where((Event.kind != "changed") | col(Event.severity).in_(severities))
-    if limit:
-        query = query.limit(limit)
-    return list(session.exec(query))
+        query = query.where((col(Event.kind) != "changed") | col(Event.severity).in_(severities))
+    if baseline is not None:
+        query = query.where(col(Event.baseline) == baseline)
+    return query
 
 
 def count_events(session: Session, source_id: int, after_id: int) -> dict[str, int]:
     """Events of a source with id > after_id, counted by kind (and severity for changes)."""
     rows = session.exec(
         select(Event.kind, Event.severity, func.count())
-        .where(Event.source_id == source_id, Event.id > after_id)
-        .group_by(Event.kind, Event.severity)
+        .where(Event.source_id == source_id, col(Event.id) > after_id)
+        .group_by(col(Event.kind), col(Event.severity))
     )
     counts: dict[str, int] = {}
     for kind, severity, n in rows:
@@ -158,7 +188,45 @@ def max_event_id(session: Session) -> int:
 
 
 def list_subscribers(session: Session) -> list[Subscriber]:
-    return list(session.exec(select(Subscriber).order_by(Subscriber.email)))
+    return list(session.exec(select(Subscriber).order_by(col(Subscriber.email))))
+
+
+def get_subscriber(session: Session, email: str) -> Subscriber | None:
+    """The subscriber with this address, as normalized (tracker.config.normalize_email)."""
+    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+
+
+def active_subscribers(session: Session) -> list[Subscriber]:
+    return list(session.exec(select(Subscriber).where(col(Subscriber.active).is_(True)).order_by(col(Subscriber.id))))
+
+
+def met_expectation_names(session: Session) -> set[str]:
+    return set(session.exec(select(ExpectationMet.name)))
+
+
+def list_expectations_met(session: Session) -> list[ExpectationMet]:
+    return list(session.exec(select(ExpectationMet).order_by(col(ExpectationMet.name))))
+
+
+def forget_admin_sessions(session: Session, expired_by: datetime) -> None:
+    """Delete the admin sessions that expired by then."""
+    session.exec(delete(AdminSession).where(col(AdminSession.expires_at) <= expired_by))
+
+
+def recent_auth_failures(session: Session, client: str, since: datetime, limit: int) -> list[datetime]:
+    """When `client` last gave a wrong admin token after `since`, newest first, at most `limit` times."""
+    query = (
+        select(AdminAuthFailure.at)
+        .where(AdminAuthFailure.client == client, col(AdminAuthFailure.at) > since)
+        .order_by(col(AdminAuthFailure.at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def forget_auth_failures(session: Session, until: datetime) -> None:
+    """Delete the wrong admin tokens recorded at or before `until`, from every client."""
+    session.exec(delete(AdminAuthFailure).where(col(AdminAuthFailure.at) <= until))
 
 
 def failing_deliveries(session: Session, limit: int = 200) -> list[Delivery]:

@@ -157,7 +157,7 @@ def test_two_nodes_and_two_schedulers_share_300_sources_and_survive_losing_one_o
 
         # The killed node's runs were taken over by the other node.
         assert lost and all(run.node == nodes[0].url for run in lost)
-        retried = {name for run in lost for name in json.loads(run.sources)}
+        retried = {name for run in lost for name in run.sources}
         # Once per interval: twice in all (two passes), a third time only for a source
         # whose run died with the node, after it may already have fetched the page.
         for n in range(SOURCES):

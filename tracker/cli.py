@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import datetime
 from enum import StrEnum
+from typing import NoReturn
 
 import typer
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from storage.models import Document, Source
 from storage.repository import (
     MAX_ROW_ID,
     find_document,
+    get_source,
     list_documents,
     list_events,
     list_versions,
@@ -76,7 +78,7 @@ class Format(StrEnum):
     json = "json"
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
@@ -310,7 +312,7 @@ def changes(
     with session_scope(engine) as session:
         source_id = None
         if source:
-            row = session.exec(_source_by_name(source)).first()
+            row = get_source(session, source)
             if row is None:
                 fail(f"no source named {source!r} has been checked yet")
             source_id = row.id
@@ -467,12 +469,6 @@ def _document(session, ref: str) -> Document:
     if document is None:
         fail(f"no document {ref!r}; `rulewatch documents` lists ids, keys and URLs")
     return document
-
-
-def _source_by_name(name: str):
-    from sqlmodel import select
-
-    return select(Source).where(Source.name == name)
 
 
 def _parse_time(option: str, text: str) -> datetime:

@@ -60,6 +60,20 @@ def parse_duration(value: Any) -> int:
     return int(seconds)
 
 
+class InvalidEmail(ValueError):
+    """Not an e-mail address; the message says why."""
+
+
+def normalize_email(address: str) -> str:
+    """The one check of an e-mail address (config, CLI, web forms): validated, then lower-cased,
+    since case-sensitive local parts exist in the RFC, not in practice, and one person must not
+    become two subscribers."""
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"invalid email address {address!r}: {exc}") from None
+
+
 def resolve_config_path(explicit: str | os.PathLike | None) -> Path:
     if explicit:
         return Path(explicit)
@@ -287,9 +301,9 @@ def _parse_subscriber(
     reader.only_keys(table, where, {"email", "sources", "expectations", "min_severity", "digest"})
     email = reader.string(table, where, "email", None)
     try:
-        validate_email(email.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise reader.error(f"{where}.email", f"invalid email address {email!r}: {exc}") from None
+        normalize_email(email)  # kept as written; the subscriber row holds the normalized form
+    except InvalidEmail as exc:
+        raise reader.error(f"{where}.email", str(exc)) from None
     subscriber = SubscriberConfig(
         email=email,
         sources=reader.strings(table, where, "sources") if "sources" in table else (),
@@ -306,12 +320,10 @@ def _parse_admin(reader: _Reader, table: Any, where: str) -> AdminConfig:
     if not isinstance(table, dict):
         raise reader.error(where, "expected a table ([[admins]])")
     reader.only_keys(table, where, {"email"})
-    email = reader.string(table, where, "email", None)
     try:
-        validate_email(email.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise reader.error(f"{where}.email", f"invalid email address {email!r}: {exc}") from None
-    return AdminConfig(email.strip().lower())
+        return AdminConfig(normalize_email(reader.string(table, where, "email", None)))
+    except InvalidEmail as exc:
+        raise reader.error(f"{where}.email", str(exc)) from None
 
 
 def _known_names(reader: _Reader, names, known: set[str], where: str, what: str) -> None:

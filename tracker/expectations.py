@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from storage.models import Document, ExpectationMet
+from storage.repository import list_expectations_met, met_expectation_names
 from tracker.reading.content import Content
 from tracker.schemas import document_json, iso
 from tracker.settings import Config, ExpectationConfig
@@ -53,12 +54,12 @@ def newly_met(
     candidates = [e for e in expectations if matches(e, source_name, content)]
     if not candidates:
         return []
-    already = set(session.exec(select(ExpectationMet.name)))
+    already = met_expectation_names(session)
     return [e for e in candidates if e.name not in already]
 
 
 def met_status(session: Session) -> dict[str, ExpectationMet]:
-    return {row.name: row for row in session.exec(select(ExpectationMet))}
+    return {row.name: row for row in list_expectations_met(session)}
 
 
 def expectation_rows(session: Session, config: Config) -> list[dict]:

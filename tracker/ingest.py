@@ -187,7 +187,7 @@ class Ingestor:
         mark_seen(document)
         if previous is not None and previous.content_hash == digest:
             return None
-        if previous is not None and self.kind.older_copy(json.loads(previous.evidence or "{}"), snapshot.extra):
+        if previous is not None and self.kind.older_copy(previous.evidence, snapshot.extra):
             return None
 
         evidence = _evidence(session, snapshot)
@@ -198,7 +198,7 @@ class Ingestor:
             url=snapshot.url,
             final_url=snapshot.final_url,
             status=snapshot.status,
-            headers=json.dumps(snapshot.headers, sort_keys=True),
+            headers=dict(snapshot.headers),
             sha256=raw_sha,
             content_type=snapshot.content_type[:200],
             content_hash=digest,
@@ -208,7 +208,7 @@ class Ingestor:
                 base=previous.content_sha256 if previous else None,
             ),
             title=content.title,
-            evidence=json.dumps(evidence, sort_keys=True),
+            evidence=evidence,
             reader=READER,
         )
         session.add(version)
@@ -236,7 +236,7 @@ class Ingestor:
                 from_version=previous.number,
                 to_version=version.number,
                 severity=assessment.severity,
-                reasons=json.dumps(list(assessment.reasons)),
+                reasons=list(assessment.reasons),
                 summary=assessment.reasons[0] if assessment.reasons else assessment.severity,
                 detected_at=utcnow(),
             )
@@ -244,7 +244,7 @@ class Ingestor:
         session.flush()
         enqueue(session, event, self.source.name)
         if (previous is None and not self.baseline) or (
-            previous is not None and self.kind.published_now(json.loads(previous.evidence or "{}"), snapshot.extra)
+            previous is not None and self.kind.published_now(previous.evidence, snapshot.extra)
         ):
             self._meet_expectations(session, event, content)
         return event
@@ -282,7 +282,7 @@ class Ingestor:
         met = newly_met(session, self.expectations, self.source.name, content)
         if not met:
             return
-        event.expectations = json.dumps([e.name for e in met])
+        event.expectations = [e.name for e in met]
         for expectation in met:
             met_event = Event(
                 kind="expectation_met",
@@ -290,7 +290,7 @@ class Ingestor:
                 document_id=event.document_id,
                 from_version=event.from_version,
                 to_version=event.to_version,
-                expectations=json.dumps([expectation.name]),
+                expectations=[expectation.name],
                 summary=f"Published: {expectation.title}",
                 detected_at=event.detected_at,
             )
@@ -465,5 +465,5 @@ def _failure_message(tally: CheckTally) -> str:
 
 def _fetched_bytes(version: Version) -> list[str]:
     """The SHA-256 of everything a version was read from: its body and attached bodies."""
-    attachments = json.loads(version.evidence or "{}").get("attachments", [])
+    attachments = version.evidence.get("attachments", [])
     return [version.sha256] + [attachment.get("sha256", "") for attachment in attachments]

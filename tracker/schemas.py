@@ -8,7 +8,6 @@ strings `iso` writes.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,13 +35,13 @@ def event_json(event: Event, source: Source, document: Document) -> dict:
         "id": event.id,
         "event": event.kind,
         "severity": event.severity if event.kind == "changed" else None,
-        "reasons": json.loads(event.reasons),
+        "reasons": list(event.reasons),
         "source": source.name,
         "document": document_json(document),
         "from_version": event.from_version,
         "to_version": event.to_version,
         "detected_at": iso(event.detected_at),
-        "expectations": json.loads(event.expectations),
+        "expectations": list(event.expectations),
         "baseline": event.baseline,
         "summary": event.summary,
     }
@@ -58,7 +57,7 @@ def version_json(version: Version) -> dict:
         "sha256": version.sha256,
         "content_type": version.content_type,
         "title": version.title,
-        "headers": json.loads(version.headers),
+        "headers": dict(version.headers),
     }
 
 

@@ -14,7 +14,7 @@ from tracker.reading.content import Content
 
 def stored_snapshot(session: Session, version: Version, source: str, key: str) -> Snapshot:
     """The fetch a version was read from, rebuilt from its evidence: to read it again."""
-    evidence = json.loads(version.evidence or "{}")
+    evidence = dict(version.evidence)  # a copy: the attachments are taken out of it
     attachments = [{**kept, "body": get_blob(session, kept["sha256"])} for kept in evidence.pop("attachments", [])]
     return Snapshot(
         source=source,
@@ -22,7 +22,7 @@ def stored_snapshot(session: Session, version: Version, source: str, key: str) -
         url=version.url,
         final_url=version.final_url,
         status=version.status,
-        headers=json.loads(version.headers),
+        headers=dict(version.headers),
         body=get_blob(session, version.sha256),
         fetched_at=version.fetched_at,
         extra={**evidence, "attachments": attachments} if attachments else evidence,

@@ -1,6 +1,5 @@
 """Storage on SQLite and PostgreSQL alike (the database_url fixture runs both)."""
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -12,16 +11,22 @@ from storage.blobs import get_blob, put_blob, sha256_hex
 from storage.db import (
     SCHEMA_REVISION,
     DatabaseError,
+    insert_if_absent,
     open_database,
     session_scope,
     utcnow,
 )
-from storage.models import Blob, Document, Event, Version
+from storage.models import AdminAuthFailure, Blob, Document, Event, Setting, Subscriber, Version
 from storage.repository import (
+    active_subscribers,
     ensure_source,
     find_document,
+    forget_auth_failures,
+    get_subscriber,
+    iter_events,
     latest_validators,
     list_events,
+    recent_auth_failures,
 )
 
 
@@ -49,7 +54,7 @@ def add_version(session, document, number, headers):
         url=document.url,
         final_url=document.url,
         status=200,
-        headers=json.dumps(headers),
+        headers=headers,
         sha256=sha,
         content_hash=f"h{number}",
         content_sha256=sha,
@@ -106,6 +111,20 @@ def test_identical_bytes_are_stored_once_and_compressed(engine):
         assert get_blob(session, first) == body
 
 
+def test_insert_if_absent_keeps_the_first_row(engine):
+    with session_scope(engine) as session:
+        assert insert_if_absent(session, Setting, ["key"], {"key": "k", "value": "first"})
+        assert not insert_if_absent(session, Setting, ["key"], {"key": "k", "value": "second"})
+    with session_scope(engine) as session:  # a later transaction, as another process would be
+        assert not insert_if_absent(session, Setting, ["key"], {"key": "k", "value": "third"})
+        assert insert_if_absent(session, Setting, ["key"], {"key": "other", "value": "fourth"})
+    with session_scope(engine) as session:
+        assert [(row.key, row.value) for row in session.exec(select(Setting).order_by(Setting.key))] == [
+            ("k", "first"),
+            ("other", "fourth"),
+        ]
+
+
 def test_times_come_back_as_aware_utc(engine):
     with session_scope(engine) as session:
         source = ensure_source(session, "s", "page")
@@ -146,6 +165,7 @@ def test_events_newest_first_and_severity_filter_keeps_other_events(engine):
         base = utcnow()
         for minutes, kind, severity in [
             (0, "new", None),
+            (0, "new", "baseline"),
             (1, "changed", "cosmetic"),
             (2, "changed", "minor"),
             (3, "changed", "substantive"),
@@ -154,7 +174,8 @@ def test_events_newest_first_and_severity_filter_keeps_other_events(engine):
             session.add(
                 Event(
                     kind=kind,
-                    severity=severity,
+                    severity=None if severity == "baseline" else severity,
+                    baseline=severity == "baseline",
                     source_id=source.id,
                     document_id=document.id,
                     detected_at=base + timedelta(minutes=minutes),
@@ -162,15 +183,41 @@ def test_events_newest_first_and_severity_filter_keeps_other_events(engine):
             )
     with session_scope(engine) as session:
         events = list_events(session)
-        assert [e.kind for e in events] == ["removed", "changed", "changed", "changed", "new"]
-        kept = list_events(session, severities=["minor", "substantive"])
+        assert [e.kind for e in events] == ["removed", "changed", "changed", "changed", "new", "new"]
+        kept = list_events(session, severities=["minor", "substantive"], baseline=False)
         assert [(e.kind, e.severity) for e in kept] == [
             ("removed", None),
             ("changed", "substantive"),
             ("changed", "minor"),
             ("new", None),
         ]
+        assert [e.id for e in iter_events(session, severities=["minor", "substantive"], baseline=False)] == [
+            e.id for e in kept
+        ]
+        assert [e.baseline for e in list_events(session, kinds=["new"], baseline=True)] == [True]
         assert len(list_events(session, since=base + timedelta(minutes=3))) == 2
+        assert len(list_events(session, kinds=["changed"], limit=2)) == 2
+
+
+def test_subscribers_and_admin_sign_in_failures(engine):
+    now = utcnow()
+    with session_scope(engine) as session:
+        session.add(Subscriber(email="a@example.com", created_at=now))
+        session.add(Subscriber(email="b@example.com", active=False, created_at=now))
+        for minutes in (1, 2, 30):
+            session.add(AdminAuthFailure(client="10.0.0.1", at=now - timedelta(minutes=minutes)))
+        session.add(AdminAuthFailure(client="10.0.0.2", at=now))
+    with session_scope(engine) as session:
+        assert get_subscriber(session, "b@example.com").active is False
+        assert get_subscriber(session, "B@example.com") is None  # addresses are looked up as normalized
+        assert [s.email for s in active_subscribers(session)] == ["a@example.com"]
+        recent = recent_auth_failures(session, "10.0.0.1", since=now - timedelta(minutes=15), limit=5)
+        assert recent == [now - timedelta(minutes=1), now - timedelta(minutes=2)]
+        assert len(recent_auth_failures(session, "10.0.0.1", since=now - timedelta(hours=1), limit=2)) == 2
+        forget_auth_failures(session, until=now - timedelta(minutes=2))
+    with session_scope(engine) as session:
+        assert len(recent_auth_failures(session, "10.0.0.1", since=now - timedelta(hours=1), limit=5)) == 1
+        assert len(recent_auth_failures(session, "10.0.0.2", since=now - timedelta(hours=1), limit=5)) == 1
 
 
 def test_an_unusable_database_is_a_clear_error(tmp_path):

@@ -146,7 +146,7 @@ def add_expectation_met(history: History, url: str) -> int:
             source_id=document.source_id,
             document_id=document.id,
             to_version=1,
-            expectations='["gp10"]',
+            expectations=["gp10"],
             summary="expectation met: gp10",
             detected_at=utcnow(),
         )

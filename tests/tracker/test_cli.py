@@ -94,7 +94,7 @@ def _hostile_history(database_url, tmp_path):
         for version in session.exec(select(Version).where(Version.document_id == doc_id)):
             version.final_url = HOSTILE_URL
         event = session.get(Event, history.events["negation"])
-        event.reasons = json.dumps([HOSTILE_REASON])
+        event.reasons = [HOSTILE_REASON]
         event.summary = HOSTILE_REASON
         session.add(
             ExpectationMet(name="gp10", met_at=event.detected_at, document_id=doc_id, version=3, event_id=event.id)

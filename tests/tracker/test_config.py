@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tracker.config import load_config, parse_duration
+from tracker.config import InvalidEmail, load_config, normalize_email, parse_duration
 from tracker.hosts import parse_host
 from tracker.settings import ConfigError
 
@@ -93,6 +93,7 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
             "invalid CSS selector",
         ),
         ('[[subscribers]]\nemail = "legal@"\n', "subscribers[0].email", "invalid email address"),
+        ('[[admins]]\nemail = "ops@example..com"\n', "admins[0].email", "invalid email address"),
         ("[fetch]\ntimeout = -1\n", "fetch.timeout", "expected a number"),
         ('[web]\nport = "80"\n', "web.port", "expected a number"),
         ("this is = = not toml", "", "not valid TOML"),
@@ -106,6 +107,15 @@ def test_a_wrong_key_or_value_is_one_line_naming_file_and_key(tmp_path, body, ke
     assert "\n" not in message
     assert message.startswith(str(path))
     assert key in message and words in message
+
+
+def test_addresses_have_one_normal_form(tmp_path):
+    """Admins from the config, and subscribers however added, are held in the same form."""
+    config = load_config(write(tmp_path, '[[admins]]\nemail = " Ops@Example.COM "\n'))
+    assert [admin.email for admin in config.admins] == ["ops@example.com"]
+    assert normalize_email("Ops@EXAMPLE.com\n") == "ops@example.com"
+    with pytest.raises(InvalidEmail, match="invalid email address 'ops@'"):
+        normalize_email("ops@")
 
 
 def test_missing_file_says_how_to_point_at_one(tmp_path):

@@ -2,7 +2,6 @@
 
 import email
 import email.policy
-import json
 
 import pytest
 from sqlmodel import select
@@ -35,10 +34,10 @@ def step_output(output: str, number: int) -> str:
 def test_each_expectation_fires_exactly_once(played):
     _, output, events, documents, _ = played
     met = [e for e in events if e.kind == "expectation_met"]
-    names = sorted(name for e in met for name in json.loads(e.expectations))
+    names = sorted(name for e in met for name in e.expectations)
     assert names == ["ai-training-policy-statement", "counter-diversion-guidance", "gp10-guidance", "replacement-rule"]
     assert not any(e.baseline for e in met)
-    by_name = {json.loads(e.expectations)[0]: documents[e.document_id] for e in met}
+    by_name = {e.expectations[0]: documents[e.document_id] for e in met}
     assert by_name["gp10-guidance"].url.endswith("/media/documents/general-prohibition-10-guidance-may-13-2025.pdf")
     assert by_name["replacement-rule"].key == "2026-24110"
     assert output.count("expectation met:") == 4
@@ -68,25 +67,25 @@ def test_the_silent_edit_is_substantive_with_a_reason(played):
     _, _, events, documents, _ = played
     release = [e for e in events if e.kind == "changed" and "/press-release/" in documents[e.document_id].url]
     assert [e.severity for e in release] == ["substantive", "substantive"]  # guidance linked, then the edit
-    edit_reasons = " ".join(json.loads(release[-1].reasons))
+    edit_reasons = " ".join(release[-1].reasons)
     assert "Huawei Ascend" in edit_reasons
 
 
 def test_public_inspection_then_publication_then_correction(played):
     _, _, events, documents, versions = played
     rule = next(d for d in documents.values() if d.key == "2026-24110")
-    stages = [json.loads(v.evidence).get("stage") for v in versions if v.document_id == rule.id]
+    stages = [v.evidence.get("stage") for v in versions if v.document_id == rule.id]
     assert stages == ["public_inspection", "published", "published"]
     changes = [e for e in events if e.document_id == rule.id and e.kind == "changed"]
     assert all(e.severity == "substantive" for e in changes)
-    assert any("Corrections: C1-2026-24110" in r for r in json.loads(changes[-1].reasons))
+    assert any("Corrections: C1-2026-24110" in r for r in changes[-1].reasons)
     assert any(d.key == "C1-2026-24110" for d in documents.values())
 
 
 def test_the_ear_amendment_is_anchored_to_its_paragraph(played):
     _, _, events, documents, _ = played
     [amended] = [e for e in events if e.kind == "changed" and documents[e.document_id].key == "15 CFR 744"]
-    assert any("15 CFR 744.23(a)(2)(ii)" in r for r in json.loads(amended.reasons))
+    assert any("15 CFR 744.23(a)(2)(ii)" in r for r in amended.reasons)
 
 
 def test_emails_were_written_once_each(played):

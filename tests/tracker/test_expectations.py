@@ -118,10 +118,10 @@ def test_met_once_after_the_baseline_and_alerted_at_once(desk):
     gp10 = "https://www.bis.gov/media/documents/general-prohibition-10-guidance-may-13-2025.pdf"
     check((gp10, page("Guidance", "General Prohibition 10 and Huawei Ascend 910B")))
     met = [e for e in events(engine) if e.kind == "expectation_met"]
-    assert len(met) == 1 and json.loads(met[0].expectations) == ["gp10-guidance"]
+    assert len(met) == 1 and met[0].expectations == ["gp10-guidance"]
     assert met[0].to_version == 1
     new = [e for e in events(engine) if e.kind == "new"][-1]
-    assert json.loads(new.expectations) == ["gp10-guidance"]
+    assert new.expectations == ["gp10-guidance"]
 
     check(("https://www.bis.gov/other.pdf", page("Other", "Also about Ascend")))
     assert len([e for e in events(engine) if e.kind == "expectation_met"]) == 1  # fires once

@@ -6,7 +6,6 @@ HTML excerpt comes from the diff renderer, which escapes every piece of it.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,7 +69,7 @@ def diff_url(base_url: str, event: Event) -> str:
 def summarize_event(session: Session, config: Config, event: Event) -> EventSummary:
     document = session.get(Document, event.document_id)
     source = session.get(Source, event.source_id)
-    met = json.loads(event.expectations)
+    met = event.expectations
     titles = {e.name: e.title for e in config.expectations}
     expectation_titles = [titles.get(name, name) for name in met]
     text, html = "", ""
@@ -86,7 +85,7 @@ def summarize_event(session: Session, config: Config, event: Event) -> EventSumm
         source=source.name,
         document=document,
         headline=headline(event, document, expectation_titles),
-        reasons=json.loads(event.reasons) or ([event.summary] if event.summary else []),
+        reasons=list(event.reasons) or ([event.summary] if event.summary else []),
         expectations=expectation_titles,
         excerpt_text=text,
         excerpt_html=html,

@@ -14,10 +14,10 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from storage.models import Document, Event, Source, Subscriber
-from storage.repository import get_source
+from storage.models import Document, Event, Subscriber
+from storage.repository import get_source, iter_events, list_events, list_sources
 from tracker.alerts.event_summary import EventSummary, one_line, summarize_event
 from tracker.alerts.subscribers import follows, severity_reaches
 from tracker.alerts.tokens import FEED, make_token, signing_key
@@ -50,28 +50,20 @@ def build_feed(
     if fmt not in ("atom", "rss"):
         raise ValueError(f"unknown feed format {fmt!r}; use atom or rss")
     base = config.web.base_url.rstrip("/")
-    query = (
-        select(Event)
-        .where(col(Event.kind).in_(FEED_KINDS))
-        .where((Event.kind != "changed") | col(Event.severity).in_(FEED_SEVERITIES))
-        # A source's first check is not news: it would flood readers.
-        .where(Event.baseline == False)  # noqa: E712
-        .order_by(col(Event.detected_at).desc(), col(Event.id).desc())
-    )
 
     # Each scope: the feed's title, its URL path (less the extension), its id and its web page.
     if source is not None:
         row = get_source(session, source)
         if row is None:
             raise LookupError(f"no source named {source!r}")
-        query = query.where(Event.source_id == row.id)
+        events = _feed_events(session, limit, source_id=row.id)
         title, path, key = f"Rulewatch: {row.name}", f"/feeds/sources/{row.name}", f"sources/{row.name}"
         alternate = f"{base}/"
     elif document_id is not None:
         document = session.get(Document, document_id)
         if document is None:
             raise LookupError(f"no document with id {document_id}")
-        query = query.where(Event.document_id == document.id)
+        events = _feed_events(session, limit, document_id=document.id)
         title = f"Rulewatch: {one_line(document.title or document.url, 120)}"
         path, key = f"/feeds/documents/{document.id}", f"documents/{document.id}"
         alternate = f"{base}/documents/{document.id}/diff"
@@ -79,10 +71,11 @@ def build_feed(
         token = make_token(signing_key(session, config.web.secret_key), subscriber, FEED)
         title, path = "Rulewatch: your subscription", f"/feeds/subscribers/{token}"
         key, alternate = f"subscribers/{subscriber.id}", f"{base}/"
+        events = _followed(session, subscriber, limit)
     else:
         title, path, key, alternate = "Rulewatch: all changes", "/feeds/changes", "changes", f"{base}/"
+        events = _feed_events(session, limit)
 
-    events = _pick(session, query, subscriber, limit)
     feed = FeedGenerator()
     feed.id(_tag(base, f"feeds/{key}"))
     feed.title(feed_title(title, fmt))
@@ -98,13 +91,26 @@ def build_feed(
     return feed.rss_str(pretty=True)
 
 
-def _pick(session: Session, query, subscriber: Subscriber | None, limit: int) -> list[Event]:
-    if subscriber is None:
-        return list(session.exec(query.limit(limit)))
+def _feed_events(
+    session: Session, limit: int, source_id: int | None = None, document_id: int | None = None
+) -> list[Event]:
+    # A source's first check (baseline) is not news: it would flood readers.
+    return list_events(
+        session,
+        kinds=FEED_KINDS,
+        severities=FEED_SEVERITIES,
+        baseline=False,
+        source_id=source_id,
+        document_id=document_id,
+        limit=limit,
+    )
+
+
+def _followed(session: Session, subscriber: Subscriber, limit: int) -> list[Event]:
     # What a subscriber follows is decided in Python (JSON lists), so filter as we go.
-    names = {s.id: s.name for s in session.exec(select(Source))}
-    picked = []
-    for event in session.exec(query):
+    names = {s.id: s.name for s in list_sources(session)}
+    picked: list[Event] = []
+    for event in iter_events(session, kinds=FEED_KINDS, severities=FEED_SEVERITIES, baseline=False):
         if follows(subscriber, event, names.get(event.source_id, "")) and severity_reaches(subscriber, event):
             picked.append(event)
             if len(picked) >= limit:

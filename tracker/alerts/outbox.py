@@ -13,7 +13,8 @@ from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import Delivery, Event
-from tracker.alerts.subscribers import active_subscribers, follows, severity_reaches
+from storage.repository import active_subscribers
+from tracker.alerts.subscribers import follows, severity_reaches
 
 IMMEDIATE = "immediate"
 DIGEST = "digest"

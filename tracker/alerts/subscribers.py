@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import Event, Subscriber
-from tracker.config import SEVERITIES
+from storage.repository import get_subscriber
+from tracker.config import SEVERITIES, InvalidEmail, normalize_email
 from tracker.settings import SubscriberConfig
 from tracker.severity.model import SEVERITY_ORDER
 
@@ -18,13 +16,12 @@ class SubscriberError(ValueError):
     """A subscriber that cannot be accepted, phrased for the person adding it."""
 
 
-def normalize_email(address: str) -> str:
-    """Validated and lower-cased: case-sensitive local parts exist in the RFC, not in practice,
-    and one person must not become two subscribers."""
+def subscriber_email(address: str) -> str:
+    """The address as a subscriber row holds it (tracker.config.normalize_email), or a SubscriberError."""
     try:
-        return validate_email(address.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise SubscriberError(f"invalid email address {address!r}: {exc}") from None
+        return normalize_email(address)
+    except InvalidEmail as exc:
+        raise SubscriberError(str(exc)) from None
 
 
 def upsert_subscriber(session: Session, wanted: SubscriberConfig, reactivate: bool = True) -> Subscriber:
@@ -33,17 +30,17 @@ def upsert_subscriber(session: Session, wanted: SubscriberConfig, reactivate: bo
     Syncing the configuration passes reactivate=False, so that someone who
     unsubscribed through a link stays unsubscribed after a restart.
     """
-    email = normalize_email(wanted.email)
+    email = subscriber_email(wanted.email)
     if wanted.min_severity not in SEVERITIES[1:]:
         raise SubscriberError(f"min_severity must be minor or substantive, got {wanted.min_severity!r}")
     if wanted.digest not in ("off", "daily", "weekly"):
         raise SubscriberError(f"digest must be off, daily or weekly, got {wanted.digest!r}")
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+    subscriber = get_subscriber(session, email)
     if subscriber is None:
         subscriber = Subscriber(email=email, created_at=utcnow())
         session.add(subscriber)
-    subscriber.sources = json.dumps(sorted(set(wanted.sources)))
-    subscriber.expectations = json.dumps(sorted(set(wanted.expectations)))
+    subscriber.sources = sorted(set(wanted.sources))
+    subscriber.expectations = sorted(set(wanted.expectations))
     subscriber.min_severity = wanted.min_severity
     if subscriber.digest != wanted.digest:
         subscriber.digest = wanted.digest
@@ -61,7 +58,7 @@ def sync_subscribers(session: Session, configured: tuple[SubscriberConfig, ...])
 
 
 def deactivate(session: Session, email: str) -> Subscriber | None:
-    subscriber = session.exec(select(Subscriber).where(Subscriber.email == normalize_email(email))).first()
+    subscriber = get_subscriber(session, subscriber_email(email))
     if subscriber is not None:
         subscriber.active = False
         subscriber.token_version += 1  # older signed links stop working
@@ -70,11 +67,11 @@ def deactivate(session: Session, email: str) -> Subscriber | None:
 
 def follows(subscriber: Subscriber, event: Event, source_name: str) -> bool:
     """Is this event about something the subscriber follows (source or expectation)?"""
-    expectations = set(json.loads(subscriber.expectations))
+    expectations = set(subscriber.expectations)
     if event.kind == "expectation_met":
-        met = set(json.loads(event.expectations))
+        met = set(event.expectations)
         return not expectations or bool(expectations & met)
-    sources = set(json.loads(subscriber.sources))
+    sources = set(subscriber.sources)
     return not sources or source_name in sources
 
 
@@ -83,7 +80,3 @@ def severity_reaches(subscriber: Subscriber, event: Event) -> bool:
     if event.kind != "changed":
         return True
     return SEVERITY_ORDER.get(event.severity or "", 0) >= SEVERITY_ORDER[subscriber.min_severity]
-
-
-def active_subscribers(session: Session) -> list[Subscriber]:
-    return list(session.exec(select(Subscriber).where(Subscriber.active == True).order_by(Subscriber.id)))  # noqa: E712

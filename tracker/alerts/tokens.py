@@ -16,9 +16,9 @@ from itsdangerous import (
     URLSafeSerializer,
     URLSafeTimedSerializer,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from storage.db import insert_if_absent
 from storage.models import Setting, Subscriber
 
 UNSUBSCRIBE = "unsubscribe"
@@ -33,14 +33,8 @@ def signing_key(session: Session, configured: str = "") -> str:
     stored = session.get(Setting, "signing_key")
     if stored is not None:
         return stored.value
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # Two processes may start at once: the first key written wins for both.
-    session.execute(
-        insert(Setting)
-        .values(key="signing_key", value=secrets.token_urlsafe(32))
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
+    insert_if_absent(session, Setting, ["key"], {"key": "signing_key", "value": secrets.token_urlsafe(32)})
     session.flush()
     session.expire_all()
     return session.get(Setting, "signing_key").value

@@ -68,5 +68,5 @@ def record_results(engine, run_id: int, results: dict[str, dict]) -> None:
         run = session.get(CheckRun, run_id)
         if run is None:
             raise LookupError(f"check run {run_id} is not in the database; was it dispatched by this cluster?")
-        run.results = json.dumps(results)
+        run.results = results
         run.finished_at = utcnow()

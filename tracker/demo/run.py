@@ -7,7 +7,6 @@ its own database, and alerts go to a local SMTP server that files them as .eml.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -165,9 +164,9 @@ def _tell_events(engine, after_id: int, echo) -> None:
             title = (document.title or document.url)[:90]
             echo(f"    [{label}] {source}: {title}")
             if event.kind == "expectation_met":
-                echo(f"        expectation met: {', '.join(json.loads(event.expectations))}")
+                echo(f"        expectation met: {', '.join(event.expectations)}")
             elif event.kind == "changed":
-                for reason in json.loads(event.reasons)[:4]:
+                for reason in event.reasons[:4]:
                     echo(f"        - {reason}")
 
 

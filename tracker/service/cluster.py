@@ -15,7 +15,6 @@ flight: a standby scheduler that takes over carries on from it.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -177,7 +176,7 @@ class Dispatcher:
         """Finish or lose `run` if it ended; False (and its node counted busy) if it is still running."""
         view = self.views.get(run.node)
         if run.finished_at is not None:
-            self._finish(run, json.loads(run.results or "{}"), crash=None)
+            self._finish(run, run.results or {}, crash=None)
         elif view is None:
             self._lose(run, f"its node {run.node} is no longer in [cluster] nodes")
         elif view.jobs is not None and view.jobs.get(run.job) == "finished":
@@ -210,7 +209,7 @@ class Dispatcher:
     def _finish(self, run: CheckRun, results: dict, crash: str | None) -> None:
         """Review each source of a run that ended, then mark the run done."""
         with session_scope(self.engine) as session:
-            for name in json.loads(run.sources):
+            for name in run.sources:
                 if not self._configured(name):
                     continue
                 result = source_result(session, self.config, name, results.get(name), crash, run.events_after)
@@ -223,7 +222,7 @@ class Dispatcher:
             row.error = crash
 
     def _lose(self, run: CheckRun, reason: str) -> None:
-        names = [name for name in json.loads(run.sources) if self._configured(name)]
+        names = [name for name in run.sources if self._configured(name)]
         with session_scope(self.engine) as session:
             row = session.get(CheckRun, run.id)
             row.status, row.error = "lost", reason
@@ -248,7 +247,7 @@ class Dispatcher:
     def due_sources(self) -> list[str]:
         """Sources whose interval (with backoff) has passed and that are not in flight."""
         now = self.clock()
-        in_flight = {name for run in self._runs_in_flight() for name in json.loads(run.sources)}
+        in_flight = {name for run in self._runs_in_flight() for name in run.sources}
         with session_scope(self.engine) as session:  # one query, not one per source: this runs every tick
             rows = {row.name: row for row in session.exec(select(Source))}
         due = []
@@ -295,7 +294,7 @@ class Dispatcher:
         """The run's row, committed before its job is scheduled so that no job is ever untracked."""
         with session_scope(self.engine) as session:
             run = CheckRun(
-                sources=json.dumps(batch),
+                sources=list(batch),
                 node=node,
                 attempt=attempt,
                 events_after=max_event_id(session),

@@ -141,11 +141,11 @@ def change_filters(
 
 def version_evidence(version: Version) -> dict:
     """A version's fetch evidence, ready for a template: headers, source facts, attachments."""
-    evidence = json.loads(version.evidence or "{}")
+    evidence = dict(version.evidence)  # a copy: the attachments are taken out of it
     attachments = evidence.pop("attachments", [])
     return {
         "version": version,
-        "headers": sorted(json.loads(version.headers or "{}").items(), key=lambda item: item[0].lower()),
+        "headers": sorted(version.headers.items(), key=lambda item: item[0].lower()),
         "facts": sorted((key, _plain(value)) for key, value in evidence.items()),
         "attachments": [
             {**attachment, "headers": sorted((attachment.get("headers") or {}).items())} for attachment in attachments

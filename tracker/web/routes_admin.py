@@ -8,8 +8,6 @@ many give 429 (see tracker.web.security).
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -58,8 +56,8 @@ def subscriber_json(subscriber: Subscriber) -> dict:
         "id": subscriber.id,
         "email": subscriber.email,
         "active": subscriber.active,
-        "sources": json.loads(subscriber.sources),
-        "expectations": json.loads(subscriber.expectations),
+        "sources": list(subscriber.sources),
+        "expectations": list(subscriber.expectations),
         "min_severity": subscriber.min_severity,
         "digest": subscriber.digest,
         "created_at": iso(subscriber.created_at),

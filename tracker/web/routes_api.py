@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import Session
 
@@ -95,7 +93,7 @@ def document(document_id: int, session: Session = Depends(get_session)) -> dict:
 def versions(document_id: int, session: Session = Depends(get_session)) -> list[dict]:
     """A document's versions, oldest first, with their fetch evidence."""
     found = _document(session, document_id)
-    return [{**version_json(v), "evidence": json.loads(v.evidence or "{}")} for v in list_versions(session, found.id)]
+    return [{**version_json(v), "evidence": dict(v.evidence)} for v in list_versions(session, found.id)]
 
 
 @router.get("/documents/{document_id:id}/diff", response_model=Redline, response_model_exclude_unset=True)

@@ -15,8 +15,6 @@ token version.
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 
@@ -24,7 +22,6 @@ from storage.models import Subscriber
 from tracker.alerts.subscribers import (
     SubscriberError,
     deactivate,
-    normalize_email,
     upsert_subscriber,
 )
 from tracker.alerts.tokens import (
@@ -32,7 +29,7 @@ from tracker.alerts.tokens import (
     subscriber_for_manage_token,
     subscriber_for_token,
 )
-from tracker.config import DIGESTS
+from tracker.config import DIGESTS, normalize_email
 from tracker.settings import Config, SubscriberConfig
 from tracker.web.common import (
     bad_request,
@@ -99,9 +96,9 @@ def _choices(config: Config, subscriber: Subscriber) -> tuple[list[tuple[str, st
     and any the subscriber still follows that the configuration no longer has."""
     sources = {source.name: source.name for source in config.sources}
     expectations = {e.name: e.title or e.name for e in config.expectations}
-    for name in json.loads(subscriber.sources):
+    for name in subscriber.sources:
         sources.setdefault(name, name)
-    for name in json.loads(subscriber.expectations):
+    for name in subscriber.expectations:
         expectations.setdefault(name, name)
     return sorted(sources.items()), sorted(expectations.items())
 
@@ -126,8 +123,8 @@ def _manage_page(
         csrf=csrf_token(key, _csrf_subject(subscriber)),
         sources=sources,
         expectations=expectations,
-        followed_sources=set(json.loads(subscriber.sources)),
-        followed_expectations=set(json.loads(subscriber.expectations)),
+        followed_sources=set(subscriber.sources),
+        followed_expectations=set(subscriber.expectations),
         min_severities=MIN_SEVERITIES,
         digests=DIGESTS,
         saved=saved,

@@ -33,10 +33,11 @@ from datetime import datetime, timedelta
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import AdminAuthFailure, AdminSession
+from storage.repository import forget_admin_sessions, forget_auth_failures, recent_auth_failures
 
 CSP = (
     "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
@@ -110,7 +111,7 @@ def _session_id_hash(session_id: str) -> str:
 def start_admin_session(session: Session, key: str, admin_token: str, now: datetime | None = None) -> str:
     """A new session, stored; the cookie value that names it."""
     now = now or utcnow()
-    session.exec(delete(AdminSession).where(col(AdminSession.expires_at) <= now))
+    forget_admin_sessions(session, expired_by=now)
     session_id = secrets.token_urlsafe(32)
     session.add(
         AdminSession(
@@ -172,12 +173,7 @@ def check_admin_token(
     """Whether `given` is the admin token. A wrong one is recorded against the client's address;
     an address with too many recent failures gets 429 without its token being looked at."""
     now, client = now or utcnow(), client_address(request)[:100]
-    recent = session.exec(
-        select(AdminAuthFailure.at)
-        .where(AdminAuthFailure.client == client, col(AdminAuthFailure.at) > now - GUESS_WINDOW)
-        .order_by(col(AdminAuthFailure.at).desc())
-        .limit(GUESS_LIMIT)
-    ).all()
+    recent = recent_auth_failures(session, client, since=now - GUESS_WINDOW, limit=GUESS_LIMIT)
     if len(recent) >= GUESS_LIMIT:
         wait = max(1, math.ceil((recent[-1] + GUESS_WINDOW - now).total_seconds()))
         raise HTTPException(
@@ -187,7 +183,7 @@ def check_admin_token(
         )
     if token_matches(given, admin_token):
         return True
-    session.exec(delete(AdminAuthFailure).where(col(AdminAuthFailure.at) <= now - GUESS_WINDOW))
+    forget_auth_failures(session, until=now - GUESS_WINDOW)
     session.add(AdminAuthFailure(client=client, at=now))
     session.commit()  # kept even when the request ends in an error response
     return False

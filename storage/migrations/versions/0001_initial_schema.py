@@ -6,8 +6,8 @@ Create Date: 2026-11-25 12:45:36.521917
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0001"
 down_revision = None
@@ -18,25 +18,25 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "blob",
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("sha256", sqltypes.AutoString(length=64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("compression", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("compression", sqltypes.AutoString(length=10), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("sha256"),
     )
     op.create_table(
         "source",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("baseline_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("last_checked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("last_success_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("last_failure_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("name", sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("kind", sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("baseline_at", sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("last_checked_at", sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("last_success_at", sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("last_failure_at", sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
-        sa.Column("retry_after", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("retry_after", sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("source", schema=None) as batch_op:
@@ -46,14 +46,14 @@ def upgrade() -> None:
         "document",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("key", sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("url", sqltypes.AutoString(length=2000), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("first_seen_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("last_seen_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("first_seen_at", sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", sqltypes.UTCDateTime(), nullable=False),
         sa.Column("latest_version", sa.Integer(), nullable=False),
         sa.Column("missing_checks", sa.Integer(), nullable=False),
-        sa.Column("removed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("removed_at", sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["source_id"],
             ["source.id"],
@@ -68,17 +68,17 @@ def upgrade() -> None:
     op.create_table(
         "event",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("kind", sqltypes.AutoString(length=20), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("document_id", sa.Integer(), nullable=False),
         sa.Column("from_version", sa.Integer(), nullable=True),
         sa.Column("to_version", sa.Integer(), nullable=True),
-        sa.Column("severity", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("severity", sqltypes.AutoString(length=20), nullable=True),
         sa.Column("reasons", sa.Text(), nullable=False),
         sa.Column("expectations", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("baseline", sa.Boolean(), nullable=False),
-        sa.Column("detected_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("detected_at", sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["document_id"],
             ["document.id"],
@@ -100,15 +100,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("document_id", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
-        sa.Column("fetched_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("final_url", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("fetched_at", sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("url", sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("final_url", sqltypes.AutoString(length=2000), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("headers", sa.Text(), nullable=False),
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("content_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("sha256", sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("content_type", sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("content_hash", sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("content_sha256", sqltypes.AutoString(length=64), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["content_sha256"],

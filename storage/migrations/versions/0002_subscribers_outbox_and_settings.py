@@ -6,8 +6,8 @@ Create Date: 2026-11-25 13:13:42.683893
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0002"
 down_revision = "0001"
@@ -18,22 +18,22 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "setting",
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("key", sqltypes.AutoString(length=100), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_table(
         "subscriber",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("email", sqltypes.AutoString(length=320), nullable=False),
         sa.Column("sources", sa.Text(), nullable=False),
         sa.Column("expectations", sa.Text(), nullable=False),
-        sa.Column("min_severity", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("min_severity", sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("digest", sqltypes.AutoString(length=10), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("token_version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("last_digest_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("last_digest_at", sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("subscriber", schema=None) as batch_op:
@@ -44,15 +44,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("subscriber_id", sa.Integer(), nullable=False),
-        sa.Column("cadence", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("cadence", sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("status", sqltypes.AutoString(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("claimed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("next_attempt_at", sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("claimed_at", sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("sent_at", sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("message_id", sqltypes.AutoString(length=300), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["event_id"],
             ["event.id"],

@@ -5,8 +5,8 @@ Revises: 0003
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0004"
 down_revision = "0003"
@@ -17,8 +17,8 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "expectation_met",
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("met_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("name", sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("met_at", sqltypes.UTCDateTime(), nullable=False),
         sa.Column("document_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=True),

@@ -5,8 +5,8 @@ Revises: 0004
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0005"
 down_revision = "0004"
@@ -20,18 +20,18 @@ def upgrade() -> None:
     op.create_table(
         "admin_notice",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("email", sqltypes.AutoString(length=320), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("status", sqltypes.AutoString(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("claimed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("sent_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("next_attempt_at", sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("claimed_at", sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("sent_at", sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("message_id", sqltypes.AutoString(length=300), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["source_id"], ["source.id"]),
         sa.PrimaryKeyConstraint("id"),
     )

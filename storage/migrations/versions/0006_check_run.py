@@ -5,8 +5,8 @@ Revises: 0005
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0006"
 down_revision = "0005"
@@ -19,13 +19,13 @@ def upgrade() -> None:
         "check_run",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("sources", sa.Text(), nullable=False),
-        sa.Column("node", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("job", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("node", sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("job", sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("status", sqltypes.AutoString(length=10), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("events_after", sa.Integer(), nullable=False),
-        sa.Column("dispatched_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("finished_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("dispatched_at", sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("finished_at", sqltypes.UTCDateTime(), nullable=True),
         sa.Column("results", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),

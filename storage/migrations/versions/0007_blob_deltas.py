@@ -5,8 +5,8 @@ Revises: 0006
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0007"
 down_revision = "0006"
@@ -17,7 +17,7 @@ depends_on = None
 def upgrade() -> None:
     # Plain ADD COLUMNs (no foreign key), so SQLite does not rebuild the large blob table.
     # Existing blobs are full zlib copies: no base, depth 0.
-    op.add_column("blob", sa.Column("base_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
+    op.add_column("blob", sa.Column("base_sha256", sqltypes.AutoString(length=64), nullable=True))
     op.add_column("blob", sa.Column("depth", sa.Integer(), nullable=False, server_default="0"))
 
 

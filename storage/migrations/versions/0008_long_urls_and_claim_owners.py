@@ -5,8 +5,8 @@ Revises: 0007
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0008"
 down_revision = "0007"
@@ -26,7 +26,7 @@ def upgrade() -> None:
                 table, column, type_=sa.Text(), existing_type=sa.String(length=2000), existing_nullable=False
             )
     for table in OUTBOXES:
-        op.add_column(table, sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True))
+        op.add_column(table, sa.Column("claimed_by", sqltypes.AutoString(length=300), nullable=True))
 
 
 def downgrade() -> None:
@@ -35,7 +35,7 @@ def downgrade() -> None:
             batch_op.drop_column("claimed_by")
     if op.get_bind().dialect.name != "sqlite":
         longest = max(
-            op.get_bind().execute(sa.text(f"SELECT coalesce(max(length({column})), 0) FROM {table}")).scalar()
+            op.get_bind().execute(sa.text(f"SELECT coalesce(max(length({column})), 0) FROM {table}")).scalar_one()
             for table, column in URL_COLUMNS
         )
         if longest > 2000:

@@ -5,8 +5,8 @@ Revises: 0008
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+from sqlmodel.sql import sqltypes
 
 revision = "0009"
 down_revision = "0008"
@@ -17,10 +17,10 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "admin_session",
-        sa.Column("id_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("token_fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("id_sha256", sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("token_fingerprint", sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id_sha256"),
     )
     with op.batch_alter_table("admin_session", schema=None) as batch_op:
@@ -28,8 +28,8 @@ def upgrade() -> None:
     op.create_table(
         "admin_auth_failure",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("client", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("client", sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("at", sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("admin_auth_failure", schema=None) as batch_op:

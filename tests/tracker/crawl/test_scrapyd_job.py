@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -41,7 +40,7 @@ def test_a_job_checks_its_sources_and_records_the_results_in_its_run(tmp_path, s
         """)
     engine = open_database(load_config(path).database_url)
     with session_scope(engine) as session:
-        run = CheckRun(sources='["a", "b"]', node="http://node:6800", job="rulewatch-1", dispatched_at=utcnow())
+        run = CheckRun(sources=["a", "b"], node="http://node:6800", job="rulewatch-1", dispatched_at=utcnow())
         session.add(run)
         session.flush()
         run_id = run.id
@@ -51,7 +50,7 @@ def test_a_job_checks_its_sources_and_records_the_results_in_its_run(tmp_path, s
     assert done.returncode == 0, done.stderr
     with session_scope(engine) as session:
         run = session.get(CheckRun, run_id)
-        results = json.loads(run.results)
+        results = run.results
         assert run.finished_at is not None and run.status == "running"  # the scheduler settles it
         assert results["a"]["fetched"] == 1 and results["a"]["new_versions"] == 1
         assert results["b"]["fetched"] == 0 and "HTTP 404" in results["b"]["failures"][0]

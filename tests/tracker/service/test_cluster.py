@@ -129,7 +129,7 @@ def test_due_sources_go_out_in_batches_and_their_results_come_back(tmp_path, pos
     assert dispatcher.due_sources() == ["a", "b", "c"]
     assert tick_until(dispatcher, lambda: all(run.status == "done" for run in runs(engine)) and len(runs(engine)) == 2)
 
-    batches = [json.loads(run.sources) for run in runs(engine)]
+    batches = [run.sources for run in runs(engine)]
     assert batches == [["a", "b"], ["c"]]
     assert sorted(r.name for r in reported) == ["a", "b", "c"]
     assert all(r.status == "ok" and r.new_versions == 1 and r.events == {"new": 1} for r in reported)
@@ -183,20 +183,20 @@ def test_runs_on_a_node_gone_too_long_go_to_another_node(tmp_path, postgres_url,
         tmp_path, postgres_url, server, [dead, node.url], names=("a", "b"), node_timeout="30s", batch_size=1
     )
     with session_scope(engine) as session:  # the dead node had taken "a" before it went down
-        session.add(CheckRun(sources='["a"]', node=dead, job="rulewatch-0", dispatched_at=utcnow()))
+        session.add(CheckRun(sources=["a"], node=dead, job="rulewatch-0", dispatched_at=utcnow()))
     clock = Clock()
     dispatcher = Dispatcher(config, engine, clock=clock)
 
     dispatcher.tick()
     first = runs(engine)
     assert first[0].status == "running"  # unreachable, but not for long enough yet
-    assert [(json.loads(r.sources), r.node) for r in first[1:]] == [(["b"], node.url)]  # new work avoids it
+    assert [(r.sources, r.node) for r in first[1:]] == [(["b"], node.url)]  # new work avoids it
 
     clock.offset = timedelta(seconds=31)
     dispatcher.tick()
     lost, taken_over = runs(engine)[0], runs(engine)[-1]
     assert lost.status == "lost" and "unreachable for 30s or more" in lost.error
-    assert (json.loads(taken_over.sources), taken_over.node, taken_over.attempt) == (["a"], node.url, 2)
+    assert (taken_over.sources, taken_over.node, taken_over.attempt) == (["a"], node.url, 2)
     assert tick_until(dispatcher, lambda: all(r.status in ("done", "lost") for r in runs(engine)))
     assert len(server.hits_for("/a")) == 1 and len(server.hits_for("/b")) == 1
 
@@ -204,9 +204,9 @@ def test_runs_on_a_node_gone_too_long_go_to_another_node(tmp_path, postgres_url,
 def test_a_run_its_node_forgot_is_taken_over_and_a_run_lost_too_often_fails(tmp_path, postgres_url, server, node):
     config, engine = cluster_config(tmp_path, postgres_url, server, [node.url], names=("a", "b"))
     with session_scope(engine) as session:  # e.g. the node restarted and lost its queue
-        session.add(CheckRun(sources='["a"]', node=node.url, job="rulewatch-forgotten", dispatched_at=utcnow()))
+        session.add(CheckRun(sources=["a"], node=node.url, job="rulewatch-forgotten", dispatched_at=utcnow()))
         session.add(
-            CheckRun(sources='["b"]', node=node.url, job="rulewatch-forgotten-again", dispatched_at=utcnow(), attempt=3)
+            CheckRun(sources=["b"], node=node.url, job="rulewatch-forgotten-again", dispatched_at=utcnow(), attempt=3)
         )
     reported = []
     dispatcher = Dispatcher(config, engine, report=reported.append)
@@ -214,7 +214,7 @@ def test_a_run_its_node_forgot_is_taken_over_and_a_run_lost_too_often_fails(tmp_
 
     forgotten, given_up, retried = runs(engine)
     assert forgotten.status == "lost" and "no longer knows job rulewatch-forgotten" in forgotten.error
-    assert (json.loads(retried.sources), retried.attempt, retried.status) == (["a"], 2, "done")
+    assert (retried.sources, retried.attempt, retried.status) == (["a"], 2, "done")
     assert given_up.status == "done" and "lost 3 times" in given_up.error
     by_name = {r.name: r for r in reported}
     assert by_name["a"].status == "ok", by_name["a"]
@@ -243,12 +243,12 @@ def test_healthz_shows_the_runs_in_flight_and_those_lost(tmp_path, postgres_url,
     with session_scope(engine) as session:
         session.add(
             CheckRun(
-                sources='["a"]', node="http://10.0.0.5:6800", job="j1", dispatched_at=utcnow() - timedelta(seconds=90)
+                sources=["a"], node="http://10.0.0.5:6800", job="j1", dispatched_at=utcnow() - timedelta(seconds=90)
             )
         )
         session.add(
             CheckRun(
-                sources='["a"]',
+                sources=["a"],
                 node="http://10.0.0.5:6800",
                 job="j0",
                 status="lost",
@@ -257,7 +257,7 @@ def test_healthz_shows_the_runs_in_flight_and_those_lost(tmp_path, postgres_url,
         )
         session.add(
             CheckRun(
-                sources='["a"]',
+                sources=["a"],
                 node="http://10.0.0.5:6800",
                 job="old",
                 status="lost",

@@ -7,7 +7,6 @@ headers, its evidence and its source's last error carry markup too.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 
@@ -34,22 +33,20 @@ def hostile(history, subscriber):
     press = history.documents[PRESS]
     with session_scope(history.engine) as session:
         version = session.exec(select(Version).where(Version.document_id == press, Version.number == 2)).one()
-        version.headers = json.dumps({"Content-Type": "text/html", "X-Note": IMG})
-        version.evidence = json.dumps(
-            {
-                "stage": SCRIPT,
-                "attachments": [
-                    {
-                        "role": SCRIPT,
-                        "url": "javascript:alert(1)",
-                        "status": 200,
-                        "content_type": IMG,
-                        "headers": {"X-Evil": SCRIPT},
-                        "sha256": version.sha256,
-                    }
-                ],
-            }
-        )
+        version.headers = {"Content-Type": "text/html", "X-Note": IMG}
+        version.evidence = {
+            "stage": SCRIPT,
+            "attachments": [
+                {
+                    "role": SCRIPT,
+                    "url": "javascript:alert(1)",
+                    "status": 200,
+                    "content_type": IMG,
+                    "headers": {"X-Evil": SCRIPT},
+                    "sha256": version.sha256,
+                }
+            ],
+        }
         source = session.exec(select(Source).where(Source.name == "bis")).one()
         source.last_error = f"HTTP 500 from the page: {SCRIPT} {IMG}"
     web = replace(history.config.web, admin_token=ADMIN_TOKEN)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -113,22 +112,20 @@ def test_document_page_shows_source_evidence_and_attachments(client, history):
     with session_scope(history.engine) as session:
         digest = put_blob(session, b"full text of the notice")
         version = session.exec(select(Version).where(Version.document_id == document_id, Version.number == 2)).one()
-        version.evidence = json.dumps(
-            {
-                "stage": "published",
-                "format": "federal_register",
-                "attachments": [
-                    {
-                        "role": "full_text",
-                        "url": "https://www.federalregister.gov/notice.txt",
-                        "status": 200,
-                        "content_type": "text/plain",
-                        "headers": {"ETag": '"abc"'},
-                        "sha256": digest,
-                    }
-                ],
-            }
-        )
+        version.evidence = {
+            "stage": "published",
+            "format": "federal_register",
+            "attachments": [
+                {
+                    "role": "full_text",
+                    "url": "https://www.federalregister.gov/notice.txt",
+                    "status": 200,
+                    "content_type": "text/plain",
+                    "headers": {"ETag": '"abc"'},
+                    "sha256": digest,
+                }
+            ],
+        }
     text = client.get(f"/documents/{document_id}").text
     assert "<dt>stage</dt><dd>published</dd>" in text
     assert "full_text: https://www.federalregister.gov/notice.txt" in text
