@@ -38,7 +38,20 @@ JUDGED_FIELDS = {"Stage": "stage", "Priority": "priority", "Major": "major rule"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # one RIN's entry and reviews; the spider's are a few KB
 _MONTH_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def read(snapshot: Snapshot, source: object) -> Content:

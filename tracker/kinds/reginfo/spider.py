@@ -9,7 +9,8 @@ One check, in this order:
 2. The Unified Agenda: the newest edition's XML report (`REGINFO_RIN_DATA_{YYYYMM}.xml`,
    Spring 04 and Fall 10). Editions are tried newest first from today's date (the
    Fall edition comes out months after its name), an edition not yet out (404/410, or
-   not an agenda) gives way to the one before. The report is streamed through once;
+   another document than an agenda) gives way to the one before, never to one older
+   than the newest edition stored; a malformed agenda is a failure. The report is streamed through once;
    the entries of followed RINs (configured, or of a configured agency code) are kept.
 3. One Snapshot per followed RIN that has an entry or a review: key "RIN 0694-AJ90",
    url its page on reginfo.gov, body a small XML document (RULEWATCH_RIN) holding its
@@ -55,7 +56,11 @@ NOT_OUT = {404, 410}
 
 
 class ReportError(ValueError):
-    """A report that is not what reginfo.gov serves; the message says why."""
+    """A report that cannot be read; the message says why."""
+
+
+class NotAReport(ReportError):
+    """An answer that is some other document (an HTML page where an edition is not out)."""
 
 
 def editions(today: date, count: int = EDITIONS_TRIED) -> list[str]:
@@ -68,6 +73,14 @@ def editions(today: date, count: int = EDITIONS_TRIED) -> list[str]:
         found.append(f"{year}{month:02d}")
         year, month = (year, 4) if month == 10 else (year - 1, 10)
     return found
+
+
+def editions_to_try(today: date, stored: set[str]) -> list[str]:
+    """The editions to ask for, newest first, none older than the newest one stored: an
+    edition answering 404 for a while must not bring back the entries of the one before."""
+    candidates = editions(today)
+    newest_stored = max(stored, default="")
+    return [edition for edition in candidates if edition >= newest_stored] or candidates[:1]
 
 
 def safe_parser(**options) -> dict:
@@ -100,7 +113,7 @@ def read_agenda(body: bytes, follows) -> dict[str, etree._Element]:
     try:
         _, root = next(events)
         if root.tag != "REGINFO_RIN_DATA":
-            raise ReportError(f"expected a Unified Agenda report (REGINFO_RIN_DATA), got <{root.tag}>")
+            raise NotAReport(f"expected a Unified Agenda report (REGINFO_RIN_DATA), got <{root.tag}>")
         for event, element in events:
             if event != "end" or element.tag != "RIN_INFO":
                 continue
@@ -150,7 +163,7 @@ class ReginfoSpider(TrackingSpider):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reviews: dict[str, list[etree._Element]] = {}
-        self.editions = editions(now().date())
+        self.editions = editions_to_try(now().date(), self.stored_editions())
 
     def allowed_hosts(self, source) -> list[str]:
         return [host_entry(source.base_url)]
@@ -168,6 +181,9 @@ class ReginfoSpider(TrackingSpider):
 
     def rin_url(self, edition: str, rin: str) -> str:
         return f"{self.source.base_url}{RIN_PAGE_PATH}?{urlencode({'pubId': edition, 'RIN': rin})}"
+
+    def stored_editions(self) -> set[str]:
+        return {edition for url in self.known_urls for edition in parse_qs(urlsplit(url).query).get("pubId", [])}
 
     def known_rins(self) -> set[str]:
         """The RINs of this source's live documents, from their stored urls."""
@@ -251,8 +267,8 @@ class ReginfoSpider(TrackingSpider):
         if isinstance(outcome, Snapshot):
             try:
                 entries = read_agenda(response.body, self.follows)
-            except ReportError as exc:
-                if tried + 1 >= len(self.editions):
+            except ReportError as exc:  # only another document gives way to the edition before
+                if not isinstance(exc, NotAReport) or tried + 1 >= len(self.editions):
                     yield self.failed(outcome, f"{exc} ({response.url})", response.status)
                     return
         if entries is None:  # not out yet, or not an agenda: the edition before

@@ -10,7 +10,15 @@ from tracker.items import Snapshot
 from tracker.kinds import KINDS
 from tracker.kinds.reginfo.config import ReginfoConfig
 from tracker.kinds.reginfo.content import agenda_date, judge
-from tracker.kinds.reginfo.spider import ReportError, editions, read_agenda, read_reviews, rin_document
+from tracker.kinds.reginfo.spider import (
+    NotAReport,
+    ReportError,
+    editions,
+    editions_to_try,
+    read_agenda,
+    read_reviews,
+    rin_document,
+)
 from tracker.reading.content import Content
 from tracker.reading.errors import ContentError
 from tracker.redline.compute import diff_contents
@@ -78,6 +86,21 @@ def test_editions_are_tried_newest_first_from_today():
     assert editions(date(2026, 12, 6)) == ["202610", "202604", "202510"]
     assert editions(date(2027, 3, 31)) == ["202610", "202604", "202510"]
     assert editions(date(2026, 4, 1)) == ["202604", "202510", "202504"]
+
+
+def test_no_edition_older_than_the_newest_stored_is_tried():
+    today = date(2026, 12, 6)
+    assert editions_to_try(today, set()) == ["202610", "202604", "202510"]
+    assert editions_to_try(today, {"202510", "202604"}) == ["202610", "202604"]
+    assert editions_to_try(today, {"202704"}) == ["202610"]  # a clock behind the stored data: the newest only
+
+
+def test_only_another_document_than_an_agenda_lets_the_spider_try_the_edition_before():
+    with pytest.raises(NotAReport):
+        read_agenda(b"<html><body>No such file</body></html>", SOURCE.follows)
+    with pytest.raises(ReportError) as malformed:
+        read_agenda(AGENDA[:4000], SOURCE.follows)
+    assert not isinstance(malformed.value, NotAReport)
 
 
 def test_agenda_dates_read_as_written_with_a_month_when_the_day_is_unknown():
