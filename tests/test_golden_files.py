@@ -104,7 +104,7 @@ def reginfo_snapshot(path: Path) -> Snapshot:
         headers={"Content-Type": "application/xml"},
         body=rin_document(rin, edition, entry, []),
         fetched_at=FETCHED_AT,
-        extra={"format": "reginfo", "edition": edition, "agenda_entry": True, "reviews": []},
+        extra={"format": "reginfo", "edition": edition, "agenda_entry": True, "reviews": [], "reviews_received": []},
     )
 
 

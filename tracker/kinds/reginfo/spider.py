@@ -310,6 +310,8 @@ class ReginfoSpider(TrackingSpider):
                     "format": "reginfo",
                     "edition": edition,
                     "agenda_entry": entry is not None,
+                    # When each review was received: what tells a review new to this RIN.
+                    "reviews_received": sorted({_text(review.find("DATE_RECEIVED")) for review in reviews}),
                     "reviews": [self.report_url(name) for name in REVIEW_REPORTS],
                 },
             )

@@ -85,6 +85,7 @@ def test_each_rin_is_a_document_and_a_stage_change_or_a_concluded_review_is_subs
     assert {k.lower(): v for k, v in json.loads(version.headers).items()}["etag"] == '"agenda-1"'
     evidence = json.loads(version.evidence)
     assert evidence["format"] == "reginfo" and evidence["edition"] == EDITION and evidence["agenda_entry"]
+    assert evidence["reviews_received"] == ["2026-11-20"]
     assert len(server.hits_for(REPORT.format(f"REGINFO_RIN_DATA_{NEWEST}.xml"))) == 1  # not out: 404, passed
 
     # The same answers: the agenda is asked for with its validators; a followed RIN has a
