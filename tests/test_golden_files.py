@@ -87,6 +87,27 @@ def ecfr_snapshot(path: Path) -> Snapshot:
     )
 
 
+def reginfo_snapshot(path: Path) -> Snapshot:
+    """The last RIN of an agenda report as tracker.kinds.reginfo.spider yields it (its entry, no review)."""
+    from tracker.kinds.reginfo.spider import read_agenda, rin_document
+
+    body = path.read_bytes()
+    *_, (rin, entry) = read_agenda(body, lambda rin: True).items()
+    edition = entry.findtext("PUBLICATION/PUBLICATION_ID")
+    report = f"https://www.reginfo.gov/public/do/XMLViewFileAction?f=REGINFO_RIN_DATA_{edition}.xml"
+    return Snapshot(
+        source="reginfo",
+        key=f"RIN {rin}",
+        url=f"https://www.reginfo.gov/public/do/eAgendaViewRule?pubId={edition}&RIN={rin}",
+        final_url=report,
+        status=200,
+        headers={"Content-Type": "application/xml"},
+        body=rin_document(rin, edition, entry, []),
+        fetched_at=FETCHED_AT,
+        extra={"format": "reginfo", "edition": edition, "agenda_entry": True, "reviews": [], "reviews_received": []},
+    )
+
+
 def page_snapshot(path: Path) -> Snapshot | None:
     """A page or PDF as a page or site spider yields it, read by its media type."""
     types = {".pdf": "application/pdf", ".html": "text/html; charset=utf-8"}
@@ -103,6 +124,7 @@ SNAPSHOT_BUILDERS = {
         federal_register_snapshot(p) if p.suffix == ".json" and "document_number" in _record(p) else None
     ),
     "ecfr": lambda p: ecfr_snapshot(p) if p.suffix == ".xml" else None,
+    "reginfo": lambda p: reginfo_snapshot(p) if p.suffix == ".xml" else None,
     "site": page_snapshot,
     "page": page_snapshot,
 }

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from storage.models import Document, Version
+from storage.models import Document, Source, Version
 from storage.repository import get_version
+from tracker.kinds import KINDS
 from tracker.redline.compute import diff_contents
 from tracker.redline.model import Redline
 from tracker.redline.render import redline_ops_json
@@ -54,7 +55,12 @@ def compare_versions(
     old_content = load_content(session, old) if old else None
     new_content = load_content(session, new)
     redline = diff_contents(old_content, new_content)
-    assessment = assess(redline, old_content.links, new_content.links) if old_content else None
+    assessment = None
+    if old_content:
+        assessment = assess(redline, old_content.links, new_content.links)
+        source = session.get(Source, document.source_id)
+        if source is not None and source.kind in KINDS:  # the kind's own reasons, as ingest gave them
+            assessment = KINDS[source.kind].assessed(old_content, new_content, assessment)
     return Comparison(document, old, new, redline, assessment)
 
 

@@ -269,7 +269,10 @@ def _parse_source(reader: _Reader, table: Any, where: str) -> SourceConfig:
                 raise reader.error(f"{where}.{key.name}", f"required for a {kind_name!r} source")
             continue
         values[key.name] = reader.value(table, where, key.name, types[key.name], key.metadata)
-    return kind.config(**values)
+    try:
+        return kind.config(**values)
+    except ValueError as exc:  # a kind's own check of its keys together (its __post_init__)
+        raise reader.error(where, str(exc)) from None
 
 
 def _parse_expectation(reader: _Reader, table: Any, where: str, sources: set[str]) -> ExpectationConfig:
@@ -411,7 +414,8 @@ class _Reader:
 
     def value(self, table: dict, where: str, key: str, kind: Any, metadata: Any) -> Any:
         """A source key's value, read by its type in the kind's config and checked as its
-        `metadata["check"]` says: url, urls, css, regexes, hosts."""
+        `metadata["check"]` says: url, urls, css, regexes, hosts; a `metadata["pattern"]` (with
+        its `shape` for the message) is a regular expression each string must match whole."""
         if kind is bool:
             value: Any = self.boolean(table, where, key, False)
         elif kind is int:
@@ -446,6 +450,11 @@ class _Reader:
                     parse_host(host)
                 except ValueError as exc:
                     raise self.error(f"{where}.{key}", str(exc)) from None
+        if pattern := metadata.get("pattern"):  # each string must match it whole
+            for text in (value,) if isinstance(value, str) else value:
+                if not re.fullmatch(pattern, text):
+                    shape = metadata.get("shape", pattern)
+                    raise self.error(f"{where}.{key}", f"{text!r} is not of the form {shape}")
         return value
 
     def url(self, table: dict, where: str, key: str) -> str:

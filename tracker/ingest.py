@@ -275,7 +275,8 @@ class Ingestor:
                     + (headers if previous.content_type != version.content_type else ""),
                 ),
             )
-        return assess(diff_contents(old_content, content), old_content.links, content.links)
+        generic = assess(diff_contents(old_content, content), old_content.links, content.links)
+        return self.kind.assessed(old_content, content, generic)
 
     def _meet_expectations(self, session: Session, event: Event, content: Content) -> None:
         """A promised document appeared: one `expectation_met` event per expectation, once ever."""

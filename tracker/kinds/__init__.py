@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from tracker.kinds import ecfr, federal_register, page, site
+from tracker.kinds import ecfr, federal_register, page, reginfo, site
 from tracker.kinds.base import Kind
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (page.KIND, site.KIND, federal_register.KIND, ecfr.KIND)}
+KINDS: dict[str, Kind] = {
+    kind.name: kind for kind in (page.KIND, site.KIND, federal_register.KIND, ecfr.KIND, reginfo.KIND)
+}
 
 
 def kind_of(name: str) -> Kind:

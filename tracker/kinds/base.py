@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.reading.errors import ContentError, SelectorNotFound, UnreadableDocument
 from tracker.settings import SourceConfig
+from tracker.severity.model import SEVERITY_ORDER, Assessment
+
+MAX_REASONS = 20  # as tracker.severity lists them
 
 if TYPE_CHECKING:
     from tracker.items import Snapshot
@@ -49,9 +52,24 @@ class Kind:
     # ... -> the snapshot is an older copy of what is stored (a filing after its publication):
     # store nothing.
     older_copy: Callable[[dict, dict], bool] = _never
+    # "module:function" (old Content, new Content) -> [(severity, reason)]: what the kind reads
+    # in a change of its own fields (an OIRA review received, a new stage), said before the
+    # generic reasons of tracker.severity; "" when the generic rules say it all.
+    judge: str = ""
 
     def spider_class(self) -> type:
         return load(self.spider)
+
+    def assessed(self, old: Content, new: Content, generic: Assessment) -> Assessment:
+        """The generic assessment of a change, with the kind's own findings first."""
+        found = load(self.judge)(old, new) if self.judge else []
+        if not found:
+            return generic
+        severity = max([generic.severity, *(s for s, _ in found)], key=SEVERITY_ORDER.__getitem__)
+        reasons = list(dict.fromkeys([reason for _, reason in found] + list(generic.reasons)))
+        if generic.severity == "cosmetic" and generic.reasons == ("no visible text changed",):
+            reasons.remove(generic.reasons[0])
+        return Assessment(severity, tuple(reasons[:MAX_REASONS]))
 
     def read(self, snapshot: Snapshot, source: SourceConfig) -> Content:
         """The snapshot's content; ContentError, naming its URL, when it cannot be read."""
