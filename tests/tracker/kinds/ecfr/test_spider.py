@@ -84,7 +84,7 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     [version] = [v for v in versions if v.document_id == part_744.id]
     assert version.url == part_744.url
     assert version.final_url == server.url(FULL.format(part="744", date="2025-01-16"))
-    assert json.loads(version.evidence) == {
+    assert version.evidence == {
         "format": "ecfr",
         "amendment_date": "2025-01-16",
         "issue_date": "2025-01-17",
@@ -110,7 +110,7 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     assert "negation added in 15 CFR 744.23(a)(2)(ii)" in anchored
     assert any(r.startswith("number changed: 25 percent → 10 percent") for r in anchored)
     _, _, versions, _ = state(engine)
-    assert json.loads(versions[-1].evidence)["amendment_date"] == "2026-01-15"
+    assert versions[-1].evidence["amendment_date"] == "2026-01-15"
 
 
 def test_503_while_the_title_is_reprocessed_is_waited_out(server, ear):

@@ -155,7 +155,7 @@ def test_search_pages_give_one_versioned_document_per_number(server, fr, fr_sour
     )
     assert document.title == "Framework for Artificial Intelligence Diffusion"
     assert version.final_url == server.url("/api/v1/documents/2025-00636.json")
-    evidence = json.loads(version.evidence)
+    evidence = version.evidence
     assert evidence["format"] == "federal_register" and evidence["stage"] == "published"
     [text] = evidence["attachments"]
     assert text["role"] == "full_text" and text["url"] == server.url(fr.full_text_path("2025-00636"))
@@ -198,10 +198,10 @@ def test_public_inspection_then_publication_is_one_document_with_two_versions(se
     assert sorted(found) == ["2026-00789", "2026-24110"]
     document, [filed] = found["2026-24110"]
     assert document.url.startswith(server.url("/public-inspection/2026-24110/"))
-    evidence = json.loads(filed.evidence)
+    evidence = filed.evidence
     assert evidence["stage"] == "public_inspection"
     assert [a["role"] for a in evidence["attachments"]] == ["listing", "full_text"]
-    assert "ETag" not in json.loads(filed.headers)  # the listing's validators are not this record's
+    assert "ETag" not in filed.headers  # the listing's validators are not this record's
     assert "RIN 0694-AJ90" in text_of(engine, filed)
 
     fr.search(["2026-24110", "2026-00789"])
@@ -210,12 +210,12 @@ def test_public_inspection_then_publication_is_one_document_with_two_versions(se
     assert len(server.hits_for("/public-inspection/raw_text/202/624/110.txt")) == 1  # published now: PI skipped
 
     _, versions = documents(engine)["2026-24110"]
-    assert [json.loads(v.evidence)["stage"] for v in versions] == ["public_inspection", "published"]
+    assert [v.evidence["stage"] for v in versions] == ["public_inspection", "published"]
     changed = [e for e in events(engine) if e.kind == "changed"]
     assert len(changed) == 1
     [event] = changed
     assert event.severity == "substantive" and (event.from_version, event.to_version) == (1, 2)
-    reasons = " ".join(json.loads(event.reasons))
+    reasons = " ".join(event.reasons)
     assert "Status" in reasons and "Citation" in reasons
     assert "Citation: 91 FR 82417" in text_of(engine, versions[1])
 
@@ -378,7 +378,7 @@ def test_a_body_html_url_on_the_local_disk_is_refused_never_read(server, fr, fr_
     assert sorted(documents(engine)) == ["2026-00789"]  # the other document is stored as ever
     with session_scope(engine) as session:
         for version in session.exec(select(Version)).all():
-            for attached in json.loads(version.evidence).get("attachments", []):
+            for attached in version.evidence.get("attachments", []):
                 assert attached["url"].startswith(server.base_url)
 
 
@@ -441,7 +441,7 @@ def test_an_older_document_without_html_falls_back_to_its_raw_text(server, fr, f
     result = check(config, engine)
     assert result.status == "ok" and result.failures == [] and result.new_versions == 1
     _, [version] = documents(engine)["2025-00636"]
-    [text] = json.loads(version.evidence)["attachments"]
+    [text] = version.evidence["attachments"]
     assert text["role"] == "full_text" and text["url"] == raw_text_url
     assert "You may not export, reexport or transfer." in text_of(engine, version)
 
@@ -455,7 +455,7 @@ def test_a_filing_whose_text_is_not_available_yet_is_a_version_of_its_metadata(s
     result = check(config, engine)
     assert result.status == "ok" and result.failures == []
     _, [filed] = documents(engine)["2026-24110"]
-    evidence = json.loads(filed.evidence)
+    evidence = filed.evidence
     assert evidence["stage"] == "public_inspection"
     assert [a["role"] for a in evidence["attachments"]] == ["listing"]
     assert "RIN 0694-AJ90" not in text_of(engine, filed) and text_of(engine, filed)  # the record's fields only

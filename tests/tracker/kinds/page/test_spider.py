@@ -4,7 +4,6 @@ Each check runs the real crawl (a child process with Scrapy), then the database
 is inspected: a failure is recorded on the source and never becomes a version.
 """
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,7 +64,7 @@ def test_a_page_becomes_a_version_with_its_evidence(server, page_source):
     source, [version], [event] = state(engine)
     assert source.baseline_at is not None and source.consecutive_failures == 0
     assert version.status == 200 and version.final_url == server.url("/page")
-    assert json.loads(version.headers)["X-Served-By"] == "fixture"
+    assert version.headers["X-Served-By"] == "fixture"
     assert event.kind == "new" and event.baseline
     hit = server.hits_for("/page")[0]
     assert hit.headers["User-Agent"].startswith("Rulewatch/")

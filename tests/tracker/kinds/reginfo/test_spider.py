@@ -4,7 +4,6 @@ Each check runs the real crawl (a child process with Scrapy); the database is in
 afterwards. The agenda is the genuine Fall 2025 report; the review reports are ours.
 """
 
-import json
 from datetime import date
 
 import pytest
@@ -82,8 +81,8 @@ def test_each_rin_is_a_document_and_a_stage_change_or_a_concluded_review_is_subs
     assert documents[2].title.startswith("Export Administration Regulations: Rescission")  # under review only
     [version] = [v for v in versions if v.document_id == faith.id]
     assert version.final_url == server.url(REPORT.format(f"REGINFO_RIN_DATA_{EDITION}.xml"))
-    assert {k.lower(): v for k, v in json.loads(version.headers).items()}["etag"] == '"agenda-1"'
-    evidence = json.loads(version.evidence)
+    assert {k.lower(): v for k, v in version.headers.items()}["etag"] == '"agenda-1"'
+    evidence = version.evidence
     assert evidence["format"] == "reginfo" and evidence["edition"] == EDITION and evidence["agenda_entry"]
     assert evidence["reviews_received"] == ["2026-11-20"]
     assert len(server.hits_for(REPORT.format(f"REGINFO_RIN_DATA_{NEWEST}.xml"))) == 1  # not out: 404, passed
@@ -109,7 +108,7 @@ def test_each_rin_is_a_document_and_a_stage_change_or_a_concluded_review_is_subs
     _, _, _, events = state(engine)
     changed = events[-1]
     assert changed.document_id == faith.id and (changed.from_version, changed.to_version) == (1, 2)
-    assert json.loads(changed.reasons)[:2] == [
+    assert changed.reasons[:2] == [
         "stage: Proposed Rule Stage → Final Rule Stage",
         "OIRA review concluded 2026-12-04: Consistent with Change (Proposed Rule, received 2026-11-20)",
     ]
