@@ -31,7 +31,7 @@ from storage.models import Setting
 from storage.repository import get_source
 from tracker.alerts.sender import Sender
 from tracker.crawl.launch import run_check
-from tracker.health import next_due
+from tracker.health import held_back_until, next_due
 from tracker.printable import PrintableFormatter
 from tracker.service.lock import SchedulerLock
 from tracker.settings import Config
@@ -152,9 +152,7 @@ class Service:
             for source in self.config.sources:
                 with session_scope(self.engine) as session:
                     row = get_source(session, source.name)
-                    first = (
-                        next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) if row else now
-                    )
+                    first = next_due(row, source.interval, self.config.fetch.retry_after_max, now)
                 scheduler.add_job(
                     self._poll,
                     IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
@@ -188,16 +186,15 @@ class Service:
         source = self.config.source(name)
         with session_scope(self.engine) as session:
             row = get_source(session, name)
-            if row is not None and row.consecutive_failures > 1:
-                due = next_due(row.last_checked_at, source.interval, row.consecutive_failures, utcnow())
-                if due > utcnow():
-                    log.info(
-                        "%s: backing off after %d failures; next check at %s",
-                        name,
-                        row.consecutive_failures,
-                        due.isoformat(),
-                    )
-                    return
+            held = held_back_until(row, source.interval, self.config.fetch.retry_after_max, utcnow())
+            if held is not None:
+                log.info(
+                    "%s: backing off after %d failure(s); next check at %s",
+                    name,
+                    row.consecutive_failures,
+                    held.isoformat(),
+                )
+                return
         for result in run_check(self.config, self.engine, [name]):
             log.info("%s", result.line())
         self._drain()

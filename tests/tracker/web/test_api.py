@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from storage.db import session_scope, utcnow
 from storage.models import Document, ExpectationMet, Setting, Source
 from storage.repository import list_events, list_versions
@@ -115,6 +117,12 @@ def test_sources_and_expectations(client, history):
     assert set(sources) == {"bis", "fr"}
     assert sources["fr"]["status"] == "ok" and sources["fr"]["interval"] == 60
     assert sources["bis"]["consecutive_failures"] == 3 and sources["bis"]["last_error"] == "HTTP 404"
+    assert sources["bis"]["status"] == "failing" and sources["bis"]["last_failure_reason"] == "http_status"
+    assert sources["fr"]["last_failure_reason"] is None
+    with session_scope(history.engine) as session:
+        bis = session.exec(select(Source).where(Source.name == "bis")).one()
+        # Three failures in a row: the interval (60 s) doubled twice after the last check.
+        assert sources["bis"]["next_check_at"] >= iso(bis.last_checked_at + timedelta(seconds=240))
     assert set(sources["fr"]) >= {"last_success_at", "last_failure_at", "last_error", "stale"}
 
     assert client.get("/api/expectations").json() == [
