@@ -184,7 +184,7 @@ class Service:
         with session_scope(self.engine) as session:
             row = get_source(session, name)
             held = held_back_until(row, source.interval, self.config.fetch.retry_after_max, utcnow())
-            if held is not None:
+            if row is not None and held is not None:
                 log.info(
                     "%s: backing off after %d failure(s); next check at %s",
                     name,

@@ -52,7 +52,7 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
             status = "not checked yet"
         elif stale:
             status = "stale"
-        elif is_failing(row):
+        elif row is not None and is_failing(row):
             status = "failing"
         elif failures:
             status = "retrying"

@@ -5,7 +5,6 @@ Revises: 0010
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision = "0011"
@@ -17,9 +16,7 @@ depends_on = None
 def upgrade() -> None:
     # Null for errors recorded before reasons were: the next check of the source sets it.
     with op.batch_alter_table("source", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("last_failure_reason", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True)
-        )
+        batch_op.add_column(sa.Column("last_failure_reason", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
