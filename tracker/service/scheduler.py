@@ -186,7 +186,7 @@ class Service:
             held = held_back_until(row, source.interval, self.config.fetch.retry_after_max, utcnow())
             if row is not None and held is not None:
                 log.info(
-                    "%s: backing off after %d failure(s); next check at %s",
+                    "%s: held back (%d failure(s) in a row, or the server's Retry-After); next check at %s",
                     name,
                     row.consecutive_failures,
                     held.isoformat(),
