@@ -35,8 +35,8 @@ from twisted.internet.error import (
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from spiders.policy import RefusedUrl, UrlPolicy, shown_url
-from spiders.politeness import SharedHosts
-from tracker.items import FetchFailed, NotModified, Snapshot
+from spiders.politeness import ForbiddenByRobots, SharedHosts
+from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot
 from tracker.printable import printable
 from tracker.settings import SourceConfig
 
@@ -99,7 +99,7 @@ class TrackingSpider(scrapy.Spider):
         if reason is None:
             return None
         error = f"{field} of {key} not fetched: {shown_url(url)}: {reason}"
-        return FetchFailed(source.name, key, shown_url(url), now(), error=error)
+        return FetchFailed(source.name, key, shown_url(url), now(), error=error, reason=FailureReason.REFUSED_URL)
 
     def tracked_request(
         self,
@@ -148,6 +148,7 @@ class TrackingSpider(scrapy.Spider):
                 asked,
                 now(),
                 error=f"HTTP {response.status} from {response.url}",
+                reason=FailureReason.HTTP_STATUS,
                 status=response.status,
                 gone=response.status in GONE_STATUSES,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
@@ -165,40 +166,45 @@ class TrackingSpider(scrapy.Spider):
 
     def on_error(self, failure) -> Iterator[FetchFailed]:
         request = failure.request
+        reason, error = describe_failure(failure, self.settings)
         yield FetchFailed(
             request.meta.get("rulewatch_source") or self.source.name,
             request.meta.get("rulewatch_key", request.url),
             request.meta.get("redirect_urls", [request.url])[0],
             now(),
-            error=describe_failure(failure, self.settings),
+            error=error,
+            reason=reason,
         )
 
 
-def describe_failure(failure, settings) -> str:
-    """A one-line reason a person can act on."""
+def describe_failure(failure, settings) -> tuple[FailureReason, str]:
+    """Why a request got no response, and a one-line reason a person can act on."""
     url = failure.request.url
     if failure.check(RefusedUrl):
-        return str(failure.value)
+        return FailureReason.REFUSED_URL, str(failure.value)
+    if failure.check(ForbiddenByRobots):
+        return FailureReason.ROBOTS, f"forbidden by robots.txt: {url}"
     if failure.check(IgnoreRequest):
-        message = str(failure.value) or "request ignored"
-        if "robots" in message.lower():
-            return f"forbidden by robots.txt: {url}"
-        return f"{message}: {url}"
+        return FailureReason.NETWORK, f"{str(failure.value) or 'request ignored'}: {url}"
     if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
-        return f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g}s: {url}"
+        return FailureReason.NETWORK, f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g}s: {url}"
     if failure.check(CannotResolveHostError, DNSLookupError):
-        return f"DNS lookup failed for {url}"
+        return FailureReason.NETWORK, f"DNS lookup failed for {url}"
     if failure.check(DownloadConnectionRefusedError, ConnectionRefusedError):
-        return f"connection refused: {url}"
+        return FailureReason.NETWORK, f"connection refused: {url}"
     if failure.check(DownloadCancelledError) or _over_cap(failure):
-        return f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}"
+        return (
+            FailureReason.TOO_LARGE,
+            f"response larger than the {settings.getint('DOWNLOAD_MAXSIZE')} byte cap: {url}",
+        )
     if failure.check(ResponseDataLossError, ResponseFailed, ResponseNeverReceived):
-        return f"response broken off before its end (truncated body): {url}"
+        return FailureReason.NETWORK, f"response broken off before its end (truncated body): {url}"
     message = printable(str(failure.value).strip()) or failure.value.__class__.__name__
-    return f"{failure.value.__class__.__name__}: {message} ({url})"
+    return FailureReason.NETWORK, f"{failure.value.__class__.__name__}: {message} ({url})"
 
 
 def _over_cap(failure) -> bool:
+    """Scrapy says a body ran over DOWNLOAD_MAXSIZE only in its message."""
     text = str(failure.value).lower()
     return "max size" in text or "maxsize" in text
 

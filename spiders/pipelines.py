@@ -14,7 +14,7 @@ import logging
 from scrapy.exceptions import CloseSpider
 
 from spiders.base import now
-from tracker.items import FetchFailed
+from tracker.items import FailureReason, FetchFailed
 from tracker.printable import describe_error
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class ReadingErrors:
                 meta.get("redirect_urls", [response.request.url])[0],
                 now(),
                 error=f"{response.url} could not be read: {describe_error(exception)}",
+                reason=FailureReason.UNREADABLE,
                 status=response.status,
             )
         ]

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
@@ -63,12 +64,23 @@ def shared_hosts(crawler) -> SharedHosts:
     return spider.shared_hosts
 
 
+class ForbiddenByRobots(IgnoreRequest):
+    """A request robots.txt forbids: told apart by its type, not by Scrapy's wording."""
+
+
 class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, its parsers kept for the whole check."""
 
     async def robot_parser(self, request):
         self._parsers = shared_hosts(self.crawler).robots
         return await super().robot_parser(request)
+
+    def process_request_2(self, rp, request) -> None:
+        """Scrapy's decision, its refusal raised as a ForbiddenByRobots."""
+        try:
+            super().process_request_2(rp, request)
+        except IgnoreRequest as exc:
+            raise ForbiddenByRobots(str(exc)) from None
 
 
 class PoliteDownloadHandler(HTTP11DownloadHandler):

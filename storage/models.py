@@ -85,6 +85,8 @@ class Source(SQLModel, table=True):
     last_failure_at: datetime | None = None
     last_status: int | None = None
     last_error: str | None = Field(default=None, sa_column=Column(StoredText))
+    # Why last_error happened, as a tracker.items.FailureReason value: what health decides by.
+    last_failure_reason: str | None = Field(default=None, max_length=40)
     consecutive_failures: int = 0
     retry_after: datetime | None = None  # a host asked us to wait until then
     health_alerted: bool = False  # admins were told it is failing, and not yet that it recovered

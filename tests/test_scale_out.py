@@ -19,11 +19,11 @@ import pytest
 from sqlmodel import select
 
 from storage.db import open_database, session_scope
-from storage.models import CheckRun, Event, Setting, Source
+from storage.models import CheckRun, Event, Source
 from tests.conftest import PROJECT_ROOT
 from tests.support.scrapyd import NodeProcess
 from tests.support.smtp import SmtpSink, free_port
-from tracker.service.scheduler import HEARTBEAT_KEY
+from tracker.heartbeat import last_heartbeat
 
 pytestmark = pytest.mark.postgres
 
@@ -87,8 +87,8 @@ def test_two_nodes_and_two_schedulers_share_300_sources_and_survive_losing_one_o
 
     def heartbeat_holder() -> str | None:
         with session_scope(engine) as session:
-            row = session.get(Setting, HEARTBEAT_KEY)
-            return json.loads(row.value)["holder"] if row else None
+            heartbeat = last_heartbeat(session)
+            return heartbeat.holder if heartbeat else None
 
     def source_rows() -> list[Source]:
         with session_scope(engine) as session:

@@ -1,6 +1,11 @@
-"""Source health: failing, stale, recovered; admins hear once when a source starts
-failing (or its selector stops matching, or a server asked for a wait longer than
-[fetch] retry_after_max, which was held to it) and once when it recovers."""
+"""Source health: failing, stale, recovered, and when a source is next due.
+
+The one meaning of "failing" (is_failing) for the dashboard, the API and the admins'
+mail: admins hear once when a source starts failing (or its selector stops matching,
+or a server asked for a wait longer than [fetch] retry_after_max, which was held to
+it) and once when it recovers. Decided by the stored FailureReason, never by the
+words of the error. The one schedule (next_due, held_back_until) for the scheduler,
+the cluster dispatcher and every display of a next check."""
 
 from __future__ import annotations
 
@@ -10,18 +15,19 @@ from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import AdminNotice, Source
+from tracker.items import FailureReason
 from tracker.settings import Config, SourceConfig
 
 FAILING_AFTER = 3  # consecutive failed checks before admins are told
 STALE_AFTER = 3  # intervals without a success before a source is called stale
-SELECTOR_GONE = "matched nothing"  # in the error of a page whose CSS selector no longer matches
-RETRY_AFTER_HELD = "Retry-After held to"  # in the error of a source whose Retry-After was capped (tracker.ingest)
+# Failures admins hear of at once: waiting for more checks would change nothing.
+FAILING_AT_ONCE = frozenset({FailureReason.SELECTOR_GONE, FailureReason.RETRY_AFTER_HELD})
 
 
 def retry_after_held(asked: datetime, held_to_seconds: int) -> str:
     """How a capped Retry-After reads in a source's error: what was asked, and what was kept."""
     return (
-        f"{RETRY_AFTER_HELD} {span(held_to_seconds)}: the server asked us to wait until {asked:%Y-%m-%d %H:%M:%S} UTC"
+        f"Retry-After held to {span(held_to_seconds)}: the server asked us to wait until {asked:%Y-%m-%d %H:%M:%S} UTC"
     )
 
 
@@ -52,9 +58,16 @@ def is_stale(source: Source, config: SourceConfig, now: datetime | None = None) 
 
 
 def is_failing(source: Source) -> bool:
-    """Failing checks in a row; or at once, a selector gone or a Retry-After held to the cap."""
-    error = source.last_error or ""
-    return source.consecutive_failures >= FAILING_AFTER or SELECTOR_GONE in error or RETRY_AFTER_HELD in error
+    """FAILING_AFTER failed checks in a row; or at once, a selector gone or a Retry-After held to the cap."""
+    return source.consecutive_failures >= FAILING_AFTER or failure_reason(source) in FAILING_AT_ONCE
+
+
+def failure_reason(source: Source) -> FailureReason | None:
+    """Why the source's last error happened; None when it has none, or one recorded before reasons were."""
+    try:
+        return FailureReason(source.last_failure_reason) if source.last_failure_reason else None
+    except ValueError:  # written by a newer Rulewatch
+        return None
 
 
 def report_health(session: Session, config: Config, source: Source) -> list[AdminNotice]:
@@ -98,7 +111,21 @@ def backoff(interval: int, failures: int) -> timedelta:
     return min(base * 2 ** (failures - 1), max(base, MAX_BACKOFF))
 
 
-def next_due(last_checked: datetime | None, interval: int, failures: int, now: datetime) -> datetime:
-    if last_checked is None:
+def next_due(source: Source | None, interval: int, retry_after_max: int, now: datetime) -> datetime:
+    """When a source is next to be checked: now when it never was (or is overdue); else its
+    interval after its last check, backed off after failures, and not before the wait its
+    server asked for (waiting_until)."""
+    if source is None or source.last_checked_at is None:
         return now
-    return max(now, last_checked + backoff(interval, failures))
+    due = source.last_checked_at + backoff(interval, source.consecutive_failures)
+    waiting = waiting_until(source, retry_after_max)
+    return max(now, due, waiting or due)
+
+
+def held_back_until(source: Source | None, interval: int, retry_after_max: int, now: datetime) -> datetime | None:
+    """When a source whose interval has come round must still wait (backoff, Retry-After): until when.
+    None when it may be checked now. A scheduler that polls every interval asks this."""
+    if source is None or source.last_checked_at is None:
+        return None
+    due = next_due(source, interval, retry_after_max, now)
+    return due if due > now and due > source.last_checked_at + timedelta(seconds=interval) else None

@@ -42,7 +42,7 @@ from storage.repository import ensure_source, get_document, get_version, stored_
 from tracker.alerts.outbox import enqueue
 from tracker.expectations import newly_met
 from tracker.health import retry_after_held
-from tracker.items import FetchFailed, ListingRead, NotModified, Snapshot
+from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
 from tracker.kinds import kind_of
 from tracker.printable import describe_error, printable
 from tracker.reading.body import READER
@@ -64,6 +64,7 @@ class CheckTally:
     listings: int = 0  # searches or listings read, even when they listed nothing
     new_versions: int = 0
     failures: list[str] = field(default_factory=list)
+    failure_reason: FailureReason | None = None  # of failures[0], the failure the source's health shows
     last_status: int | None = None
 
     @property
@@ -125,18 +126,22 @@ class Ingestor:
             with budget.running():
                 content = storable_content(self.kind.read(snapshot, self.source))
         except ContentError as exc:
-            return self._refuse(snapshot, str(exc))
+            return self._refuse(snapshot, str(exc), exc.reason)
         except DocumentTooSlow:
-            return self._refuse(snapshot, too_slow)
+            return self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
         except Exception as exc:
-            return self._refuse(snapshot, f"{snapshot.url} could not be read: {describe_error(exc)}")
+            return self._refuse(
+                snapshot, f"{snapshot.url} could not be read: {describe_error(exc)}", FailureReason.UNREADABLE
+            )
         try:
             with session_scope(self.engine) as session:  # rolled back whole on any error
                 event = self._store(session, snapshot, content, budget)
         except DocumentTooSlow:
-            return self._refuse(snapshot, too_slow)
+            return self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
         except Exception as exc:
-            return self._fail(snapshot, f"{snapshot.url} could not be stored: {describe_error(exc)}")
+            return self._fail(
+                snapshot, f"{snapshot.url} could not be stored: {describe_error(exc)}", FailureReason.NOT_STORED
+            )
         self.tally.fetched += 1
         self.tally.last_status = snapshot.status
         if event is None:
@@ -147,7 +152,7 @@ class Ingestor:
             self.progress(f"  {self.source.name}: {snapshot.url} {event.kind}{detail}, version {event.to_version}")
         return event
 
-    def _refuse(self, snapshot: Snapshot, reason: str) -> None:
+    def _refuse(self, snapshot: Snapshot, error: str, reason: FailureReason) -> None:
         """A document that could not be read: a failure, with its raw bytes kept as evidence."""
         try:
             with session_scope(self.engine) as session:
@@ -155,15 +160,21 @@ class Ingestor:
                 previous = get_version(session, document.id, document.latest_version) if document else None
                 # Kept as a delta against the previous version's raw bytes when that is smaller.
                 raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
-            reason += f" (raw bytes kept, sha256 {raw_sha[:12]}…)"
+            error += f" (raw bytes kept, sha256 {raw_sha[:12]}…)"
         except Exception as exc:
-            reason += f" (raw bytes not kept: {describe_error(exc)})"
-        return self._fail(snapshot, reason)
+            error += f" (raw bytes not kept: {describe_error(exc)})"
+        return self._fail(snapshot, error, reason)
 
-    def _fail(self, snapshot: Snapshot, reason: str) -> None:
+    def _fail(self, snapshot: Snapshot, error: str, reason: FailureReason) -> None:
         self.record_failure(
             FetchFailed(
-                snapshot.source, snapshot.key, snapshot.url, snapshot.fetched_at, error=reason, status=snapshot.status
+                snapshot.source,
+                snapshot.key,
+                snapshot.url,
+                snapshot.fetched_at,
+                error=error,
+                reason=reason,
+                status=snapshot.status,
             )
         )
 
@@ -316,8 +327,11 @@ class Ingestor:
             note = retry_after_held(failure.retry_after, self.retry_after_max)
             failure = replace(failure, error=f"{failure.error}; {note}", retry_after=limit)
             self.tally.failures.insert(0, failure.error)
+            self.tally.failure_reason = FailureReason.RETRY_AFTER_HELD
         else:
             self.tally.failures.append(failure.error)
+            if len(self.tally.failures) == 1:
+                self.tally.failure_reason = failure.reason
         self.tally.last_status = failure.status
         self.progress(f"  {self.source.name}: FAILED {failure.error}")
         event = None
@@ -369,8 +383,9 @@ class Ingestor:
         if tally.failures:
             source.last_failure_at = checked
             source.last_error = _failure_message(tally)
+            source.last_failure_reason = tally.failure_reason
         else:
-            source.last_error = None
+            source.last_error = source.last_failure_reason = None
         source.last_status = tally.last_status if tally.failures else 200
         return tally
 

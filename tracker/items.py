@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 
 @dataclass
@@ -40,6 +41,24 @@ class NotModified:
     fetched_at: datetime
 
 
+class FailureReason(StrEnum):
+    """Why a fetch produced no content. Stored on the source (`last_failure_reason`); health
+    decides by it, never by the words of the error, which are for people."""
+
+    NETWORK = "network"  # no answer: DNS, connection refused, timed out, broken off
+    HTTP_STATUS = "http_status"  # an answer other than 2xx or 304
+    ROBOTS = "robots"  # forbidden by robots.txt
+    REFUSED_URL = "refused_url"  # a URL outside the source's allowed hosts: never requested
+    TOO_LARGE = "too_large"  # a body over [fetch] max_bytes
+    ACCESS_PAGE = "access_page"  # an HTML page where an API's data was expected (the FR "Request Access" page)
+    UNREADABLE = "unreadable"  # fetched, but not readable as what it should be (malformed JSON or XML, a bad record)
+    SELECTOR_GONE = "selector_gone"  # the source's CSS selector matched nothing on the page
+    TOO_SLOW = "too_slow"  # reading the document ran past [fetch] document_budget
+    NOT_STORED = "not_stored"  # read, but the database refused it
+    RETRY_AFTER_HELD = "retry_after_held"  # the server asked for a wait longer than [fetch] retry_after_max
+    CRAWL_FAILED = "crawl_failed"  # the crawl process crashed, timed out or was lost: no outcome at all
+
+
 @dataclass
 class FetchFailed:
     """A fetch that produced no content. `gone` is a 404/410: the page may be removed."""
@@ -49,6 +68,7 @@ class FetchFailed:
     url: str
     fetched_at: datetime
     error: str
+    reason: FailureReason
     status: int | None = None
     gone: bool = False
     retry_after: datetime | None = None

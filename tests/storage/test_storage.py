@@ -16,7 +16,7 @@ from storage.db import (
     session_scope,
     utcnow,
 )
-from storage.models import AdminAuthFailure, Blob, Document, Event, Setting, Subscriber, Version
+from storage.models import AdminAuthFailure, Blob, Document, Event, Setting, Source, Subscriber, Version
 from storage.repository import (
     active_subscribers,
     ensure_source,
@@ -86,6 +86,32 @@ def test_a_database_behind_the_newest_migration_is_upgraded_on_open(engine, data
     assert "check_run" not in inspect(engine).get_table_names()
     open_database(database_url).dispose()
     assert "check_run" in inspect(engine).get_table_names()
+
+
+def test_0011_adds_the_failure_reason_to_a_0010_database_keeping_its_sources(engine, database_url):
+    from alembic import command
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010")
+    assert "last_failure_reason" not in {c["name"] for c in inspect(engine).get_columns("source")}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO source (name, kind, last_error, consecutive_failures, health_alerted)"
+                " VALUES ('bis', 'page', 'HTTP 503', 2, false)"
+            )
+        )
+    open_database(database_url).dispose()  # upgrades to the newest
+    [column] = [c for c in inspect(engine).get_columns("source") if c["name"] == "last_failure_reason"]
+    assert column["nullable"]
+    with session_scope(engine) as session:
+        source = session.exec(select(Source)).one()
+        assert (source.name, source.last_error, source.last_failure_reason) == ("bis", "HTTP 503", None)
+        source.last_failure_reason = "http_status"
+    with session_scope(engine) as session:
+        assert session.exec(select(Source)).one().last_failure_reason == "http_status"
 
 
 def _alembic_config():

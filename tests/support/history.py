@@ -18,7 +18,7 @@ from storage.db import open_database, session_scope, utcnow
 from storage.models import Document, Event
 from tests.conftest import FILES
 from tracker.ingest import Ingestor
-from tracker.items import FetchFailed, Snapshot
+from tracker.items import FailureReason, FetchFailed, Snapshot
 from tracker.kinds.page.config import PageConfig
 from tracker.settings import Config, ExpectationConfig, WebConfig
 
@@ -117,7 +117,14 @@ def build_history(database_url: str, tmp_path: Path) -> History:
     )
     (minor,) = checks.run("fr", (NOTICE, NOTICE_V2))
     gone = FetchFailed(
-        source="bis", key=NEWCOMER, url=NEWCOMER, fetched_at=utcnow(), error="HTTP 404", status=404, gone=True
+        source="bis",
+        key=NEWCOMER,
+        url=NEWCOMER,
+        fetched_at=utcnow(),
+        error="HTTP 404",
+        reason=FailureReason.HTTP_STATUS,
+        status=404,
+        gone=True,
     )
     removed = [checks.run("bis", gone)[0] for _ in range(3)][-1]
 

@@ -6,11 +6,14 @@ from sqlmodel import select
 
 from storage.db import open_database, session_scope, utcnow
 from storage.models import AdminNotice, Source
+from storage.repository import ensure_source
 from tests.support.smtp import SmtpSink
 from tracker.alerts.sender import Sender
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
-from tracker.health import is_stale
+from tracker.health import FAILING_AFTER, failure_reason, is_failing, is_stale, report_health
+from tracker.items import FailureReason
+from tracker.web.queries import source_health
 
 
 def test_admins_hear_once_on_failure_and_once_on_recovery(server, write_config):
@@ -69,6 +72,8 @@ def test_a_selector_that_stops_matching_alerts_at_once(server, write_config):
     with session_scope(engine) as session:
         [notice] = session.exec(select(AdminNotice)).all()
         assert notice.subject == "[Rulewatch] Source failing: guidance" and "#content" in notice.body
+        source = session.exec(select(Source)).one()
+        assert source.last_failure_reason == FailureReason.SELECTOR_GONE and source.consecutive_failures == 1
 
 
 def test_stale_after_three_intervals_without_success(write_config):
@@ -104,3 +109,43 @@ def test_admins_hear_at_once_when_a_retry_after_is_held_to_the_cap(server, write
         [notice] = session.exec(select(AdminNotice)).all()
         assert notice.subject == "[Rulewatch] Source failing: guidance"
         assert "Retry-After held to 24h" in notice.body and "9999-12-31" in notice.body
+        assert session.exec(select(Source)).one().last_failure_reason == FailureReason.RETRY_AFTER_HELD
+
+
+def failed(failures: int, reason: str | None, error: str = "HTTP 500") -> Source:
+    return Source(name="s", kind="page", consecutive_failures=failures, last_error=error, last_failure_reason=reason)
+
+
+def test_failing_after_three_failures_in_a_row_whatever_their_reason():
+    assert not is_failing(failed(2, "http_status"))
+    assert is_failing(failed(FAILING_AFTER, "http_status")) and is_failing(failed(FAILING_AFTER, None))
+
+
+def test_failing_at_once_is_decided_by_the_reason_not_the_words():
+    assert is_failing(failed(1, "selector_gone", "CSS selector '#content' matched nothing on the page"))
+    assert is_failing(failed(1, "retry_after_held", "HTTP 503; Retry-After held to 24h: …"))
+    # The old substring tests' words, from other reasons, do not count.
+    assert not is_failing(failed(1, "http_status", "HTTP 500: the search matched nothing"))
+    assert not is_failing(failed(1, "network", "proxy says: Retry-After held to 1h"))
+    # An error recorded before reasons were (the 0011 migration leaves it null) waits for its checks.
+    assert not is_failing(failed(1, None, "CSS selector '#content' matched nothing on the page"))
+    assert failure_reason(failed(1, "a_reason_from_a_newer_release")) is None
+
+
+def test_the_dashboard_says_failing_exactly_when_admins_are_told(write_config):
+    config = load_config(
+        write_config('[[sources]]\nname = "s"\nkind = "page"\nurl = "http://127.0.0.1:9/"\ninterval = "1h"\n')
+    )
+    engine = open_database(config.database_url)
+    now = utcnow()
+    for failures, reason in [(1, "http_status"), (2, "network"), (3, "http_status"), (1, "selector_gone"), (0, None)]:
+        with session_scope(engine) as session:
+            source = ensure_source(session, "s", "page")
+            source.last_checked_at = source.last_success_at = now
+            source.consecutive_failures, source.last_failure_reason = failures, reason
+            source.last_error = reason and "an error"
+            report_health(session, config, source)
+            told = source.health_alerted
+            [row] = source_health(session, config)
+        assert (row["status"] == "failing") == told == is_failing(source), (failures, reason)
+        assert row["status"] == ("failing" if told else "retrying" if failures else "ok")

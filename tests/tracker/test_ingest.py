@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.exc import DataError
@@ -22,8 +23,9 @@ from storage.repository import KEY_BYTES
 from tests.conftest import FILES
 from tracker import ingest as ingest_module
 from tracker.config import load_config
+from tracker.health import failure_reason, is_failing
 from tracker.ingest import Ingestor
-from tracker.items import Snapshot
+from tracker.items import FailureReason, FetchFailed, Snapshot
 from tracker.kinds.page import content as page_reader
 from tracker.reading.body import READER
 from tracker.stored import load_content
@@ -158,6 +160,7 @@ def test_json_nested_too_deeply_is_a_recorded_failure_with_its_reason(sources):
     assert stored(sources.engine) == ([], [])
     row = source_row(sources.engine, "page")
     assert row.last_error and "nested too deeply" in row.last_error
+    assert row.last_failure_reason == FailureReason.UNREADABLE
 
 
 def test_a_database_refusal_is_a_one_line_failure_without_the_body(sources, monkeypatch):
@@ -175,6 +178,7 @@ def test_a_database_refusal_is_a_one_line_failure_without_the_body(sources, monk
     assert "could not be stored" in reason and "value too long" in reason
     assert "\n" not in reason and "BODY-BODY" not in reason
     assert stored(sources.engine) == ([], [])  # nothing half-stored
+    assert source_row(sources.engine, "page").last_failure_reason == FailureReason.NOT_STORED
 
 
 def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(sources, monkeypatch):
@@ -195,6 +199,70 @@ def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(source
     assert "https://www.bis.gov/stuck took longer than 0.3s to read" in reason
     [document], _ = stored(sources.engine)
     assert document.url == "https://www.bis.gov/guidance"
+    assert tally.failure_reason == FailureReason.TOO_SLOW
+
+
+def test_the_reason_of_the_failure_shown_is_stored_and_cleared_on_a_clean_check(sources):
+    ingestor = sources("page")
+    ingestor.record_failure(failure("connection refused", FailureReason.NETWORK))
+    ingestor.record_failure(failure("HTTP 500", FailureReason.HTTP_STATUS))
+    ingestor.finish()
+    row = source_row(sources.engine, "page")
+    assert row.last_error == "2 fetches failed; first: connection refused"
+    assert row.last_failure_reason == "network" and failure_reason(row) is FailureReason.NETWORK
+
+    ingestor = sources("page")
+    ingestor.ingest_snapshot(page_snapshot(PAGE))
+    ingestor.finish()
+    row = source_row(sources.engine, "page")
+    assert row.last_error is None and row.last_failure_reason is None
+
+
+def test_a_held_retry_after_is_the_reason_shown_first(sources):
+    ingestor = sources("page", retry_after_max=3600)
+    ingestor.record_failure(failure("connection refused", FailureReason.NETWORK))
+    held = replace(failure("HTTP 503", FailureReason.HTTP_STATUS), retry_after=utcnow() + timedelta(days=2))
+    ingestor.record_failure(held)
+    ingestor.finish()
+    row = source_row(sources.engine, "page")
+    assert row.last_error.startswith("2 fetches failed; first: HTTP 503; Retry-After held to 1h")
+    assert row.last_failure_reason == FailureReason.RETRY_AFTER_HELD and is_failing(row)
+
+
+def test_a_selector_gone_is_told_by_its_reason_not_its_words(write_config):
+    config = load_config(
+        write_config(
+            """
+            [[sources]]
+            name = "narrowed"
+            kind = "page"
+            url = "https://www.bis.gov/guidance"
+            selector = "#no-such-part"
+            """
+        )
+    )
+    engine = open_database(config.database_url)
+    ingestor = Ingestor(engine, config.source("narrowed"), progress=lambda line: None)
+    ingestor.ingest_snapshot(replace(page_snapshot(PAGE), source="narrowed"))
+    ingestor.finish()
+    row = source_row(engine, "narrowed")
+    assert "matched nothing" in row.last_error
+    assert row.last_failure_reason == FailureReason.SELECTOR_GONE and is_failing(row)
+
+    # The same words from another reason (here a server's own message) are not a selector gone.
+    ingestor = Ingestor(engine, config.source("narrowed"), progress=lambda line: None)
+    ingestor.record_failure(
+        replace(failure("HTTP 500: the query matched nothing", FailureReason.HTTP_STATUS), source="narrowed")
+    )
+    ingestor.finish()
+    row = source_row(engine, "narrowed")
+    assert "matched nothing" in row.last_error and row.last_failure_reason == FailureReason.HTTP_STATUS
+    assert row.consecutive_failures == 2 and not is_failing(row)
+
+
+def failure(error: str, reason: FailureReason) -> FetchFailed:
+    url = "https://www.bis.gov/guidance"
+    return FetchFailed("page", url, url, utcnow(), error=error, reason=reason)
 
 
 GENERIC_TITLE = "Press release | Bureau of Industry and Security"

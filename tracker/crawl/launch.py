@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from storage.db import session_scope, utcnow
 from storage.repository import count_events, ensure_source, get_source, max_event_id
 from tracker.health import report_health
+from tracker.items import FailureReason
 from tracker.settings import Config
 
 CHECK_TIMEOUT = 3600  # seconds; a check that runs longer is ended and recorded as failed
@@ -88,6 +89,7 @@ def source_result(
         source.last_checked_at = source.last_failure_at = utcnow()
         source.consecutive_failures += 1
         source.last_error = crash or "no result from the crawl"
+        source.last_failure_reason = FailureReason.CRAWL_FAILED
         return SourceResult(name, "failed", failures=[source.last_error])
     if "skipped" in data:
         return SourceResult(name, "skipped", message=data["skipped"])

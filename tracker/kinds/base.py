@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tracker.items import FailureReason
 from tracker.reading.errors import ContentError, SelectorNotFound, UnreadableDocument
 from tracker.settings import SourceConfig
 from tracker.severity.model import SEVERITY_ORDER, Assessment
@@ -76,6 +77,6 @@ class Kind:
         try:
             return load(self.reader)(snapshot, source)
         except SelectorNotFound as exc:
-            raise ContentError(f"{exc} at {snapshot.final_url}") from None
+            raise ContentError(f"{exc} at {snapshot.final_url}", FailureReason.SELECTOR_GONE) from None
         except UnreadableDocument as exc:  # a damaged PDF, a page nested too deep or too big
             raise ContentError(f"{exc} ({snapshot.final_url})") from None

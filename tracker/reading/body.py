@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tracker.items import Snapshot, media_type, sniff
+from tracker.items import FailureReason, Snapshot, media_type, sniff
 from tracker.reading.content import Content
 from tracker.reading.decode import decode
 from tracker.reading.errors import ContentError, SelectorNotFound, UnreadableDocument
@@ -22,7 +22,7 @@ def read_body(snapshot: Snapshot, selector: str | None = None) -> Content:
     try:
         return _content(snapshot, selector)
     except SelectorNotFound as exc:
-        raise ContentError(f"{exc} at {snapshot.final_url}") from None
+        raise ContentError(f"{exc} at {snapshot.final_url}", FailureReason.SELECTOR_GONE) from None
     except UnreadableDocument as exc:  # a damaged PDF, a page nested too deep or too big
         raise ContentError(f"{exc} ({snapshot.final_url})") from None
 

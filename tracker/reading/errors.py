@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tracker.items import FailureReason
+
 
 class SelectorNotFound(ValueError):
     """The configured CSS selector matched nothing on the page."""
@@ -16,4 +18,8 @@ class UnreadableDocument(ValueError):
 
 
 class ContentError(Exception):
-    """A body that was fetched but cannot be turned into content: a recorded failure."""
+    """A body that was fetched but cannot be turned into content: a recorded failure, with its reason."""
+
+    def __init__(self, message: str, reason: FailureReason = FailureReason.UNREADABLE):
+        super().__init__(message)
+        self.reason = reason

@@ -29,7 +29,7 @@ from storage.db import session_scope, utcnow
 from storage.models import CheckRun, Source
 from storage.repository import get_source, max_event_id
 from tracker.crawl.launch import CHECK_TIMEOUT, SourceResult, source_result
-from tracker.health import next_due, report_health, waiting_until
+from tracker.health import next_due, report_health
 from tracker.settings import Config
 
 log = logging.getLogger("rulewatch.cluster")
@@ -245,18 +245,16 @@ class Dispatcher:
     # --- what is due ------------------------------------------------------------------------
 
     def due_sources(self) -> list[str]:
-        """Sources whose interval (with backoff) has passed and that are not in flight."""
+        """Sources that are due (tracker.health.next_due) and not in flight."""
         now = self.clock()
         in_flight = {name for run in self._runs_in_flight() for name in run.sources}
         with session_scope(self.engine) as session:  # one query, not one per source: this runs every tick
             rows = {row.name: row for row in session.exec(select(Source))}
         due = []
         for source in self.config.sources:
-            row = rows.get(source.name)
-            waiting = waiting_until(row, self.config.fetch.retry_after_max) if row else None
-            if source.name in in_flight or (waiting and waiting > now):
+            if source.name in in_flight:
                 continue
-            if row is None or next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) <= now:
+            if next_due(rows.get(source.name), source.interval, self.config.fetch.retry_after_max, now) <= now:
                 due.append(source.name)
         return due
 

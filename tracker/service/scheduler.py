@@ -13,7 +13,6 @@ tracker/cluster.py.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -27,11 +26,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import session_scope, utcnow
-from storage.models import Setting
 from storage.repository import get_source
 from tracker.alerts.sender import Sender
 from tracker.crawl.launch import run_check
-from tracker.health import next_due
+from tracker.health import held_back_until, next_due
+from tracker.heartbeat import HEARTBEAT_INTERVAL, beat
 from tracker.printable import PrintableFormatter
 from tracker.service.lock import SchedulerLock
 from tracker.settings import Config
@@ -41,10 +40,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 # At INFO, APScheduler logs every run of every job; our own lines already say what each did.
 logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 OUTBOX_INTERVAL = 15  # seconds between outbox drains, besides the one after each poll
-HEARTBEAT_INTERVAL = 30  # seconds; /healthz calls a scheduler stale after two minutes without one
 STANDBY_RETRY = 5  # seconds between attempts to take over the scheduler lock
 CLUSTER_TICK = 2  # seconds between rounds of dispatching to Scrapyd nodes and collecting their results
-HEARTBEAT_KEY = "scheduler_heartbeat"
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -152,9 +149,7 @@ class Service:
             for source in self.config.sources:
                 with session_scope(self.engine) as session:
                     row = get_source(session, source.name)
-                    first = (
-                        next_due(row.last_checked_at, source.interval, row.consecutive_failures, now) if row else now
-                    )
+                    first = next_due(row, source.interval, self.config.fetch.retry_after_max, now)
                 scheduler.add_job(
                     self._poll,
                     IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
@@ -188,16 +183,15 @@ class Service:
         source = self.config.source(name)
         with session_scope(self.engine) as session:
             row = get_source(session, name)
-            if row is not None and row.consecutive_failures > 1:
-                due = next_due(row.last_checked_at, source.interval, row.consecutive_failures, utcnow())
-                if due > utcnow():
-                    log.info(
-                        "%s: backing off after %d failures; next check at %s",
-                        name,
-                        row.consecutive_failures,
-                        due.isoformat(),
-                    )
-                    return
+            held = held_back_until(row, source.interval, self.config.fetch.retry_after_max, utcnow())
+            if row is not None and held is not None:
+                log.info(
+                    "%s: held back (%d failure(s) in a row, or the server's Retry-After); next check at %s",
+                    name,
+                    row.consecutive_failures,
+                    held.isoformat(),
+                )
+                return
         for result in run_check(self.config, self.engine, [name]):
             log.info("%s", result.line())
         self._drain()
@@ -214,13 +208,8 @@ class Service:
             log.info("%s", report.line())
 
     def _heartbeat(self) -> None:
-        value = json.dumps({"at": utcnow().isoformat(), "holder": f"{socket.gethostname()}:{os.getpid()}"})
         with session_scope(self.engine) as session:
-            row = session.get(Setting, HEARTBEAT_KEY)
-            if row is None:
-                session.add(Setting(key=HEARTBEAT_KEY, value=value))
-            else:
-                row.value = value
+            beat(session, holder=f"{socket.gethostname()}:{os.getpid()}")
 
 
 def serve_forever(config: Config, engine: Engine) -> None:

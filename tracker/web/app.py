@@ -7,9 +7,6 @@ and the API docs page its own policy (see tracker.web.security).
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
-
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
@@ -26,10 +23,9 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage.db import utcnow
-from storage.models import Setting
 from storage.repository import check_runs_state
+from tracker.heartbeat import last_heartbeat, scheduler_state
 from tracker.redline.style import STYLESHEET_NAME, stylesheet
-from tracker.schemas import iso
 from tracker.settings import Config
 from tracker.web import (
     routes_admin,
@@ -46,8 +42,6 @@ from tracker.web.security import SECURITY_HEADERS, docs_csp
 
 STATIC = TEMPLATES.parent / "static"
 DOCS_ASSETS = "/docs/assets"  # Swagger UI's script, styles and icon, as the fastapi-offline package ships them
-HEARTBEAT_KEY = "scheduler_heartbeat"  # written by the scheduler while it runs
-HEARTBEAT_FRESH = timedelta(minutes=2)
 HEADINGS = {
     400: "Bad request",
     403: "Forbidden",
@@ -97,8 +91,7 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             with Session(engine) as session:
-                heartbeat = session.get(Setting, HEARTBEAT_KEY)
-                scheduler = scheduler_state(heartbeat.value if heartbeat else None)
+                scheduler = scheduler_state(last_heartbeat(session))
                 if config.cluster is not None:
                     scheduler["cluster"] = check_runs_state(session, utcnow())
         except Exception:
@@ -141,42 +134,6 @@ def _wants_json(request: Request) -> bool:
 def _error_text(error: dict) -> str:
     where = ".".join(str(part) for part in error.get("loc", ())[1:])
     return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
-
-
-def scheduler_state(value: str | None, now: datetime | None = None) -> dict:
-    """What the scheduler's heartbeat row says: active when it beat in the last two minutes."""
-    if not value:
-        return {"scheduler": "absent", "last_heartbeat": None, "scheduler_holder": None}
-    stamp, holder = _heartbeat(value)
-    beat = _time(stamp)
-    if beat is None:
-        return {"scheduler": "stale", "last_heartbeat": None, "scheduler_holder": holder}
-    fresh = (now or utcnow()) - beat < HEARTBEAT_FRESH
-    return {"scheduler": "active" if fresh else "stale", "last_heartbeat": iso(beat), "scheduler_holder": holder}
-
-
-def _heartbeat(value: str) -> tuple[str, str | None]:
-    """(time, holder) from the row: JSON {"at": ISO time, "holder": …}, an ISO time,
-    or an ISO time followed by a description of the process holding the scheduler."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        return str(data.get("at") or data.get("time") or ""), data.get("holder")
-    text = value.strip()
-    if _time(text) is not None:
-        return text, None
-    stamp, _, holder = text.partition(" ")
-    return stamp, holder.strip() or None
-
-
-def _time(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # stored times are UTC
 
 
 def serve(config: Config, engine: Engine) -> None:

@@ -17,7 +17,7 @@ from storage.models import Document, Event, Version
 from storage.repository import get_source, list_sources
 from tracker.alerts.event_summary import diff_url
 from tracker.config import SEVERITIES
-from tracker.health import is_stale
+from tracker.health import failure_reason, is_failing, is_stale, next_due
 from tracker.schemas import iso
 from tracker.settings import Config
 
@@ -33,7 +33,10 @@ def preview(error: str | None) -> str | None:
 
 
 def source_health(session: Session, config: Config, full_errors: bool = False) -> list[dict]:
-    """Every configured or stored source: last success, last failure and why, stale or not."""
+    """Every configured or stored source: last success, last failure and why, stale or not, next check.
+
+    `status`: "failing" as tracker.health.is_failing means it (what admins are mailed about);
+    "retrying" when its last checks failed, but not yet that often."""
     configured = {source.name: source for source in config.sources}
     stored = {source.name: source for source in list_sources(session)}
     now = utcnow()
@@ -49,8 +52,10 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
             status = "not checked yet"
         elif stale:
             status = "stale"
-        elif failures:
+        elif row is not None and is_failing(row):
             status = "failing"
+        elif failures:
+            status = "retrying"
         else:
             status = "ok"
         error = row.last_error if row else None
@@ -66,7 +71,11 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
                 "last_failure_at": iso(row.last_failure_at) if row else None,
                 "last_status": row.last_status if row else None,
                 "last_error": error if full_errors else preview(error),
+                "last_failure_reason": failure_reason(row) if row else None,
                 "consecutive_failures": failures,
+                "next_check_at": iso(next_due(row, wanted.interval, config.fetch.retry_after_max, now))
+                if wanted
+                else None,
             }
         )
     return rows

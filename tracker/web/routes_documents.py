@@ -26,7 +26,7 @@ from storage.repository import (
 )
 from tracker.compare import Comparison, ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
-from tracker.health import STALE_AFTER
+from tracker.health import FAILING_AFTER, STALE_AFTER
 from tracker.redline.render import render_html, side_by_side_html
 from tracker.settings import Config
 from tracker.web.common import (
@@ -65,6 +65,7 @@ def dashboard(request: Request, session: Session = Depends(get_session), config:
         rows=event_rows(session, list_events(session, limit=DASHBOARD_EVENTS)),
         expectations=expectation_rows(session, config),
         stale_after=STALE_AFTER,
+        failing_after=FAILING_AFTER,
     )
 
 

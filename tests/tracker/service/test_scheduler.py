@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storage.db import open_database
+from storage.models import Source
 from tests.conftest import FILES, PROJECT_ROOT
 from tests.support.smtp import SmtpSink, free_port
 from tracker.config import load_config
-from tracker.health import backoff, next_due
+from tracker.health import backoff, held_back_until, next_due
 from tracker.service.lock import SchedulerLock
 from tracker.service.scheduler import Service
 
@@ -33,11 +34,41 @@ def test_a_long_interval_is_never_shortened_by_the_cap():
     assert backoff(86400, 5) == timedelta(seconds=86400)
 
 
+def checked(ago: timedelta | None, failures: int = 0, retry_after: datetime | None = None) -> Source:
+    return Source(
+        name="s",
+        kind="page",
+        last_checked_at=None if ago is None else NOW - ago,
+        consecutive_failures=failures,
+        retry_after=retry_after,
+    )
+
+
 def test_the_schedule_comes_from_the_last_check():
-    assert next_due(None, 900, 0, NOW) == NOW
-    assert next_due(NOW - timedelta(minutes=5), 900, 0, NOW) == NOW + timedelta(minutes=10)
-    assert next_due(NOW - timedelta(hours=2), 900, 0, NOW) == NOW  # overdue: now, once
-    assert next_due(NOW - timedelta(minutes=5), 900, 3, NOW) == NOW + timedelta(minutes=55)
+    day = 86400
+    assert next_due(None, 900, day, NOW) == NOW
+    assert next_due(checked(None), 900, day, NOW) == NOW
+    assert next_due(checked(timedelta(minutes=5)), 900, day, NOW) == NOW + timedelta(minutes=10)
+    assert next_due(checked(timedelta(hours=2)), 900, day, NOW) == NOW  # overdue: now, once
+    assert next_due(checked(timedelta(minutes=5), failures=3), 900, day, NOW) == NOW + timedelta(minutes=55)
+
+
+def test_a_retry_after_puts_the_next_check_off_up_to_its_cap():
+    asked = checked(timedelta(minutes=5), retry_after=NOW + timedelta(hours=3))
+    assert next_due(asked, 900, 86400, NOW) == NOW + timedelta(hours=3)
+    # Held to retry_after_max after the last check, however long the server asked for.
+    assert next_due(asked, 900, 3600, NOW) == NOW + timedelta(minutes=55)
+    assert next_due(checked(timedelta(minutes=5), retry_after=NOW), 900, 86400, NOW) == NOW + timedelta(minutes=10)
+
+
+def test_a_poll_at_the_interval_is_held_back_only_beyond_it():
+    """The scheduler polls every interval; only backoff or a Retry-After makes it wait longer."""
+    assert held_back_until(None, 900, 86400, NOW) is None
+    assert held_back_until(checked(timedelta(minutes=15)), 900, 86400, NOW) is None
+    assert held_back_until(checked(timedelta(minutes=14), failures=1), 900, 86400, NOW) is None  # jitter: not held
+    assert held_back_until(checked(timedelta(minutes=15), failures=2), 900, 86400, NOW) == NOW + timedelta(minutes=15)
+    asked = checked(timedelta(minutes=15), retry_after=NOW + timedelta(hours=1))
+    assert held_back_until(asked, 900, 86400, NOW) == NOW + timedelta(hours=1)
 
 
 def test_one_scheduler_lock_per_database(database_url):

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from storage.db import session_scope, utcnow
-from storage.models import Document, ExpectationMet, Setting, Source
+from storage.models import Document, ExpectationMet, Source
 from storage.repository import list_events, list_versions
 from tests.support.history import GUIDANCE, NEWCOMER, NOTICE
 from tests.tracker.web.helpers import CSP
 from tracker.compare import compare_versions
+from tracker.heartbeat import beat
 from tracker.schemas import event_json, iso, version_json
-from tracker.web.app import scheduler_state
 from tracker.web.queries import parse_moment
 
 API_PATHS = {
@@ -116,6 +117,12 @@ def test_sources_and_expectations(client, history):
     assert set(sources) == {"bis", "fr"}
     assert sources["fr"]["status"] == "ok" and sources["fr"]["interval"] == 60
     assert sources["bis"]["consecutive_failures"] == 3 and sources["bis"]["last_error"] == "HTTP 404"
+    assert sources["bis"]["status"] == "failing" and sources["bis"]["last_failure_reason"] == "http_status"
+    assert sources["fr"]["last_failure_reason"] is None
+    with session_scope(history.engine) as session:
+        bis = session.exec(select(Source).where(Source.name == "bis")).one()
+        # Three failures in a row: the interval (60 s) doubled twice after the last check.
+        assert sources["bis"]["next_check_at"] >= iso(bis.last_checked_at + timedelta(seconds=240))
     assert set(sources["fr"]) >= {"last_success_at", "last_failure_at", "last_error", "stale"}
 
     assert client.get("/api/expectations").json() == [
@@ -186,28 +193,16 @@ def test_healthz_reports_the_scheduler(client, history):
     }
     now = utcnow()
     with session_scope(history.engine) as session:
-        session.add(Setting(key="scheduler_heartbeat", value=f"{iso(now)} pid 4242 on host-a"))
+        beat(session, holder="host-a:4242", now=now)
     body = client.get("/healthz").json()
     assert body["scheduler"] == "active" and body["last_heartbeat"] == iso(now)
-    assert body["scheduler_holder"] == "pid 4242 on host-a"
+    assert body["scheduler_holder"] == "host-a:4242"
 
     with session_scope(history.engine) as session:
-        session.get(Setting, "scheduler_heartbeat").value = json.dumps(
-            {"at": iso(now - timedelta(minutes=5)), "holder": "pid 1"}
-        )
+        beat(session, holder="host-b:1", now=now - timedelta(minutes=5))
     body = client.get("/healthz").json()
-    assert body["scheduler"] == "stale" and body["scheduler_holder"] == "pid 1"
+    assert body["scheduler"] == "stale" and body["scheduler_holder"] == "host-b:1"
     assert client.get("/healthz").status_code == 200
-
-
-def test_scheduler_state_reading():
-    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    assert scheduler_state(None, now)["scheduler"] == "absent"
-    assert scheduler_state("2026-11-25T09:59:00Z", now)["scheduler"] == "active"
-    assert scheduler_state("2026-11-25T09:58:00+00:00 worker", now)["scheduler"] == "stale"
-    assert scheduler_state("2026-11-25 09:59:30", now)["scheduler"] == "active"  # naive: UTC
-    assert scheduler_state('{"time": "2026-11-25T09:59:59Z"}', now)["scheduler"] == "active"
-    assert scheduler_state("garbage", now) == {"scheduler": "stale", "last_heartbeat": None, "scheduler_holder": None}
 
 
 def test_dates_in_filters_are_utc():

@@ -51,10 +51,26 @@ def test_dashboard_shows_source_health(client, history):
     assert "<td>2</td>" in fr_row
 
 
-def test_dashboard_failing_and_unchecked_sources(client, history):
-    set_source(history, "bis", consecutive_failures=1, last_error="HTTP 503", last_success_at=utcnow())
+def bis_row(client) -> str:
     text = client.get("/").text
-    assert 'class="status-failing">failing<' in text and "HTTP 503" in text
+    return text[text.index("<td>bis") : text.index("<td>fr")]
+
+
+def test_dashboard_failing_and_unchecked_sources(client, history):
+    # "failing" is what admins are mailed about (tracker.health.is_failing); before that, "retrying".
+    http_503 = {"last_error": "HTTP 503", "last_failure_reason": "http_status", "last_success_at": utcnow()}
+    set_source(history, "bis", consecutive_failures=1, **http_503)
+    assert 'class="status-retrying">retrying<' in bis_row(client) and "HTTP 503" in bis_row(client)
+    set_source(history, "bis", consecutive_failures=3, **http_503)
+    assert 'class="status-failing">failing<' in bis_row(client)
+    set_source(
+        history,
+        "bis",
+        consecutive_failures=1,
+        last_error="CSS selector 'main' matched nothing",
+        last_failure_reason="selector_gone",
+    )
+    assert 'class="status-failing">failing<' in bis_row(client)
 
     later = PageConfig(name="later", kind="page", interval=60, url="https://www.bis.gov/later")
     config = replace(history.config, sources=(*history.config.sources, later))

@@ -33,7 +33,7 @@ from urllib.parse import quote, urlencode
 
 from spiders.base import TrackingSpider, now
 from spiders.policy import host_entry
-from tracker.items import FetchFailed, NotModified, Snapshot, media_type, sniff
+from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot, media_type, sniff
 from tracker.printable import printable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -42,6 +42,10 @@ API_MESSAGE_CHARS = 200  # of an error body's "error" / "message", added to the 
 
 class VersionsError(ValueError):
     """A versions response that does not tell us the part's latest amendment."""
+
+    def __init__(self, message: str, reason: FailureReason = FailureReason.UNREADABLE):
+        super().__init__(message)
+        self.reason = reason
 
 
 class EcfrSpider(TrackingSpider):
@@ -90,6 +94,7 @@ class EcfrSpider(TrackingSpider):
                 outcome.url,
                 now(),
                 error=f"{exc} ({response.url})",
+                reason=exc.reason,
                 status=response.status,
             )
             return
@@ -156,7 +161,9 @@ def is_date(value: Any) -> bool:
 def read_json(response) -> Any:
     content_type = response.headers.get("Content-Type", b"").decode("latin-1")
     if media_type(content_type)[0] == "text/html" or sniff(response.body) == "text/html":
-        raise VersionsError(f"expected JSON, got an HTML page ({content_type or 'no Content-Type'})")
+        raise VersionsError(
+            f"expected JSON, got an HTML page ({content_type or 'no Content-Type'})", FailureReason.ACCESS_PAGE
+        )
     try:
         return json.loads(response.body)
     except ValueError as exc:

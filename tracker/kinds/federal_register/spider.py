@@ -49,7 +49,7 @@ from scrapy.exceptions import CloseSpider
 
 from spiders.base import TrackingSpider, decode_headers, now
 from spiders.policy import host_entry, shown_url
-from tracker.items import FetchFailed, ListingRead, NotModified, Snapshot
+from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
 from tracker.printable import printable
 
 PER_PAGE = 20  # results per search page
@@ -267,12 +267,13 @@ class FederalRegisterSpider(TrackingSpider):
             if response.meta["fr_text_optional"]:
                 yield snapshot
                 return
-        error = None
+        error, reason = None, None
         if isinstance(outcome, FetchFailed):
-            error = outcome.error
+            error, reason = outcome.error, outcome.reason
         elif _REQUEST_ACCESS.search(response.body[:4096]):
             error = f"the Federal Register answered with its 'Request Access' page instead of the text: {response.url}"
-        if error:
+            reason = FailureReason.ACCESS_PAGE
+        if error and reason:
             # A version without its text would read as the whole text removed: no version at all.
             failure = FetchFailed(
                 self.source.name,
@@ -280,6 +281,7 @@ class FederalRegisterSpider(TrackingSpider):
                 snapshot.url,
                 outcome.fetched_at,
                 error=f"full text of {snapshot.key} could not be fetched: {error}",
+                reason=reason,
                 status=response.status,
                 retry_after=getattr(outcome, "retry_after", None),
             )
@@ -298,10 +300,10 @@ class FederalRegisterSpider(TrackingSpider):
             return None, outcome
         body = response.body.lstrip()
         content_type = outcome.content_type.lower()
-        error = None
+        error, reason = None, FailureReason.UNREADABLE
         if not body.startswith(b"{"):
             if "html" in content_type or body.startswith(b"<"):
-                error = request_access_error(response.url)
+                error, reason = request_access_error(response.url), FailureReason.ACCESS_PAGE
             else:
                 error = f"malformed JSON from {response.url}: it does not start with '{{'"
         else:
@@ -314,20 +316,33 @@ class FederalRegisterSpider(TrackingSpider):
                     error = f"malformed JSON from {response.url}: expected an object"
         if error:
             return None, FetchFailed(
-                self.source.name, outcome.key, outcome.url, outcome.fetched_at, error=error, status=response.status
+                self.source.name,
+                outcome.key,
+                outcome.url,
+                outcome.fetched_at,
+                error=error,
+                reason=reason,
+                status=response.status,
             )
         return data, outcome
 
     def bad_record(self, response, position: int, problem: BadRecord) -> FetchFailed:
         """The failure of one result of `response` that could not be read (position from 1)."""
         error = f"result {position} of {shown_url(response.url)} skipped: {problem}"
-        return FetchFailed(self.source.name, response.meta["rulewatch_key"], response.url, now(), error=error)
+        return FetchFailed(
+            self.source.name,
+            response.meta["rulewatch_key"],
+            response.url,
+            now(),
+            error=error,
+            reason=FailureReason.UNREADABLE,
+        )
 
     def back_off_if_asked(self, outcome) -> None:
         """After a 429, a 503 or the Request Access page, ask nothing more of the server in this check."""
         if not isinstance(outcome, FetchFailed):
             return
-        if outcome.status in BACK_OFF_STATUSES or "Request Access" in outcome.error:
+        if outcome.status in BACK_OFF_STATUSES or outcome.reason is FailureReason.ACCESS_PAGE:
             raise CloseSpider(f"the Federal Register asked us to back off: {outcome.error}")
 
 

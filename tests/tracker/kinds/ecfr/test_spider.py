@@ -7,6 +7,7 @@ inspected afterwards. Failures are recorded on the source, never versions.
 import json
 
 import pytest
+from scrapy.http import TextResponse
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -16,7 +17,8 @@ from tests.conftest import FILES
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
-from tracker.kinds.ecfr.spider import VersionsError, latest_amendment
+from tracker.items import FailureReason
+from tracker.kinds.ecfr.spider import VersionsError, latest_amendment, read_json
 
 ECFR = FILES / "ecfr"
 VERSIONS = "/api/versioner/v1/versions/title-15.json?part={part}"
@@ -147,7 +149,7 @@ def test_truncated_xml_is_a_failure_with_its_bytes_kept(server, ear):
     assert "malformed eCFR XML" in result.failures[0] and "raw bytes kept" in result.failures[0]
     source, documents, versions, events = state(engine)
     assert documents == [] and versions == [] and events == []
-    assert "malformed eCFR XML" in source.last_error
+    assert "malformed eCFR XML" in source.last_error and source.last_failure_reason == FailureReason.UNREADABLE
 
 
 def test_html_or_malformed_json_instead_of_versions_is_a_failure(server, ear):
@@ -165,6 +167,20 @@ def test_html_or_malformed_json_instead_of_versions_is_a_failure(server, ear):
 
 
 # --- reading the versions list (no crawl) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type, body, reason",
+    [
+        ("text/html", b"<html><head><title>eCFR :: Request Access</title></head></html>", FailureReason.ACCESS_PAGE),
+        ("application/json", b'{"content_versions": [', FailureReason.UNREADABLE),
+    ],
+)
+def test_an_unreadable_versions_answer_says_why_by_its_reason(content_type, body, reason):
+    response = TextResponse(url="https://www.ecfr.gov/v", headers={"Content-Type": content_type}, body=body)
+    with pytest.raises(VersionsError) as raised:
+        read_json(response)
+    assert raised.value.reason is reason
 
 
 def test_latest_amendment_ignores_entries_without_a_date():

@@ -6,17 +6,23 @@ follows (next_page_url, body_html_url, raw_text_url) leads back to the fixtures.
 """
 
 import json
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from scrapy.exceptions import CloseSpider
+from scrapy.http import HtmlResponse
 from scrapy.settings import Settings
 from sqlmodel import select
 
+from spiders.base import now
 from storage.db import session_scope
 from storage.models import Document, Event, Source, Version
 from tests.conftest import FILES
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
+from tracker.items import FailureReason, FetchFailed
+from tracker.kinds.federal_register.config import FederalRegisterConfig
 from tracker.kinds.federal_register.spider import (
     MAX_PAGES,
     MIN_DELAY,
@@ -556,3 +562,49 @@ def test_a_public_inspection_record_of_another_agency_is_not_read_further(server
     config, engine = fr_source(public_inspection=True)
     result = check(config, engine)
     assert "2026-24110" in documents(engine) and bad_record_failures(result) == []
+
+
+# --- typed failures, in process -------------------------------------------------------
+
+
+def in_process_spider() -> FederalRegisterSpider:
+    source = FederalRegisterConfig(
+        name="federal-register",
+        kind="federal_register",
+        interval=3600,
+        base_url=REAL,
+        agencies=("industry-and-security-bureau",),
+    )
+    return FederalRegisterSpider(source=source)
+
+
+def html_answer(request, body: bytes) -> HtmlResponse:
+    return HtmlResponse(url=request.url, status=200, headers={"Content-Type": "text/html"}, body=body, request=request)
+
+
+def test_the_request_access_page_is_an_access_page_failure_that_ends_the_check():
+    spider = in_process_spider()
+    request = spider.search_request(0, spider.searches[0], page=1)
+    yielded = []
+    with pytest.raises(CloseSpider):
+        yielded.extend(spider.parse_search(html_answer(request, (FR / "request_access.html").read_bytes())))
+    [failure] = yielded
+    assert failure.reason is FailureReason.ACCESS_PAGE and "'Request Access' page" in failure.error
+
+
+def test_backing_off_is_decided_by_the_reason_not_the_words():
+    spider = in_process_spider()
+    worded = FetchFailed(
+        "federal-register",
+        "2025-00636",
+        f"{REAL}/api/v1/documents/2025-00636.json",
+        now(),
+        error="HTTP 500: please do not use the Request Access form",
+        reason=FailureReason.HTTP_STATUS,
+        status=500,
+    )
+    spider.back_off_if_asked(worded)  # the check goes on
+    with pytest.raises(CloseSpider):
+        spider.back_off_if_asked(replace(worded, error="an HTML page", reason=FailureReason.ACCESS_PAGE, status=200))
+    with pytest.raises(CloseSpider):
+        spider.back_off_if_asked(replace(worded, status=429))

@@ -15,6 +15,7 @@ from storage.repository import ensure_source
 from tests.conftest import FILES
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
+from tracker.items import FailureReason
 from tracker.stored import load_content
 
 PAGE = (FILES / "pages" / "guidance_v1.html").read_bytes()
@@ -98,6 +99,7 @@ def test_robots_txt_is_obeyed(server, page_source):
     assert server.hits_for("/page") == []
     source, versions, _ = state(engine)
     assert versions == [] and "robots.txt" in source.last_error
+    assert source.last_failure_reason == FailureReason.ROBOTS
 
 
 @pytest.mark.parametrize("status", [404, 500, 503])
@@ -109,6 +111,7 @@ def test_http_errors_are_recorded_failures_not_versions(server, page_source, sta
     source, versions, events = state(engine)
     assert versions == [] and events == []
     assert source.consecutive_failures == 1 and source.last_status == status
+    assert source.last_failure_reason == FailureReason.HTTP_STATUS
     assert source.baseline_at is None  # a failed first check is not the baseline
 
 
