@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from storage.models import Document, Event, Source, Version
+from tracker.items import FailureReason
 
 IsoTime = str  # "2026-11-25T10:00:00Z", always UTC
 
@@ -153,14 +154,20 @@ class SourceHealth(Shape):
     name: str
     kind: str
     interval: int | None
-    status: str = Field(description="ok, failing, stale, not checked yet or not configured.")
+    status: str = Field(
+        description="ok, retrying (failed lately, not yet failing), failing, stale, not checked yet or not configured."
+    )
     stale: bool
     last_checked_at: IsoTime | None
     last_success_at: IsoTime | None
     last_failure_at: IsoTime | None
     last_status: int | None
     last_error: str | None
+    last_failure_reason: str | None = Field(
+        description=f"Why the last check failed, as a word: {', '.join(FailureReason)}."
+    )
     consecutive_failures: int
+    next_check_at: IsoTime | None = Field(description="When `rulewatch run` polls it next (backoff included).")
 
 
 class ExpectationStatus(Shape):
