@@ -53,6 +53,7 @@ class FailureReason(StrEnum):
     ACCESS_PAGE = "access_page"  # an HTML page where an API's data was expected (the FR "Request Access" page)
     UNREADABLE = "unreadable"  # fetched, but not readable as what it should be (malformed JSON or XML, a bad record)
     SELECTOR_GONE = "selector_gone"  # the source's CSS selector matched nothing on the page
+    NOT_LISTED = "not_listed"  # a followed item (a RIN) is in none of the source's listings
     TOO_SLOW = "too_slow"  # reading the document ran past [fetch] document_budget
     NOT_STORED = "not_stored"  # read, but the database refused it
     RETRY_AFTER_HELD = "retry_after_held"  # the server asked for a wait longer than [fetch] retry_after_max

@@ -42,7 +42,7 @@ from lxml import etree
 
 from spiders.base import TrackingSpider, now
 from spiders.policy import host_entry
-from tracker.items import FetchFailed, NotModified, Snapshot
+from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot
 from tracker.printable import printable
 
 REPORT_PATH = "/public/do/XMLViewFileAction"
@@ -297,7 +297,9 @@ class ReginfoSpider(TrackingSpider):
             key, url = f"RIN {rin}", self.rin_url(edition, rin)
             if entry is None and not reviews:
                 error = f"RIN {rin} is neither in the Unified Agenda {edition} nor in OIRA's review lists"
-                yield FetchFailed(self.source.name, key, url, now(), error=error, gone=True)
+                yield FetchFailed(
+                    self.source.name, key, url, now(), error=error, reason=FailureReason.NOT_LISTED, gone=True
+                )
                 continue
             title = _text(entry.find("RULE_TITLE")) if entry is not None else _text(reviews[-1].find("TITLE"))
             yield replace(
@@ -317,4 +319,13 @@ class ReginfoSpider(TrackingSpider):
             )
 
     def failed(self, outcome: Snapshot, error: str, status: int | None = None) -> FetchFailed:
-        return FetchFailed(self.source.name, outcome.key, outcome.url, now(), error=error, status=status)
+        """What was fetched cannot be read as the report it should be."""
+        return FetchFailed(
+            self.source.name,
+            outcome.key,
+            outcome.url,
+            now(),
+            error=error,
+            reason=FailureReason.UNREADABLE,
+            status=status,
+        )
