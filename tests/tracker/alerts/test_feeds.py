@@ -15,14 +15,15 @@ from storage.db import open_database, session_scope
 from storage.models import Document, Event
 from tests.support.history import (
     BASE_URL,
+    EXPECTED,
     GUIDANCE,
     NEWCOMER,
     NOTICE,
     PRESS,
     SCRIPT,
-    add_expectation_met,
     build_history,
     make_config,
+    publish_expected,
 )
 from tracker.alerts.feeds import build_feed
 from tracker.alerts.subscribers import upsert_subscriber
@@ -102,9 +103,9 @@ def test_output_and_ids_are_stable_across_runs(history):
     atom_ids = [e.id for e in parse(feed(history)).entries]
     rss_ids = [e.id for e in parse(feed(history, "rss")).entries]
     assert atom_ids == rss_ids
-    # A later event adds an entry; the ones before keep their ids.
-    add_expectation_met(history, NOTICE)
-    assert [e.id for e in parse(feed(history)).entries][1:] == atom_ids
+    # A later check adds entries (a new document, the expectation it meets); the ones before keep their ids.
+    publish_expected(history)
+    assert [e.id for e in parse(feed(history)).entries][2:] == atom_ids
 
 
 def test_rss_feed(history):
@@ -194,11 +195,11 @@ def test_feed_of_one_subscriber(history):
 
 
 def test_expectation_met_entry(history):
-    event_id = add_expectation_met(history, NOTICE)
+    event_id = publish_expected(history)
     entry = parse(feed(history)).entries[0]
     assert entry.title == "Published: GP10 guidance on Ascend chips"  # the newline folded away
     assert entry.id.endswith(f"/events/{event_id}")
-    assert entry.link == f"{BASE_URL}/documents/{history.documents[NOTICE]}/diff?to=1"
+    assert entry.link == f"{BASE_URL}/documents/{history.documents[EXPECTED]}/diff?to=1"
     assert {t.term for t in entry.tags} == {"expectation_met", "source:fr"}
 
 

@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
-from storage.models import ExpectationMet, Source, Version
-from tests.support.history import GUIDANCE, NEWCOMER, NOTICE, PRESS, PRESS_V2
+from storage.models import Source, Version
+from tests.support.history import EXPECTED, GUIDANCE, NOTICE, PRESS, PRESS_V2, publish_expected
 from tests.tracker.web.helpers import CSP
 from tracker.kinds.page.config import PageConfig
 from tracker.web.app import create_app
@@ -66,12 +66,10 @@ def test_dashboard_failing_and_unchecked_sources(client, history):
 def test_dashboard_expectations_waiting_then_met(client, history):
     text = client.get("/").text
     assert "GP10 guidance" in text and 'class="expectation-waiting">waiting<' in text
-    newcomer = history.documents[NEWCOMER]
-    with session_scope(history.engine) as session:
-        session.add(ExpectationMet(name="gp10", met_at=utcnow(), document_id=newcomer, version=1))
+    publish_expected(history)
     text = client.get("/").text
-    assert 'class="expectation-met">met<' in text
-    assert f'href="/documents/{newcomer}/diff?to=1">New guidance on chips</a>' in text
+    assert 'class="expectation-met">met<' in text and 'class="expectation-waiting"' not in text
+    assert f'href="/documents/{history.documents[EXPECTED]}/diff?to=1">GP10 guidance</a>' in text
 
 
 # -- documents ------------------------------------------------------------------------------
