@@ -11,11 +11,13 @@ adds a document that meets the one expectation, as a later check would.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Document, Event
@@ -158,3 +160,22 @@ def publish_expected(history: History) -> int:
         (event,) = session.exec(select(Event).where(Event.kind == "expectation_met")).all()
         history.documents[EXPECTED] = event.document_id
         return event.id
+
+
+def fingerprint(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row of every table, in key order: what a read-only test must leave as it was."""
+    with engine.connect() as connection:
+        return {
+            table.name: [tuple(row) for row in connection.execute(table.select().order_by(*table.primary_key))]
+            for table in SQLModel.metadata.sorted_tables
+        }
+
+
+@contextmanager
+def unchanged(engine: Engine) -> Iterator[None]:
+    """Fails when the database is not as it was on entry (a shared fixture was written to)."""
+    before = fingerprint(engine)
+    yield
+    after = fingerprint(engine)
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert not changed, f"a test wrote into a shared read-only history: {changed}; give it a fresh `history`"
