@@ -224,16 +224,46 @@ def test_a_malformed_document_json_fails_alone():
     assert isinstance(failure, FetchFailed) and failure.error.startswith(f"malformed JSON from {request.url}: ")
 
 
-def test_one_malformed_search_result_is_a_failure_and_the_others_are_asked_for():
+# A terminal title, a clear screen, and far too long: a value that must come out escaped and cut.
+HOSTILE = {"n": "\x1b]0;owned\x07\x1b[2J" + "x" * 500}
+ODD_NUMBERS = [["2099-00001"], {"number": "2099-00001"}, None, "", True, 20.25, HOSTILE]
+ODD_INSPECTION_FIELDS = [
+    {"document_number": ["x"]},
+    {"document_number": None},
+    {"agencies": [{"slug": ["industry-and-security-bureau"]}]},
+    {"agencies": 7},
+    {"type": ["Rule"]},
+]
+
+
+@pytest.mark.parametrize("odd", ODD_NUMBERS)
+def test_one_malformed_search_result_is_a_failure_and_the_others_are_asked_for(odd):
     spider = fr_spider(agencies=("industry-and-security-bureau",))
     [search] = start_requests(spider)
     page = json.loads((FR / "documents_page1.json").read_bytes())
-    page["results"].insert(1, {"number": "2099-00001"})
+    page["results"][1:1] = [{"document_number": odd, "title": "odd"}, "not a record"]
     results = list(spider.parse_search(answer(search, json.dumps(page).encode(), headers=JSON_HEADERS)))
-    [failure] = [r for r in results if isinstance(r, FetchFailed)]
-    assert failure.error.startswith(f"result 2 of {search.url} skipped: ")
+    second, third = [r.error for r in results if isinstance(r, FetchFailed)]
+    assert second.startswith(f"result 2 of {search.url} skipped: ") and "document_number" in second
+    assert third.startswith(f"result 3 of {search.url} skipped: ") and "not an object" in third
+    assert "\x1b" not in second and "\x07" not in second  # escaped
+    assert len(second.split(" skipped: ")[1]) < 120  # and short, however long the value
     documents = [r.url for r in requests_in(results) if r.callback.__name__ == "parse_document"]
     assert documents == [f"{API}/documents/2026-24110.json", f"{API}/documents/2026-00789.json"]
+
+
+@pytest.mark.parametrize("odd", ODD_INSPECTION_FIELDS)
+def test_one_malformed_public_inspection_record_is_a_failure_and_the_others_are_read(odd):
+    spider = fr_spider(public_inspection=True, agencies=("industry-and-security-bureau",), types=("rule",))
+    url = f"{API}/public-inspection-documents/current.json"
+    request = spider.tracked_request(url, key=url, callback=spider.parse_public_inspection, conditional=False)
+    listing = json.loads((FR / "public_inspection_current.json").read_bytes())
+    [record] = [r for r in listing["results"] if r["document_number"] == "2026-24110"]
+    listing["results"] = [{**record, **odd}, record]
+    results = list(spider.parse_public_inspection(answer(request, json.dumps(listing).encode(), headers=JSON_HEADERS)))
+    [failure] = [r for r in results if isinstance(r, FetchFailed)]
+    assert failure.error.startswith(f"result 1 of {url} skipped: {next(iter(odd))}"), failure.error
+    assert [r.meta["fr_snapshot"].key for r in requests_in(results)] == ["2026-24110"]
 
 
 # --- loopback crawls ------------------------------------------------------------------------
@@ -682,15 +712,13 @@ def test_a_document_number_is_one_path_segment_of_the_api(server, fr, fr_source)
 # --- adversarial pass (issue 10): what still breaks --------------------------------------
 
 
-HOSTILE = {"n": "\x1b]0;owned\x07\x1b[2J" + "x" * 500}  # a terminal title, a clear screen, and far too long
-
-
 def bad_record_failures(result) -> list[str]:
     return [failure for failure in result.failures if "skipped:" in failure]
 
 
-@pytest.mark.parametrize("odd", [["2099-00001"], {"number": "2099-00001"}, None, "", True, 20.25, HOSTILE])
-def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source, odd):
+def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source):
+    """The crawl of one case; every odd value is read in process above."""
+    odd = HOSTILE
     fr.search(["2025-00636", "2026-00789"])
     listing = json.loads(server.routes[SEARCH].body)
     listing["results"].insert(0, {"document_number": odd, "title": "odd"})
@@ -723,17 +751,9 @@ def test_a_document_number_written_as_a_number_is_read_as_its_digits(server, fr,
     assert sorted(documents(engine)) == ["2025", "2025-00636"]
 
 
-@pytest.mark.parametrize(
-    "odd",
-    [
-        {"document_number": ["x"]},
-        {"document_number": None},
-        {"agencies": [{"slug": ["industry-and-security-bureau"]}]},
-        {"agencies": 7},
-        {"type": ["Rule"]},
-    ],
-)
-def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr_source, odd):
+def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr_source):
+    """The crawl of one case; every odd field is read in process above."""
+    odd = ODD_INSPECTION_FIELDS[0]
     fr.search(["2026-00789"])
     fr.document("2026-00789")
     fr.public_inspection(["2026-24110"])
