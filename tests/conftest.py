@@ -187,5 +187,8 @@ SLOW_MODULES = {
 
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
+        if {"database_url", "module_database_url"} <= set(getattr(item, "fixturenames", ())):
+            # Both would run it on every pairing of dialects, and mix a shared database with a fresh one.
+            raise pytest.UsageError(f"{item.nodeid}: takes a fresh database and a module's shared one; choose one")
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)

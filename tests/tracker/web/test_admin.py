@@ -57,7 +57,7 @@ def test_admin_is_off_without_a_token(shared_client, shared_history):
         assert "RULEWATCH_ADMIN_TOKEN" in answer.json()["detail"]
 
 
-def test_admin_page_asks_for_the_token(admin_client, shared_history):
+def test_admin_page_asks_for_the_token(admin_client, history):
     answer = admin_client.get("/admin")
     assert answer.status_code == 401
     assert '<form method="post" action="/admin/login">' in answer.text
