@@ -46,13 +46,13 @@ def add_failing_delivery(history, subscriber) -> None:
         source.last_error = "first line of the error\nsecond line with details"
 
 
-def test_admin_is_off_without_a_token(shared_client, shared_history):
-    answer = shared_client.get("/admin")
+def test_admin_is_off_without_a_token(client, history):
+    answer = client.get("/admin")
     assert answer.status_code == 404
     assert "[web]" in answer.text and "admin_token" in answer.text and "RULEWATCH_ADMIN_TOKEN" in answer.text
-    assert shared_client.post("/admin/login", data={"token": ""}).status_code == 404
+    assert client.post("/admin/login", data={"token": ""}).status_code == 404
     for path in API_PATHS:
-        answer = shared_client.get(path, headers={"Authorization": "Bearer "})
+        answer = client.get(path, headers={"Authorization": "Bearer "})
         assert answer.status_code == 404, path
         assert "RULEWATCH_ADMIN_TOKEN" in answer.json()["detail"]
 

@@ -61,10 +61,10 @@ def test_every_route_taking_a_number_refuses_huge_ones(admin_client, history):
 EDGE_TIMES = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00%2B14:00"]  # past datetime's range once in UTC
 
 
-def test_times_at_the_edge_of_the_calendar_are_refused_not_a_500(shared_client):
-    shared_client = TestClient(shared_client.app, raise_server_exceptions=False)
+def test_times_at_the_edge_of_the_calendar_are_refused_not_a_500(client):
+    client = TestClient(client.app, raise_server_exceptions=False)
     answers = [
-        (path, shared_client.get(path).status_code)
+        (path, client.get(path).status_code)
         for moment in EDGE_TIMES
         for path in (
             f"/changes?since={moment}",
@@ -75,10 +75,10 @@ def test_times_at_the_edge_of_the_calendar_are_refused_not_a_500(shared_client):
     ]
     # Refused as any other unusable filter is (the API's filter errors are 400s), naming the parameter.
     assert [(path, status) for path, status in answers if status != 400] == []
-    answer = shared_client.get(f"/api/changes?until={EDGE_TIMES[0]}")
+    answer = client.get(f"/api/changes?until={EDGE_TIMES[0]}")
     assert answer.json()["detail"].startswith("until: ") and "UTC" in answer.json()["detail"]
-    assert "since: " in shared_client.get(f"/changes?since={EDGE_TIMES[1]}").text
+    assert "since: " in client.get(f"/changes?since={EDGE_TIMES[1]}").text
     # The calendar's first and last moments in UTC itself are still usable.
     for moment in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "9999-12-31", "0001-01-01"):
-        assert shared_client.get(f"/api/changes?since={moment}").status_code == 200
-        assert shared_client.get(f"/changes?until={moment}").status_code == 200
+        assert client.get(f"/api/changes?since={moment}").status_code == 200
+        assert client.get(f"/changes?until={moment}").status_code == 200
