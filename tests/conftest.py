@@ -70,6 +70,36 @@ def database_url(request, tmp_path) -> str:
     return _postgres_schema_url(request)
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def module_database_url(request, tmp_path_factory) -> str:
+    """A database built once for a module's read-only fixtures, on each of the two dialects."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('module-db') / 'rulewatch.db'}"
+    return _postgres_schema_url(request)
+
+
+@pytest.fixture(scope="module")
+def shared_history(module_database_url, tmp_path_factory):
+    """The event history of tests/support/history.py, built once per module for the tests that
+    only read it. A test that writes takes a fresh `history`; a write here fails that test."""
+    from tests.support.history import build_history
+
+    history = build_history(module_database_url, tmp_path_factory.mktemp("history"))
+    yield history
+    history.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _shared_history_left_unchanged(request):
+    if "shared_history" not in request.fixturenames:
+        yield
+        return
+    from tests.support.history import unchanged
+
+    with unchanged(request.getfixturevalue("shared_history").engine):
+        yield
+
+
 @pytest.fixture
 def postgres_url(request) -> str:
     """A PostgreSQL schema of its own, for what needs a shared server (a [cluster] of Scrapyd nodes)."""
@@ -157,5 +187,8 @@ SLOW_MODULES = {
 
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
+        if {"database_url", "module_database_url"} <= set(getattr(item, "fixturenames", ())):
+            # Both would run it on every pairing of dialects, and mix a shared database with a fresh one.
+            raise pytest.UsageError(f"{item.nodeid}: takes a fresh database and a module's shared one; choose one")
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)

@@ -49,10 +49,12 @@ def test_cosmetic_then_negation(story):
     cli(config, "check")  # nothing changed: adds nothing
 
     events = json.loads(cli(config, "changes", "--json"))
-    kinds = [(e["event"], e["severity"]) for e in events]
-    assert kinds.count(("new", None)) == 1
-    assert [k for k in kinds if k[1] in ("minor", "substantive")] == [("changed", "substantive")]
-    assert len(events) <= 3  # new, at most one cosmetic, one substantive
+    # Newest first: the negation, the cosmetic edit, the baseline; the unchanged check adds nothing.
+    assert [(e["event"], e["severity"], e["from_version"], e["to_version"]) for e in events] == [
+        ("changed", "substantive", 2, 3),
+        ("changed", "cosmetic", 1, 2),
+        ("new", None, None, 1),
+    ]
 
     substantive = events[0]
     assert substantive["event"] == "changed" and substantive["severity"] == "substantive"

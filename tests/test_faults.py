@@ -14,7 +14,7 @@ from storage.db import open_database, session_scope, utcnow
 from storage.models import AdminNotice, Delivery, Event, Version
 from tests.conftest import FILES
 from tests.support.smtp import SmtpSink
-from tracker.alerts.sender import Sender
+from tracker.alerts.sender import Sender, retry_delay
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
@@ -119,11 +119,18 @@ def test_smtp_down_for_an_hour_of_simulated_time(server, watched):
         run_check(config, engine, ["guidance"])
         smtp.reply = lambda attempt, rcpt: "421 4.3.2 service not available"
         start = utcnow()
+        attempts, due = 0, start  # the retry policy played alongside: a drain sends what is due
         for minute in range(0, 61, 5):
-            Sender(config, engine).drain(start + timedelta(minutes=minute))
+            now = start + timedelta(minutes=minute)
+            Sender(config, engine).drain(now)
+            if due <= now:
+                attempts += 1
+                due = now + retry_delay(attempts)
+        # Tried at 0, 5, 10, 15, 20, 30 and 50 minutes; the seventh failure waits 32 minutes.
+        assert (attempts, due) == (7, start + timedelta(minutes=82))
         [delivery] = rows(engine, Delivery)
-        assert delivery.status == "pending" and delivery.attempts >= 5  # backing off, not given up
-        assert delivery.next_attempt_at - (start + timedelta(minutes=60)) <= timedelta(hours=1)
+        assert delivery.status == "pending" and delivery.attempts == attempts  # backing off, not given up
+        assert delivery.next_attempt_at == due
         smtp.reply = lambda attempt, rcpt: "250 OK"
         Sender(config, engine).drain(start + timedelta(hours=2))
         Sender(config, engine).drain(start + timedelta(hours=3))

@@ -8,7 +8,7 @@ the test fails, so a person reviews the parse before it becomes the reference (j
 style). To accept a reviewed change of parse, delete the compare file and run again.
 
 Files that are no document of their own (a full text attached to its record, a search or
-public-inspection listing) are read by tests/spiders/test_genuine_responses.py instead;
+public-inspection listing) are read by tests/tracker/kinds/federal_register/test_spider.py instead;
 `test_every_genuine_file_is_accounted_for` makes sure a new file is never silently skipped.
 """
 

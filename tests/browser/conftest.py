@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,10 +46,9 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def site(tmp_path, database_url):
-    """The review app on a real HTTP server, over a history built through the real ingest path."""
-    history = build_history(database_url, tmp_path)
+@contextmanager
+def _serve(history):
+    """The review app of this history on a real HTTP server; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -64,9 +64,24 @@ def site(tmp_path, database_url):
     deadline = time.monotonic() + 15
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield history, f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def site(tmp_path, database_url):
+    """The review app on a real HTTP server, over a fresh history built through the real ingest path."""
+    history = build_history(database_url, tmp_path)
+    with _serve(history) as base_url:
+        yield history, base_url
+
+
+@pytest.fixture(scope="module")
+def shared_site(shared_history):
+    """The same, over the module's read-only history, for the tests that only look."""
+    with _serve(shared_history) as base_url:
+        yield shared_history, base_url
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from tracker.alerts.tokens import UNSUBSCRIBE, make_manage_token, make_token
 from tracker.settings import SubscriberConfig
 
 
-def test_open_a_redline_switch_views_and_export(site, page, tmp_path):
-    history, base = site
+def test_open_a_redline_switch_views_and_export(shared_site, page, tmp_path):
+    history, base = shared_site
     page.goto(f"{base}/")
     page.get_by_role("link", name="Changes").first.click()
     page.goto(f"{base}/documents/{history.documents[GUIDANCE]}/diff")
@@ -37,8 +37,8 @@ def test_open_a_redline_switch_views_and_export(site, page, tmp_path):
     assert saved.name.startswith("redline-") and "<ins" in exported and "Severity: substantive" in exported
 
 
-def test_injected_markup_shows_as_text(site, page):
-    history, base = site
+def test_injected_markup_shows_as_text(shared_site, page):
+    history, base = shared_site
     page.goto(f"{base}/documents/{history.documents[PRESS]}/diff")
     assert "<script>alert(1)</script>" in page.inner_text("body")
     assert page.locator("main img").count() == 0  # the onerror image stayed text

@@ -1,18 +1,22 @@
-"""A small event history built through the real ingest path, for feed and web tests.
+"""A small event history built through the real ingest path, for feed, web and CLI tests.
 
-Two page sources. Their first check is the baseline; later checks give, in this
-order: a cosmetic change (A), a substantive change (A), a substantive change
-whose text carries injected markup (X), a new document (D), a minor change on
-the other source (C) and the removal of D.
+Two page sources, `bis` and `fr`. Their first check is the baseline (guidance, press,
+notice: versions 1). Then, in this order: a cosmetic edit of the guidance (its version 2),
+a negation in the guidance (3), a press release whose text carries markup written as text
+(2), a new document (newcomer), a typo fixed in the notice (2), and the newcomer gone
+(three 404s, then `removed`). `History.events` names these events; `publish_expected()`
+adds a document that meets the one expectation, as a later check would.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Document, Event
@@ -27,6 +31,7 @@ GUIDANCE = "https://www.bis.gov/guidance/advanced-computing"
 PRESS = "https://www.bis.gov/press-release/widgets"
 NEWCOMER = "https://www.bis.gov/press-release/newcomer"
 NOTICE = "https://www.federalregister.gov/notice"
+EXPECTED = "https://www.federalregister.gov/gp10-guidance"
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -44,6 +49,8 @@ NEWCOMER_V1 = b"""<html><body><main><h1>New guidance on chips</h1>
 NOTICE_V1 = b"""<html><body><main><h1>Licensing notice</h1>
 <p>Applicants will recieve an answer by mail.</p><p>Second paragraph stays.</p></main></body></html>"""
 NOTICE_V2 = NOTICE_V1.replace(b"recieve", b"receive")
+EXPECTED_V1 = b"""<html><body><main><h1>GP10 guidance</h1>
+<p>Ascend chips may not be used anywhere without a license.</p></main></body></html>"""
 
 
 @dataclass
@@ -90,7 +97,10 @@ class Checks:
 
     def run(self, source: str, *items: tuple[str, bytes] | FetchFailed) -> list[Event | None]:
         """One check of a source: each item a (url, body) page or a failure."""
-        ingestor = Ingestor(self.history.engine, self.history.config.source(source), progress=lambda line: None)
+        config = self.history.config
+        ingestor = Ingestor(
+            self.history.engine, config.source(source), progress=lambda line: None, expectations=config.expectations
+        )
         events = []
         for item in items:
             if isinstance(item, FetchFailed):
@@ -144,19 +154,34 @@ def build_history(database_url: str, tmp_path: Path) -> History:
     return history
 
 
-def add_expectation_met(history: History, url: str) -> int:
-    """An expectation_met event on a document (ingest does not match expectations yet)."""
+def publish_expected(history: History) -> int:
+    """A check of `fr` finds a new document naming GP10: ingest meets the expectation.
+
+    Two events follow, the document's `new` and then `expectation_met`; the latter's id is
+    returned, and the document is added to `history.documents`.
+    """
+    (new,) = Checks(history).run("fr", (EXPECTED, EXPECTED_V1))
+    assert new.kind == "new" and new.expectations == ["gp10"]
     with session_scope(history.engine) as session:
-        document = session.get(Document, history.documents[url])
-        event = Event(
-            kind="expectation_met",
-            source_id=document.source_id,
-            document_id=document.id,
-            to_version=1,
-            expectations=["gp10"],
-            summary="expectation met: gp10",
-            detected_at=utcnow(),
-        )
-        session.add(event)
-        session.flush()
+        (event,) = session.exec(select(Event).where(Event.kind == "expectation_met")).all()
+        history.documents[EXPECTED] = event.document_id
         return event.id
+
+
+def fingerprint(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row of every table, in key order: what a read-only test must leave as it was."""
+    with engine.connect() as connection:
+        return {
+            table.name: [tuple(row) for row in connection.execute(table.select().order_by(*table.primary_key))]
+            for table in SQLModel.metadata.sorted_tables
+        }
+
+
+@contextmanager
+def unchanged(engine: Engine) -> Iterator[None]:
+    """Fails when the database is not as it was on entry (a shared fixture was written to)."""
+    before = fingerprint(engine)
+    yield
+    after = fingerprint(engine)
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert not changed, f"a test wrote into a shared read-only history: {changed}; give it a fresh `history`"

@@ -325,13 +325,30 @@ def test_identical_contents_are_never_substantive(content):
     assert result == severity.Assessment("cosmetic", ("no visible text changed",))
 
 
+# The links the strategies can draw that point at a document (a PDF, a documents folder).
+DOCUMENT_LINKS = {
+    "https://x/a.PDF",
+    "https://www.bis.gov/media/documents/guidance.pdf",
+    "https://www.bis.gov/sites/default/files/documents/faq.pdf",
+}
+
+
 @SETTINGS
 @given(contents(), st.lists(st.sampled_from(HOSTILE + REGULATORY), max_size=3), st.lists(LINKS, max_size=1))
-def test_assess_never_raises_on_odd_links(content, odd, links):
+def test_assess_judges_odd_links_without_falling_back(content, odd, links):
+    """Unparsable, empty and hostile links are judged one by one, not swallowed by assess's fallback.
+
+    The text is unchanged, so every reason comes from the links: documents first, then the
+    rest, each in the order given. The fallback ("change could not be classified") would fail.
+    """
     redline = diff_contents(content, content)
-    odd_links = tuple(odd) + tuple(links[0] if links else ()) + ("http://[::1", "", "https://x/a.PDF")
-    assert_valid(assess(redline, (), odd_links))
-    assert_valid(assess(redline, odd_links, None))
+    odd_links = ("http://[::1", "", *odd, *(links[0] if links else ()), "https://x/a.PDF")
+    distinct = list(dict.fromkeys(odd_links))
+    documents = [url for url in distinct if url in DOCUMENT_LINKS]
+    others = [url for url in distinct if url not in DOCUMENT_LINKS]
+    for verb, result in (("added", assess(redline, (), odd_links)), ("removed", assess(redline, odd_links, None))):
+        expected = [f"linked document {verb}: {url}" for url in documents] + [f"link {verb}: {url}" for url in others]
+        assert result == severity.Assessment("substantive", tuple(expected))
 
 
 # --- normalizing costs work in proportion to the page ----------------------------------

@@ -15,14 +15,15 @@ from storage.db import open_database, session_scope
 from storage.models import Document, Event
 from tests.support.history import (
     BASE_URL,
+    EXPECTED,
     GUIDANCE,
     NEWCOMER,
     NOTICE,
     PRESS,
     SCRIPT,
-    add_expectation_met,
     build_history,
     make_config,
+    publish_expected,
 )
 from tracker.alerts.feeds import build_feed
 from tracker.alerts.subscribers import upsert_subscriber
@@ -57,15 +58,15 @@ def parse(data: bytes):
     return parsed
 
 
-def test_all_changes_atom_has_the_expected_entries_newest_first(history):
-    parsed = parse(feed(history))
+def test_all_changes_atom_has_the_expected_entries_newest_first(shared_history):
+    parsed = parse(feed(shared_history))
     assert parsed.version == "atom10"
     assert parsed.feed.title == "Rulewatch: all changes"
     assert [e.title for e in parsed.entries] == EXPECTED_TITLES  # no baseline, no cosmetic change
     links = {link.rel: link.href for link in parsed.feed.links}
     assert links == {"self": f"{BASE_URL}/feeds/changes.atom", "alternate": f"{BASE_URL}/"}
 
-    ev, docs = history.events, history.documents
+    ev, docs = shared_history.events, shared_history.documents
     by_id = {e.id: e for e in parsed.entries}
     assert set(by_id) == {
         f"tag:rulewatch.example,2025:rulewatch/events/{ev[k]}"
@@ -85,9 +86,9 @@ def test_all_changes_atom_has_the_expected_entries_newest_first(history):
     assert "Exporters should read this guidance" in new.content[0].value  # the opening lines
 
 
-def test_entry_times_are_the_detection_times(history):
-    parsed = parse(feed(history))
-    with session_scope(history.engine) as session:
+def test_entry_times_are_the_detection_times(shared_history):
+    parsed = parse(feed(shared_history))
+    with session_scope(shared_history.engine) as session:
         detected = {e.id: e.detected_at for e in session.exec(select(Event))}
     for entry in parsed.entries:
         moment = detected[int(entry.id.rsplit("/", 1)[1])]
@@ -102,29 +103,29 @@ def test_output_and_ids_are_stable_across_runs(history):
     atom_ids = [e.id for e in parse(feed(history)).entries]
     rss_ids = [e.id for e in parse(feed(history, "rss")).entries]
     assert atom_ids == rss_ids
-    # A later event adds an entry; the ones before keep their ids.
-    add_expectation_met(history, NOTICE)
-    assert [e.id for e in parse(feed(history)).entries][1:] == atom_ids
+    # A later check adds entries (a new document, the expectation it meets); the ones before keep their ids.
+    publish_expected(history)
+    assert [e.id for e in parse(feed(history)).entries][2:] == atom_ids
 
 
-def test_rss_feed(history):
-    data = feed(history, "rss")
+def test_rss_feed(shared_history):
+    data = feed(shared_history, "rss")
     parsed = parse(data)
     assert parsed.version == "rss20"
     assert [shown(e.title_detail) for e in parsed.entries] == EXPECTED_TITLES  # titles are HTML in RSS
     assert parsed.feed.link == f"{BASE_URL}/"
     minor = parsed.entries[1]
-    assert minor.link == f"{BASE_URL}/documents/{history.documents[NOTICE]}/diff?from=1&to=2"
+    assert minor.link == f"{BASE_URL}/documents/{shared_history.documents[NOTICE]}/diff?from=1&to=2"
     assert minor.guidislink is False
-    assert minor.id == f"tag:rulewatch.example,2025:rulewatch/events/{history.events['minor']}"
+    assert minor.id == f"tag:rulewatch.example,2025:rulewatch/events/{shared_history.events['minor']}"
     assert minor.published_parsed is not None
     assert '<del class="rl-del">recieve</del><ins class="rl-ins">receive</ins>' in minor.content[0].value
     assert {t.term for t in minor.tags} == {"changed", "source: fr", "severity: minor"}
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])
-def test_injected_markup_comes_out_escaped(history, fmt):
-    root = ET.fromstring(feed(history, fmt))
+def test_injected_markup_comes_out_escaped(shared_history, fmt):
+    root = ET.fromstring(feed(shared_history, fmt))
     if fmt == "atom":
         entries = root.findall(f"{ATOM}entry")
         html_of = lambda e: e.find(f"{ATOM}content").text  # noqa: E731
@@ -150,25 +151,29 @@ def test_injected_markup_comes_out_escaped(history, fmt):
         assert "<script" not in html_of(entry).lower()
 
 
-def test_feed_of_one_source(history):
-    parsed = parse(feed(history, source="fr"))
+def test_feed_of_one_source(shared_history):
+    parsed = parse(feed(shared_history, source="fr"))
     assert [e.title for e in parsed.entries] == ["Minor change: Licensing notice"]
     assert parsed.feed.title == "Rulewatch: fr"
     assert {link.rel: link.href for link in parsed.feed.links}["self"] == f"{BASE_URL}/feeds/sources/fr.atom"
-    assert [e.title for e in parse(feed(history, source="bis")).entries] == EXPECTED_TITLES[:1] + EXPECTED_TITLES[2:]
+    assert [e.title for e in parse(feed(shared_history, source="bis")).entries] == EXPECTED_TITLES[
+        :1
+    ] + EXPECTED_TITLES[2:]
     with pytest.raises(LookupError, match="nope"):
-        feed(history, source="nope")
+        feed(shared_history, source="nope")
 
 
-def test_feed_of_one_document(history):
-    document_id = history.documents[GUIDANCE]
-    parsed = parse(feed(history, "rss", document_id=document_id))
+def test_feed_of_one_document(shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    parsed = parse(feed(shared_history, "rss", document_id=document_id))
     # Its baseline and its cosmetic change are not news; the negation is.
     assert [e.title for e in parsed.entries] == [EXPECTED_TITLES[-1]]
     assert parsed.feed.link == f"{BASE_URL}/documents/{document_id}/diff"
-    assert parse(feed(history, document_id=history.documents[PRESS])).entries[0].title == EXPECTED_TITLES[3]
+    assert (
+        parse(feed(shared_history, document_id=shared_history.documents[PRESS])).entries[0].title == EXPECTED_TITLES[3]
+    )
     with pytest.raises(LookupError):
-        feed(history, document_id=9999)
+        feed(shared_history, document_id=9999)
 
 
 def test_feed_of_one_subscriber(history):
@@ -194,16 +199,16 @@ def test_feed_of_one_subscriber(history):
 
 
 def test_expectation_met_entry(history):
-    event_id = add_expectation_met(history, NOTICE)
+    event_id = publish_expected(history)
     entry = parse(feed(history)).entries[0]
     assert entry.title == "Published: GP10 guidance on Ascend chips"  # the newline folded away
     assert entry.id.endswith(f"/events/{event_id}")
-    assert entry.link == f"{BASE_URL}/documents/{history.documents[NOTICE]}/diff?to=1"
+    assert entry.link == f"{BASE_URL}/documents/{history.documents[EXPECTED]}/diff?to=1"
     assert {t.term for t in entry.tags} == {"expectation_met", "source:fr"}
 
 
-def test_limit_keeps_the_newest(history):
-    parsed = parse(feed(history, limit=2))
+def test_limit_keeps_the_newest(shared_history):
+    parsed = parse(feed(shared_history, limit=2))
     assert [e.title for e in parsed.entries] == EXPECTED_TITLES[:2]
 
 

@@ -1,4 +1,7 @@
-"""Fixtures of the web tests: an event history built through the real ingest path, and clients."""
+"""Fixtures of the web tests: an event history built through the real ingest path, and clients.
+
+`history`, `client`, `admin_client` and `subscriber` are fresh for each test, for the tests that
+write; `shared_client` reads the module's `shared_history` (tests/conftest.py), built once."""
 
 from __future__ import annotations
 
@@ -23,6 +26,11 @@ def history(database_url, tmp_path):
 @pytest.fixture
 def client(history):
     return TestClient(create_app(history.config, history.engine))
+
+
+@pytest.fixture
+def shared_client(shared_history):
+    return TestClient(create_app(shared_history.config, shared_history.engine))
 
 
 @pytest.fixture

@@ -32,10 +32,10 @@ API_PATHS = {
 }
 
 
-def test_changes_as_the_command_line_prints_them(client, history):
-    answer = client.get("/api/changes")
+def test_changes_as_the_command_line_prints_them(shared_client, shared_history):
+    answer = shared_client.get("/api/changes")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
-    with session_scope(history.engine) as session:
+    with session_scope(shared_history.engine) as session:
         expected = [
             event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id))
             for e in list_events(session)
@@ -58,58 +58,58 @@ def test_changes_as_the_command_line_prints_them(client, history):
     }
 
 
-def test_changes_filters_and_bad_parameters(client, history):
-    substantive = client.get("/api/changes?severity=substantive").json()
+def test_changes_filters_and_bad_parameters(shared_client, shared_history):
+    substantive = shared_client.get("/api/changes?severity=substantive").json()
     assert {e["severity"] for e in substantive if e["event"] == "changed"} == {"substantive"}
     assert {e["event"] for e in substantive} == {"new", "changed", "removed"}
-    assert [e["event"] for e in client.get("/api/changes?event=removed").json()] == ["removed"]
-    assert {e["source"] for e in client.get("/api/changes?source=fr").json()} == {"fr"}
-    assert len(client.get("/api/changes?limit=2").json()) == 2
-    assert client.get("/api/changes?until=2000-01-01").json() == []
-    assert len(client.get(f"/api/changes?since={utcnow().date().isoformat()}").json()) == 9
+    assert [e["event"] for e in shared_client.get("/api/changes?event=removed").json()] == ["removed"]
+    assert {e["source"] for e in shared_client.get("/api/changes?source=fr").json()} == {"fr"}
+    assert len(shared_client.get("/api/changes?limit=2").json()) == 2
+    assert shared_client.get("/api/changes?until=2000-01-01").json() == []
+    assert len(shared_client.get(f"/api/changes?since={utcnow().date().isoformat()}").json()) == 9
     for query, words in (
         ("since=soon", "since: expected an ISO 8601"),
         ("severity=x", "severity:"),
         ("event=x", "event:"),
         ("source=x", "no source named"),
     ):
-        answer = client.get(f"/api/changes?{query}")
+        answer = shared_client.get(f"/api/changes?{query}")
         assert answer.status_code == 400 and words in answer.json()["detail"], query
-    assert client.get("/api/changes?limit=-1").status_code == 422
+    assert shared_client.get("/api/changes?limit=-1").status_code == 422
 
 
-def test_documents_and_versions(client, history):
-    documents = client.get("/api/documents").json()
-    assert {d["url"] for d in documents} == set(history.documents)
-    guidance = history.documents[GUIDANCE]
-    one = client.get(f"/api/documents/{guidance}").json()
+def test_documents_and_versions(shared_client, shared_history):
+    documents = shared_client.get("/api/documents").json()
+    assert {d["url"] for d in documents} == set(shared_history.documents)
+    guidance = shared_history.documents[GUIDANCE]
+    one = shared_client.get(f"/api/documents/{guidance}").json()
     assert one == next(d for d in documents if d["id"] == guidance)
     assert one["versions"] == 3 and one["source"] == "bis"
 
-    versions = client.get(f"/api/documents/{guidance}/versions").json()
-    with session_scope(history.engine) as session:
+    versions = shared_client.get(f"/api/documents/{guidance}/versions").json()
+    with session_scope(shared_history.engine) as session:
         expected = [version_json(v) for v in list_versions(session, guidance)]
     assert [{k: v for k, v in row.items() if k != "evidence"} for row in versions] == expected
     assert [v["version"] for v in versions] == [1, 2, 3] and versions[0]["evidence"] == {}
     for path in ("/api/documents/9999", "/api/documents/9999/versions", "/api/documents/9999/diff"):
-        answer = client.get(path)
+        answer = shared_client.get(path)
         assert answer.status_code == 404 and "no document 9999" in answer.json()["detail"], path
 
 
-def test_diff_as_the_command_line_prints_it(client, history):
-    guidance = history.documents[GUIDANCE]
-    answer = client.get(f"/api/documents/{guidance}/diff")
-    with session_scope(history.engine) as session:
+def test_diff_as_the_command_line_prints_it(shared_client, shared_history):
+    guidance = shared_history.documents[GUIDANCE]
+    answer = shared_client.get(f"/api/documents/{guidance}/diff")
+    with session_scope(shared_history.engine) as session:
         expected = compare_versions(session, session.get(Document, guidance)).to_json()
     assert answer.json() == expected
     assert (expected["from"], expected["to"], expected["severity"]) == (2, 3, "substantive")
     assert {"op": "insert", "text": "not ", "section": "§ 744.23(a)(2)"} in expected["ops"]
-    assert client.get(f"/api/documents/{guidance}/diff?from=1&to=2").json()["severity"] == "cosmetic"
-    first = client.get(f"/api/documents/{guidance}/diff?to=1").json()
+    assert shared_client.get(f"/api/documents/{guidance}/diff?from=1&to=2").json()["severity"] == "cosmetic"
+    first = shared_client.get(f"/api/documents/{guidance}/diff?to=1").json()
     assert first["from"] is None and {op["op"] for op in first["ops"]} == {"insert"}
-    missing = client.get(f"/api/documents/{guidance}/diff?to=9")
+    missing = shared_client.get(f"/api/documents/{guidance}/diff?to=9")
     assert missing.status_code == 404 and "has no version 9" in missing.json()["detail"]
-    assert client.get(f"/api/documents/{guidance}/diff?from=x").status_code == 422
+    assert shared_client.get(f"/api/documents/{guidance}/diff?from=x").status_code == 422
 
 
 def test_sources_and_expectations(client, history):
@@ -143,13 +143,13 @@ def test_sources_and_expectations(client, history):
     assert row["status"] == "met" and row["document"]["id"] == newcomer and row["version"] == 1
 
 
-def test_unknown_api_paths_answer_json(client, history):
-    answer = client.get("/api/nothing-here")
+def test_unknown_api_paths_answer_json(shared_client, shared_history):
+    answer = shared_client.get("/api/nothing-here")
     assert answer.status_code == 404 and answer.json() == {"detail": "Not Found"}
 
 
-def test_openapi_lists_the_api(client, history):
-    answer = client.get("/openapi.json")
+def test_openapi_lists_the_api(shared_client, shared_history):
+    answer = shared_client.get("/openapi.json")
     assert answer.status_code == 200
     paths = set(answer.json()["paths"])
     assert paths >= API_PATHS
@@ -158,16 +158,16 @@ def test_openapi_lists_the_api(client, history):
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
 
 
-def test_docs_page_has_its_own_policy(client, history):
-    answer = client.get("/docs")
+def test_docs_page_has_its_own_policy(shared_client, shared_history):
+    answer = shared_client.get("/docs")
     assert answer.status_code == 200 and "swagger-ui" in answer.text and "/openapi.json" in answer.text
     policy = answer.headers["content-security-policy"]
     assert policy != CSP
     assert "script-src 'self' 'sha256-" in policy and "https:" not in policy
     assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]  # only the hashed inline script
     assert "frame-ancestors 'none'" in policy
-    assert client.get("/api/sources").headers["content-security-policy"] == CSP
-    assert client.get("/redoc").status_code == 404
+    assert shared_client.get("/api/sources").headers["content-security-policy"] == CSP
+    assert shared_client.get("/redoc").status_code == 404
 
 
 def test_docs_page_loads_its_assets_from_this_site(client, history):
@@ -214,7 +214,7 @@ def test_dates_in_filters_are_utc():
     assert parse_moment("since", "2026-11-25T10:00:00") == datetime(2026, 11, 25, 10, tzinfo=UTC)
 
 
-def test_notice_minor_change_is_in_the_api(client, history):
-    notice = history.documents[NOTICE]
-    (change,) = client.get("/api/changes?source=fr&event=changed").json()
+def test_notice_minor_change_is_in_the_api(shared_client, shared_history):
+    notice = shared_history.documents[NOTICE]
+    (change,) = shared_client.get("/api/changes?source=fr&event=changed").json()
     assert change["document"]["id"] == notice and change["severity"] == "minor"

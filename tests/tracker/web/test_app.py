@@ -17,43 +17,43 @@ ATOM_TYPE = "application/atom+xml; charset=utf-8"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 
 
-def test_healthz(client, history, tmp_path):
-    answer = client.get("/healthz")
+def test_healthz(shared_client, shared_history, tmp_path):
+    answer = shared_client.get("/healthz")
     assert answer.status_code == 200
     assert answer.json()["status"] == "ok" and answer.json()["database"] == "ok"
     broken = create_engine(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
-    answer = TestClient(create_app(history.config, broken)).get("/healthz")
+    answer = TestClient(create_app(shared_history.config, broken)).get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["database"] == "unavailable"
 
 
-def test_security_headers_on_every_response(client, history):
+def test_security_headers_on_every_response(shared_client, shared_history):
     for path in (
         "/",
         "/healthz",
         "/feeds/changes.atom",
-        f"/documents/{history.documents[GUIDANCE]}/diff",
+        f"/documents/{shared_history.documents[GUIDANCE]}/diff",
         "/unsubscribe/forged",
         "/static/rulewatch.css",
     ):
-        answer = client.get(path)
+        answer = shared_client.get(path)
         assert answer.headers["content-security-policy"] == CSP, path
         assert answer.headers["x-content-type-options"] == "nosniff", path
 
 
-def test_feeds_are_served_with_their_content_types(client, history):
-    answer = client.get("/feeds/changes.atom")
+def test_feeds_are_served_with_their_content_types(shared_client, shared_history):
+    answer = shared_client.get("/feeds/changes.atom")
     assert answer.status_code == 200 and answer.headers["content-type"] == ATOM_TYPE
-    with session_scope(history.engine) as session:
-        assert answer.content == build_feed(session, history.config, "atom")
-    answer = client.get("/feeds/changes.rss")
+    with session_scope(shared_history.engine) as session:
+        assert answer.content == build_feed(session, shared_history.config, "atom")
+    answer = shared_client.get("/feeds/changes.rss")
     assert answer.status_code == 200 and answer.headers["content-type"] == RSS_TYPE
     assert b"<rss" in answer.content
 
-    assert client.get("/feeds/sources/fr.atom").headers["content-type"] == ATOM_TYPE
-    assert b"Licensing notice" in client.get("/feeds/sources/fr.rss").content
-    document_id = history.documents[GUIDANCE]
-    answer = client.get(f"/feeds/documents/{document_id}.rss")
+    assert shared_client.get("/feeds/sources/fr.atom").headers["content-type"] == ATOM_TYPE
+    assert b"Licensing notice" in shared_client.get("/feeds/sources/fr.rss").content
+    document_id = shared_history.documents[GUIDANCE]
+    answer = shared_client.get(f"/feeds/documents/{document_id}.rss")
     assert answer.status_code == 200 and answer.headers["content-type"] == RSS_TYPE
 
     for missing in (
@@ -62,7 +62,7 @@ def test_feeds_are_served_with_their_content_types(client, history):
         "/feeds/changes.json",
         "/feeds/sources/fr.json",
     ):
-        assert client.get(missing).status_code == 404, missing
+        assert shared_client.get(missing).status_code == 404, missing
 
 
 def test_subscriber_feed_at_a_secret_url(client, history, subscriber):
@@ -137,24 +137,24 @@ def test_forged_and_revoked_unsubscribe_links(client, history, subscriber):
     assert active(history, subscriber.id)
 
 
-def test_diff_page_defaults_to_the_last_two_versions(client, history):
-    document_id = history.documents[GUIDANCE]
-    answer = client.get(f"/documents/{document_id}/diff")
+def test_diff_page_defaults_to_the_last_two_versions(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    answer = shared_client.get(f"/documents/{document_id}/diff")
     assert answer.status_code == 200 and "text/html" in answer.headers["content-type"]
     assert '<ins class="rl-ins">not </ins>' in answer.text
     assert "Version 2" in answer.text and "Version 3" in answer.text
     assert "Severity: substantive" in answer.text
-    assert client.get(f"/documents/{document_id}/diff?from=&to=").text == answer.text
-    assert client.get(f"/documents/{document_id}/diff?from=2&to=3").text == answer.text
+    assert shared_client.get(f"/documents/{document_id}/diff?from=&to=").text == answer.text
+    assert shared_client.get(f"/documents/{document_id}/diff?from=2&to=3").text == answer.text
 
-    first = client.get(f"/documents/{document_id}/diff?to=1")
+    first = shared_client.get(f"/documents/{document_id}/diff?to=1")
     assert first.status_code == 200 and "<ins" in first.text and "<del" not in first.text
-    older = client.get(f"/documents/{document_id}/diff?from=3&to=1")
+    older = shared_client.get(f"/documents/{document_id}/diff?from=3&to=1")
     assert older.status_code == 200 and "<del" in older.text
 
 
-def test_diff_page_escapes_fetched_text(client, history):
-    answer = client.get(f"/documents/{history.documents[PRESS]}/diff?from=1&to=2")
+def test_diff_page_escapes_fetched_text(shared_client, shared_history):
+    answer = shared_client.get(f"/documents/{shared_history.documents[PRESS]}/diff?from=1&to=2")
     assert answer.status_code == 200
     assert_no_live_markup(answer.text)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
@@ -162,23 +162,23 @@ def test_diff_page_escapes_fetched_text(client, history):
     assert '<ins class="rl-ins">not </ins>' in answer.text
 
 
-def test_diff_page_not_found(client, history):
-    document_id = history.documents[GUIDANCE]
+def test_diff_page_not_found(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
     for path in (
         "/documents/9999/diff",
         f"/documents/{document_id}/diff?to=9",
         f"/documents/{document_id}/diff?from=abc",
         "/documents/abc/diff",
     ):
-        assert client.get(path).status_code == 404, path
+        assert shared_client.get(path).status_code == 404, path
 
 
-def test_dashboard_lists_recent_events_escaped(client, history):
-    answer = client.get("/")
+def test_dashboard_lists_recent_events_escaped(shared_client, shared_history):
+    answer = shared_client.get("/")
     assert answer.status_code == 200
     assert_no_live_markup(answer.text)
     assert "Press release &lt;script&gt;alert(1)&lt;/script&gt;" in answer.text
     assert SCRIPT not in answer.text
     assert 'href="/feeds/changes.atom"' in answer.text and 'href="/feeds/sources/fr.rss"' in answer.text
-    negation = history.documents[GUIDANCE]
+    negation = shared_history.documents[GUIDANCE]
     assert f'href="/documents/{negation}/diff?from=2&amp;to=3"' in answer.text

@@ -16,10 +16,11 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Source, Version
-from tests.support.history import PRESS, SCRIPT
+from tests.support.history import PRESS, SCRIPT, build_history, unchanged
 from tests.tracker.web.helpers import ADMIN_TOKEN, CSP, assert_no_live_markup
+from tracker.alerts.subscribers import upsert_subscriber
 from tracker.alerts.tokens import make_manage_token
-from tracker.settings import ExpectationConfig
+from tracker.settings import ExpectationConfig, SubscriberConfig
 from tracker.web.app import create_app
 
 IMG = "<img src=x onerror=alert(1)>"
@@ -27,9 +28,14 @@ ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"
 ESCAPED_IMG = "&lt;img src=x onerror=alert(1)&gt;"
 
 
-@pytest.fixture
-def hostile(history, subscriber):
-    """The history with markup in every place fetched text reaches, and an app that shows it all."""
+@pytest.fixture(scope="module")
+def hostile(module_database_url, tmp_path_factory):
+    """The history with markup in every place fetched text reaches, and an app that shows it all.
+
+    Built once for the module: its tests only read it."""
+    history = build_history(module_database_url, tmp_path_factory.mktemp("hostile"))
+    with session_scope(history.engine) as session:
+        subscriber = upsert_subscriber(session, SubscriberConfig(email="legal@example.com", sources=("bis",)))
     press = history.documents[PRESS]
     with session_scope(history.engine) as session:
         version = session.exec(select(Version).where(Version.document_id == press, Version.number == 2)).one()
@@ -55,7 +61,9 @@ def hostile(history, subscriber):
     client = TestClient(create_app(config, history.engine))
     client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
     manage = make_manage_token("test-secret", subscriber)
-    return client, press, manage
+    with unchanged(history.engine):
+        yield client, press, manage
+    history.engine.dispose()
 
 
 def test_every_page_shows_fetched_markup_as_text(hostile):

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
-from storage.models import ExpectationMet, Source, Version
-from tests.support.history import GUIDANCE, NEWCOMER, NOTICE, PRESS, PRESS_V2
+from storage.models import Source, Version
+from tests.support.history import EXPECTED, GUIDANCE, NOTICE, PRESS, PRESS_V2, publish_expected
 from tests.tracker.web.helpers import CSP
 from tracker.kinds.page.config import PageConfig
 from tracker.web.app import create_app
@@ -81,31 +81,29 @@ def test_dashboard_failing_and_unchecked_sources(client, history):
 def test_dashboard_expectations_waiting_then_met(client, history):
     text = client.get("/").text
     assert "GP10 guidance" in text and 'class="expectation-waiting">waiting<' in text
-    newcomer = history.documents[NEWCOMER]
-    with session_scope(history.engine) as session:
-        session.add(ExpectationMet(name="gp10", met_at=utcnow(), document_id=newcomer, version=1))
+    publish_expected(history)
     text = client.get("/").text
-    assert 'class="expectation-met">met<' in text
-    assert f'href="/documents/{newcomer}/diff?to=1">New guidance on chips</a>' in text
+    assert 'class="expectation-met">met<' in text and 'class="expectation-waiting"' not in text
+    assert f'href="/documents/{history.documents[EXPECTED]}/diff?to=1">GP10 guidance</a>' in text
 
 
 # -- documents ------------------------------------------------------------------------------
 
 
-def test_documents_list(client, history):
-    answer = client.get("/documents")
+def test_documents_list(shared_client, shared_history):
+    answer = shared_client.get("/documents")
     assert answer.status_code == 200
-    for _url, document_id in history.documents.items():
+    for _url, document_id in shared_history.documents.items():
         assert f'href="/documents/{document_id}"' in answer.text
     assert "removed" in answer.text  # the newcomer is gone
 
 
-def test_document_page_shows_versions_with_evidence(client, history):
-    document_id = history.documents[GUIDANCE]
-    answer = client.get(f"/documents/{document_id}")
+def test_document_page_shows_versions_with_evidence(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    answer = shared_client.get(f"/documents/{document_id}")
     assert answer.status_code == 200
     text = answer.text
-    with session_scope(history.engine) as session:
+    with session_scope(shared_history.engine) as session:
         versions = session.exec(select(Version).where(Version.document_id == document_id)).all()
     for version in versions:
         assert f'id="v{version.number}"' in text
@@ -156,9 +154,9 @@ def test_document_page_shows_source_evidence_and_attachments(client, history):
     assert client.get(f"/documents/{document_id}/versions/1/attachments/0/raw").status_code == 404
 
 
-def test_raw_snapshot_is_a_download_never_a_page(client, history):
-    document_id = history.documents[PRESS]
-    answer = client.get(f"/documents/{document_id}/versions/2/raw")
+def test_raw_snapshot_is_a_download_never_a_page(shared_client, shared_history):
+    document_id = shared_history.documents[PRESS]
+    answer = shared_client.get(f"/documents/{document_id}/versions/2/raw")
     assert answer.status_code == 200
     assert answer.content == PRESS_V2  # the bytes as fetched, live script tag and all
     assert answer.headers["content-type"] == "application/octet-stream"
@@ -166,13 +164,13 @@ def test_raw_snapshot_is_a_download_never_a_page(client, history):
     disposition = answer.headers["content-disposition"]
     assert re.fullmatch(rf'attachment; filename="rulewatch-doc{document_id}-v2-[0-9a-f]{{12}}\.html"', disposition)
     assert "sandbox" in answer.headers["content-security-policy"]
-    with session_scope(history.engine) as session:
+    with session_scope(shared_history.engine) as session:
         version = session.exec(select(Version).where(Version.document_id == document_id, Version.number == 2)).one()
         assert get_blob(session, version.sha256) == answer.content
 
 
-def test_document_pages_not_found(client, history):
-    document_id = history.documents[GUIDANCE]
+def test_document_pages_not_found(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
     for path in (
         "/documents/9999",
         "/documents/9999/versions/1/raw",
@@ -180,7 +178,7 @@ def test_document_pages_not_found(client, history):
         "/documents/abc",
         "/no/such/page",
     ):
-        answer = client.get(path)
+        answer = shared_client.get(path)
         assert answer.status_code == 404, path
         assert "text/html" in answer.headers["content-type"], path
         assert answer.headers["content-security-policy"] == CSP
@@ -189,9 +187,9 @@ def test_document_pages_not_found(client, history):
 # -- redlines -------------------------------------------------------------------------------
 
 
-def test_redline_lists_changed_sections_linking_to_anchors(client, history):
-    document_id = history.documents[GUIDANCE]
-    text = client.get(f"/documents/{document_id}/diff").text
+def test_redline_lists_changed_sections_linking_to_anchors(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    text = shared_client.get(f"/documents/{document_id}/diff").text
     assert "Changed sections:" in text
     assert '<a href="#rl-744-23-a-2">§ 744.23(a)(2)</a>' in text
     assert 'id="rl-744-23-a-2"' in text
@@ -199,9 +197,9 @@ def test_redline_lists_changed_sections_linking_to_anchors(client, history):
     assert "negation added in § 744.23(a)(2)" in text
 
 
-def test_side_by_side_view_shows_both_sides(client, history):
-    document_id = history.documents[GUIDANCE]
-    answer = client.get(f"/documents/{document_id}/diff?from=2&to=3&view=side")
+def test_side_by_side_view_shows_both_sides(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    answer = shared_client.get(f"/documents/{document_id}/diff?from=2&to=3&view=side")
     assert answer.status_code == 200
     text = answer.text
     assert '<table class="rl-side">' in text and 'class="rl-redline"' not in text
@@ -213,74 +211,74 @@ def test_side_by_side_view_shows_both_sides(client, history):
     # unchanged paragraphs on both sides
     assert text.count("Items classified under ECCN 3A090") == 2
 
-    press = history.documents[PRESS]
-    text = client.get(f"/documents/{press}/diff?view=side").text
+    press = shared_history.documents[PRESS]
+    text = shared_client.get(f"/documents/{press}/diff?view=side").text
     assert '<tr class="para title">' in text
     assert '<td class="old"><span class="rl-label">Title:</span> Press release</td>' in text
 
-    notice = history.documents[NOTICE]
-    text = client.get(f"/documents/{notice}/diff?view=side").text
+    notice = shared_history.documents[NOTICE]
+    text = shared_client.get(f"/documents/{notice}/diff?view=side").text
     assert '<del class="rl-del">recieve</del>' in text and '<ins class="rl-ins">receive</ins>' in text
 
 
-def test_side_by_side_inserted_and_deleted_paragraphs(client, history):
-    notice = history.documents[NOTICE]
-    text = client.get(f"/documents/{notice}/diff?to=1&view=side").text  # compared with nothing
+def test_side_by_side_inserted_and_deleted_paragraphs(shared_client, shared_history):
+    notice = shared_history.documents[NOTICE]
+    text = shared_client.get(f"/documents/{notice}/diff?to=1&view=side").text  # compared with nothing
     assert '<td class="old empty"></td>' in text
     assert '<ins class="rl-ins">Second paragraph stays.</ins>' in text
-    text = client.get(f"/documents/{notice}/diff?from=1&to=1&view=side").text
+    text = shared_client.get(f"/documents/{notice}/diff?from=1&to=1&view=side").text
     assert "<ins" not in text and "<del" not in text
 
 
-def test_view_toggles_are_links_that_keep_the_versions(client, history):
-    document_id = history.documents[GUIDANCE]
-    text = client.get(f"/documents/{document_id}/diff?from=1&to=3").text
+def test_view_toggles_are_links_that_keep_the_versions(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    text = shared_client.get(f"/documents/{document_id}/diff?from=1&to=3").text
     assert f'href="/documents/{document_id}/diff?from=1&amp;to=3&amp;view=side"' in text
     assert f'href="/documents/{document_id}/diff?from=1&amp;to=3&amp;only=substantive"' in text
     assert f'href="/documents/{document_id}/diff/export?from=1&amp;to=3"' in text
-    text = client.get(f"/documents/{document_id}/diff?from=1&to=3&view=side&only=substantive").text
+    text = shared_client.get(f"/documents/{document_id}/diff?from=1&to=3&view=side&only=substantive").text
     assert f'href="/documents/{document_id}/diff?from=1&amp;to=3&amp;only=substantive"' in text  # inline
     assert f'href="/documents/{document_id}/diff?from=1&amp;to=3&amp;view=side"' in text  # show everything
     assert "<form" not in text.split("<main>")[1].split("Changed sections")[0]  # no script, no form needed
 
 
-def test_only_substantive_keeps_the_substantive_paragraphs(client, history):
-    document_id = history.documents[GUIDANCE]
-    full = client.get(f"/documents/{document_id}/diff?from=1&to=3").text
+def test_only_substantive_keeps_the_substantive_paragraphs(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    full = shared_client.get(f"/documents/{document_id}/diff?from=1&to=3").text
     assert "Last updated May " in full and "Items classified under ECCN" in full
-    only = client.get(f"/documents/{document_id}/diff?from=1&to=3&only=substantive").text
+    only = shared_client.get(f"/documents/{document_id}/diff?from=1&to=3&only=substantive").text
     assert '<ins class="rl-ins">not </ins>' in only  # the negation stays
     assert "Last updated May" not in only.split('class="rl-redline"')[1]  # the volatile date folds away
     assert "Items classified under ECCN" not in only  # and so does unchanged text
     assert '<div class="para skip"' in only
-    side = client.get(f"/documents/{document_id}/diff?from=1&to=3&only=substantive&view=side").text
+    side = shared_client.get(f"/documents/{document_id}/diff?from=1&to=3&only=substantive&view=side").text
     assert '<ins class="rl-ins">not </ins>' in side and "Items classified under ECCN" not in side
     assert '<tr class="para skip"><td colspan="2">…</td></tr>' in side
 
 
-def test_only_substantive_with_nothing_substantive(client, history):
-    document_id = history.documents[GUIDANCE]
-    text = client.get(f"/documents/{document_id}/diff?from=1&to=2&only=substantive").text
+def test_only_substantive_with_nothing_substantive(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    text = shared_client.get(f"/documents/{document_id}/diff?from=1&to=2&only=substantive").text
     assert "Severity: cosmetic" in text
     assert "No paragraph changed substantively" in text and 'class="rl-redline"' not in text
-    notice = history.documents[NOTICE]  # a spelling fix is minor: folded away too
-    text = client.get(f"/documents/{notice}/diff?only=substantive").text
+    notice = shared_history.documents[NOTICE]  # a spelling fix is minor: folded away too
+    text = shared_client.get(f"/documents/{notice}/diff?only=substantive").text
     assert "No paragraph changed substantively" in text and "recieve" not in text.split("Severity")[1].split("</ul>")[1]
 
 
-def test_redline_bad_parameters(client, history):
-    document_id = history.documents[GUIDANCE]
-    answer = client.get(f"/documents/{document_id}/diff?view=sideways")
+def test_redline_bad_parameters(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    answer = shared_client.get(f"/documents/{document_id}/diff?view=sideways")
     assert answer.status_code == 400 and "view: expected inline or side" in answer.text
-    answer = client.get(f"/documents/{document_id}/diff?only=everything")
+    answer = shared_client.get(f"/documents/{document_id}/diff?only=everything")
     assert answer.status_code == 400 and "only:" in answer.text
-    answer = client.get(f"/documents/{document_id}/diff?from=1&to=7")
+    answer = shared_client.get(f"/documents/{document_id}/diff?from=1&to=7")
     assert answer.status_code == 404 and "has no version 7" in answer.text
 
 
-def test_export_is_a_standalone_attachment(client, history):
-    document_id = history.documents[GUIDANCE]
-    answer = client.get(f"/documents/{document_id}/diff/export?from=2&to=3")
+def test_export_is_a_standalone_attachment(shared_client, shared_history):
+    document_id = shared_history.documents[GUIDANCE]
+    answer = shared_client.get(f"/documents/{document_id}/diff/export?from=2&to=3")
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/html; charset=utf-8"
     assert answer.headers["content-disposition"] == f'attachment; filename="redline-{document_id}-v2-v3.html"'
@@ -288,56 +286,56 @@ def test_export_is_a_standalone_attachment(client, history):
     assert '<link rel="stylesheet"' not in answer.text  # standalone: no link back to this site's files
     assert '<ins class="rl-ins">not </ins>' in answer.text and "Severity: substantive" in answer.text
 
-    default = client.get(f"/documents/{document_id}/diff/export")
+    default = shared_client.get(f"/documents/{document_id}/diff/export")
     assert default.headers["content-disposition"] == f'attachment; filename="redline-{document_id}-v2-v3.html"'
-    first = client.get(f"/documents/{document_id}/diff/export?to=1")
+    first = shared_client.get(f"/documents/{document_id}/diff/export?to=1")
     assert first.headers["content-disposition"] == f'attachment; filename="redline-{document_id}-v1.html"'
     for path in (
         "/documents/9999/diff/export",
         f"/documents/{document_id}/diff/export?to=9",
         f"/documents/{document_id}/diff/export?from=x",
     ):
-        assert client.get(path).status_code == 404, path
+        assert shared_client.get(path).status_code == 404, path
 
 
 # -- changes ------------------------------------------------------------------------------
 
 
-def test_changes_lists_every_event_with_links_to_redlines(client, history):
-    answer = client.get("/changes")
+def test_changes_lists_every_event_with_links_to_redlines(shared_client, shared_history):
+    answer = shared_client.get("/changes")
     assert answer.status_code == 200
     text = answer.text
     assert '<form class="filters" method="get" action="/changes">' in text
-    guidance = history.documents[GUIDANCE]
+    guidance = shared_history.documents[GUIDANCE]
     assert f'href="/documents/{guidance}/diff?from=2&amp;to=3"' in text
     assert f'href="/documents/{guidance}/diff?from=1&amp;to=2"' in text
-    assert text.count("<tr>") == 1 + 9  # header and every event of the history
+    assert text.count("<tr>") == 1 + 9  # header and every event of the shared_history
 
 
-def test_changes_filters(client, history):
-    guidance, notice = history.documents[GUIDANCE], history.documents[NOTICE]
-    text = client.get("/changes?severity=substantive").text
+def test_changes_filters(shared_client, shared_history):
+    guidance, notice = shared_history.documents[GUIDANCE], shared_history.documents[NOTICE]
+    text = shared_client.get("/changes?severity=substantive").text
     assert f"/documents/{guidance}/diff?from=2&amp;to=3" in text
     assert f"/documents/{guidance}/diff?from=1&amp;to=2" not in text  # cosmetic
     assert f"/documents/{notice}/diff?from=1&amp;to=2" not in text  # minor
     assert "removed" in text  # other events stay
     assert '<option value="substantive" selected>' in text
 
-    text = client.get("/changes?severity=minor&source=fr&event=changed").text
+    text = shared_client.get("/changes?severity=minor&source=fr&event=changed").text
     assert text.count("<tr>") == 2 and "recieve" in text
 
-    text = client.get("/changes?event=removed").text
+    text = shared_client.get("/changes?event=removed").text
     assert text.count("<tr>") == 2 and "gone (HTTP 404)" in text
 
     today = utcnow().date().isoformat()
-    assert client.get(f"/changes?since={today}&until={today}").text.count("<tr>") == 10
-    assert client.get("/changes?until=2000-01-01").text.count("<tr>") == 0
-    assert "No events match" in client.get("/changes?until=2000-01-01").text
-    assert client.get("/changes?since=2999-01-01T00:00:00Z").text.count("<tr>") == 0
-    assert client.get("/changes?since=").status_code == 200  # empty means no filter
+    assert shared_client.get(f"/changes?since={today}&until={today}").text.count("<tr>") == 10
+    assert shared_client.get("/changes?until=2000-01-01").text.count("<tr>") == 0
+    assert "No events match" in shared_client.get("/changes?until=2000-01-01").text
+    assert shared_client.get("/changes?since=2999-01-01T00:00:00Z").text.count("<tr>") == 0
+    assert shared_client.get("/changes?since=").status_code == 200  # empty means no filter
 
 
-def test_changes_bad_parameters_are_a_400_page(client, history):
+def test_changes_bad_parameters_are_a_400_page(shared_client, shared_history):
     cases = {
         "since=yesterday": "since: expected an ISO 8601 date or time",
         "until=2026-13-45": "until: expected an ISO 8601 date or time",
@@ -347,7 +345,7 @@ def test_changes_bad_parameters_are_a_400_page(client, history):
         "since=2026-02-01&until=2026-01-01": "since: must not be later than until",
     }
     for query, words in cases.items():
-        answer = client.get(f"/changes?{query}")
+        answer = shared_client.get(f"/changes?{query}")
         assert answer.status_code == 400, query
         assert "text/html" in answer.headers["content-type"]
         assert words in answer.text, (query, answer.text)

@@ -1,7 +1,10 @@
-"""The `ecfr` spider against a loopback eCFR versioner: amendments, and every kind of failure.
+"""The `ecfr` spider: its callbacks on saved versioner answers in process, then real crawls.
 
-Each check runs the real crawl (a child process with Scrapy); the database is
-inspected afterwards. Failures are recorded on the source, never versions.
+The first tests call the spider's own requests and callbacks on saved answers (genuine GPO
+part XML in tests/files/genuine/ecfr, imitations in tests/files/ecfr), with no server (the
+fast tier). The crawls after them run the real crawl (a child process with Scrapy) on a
+loopback versioner; the database is inspected afterwards. Failures are recorded on the
+source, never versions.
 """
 
 import json
@@ -14,15 +17,117 @@ from typer.testing import CliRunner
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Source, Version
 from tests.conftest import FILES
+from tests.support.responses import answer, start_requests
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
-from tracker.items import FailureReason
-from tracker.kinds.ecfr.spider import VersionsError, latest_amendment, read_json
+from tracker.items import FailureReason, FetchFailed, Snapshot
+from tracker.kinds import KINDS
+from tracker.kinds.ecfr.config import EcfrConfig
+from tracker.kinds.ecfr.spider import EcfrSpider, VersionsError, latest_amendment, read_json
 
 ECFR = FILES / "ecfr"
+GENUINE = FILES / "genuine" / "ecfr"
 VERSIONS = "/api/versioner/v1/versions/title-15.json?part={part}"
 FULL = "/api/versioner/v1/full/{date}/title-15.xml?part={part}"
+
+
+# --- in process: the spider's requests and callbacks on saved answers -----------------------
+
+API = "https://www.ecfr.gov/api/versioner/v1"
+JSON_HEADERS = {"Content-Type": "application/json"}
+XML_HEADERS = {"Content-Type": "application/xml"}
+
+
+def ecfr_spider(title: int = 15, parts=("744",), validators=None) -> EcfrSpider:
+    source = EcfrConfig(
+        name="ear", kind="ecfr", interval=3600, base_url="https://www.ecfr.gov", title=title, parts=parts
+    )
+    return EcfrSpider(source=source, validators=validators)
+
+
+def saved(name: str, folder=ECFR) -> bytes:
+    return (folder / name).read_bytes()
+
+
+def test_each_part_starts_with_its_versions():
+    requests = start_requests(ecfr_spider(parts=("734", "744")))
+    assert [r.url for r in requests] == [
+        f"{API}/versions/title-15.json?part=734",
+        f"{API}/versions/title-15.json?part=744",
+    ]
+    assert [(r.meta["rulewatch_key"], r.meta["part"]) for r in requests] == [
+        ("15 CFR 734", "734"),
+        ("15 CFR 744", "744"),
+    ]
+
+
+def test_saved_versions_ask_for_the_part_as_of_its_latest_amendment_with_the_stored_validators():
+    page = "https://www.ecfr.gov/current/title-15/part-744"
+    spider = ecfr_spider(validators={page: {"etag": '"xml-2024"'}})
+    [versions] = start_requests(spider)
+    [xml] = spider.parse_versions(answer(versions, saved("versions_744_2025-01-16.json"), headers=JSON_HEADERS))
+    assert xml.url == f"{API}/full/2025-01-16/title-15.xml?part=744"
+    assert (xml.meta["amendment_date"], xml.meta["issue_date"]) == ("2025-01-16", "2025-01-17")
+    assert xml.headers["If-None-Match"] == b'"xml-2024"'
+
+
+def test_saved_part_xml_is_a_snapshot_of_the_part_page_with_its_dates():
+    spider = ecfr_spider()
+    request = spider.xml_request("744", "2025-01-16", "2025-01-17")
+    [snapshot] = spider.parse_xml(answer(request, saved("part_744_2025-01-16.xml"), headers=XML_HEADERS))
+    assert (snapshot.key, snapshot.url, snapshot.final_url) == (
+        "15 CFR 744",
+        "https://www.ecfr.gov/current/title-15/part-744",
+        request.url,
+    )
+    assert snapshot.title_hint == "15 CFR Part 744"
+    assert snapshot.extra == {"format": "ecfr", "amendment_date": "2025-01-16", "issue_date": "2025-01-17"}
+    assert any(
+        block.section.startswith("15 CFR 744.23") for block in KINDS["ecfr"].read(snapshot, spider.source).blocks
+    )
+
+
+def test_an_html_page_instead_of_versions_is_a_failure_saying_so():
+    spider = ecfr_spider()
+    [versions] = start_requests(spider)
+    [failure] = spider.parse_versions(answer(versions, b"<html><body>Maintenance</body></html>"))
+    assert isinstance(failure, FetchFailed) and failure.key == "15 CFR 744"
+    assert failure.error.startswith("expected JSON, got an HTML page (text/html; charset=utf-8)")
+
+
+@pytest.mark.parametrize(
+    "name, status, words",
+    [
+        ("unavailable_503.json", 503, "Title 15 currently unavailable"),
+        ("bad_date_400.json", 400, "Bad date: 2026-01-15"),
+    ],
+)
+def test_an_api_error_is_a_failure_in_the_api_s_own_words(name, status, words):
+    spider = ecfr_spider()
+    request = spider.xml_request("744", "2026-01-15", None)
+    [failure] = spider.parse_xml(answer(request, saved(name), status=status, headers=JSON_HEADERS))
+    assert failure.error == f"HTTP {status} from {request.url}: {words}"
+
+
+def test_genuine_part_xml_is_a_snapshot_of_the_part_page():
+    spider = ecfr_spider(title=1, parts=("17",))
+    request = spider.xml_request("17", "2022-12-29", "2022-12-29")
+    [snapshot] = spider.parse_xml(answer(request, saved("title-1-part-17.xml", GENUINE), headers=XML_HEADERS))
+    assert isinstance(snapshot, Snapshot)
+    assert (snapshot.key, snapshot.url) == ("1 CFR 17", "https://www.ecfr.gov/current/title-1/part-17")
+
+
+def test_genuine_part_xml_reads_with_cfr_anchors():
+    spider = ecfr_spider(title=1, parts=("17",))
+    request = spider.xml_request("17", "2022-12-29", "2022-12-29")
+    [snapshot] = spider.parse_xml(answer(request, saved("title-1-part-17.xml", GENUINE), headers=XML_HEADERS))
+    blocks = KINDS["ecfr"].read(snapshot, spider.source).blocks
+    row = next(block for block in blocks if block.text == "Monday | Wednesday | Thursday")
+    assert row.section == "1 CFR 17.2(c)"
+
+
+# --- loopback crawls ------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
-"""The `federal_register` spider against a loopback copy of the FR API.
+"""The `federal_register` spider: its callbacks on saved answers in process, then real crawls.
 
-The saved responses in tests/files/federal_register carry the real host; they
-are served with it replaced by the loopback server's, so every URL the spider
-follows (next_page_url, body_html_url, raw_text_url) leads back to the fixtures.
+The first tests call the spider's own requests and callbacks on saved FR API answers,
+genuine (tests/files/genuine/federal_register) and imitation, with no server (the fast
+tier). The crawls after them run against a loopback copy of the FR API: the saved
+responses in tests/files/federal_register carry the real host; they are served with it
+replaced by the loopback server's, so every URL the spider follows (next_page_url,
+body_html_url, raw_text_url) leads back to the fixtures.
 """
 
 import json
@@ -11,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from scrapy.exceptions import CloseSpider
-from scrapy.http import HtmlResponse
+from scrapy.http import HtmlResponse, TextResponse
 from scrapy.settings import Settings
 from sqlmodel import select
 
@@ -19,9 +22,11 @@ from spiders.base import now
 from storage.db import session_scope
 from storage.models import Document, Event, Source, Version
 from tests.conftest import FILES
+from tests.support.responses import answer, requests_in, start_requests
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
-from tracker.items import FailureReason, FetchFailed
+from tracker.items import FailureReason, FetchFailed, ListingRead, Snapshot
+from tracker.kinds import KINDS
 from tracker.kinds.federal_register.config import FederalRegisterConfig
 from tracker.kinds.federal_register.spider import (
     MAX_PAGES,
@@ -38,6 +43,232 @@ JSON = "application/json; charset=utf-8"
 SEARCH = "/api/v1/documents.json"
 NEXT_PAGES = "/api/v1/documents"  # next_page_url has no ".json"
 CURRENT = "/api/v1/public-inspection-documents/current.json"
+
+
+# --- in process: the spider's requests and callbacks on saved answers -----------------------
+#
+# Genuine FR API answers (tests/files/genuine/federal_register) and the imitations beside them.
+
+GENUINE = FILES / "genuine" / "federal_register"
+API = f"{REAL}/api/v1"
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def fr_spider(**options) -> FederalRegisterSpider:
+    source = FederalRegisterConfig(
+        name="federal-register",
+        kind="federal_register",
+        interval=3600,
+        base_url="https://www.federalregister.gov",
+        **options,
+    )
+    return FederalRegisterSpider(source=source)
+
+
+def genuine(request, name: str, headers: dict | None = None, cls=TextResponse):
+    """The saved genuine answer `name` as the response to `request`."""
+    return answer(request, (GENUINE / name).read_bytes(), headers=headers or JSON_HEADERS, cls=cls)
+
+
+# --- genuine documents.json (a search) ----------------------------------------------------
+
+
+def search_results():
+    spider = fr_spider(agencies=("energy-department",))
+    request = spider.search_request(0, spider.searches[0], page=1)
+    return spider, list(spider.parse_search(genuine(request, "documents-search.json")))
+
+
+def test_search_answer_is_a_listing_read():
+    _, results = search_results()
+    assert sum(isinstance(r, ListingRead) for r in results) == 1
+
+
+def test_search_answer_asks_for_each_listed_document():
+    _, results = search_results()
+    documents = [r.url for r in requests_in(results) if r.callback.__name__ == "parse_document"]
+    assert documents == [f"{API}/documents/2024-31440.json", f"{API}/documents/2024-31439.json"]
+
+
+def test_search_answer_follows_its_next_page_url_with_the_cursor():
+    _, results = search_results()
+    [next_page] = [r for r in requests_in(results) if r.callback.__name__ == "parse_search"]
+    assert next_page.url == json.loads((GENUINE / "documents-search.json").read_bytes())["next_page_url"]
+    assert "search_after_cursor=WzE3MzU2MDMyMDAwMDAsIjIwMjQtMzE0MzkiXQ" in next_page.url
+
+
+# --- genuine documents/{number}.json and its full text ----------------------------------------
+
+
+def document_results(number: str):
+    spider = fr_spider(agencies=("executive-office-of-the-president",))
+    request = spider.document_request(number)
+    return spider, list(spider.parse_document(genuine(request, f"{number}.json")))
+
+
+def test_document_answer_asks_for_its_full_text_at_body_html_url():
+    _, [full_text] = document_results("2026-19417")
+    assert full_text.url == "https://www.federalregister.gov/documents/full_text/html/2026/09/22/2026-19417.html"
+
+
+def test_document_snapshot_is_filed_under_its_number_and_page():
+    _, [full_text] = document_results("2026-19417")
+    snapshot = full_text.meta["fr_snapshot"]
+    assert (snapshot.key, snapshot.url) == (
+        "2026-19417",
+        "https://www.federalregister.gov/documents/2026/09/22/2026-19417/restoring-american-saltwater-angling-and-recreation",
+    )
+
+
+def test_document_with_its_html_full_text_is_one_readable_snapshot():
+    spider, [full_text] = document_results("2026-19417")
+    [snapshot] = spider.parse_full_text(
+        genuine(full_text, "2026-19417.body.html", {"Content-Type": "text/html"}, cls=HtmlResponse)
+    )
+    assert isinstance(snapshot, Snapshot)
+    assert "(d) The costs for publication of this order shall be borne by the Department of Commerce." in (
+        KINDS["federal_register"].read(snapshot, spider.source).text()
+    )
+
+
+def test_a_1994_raw_text_answer_is_taken_as_the_full_text_not_as_the_request_access_page():
+    # Served as text/plain, it is an HTML page (<title>Federal Register, Volume 59 …</title>, the text in <pre>).
+    spider, [full_text] = document_results("93-32104")
+    [snapshot] = spider.parse_full_text(genuine(full_text, "93-32104.raw.txt", {"Content-Type": "text/plain"}))
+    assert isinstance(snapshot, Snapshot)
+    assert [a["role"] for a in snapshot.extra["attachments"]] == ["full_text"]
+
+
+# --- genuine public-inspection-documents/current.json ---------------------------------------
+
+
+def inspection_results(**options):
+    spider = fr_spider(public_inspection=True, **options)
+    request = spider.tracked_request(
+        f"{API}/public-inspection-documents/current.json",
+        key="current",
+        callback=spider.parse_public_inspection,
+        conditional=False,
+    )
+    return list(spider.parse_public_inspection(genuine(request, "public-inspection-current.json")))
+
+
+def inspected(results) -> list[Snapshot]:
+    return [r.meta["fr_snapshot"] for r in requests_in(results)]
+
+
+def test_public_inspection_keeps_the_records_of_the_configured_agency():
+    results = inspection_results(agencies=("international-trade-administration",))
+    assert [s.key for s in inspected(results)] == ["2026-19930"]
+
+
+def test_public_inspection_record_is_its_own_json_with_the_listing_attached():
+    [snapshot] = inspected(inspection_results(agencies=("international-trade-administration",)))
+    assert json.loads(snapshot.body)["subject_2"] == "Light-Walled Rectangular Pipe and Tube from Mexico"
+    assert [a["role"] for a in snapshot.extra["attachments"]] == ["listing"]
+
+
+def test_public_inspection_asks_for_the_record_raw_text():
+    [request] = requests_in(inspection_results(agencies=("international-trade-administration",)))
+    assert request.url == "https://www.federalregister.gov/public-inspection/raw_text/202/619/930.txt"
+
+
+def test_public_inspection_matches_terms_in_subjects():
+    results = inspection_results(terms=("Sunshine Act",))
+    assert [s.key for s in inspected(results)] == ["2026-19958"]
+
+
+# --- imitation answers ------------------------------------------------------------------
+
+
+def test_a_document_with_its_full_text_is_one_snapshot_with_the_text_attached():
+    spider = fr_spider(agencies=("industry-and-security-bureau",))
+    request = spider.document_request("2025-00636")
+    [full_text] = spider.parse_document(answer(request, (FR / "2025-00636.json").read_bytes(), headers=JSON_HEADERS))
+    assert full_text.url == f"{REAL}/documents/full_text/html/2025/01/15/2025-00636.html"
+    [snapshot] = spider.parse_full_text(answer(full_text, (FR / "2025-00636.html").read_bytes()))
+    assert (snapshot.key, snapshot.url) == (
+        "2025-00636",
+        f"{REAL}/documents/2025/01/15/2025-00636/framework-for-artificial-intelligence-diffusion",
+    )
+    assert snapshot.extra["stage"] == "published"
+    assert [(a["role"], a["url"]) for a in snapshot.extra["attachments"]] == [("full_text", full_text.url)]
+
+
+def test_the_request_access_page_instead_of_a_document_is_a_failure_then_a_back_off():
+    spider = fr_spider(agencies=("industry-and-security-bureau",))
+    request = spider.document_request("2025-00636")
+    outcomes = spider.parse_document(answer(request, (FR / "request_access.html").read_bytes()))
+    failure = next(outcomes)
+    assert failure.key == "2025-00636" and "'Request Access' page?" in failure.error
+    with pytest.raises(CloseSpider) as closed:
+        next(outcomes)
+    assert closed.value.reason.startswith("the Federal Register asked us to back off: ")
+
+
+def test_the_request_access_page_instead_of_a_full_text_is_a_failure_not_a_version():
+    spider = fr_spider(agencies=("industry-and-security-bureau",))
+    request = spider.document_request("2025-00636")
+    [full_text] = spider.parse_document(answer(request, (FR / "2025-00636.json").read_bytes(), headers=JSON_HEADERS))
+    outcomes = spider.parse_full_text(answer(full_text, (FR / "request_access.html").read_bytes()))
+    failure = next(outcomes)
+    assert isinstance(failure, FetchFailed) and failure.key == "2025-00636"
+    assert failure.error.startswith("full text of 2025-00636 could not be fetched: ")
+    with pytest.raises(CloseSpider) as closed:
+        next(outcomes)
+    assert "Request Access" in closed.value.reason
+
+
+def test_a_malformed_document_json_fails_alone():
+    spider = fr_spider(agencies=("industry-and-security-bureau",))
+    request = spider.document_request("2025-00636")
+    [failure] = spider.parse_document(answer(request, (FR / "malformed.json").read_bytes(), headers=JSON_HEADERS))
+    assert isinstance(failure, FetchFailed) and failure.error.startswith(f"malformed JSON from {request.url}: ")
+
+
+# A terminal title, a clear screen, and far too long: a value that must come out escaped and cut.
+HOSTILE = {"n": "\x1b]0;owned\x07\x1b[2J" + "x" * 500}
+ODD_NUMBERS = [["2099-00001"], {"number": "2099-00001"}, None, "", True, 20.25, HOSTILE]
+ODD_INSPECTION_FIELDS = [
+    {"document_number": ["x"]},
+    {"document_number": None},
+    {"agencies": [{"slug": ["industry-and-security-bureau"]}]},
+    {"agencies": 7},
+    {"type": ["Rule"]},
+]
+
+
+@pytest.mark.parametrize("odd", ODD_NUMBERS)
+def test_one_malformed_search_result_is_a_failure_and_the_others_are_asked_for(odd):
+    spider = fr_spider(agencies=("industry-and-security-bureau",))
+    [search] = start_requests(spider)
+    page = json.loads((FR / "documents_page1.json").read_bytes())
+    page["results"][1:1] = [{"document_number": odd, "title": "odd"}, "not a record"]
+    results = list(spider.parse_search(answer(search, json.dumps(page).encode(), headers=JSON_HEADERS)))
+    second, third = [r.error for r in results if isinstance(r, FetchFailed)]
+    assert second.startswith(f"result 2 of {search.url} skipped: ") and "document_number" in second
+    assert third.startswith(f"result 3 of {search.url} skipped: ") and "not an object" in third
+    assert "\x1b" not in second and "\x07" not in second  # escaped
+    assert len(second.split(" skipped: ")[1]) < 120  # and short, however long the value
+    documents = [r.url for r in requests_in(results) if r.callback.__name__ == "parse_document"]
+    assert documents == [f"{API}/documents/2026-24110.json", f"{API}/documents/2026-00789.json"]
+
+
+@pytest.mark.parametrize("odd", ODD_INSPECTION_FIELDS)
+def test_one_malformed_public_inspection_record_is_a_failure_and_the_others_are_read(odd):
+    spider = fr_spider(public_inspection=True, agencies=("industry-and-security-bureau",), types=("rule",))
+    url = f"{API}/public-inspection-documents/current.json"
+    request = spider.tracked_request(url, key=url, callback=spider.parse_public_inspection, conditional=False)
+    listing = json.loads((FR / "public_inspection_current.json").read_bytes())
+    [record] = [r for r in listing["results"] if r["document_number"] == "2026-24110"]
+    listing["results"] = [{**record, **odd}, record]
+    results = list(spider.parse_public_inspection(answer(request, json.dumps(listing).encode(), headers=JSON_HEADERS)))
+    [failure] = [r for r in results if isinstance(r, FetchFailed)]
+    assert failure.error.startswith(f"result 1 of {url} skipped: {next(iter(odd))}"), failure.error
+    assert [r.meta["fr_snapshot"].key for r in requests_in(results)] == ["2026-24110"]
+
+
+# --- loopback crawls ------------------------------------------------------------------------
 
 
 class FakeFederalRegister:
@@ -483,15 +714,13 @@ def test_a_document_number_is_one_path_segment_of_the_api(server, fr, fr_source)
 # --- adversarial pass (issue 10): what still breaks --------------------------------------
 
 
-HOSTILE = {"n": "\x1b]0;owned\x07\x1b[2J" + "x" * 500}  # a terminal title, a clear screen, and far too long
-
-
 def bad_record_failures(result) -> list[str]:
     return [failure for failure in result.failures if "skipped:" in failure]
 
 
-@pytest.mark.parametrize("odd", [["2099-00001"], {"number": "2099-00001"}, None, "", True, 20.25, HOSTILE])
-def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source, odd):
+def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source):
+    """The crawl of one case; every odd value is read in process above."""
+    odd = HOSTILE
     fr.search(["2025-00636", "2026-00789"])
     listing = json.loads(server.routes[SEARCH].body)
     listing["results"].insert(0, {"document_number": odd, "title": "odd"})
@@ -524,17 +753,9 @@ def test_a_document_number_written_as_a_number_is_read_as_its_digits(server, fr,
     assert sorted(documents(engine)) == ["2025", "2025-00636"]
 
 
-@pytest.mark.parametrize(
-    "odd",
-    [
-        {"document_number": ["x"]},
-        {"document_number": None},
-        {"agencies": [{"slug": ["industry-and-security-bureau"]}]},
-        {"agencies": 7},
-        {"type": ["Rule"]},
-    ],
-)
-def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr_source, odd):
+def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr_source):
+    """The crawl of one case; every odd field is read in process above."""
+    odd = ODD_INSPECTION_FIELDS[0]
     fr.search(["2026-00789"])
     fr.document("2026-00789")
     fr.public_inspection(["2026-24110"])

@@ -1,7 +1,9 @@
-"""The `page` spider against a loopback server: politeness and every kind of bad input.
+"""The `page` spider: its callback on saved answers in process, then real crawls on loopback.
 
-Each check runs the real crawl (a child process with Scrapy), then the database
-is inspected: a failure is recorded on the source and never becomes a version.
+The first tests call the spider's own requests and callback on saved pages (no server, in
+the fast tier). The crawls after them run the real crawl (a child process with Scrapy) for
+politeness and bad input, then inspect the database: a failure is recorded on the source
+and never becomes a version.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -13,12 +15,103 @@ from storage.db import open_database, session_scope, utcnow
 from storage.models import Document, Event, Source, Version
 from storage.repository import ensure_source
 from tests.conftest import FILES
+from tests.support.responses import answer, start_requests
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
-from tracker.items import FailureReason
+from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot
+from tracker.kinds import KINDS
+from tracker.kinds.page.config import PageConfig
+from tracker.kinds.page.spider import PageSpider
+from tracker.reading.errors import ContentError
 from tracker.stored import load_content
 
 PAGE = (FILES / "pages" / "guidance_v1.html").read_bytes()
+GUIDANCE = "https://www.bis.gov/guidance/advanced-computing"
+VALIDATORS = {GUIDANCE: {"etag": '"v1"', "last_modified": "Tue, 13 May 2025 14:00:00 GMT"}}
+
+
+# --- in process: the spider's request and callback on saved answers -----------------------
+
+
+def page_spider(selector: str = "main", validators: dict | None = None) -> tuple[PageSpider, PageConfig]:
+    source = PageConfig(name="guidance", kind="page", interval=3600, url=GUIDANCE, selector=selector)
+    return PageSpider(sources=[(source, validators or {}, None)]), source
+
+
+def test_the_start_request_is_conditional_on_the_stored_validators():
+    spider, _ = page_spider(validators=VALIDATORS)
+    [request] = start_requests(spider)
+    assert request.url == GUIDANCE
+    assert request.headers["If-None-Match"] == b'"v1"'
+    assert request.headers["If-Modified-Since"] == b"Tue, 13 May 2025 14:00:00 GMT"
+    assert (request.meta["rulewatch_source"], request.meta["rulewatch_key"]) == ("guidance", GUIDANCE)
+    spider, _ = page_spider()
+    [request] = start_requests(spider)
+    assert "If-None-Match" not in request.headers and "If-Modified-Since" not in request.headers
+
+
+def test_a_saved_page_is_a_snapshot_that_reads_as_its_main_content():
+    spider, source = page_spider()
+    [request] = start_requests(spider)
+    [snapshot] = spider.parse(answer(request, PAGE, headers={"Content-Type": "text/html", "X-Served-By": "saved"}))
+    assert isinstance(snapshot, Snapshot)
+    assert (snapshot.source, snapshot.key, snapshot.url, snapshot.final_url) == (
+        "guidance",
+        GUIDANCE,
+        GUIDANCE,
+        GUIDANCE,
+    )
+    assert snapshot.body == PAGE and snapshot.headers["X-Served-By"] == "saved"
+    content = KINDS["page"].read(snapshot, source)
+    assert content.title == "Guidance on Advanced Computing Integrated Circuits | Bureau of Industry and Security"
+    text = content.text()
+    assert "(2) Exporters shall obtain a license before any transfer" in text
+    assert "Skip to main content" not in text and "Constitution Ave" not in text and "dataLayer" not in text
+
+
+def test_a_redirected_page_keeps_the_url_asked_for_as_its_key():
+    spider, _ = page_spider()
+    [request] = start_requests(spider)
+    moved = "https://www.bis.gov/guidance/advanced-computing-2025"
+    redirected = request.replace(url=moved, meta={**request.meta, "redirect_urls": [GUIDANCE]})
+    [snapshot] = spider.parse(answer(redirected, PAGE))
+    assert (snapshot.key, snapshot.url, snapshot.final_url) == (GUIDANCE, GUIDANCE, moved)
+
+
+def test_a_304_is_not_modified():
+    spider, _ = page_spider(validators=VALIDATORS)
+    [request] = start_requests(spider)
+    [outcome] = spider.parse(answer(request, b"", status=304, headers={}))
+    assert isinstance(outcome, NotModified) and (outcome.key, outcome.url) == (GUIDANCE, GUIDANCE)
+
+
+@pytest.mark.parametrize("status, gone", [(404, True), (410, True), (500, False), (503, False)])
+def test_an_error_status_is_a_failure_naming_it(status, gone):
+    spider, _ = page_spider()
+    [request] = start_requests(spider)
+    [failure] = spider.parse(answer(request, b"<html><body><main>Error page</main></body></html>", status=status))
+    assert isinstance(failure, FetchFailed)
+    assert failure.error == f"HTTP {status} from {GUIDANCE}"
+    assert (failure.status, failure.gone, failure.retry_after) == (status, gone, None)
+
+
+def test_a_retry_after_in_seconds_is_a_time_to_wait_until():
+    spider, _ = page_spider()
+    [request] = start_requests(spider)
+    [failure] = spider.parse(answer(request, b"busy", status=503, headers={"Retry-After": "3600"}))
+    wait = failure.retry_after - failure.fetched_at
+    assert timedelta(minutes=59) < wait <= timedelta(hours=1, seconds=1)
+
+
+def test_a_selector_that_matches_nothing_does_not_read():
+    spider, source = page_spider(selector="#no-such-element")
+    [request] = start_requests(spider)
+    [snapshot] = spider.parse(answer(request, PAGE))
+    with pytest.raises(ContentError, match="'#no-such-element' matched nothing"):
+        KINDS["page"].read(snapshot, source)
+
+
+# --- loopback crawls ------------------------------------------------------------------------
 
 
 @pytest.fixture

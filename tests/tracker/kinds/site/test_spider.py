@@ -1,8 +1,11 @@
-"""The `site` spider against a loopback copy of bis.gov: following, hosts, PDFs and faults.
+"""The `site` spider: its callback on saved bis.gov answers in process, then real crawls.
 
-Each check runs the real crawl (a child process with Scrapy), then the database
-is inspected. The pages are saved bis.gov markup (tests/files/bis/), the PDFs
-real files; the loopback host stands in for www.bis.gov.
+The first tests call the spider's own requests and callback on the saved pages and PDFs
+(no server, in the fast tier): what it reads from a page and which links it follows. The
+crawls after them run the real crawl (a child process with Scrapy) on a loopback copy of
+bis.gov and inspect the database: following, hosts, PDFs and faults. The pages are saved
+bis.gov markup (tests/files/bis/), the PDFs real files; the loopback host stands in for
+www.bis.gov.
 """
 
 import hashlib
@@ -15,8 +18,13 @@ from storage.blobs import get_blob
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Version
 from tests.conftest import FILES
+from tests.support.responses import answer, requests_in, start_requests
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
+from tracker.items import NotModified, Snapshot
+from tracker.kinds import KINDS
+from tracker.kinds.site.config import SiteConfig
+from tracker.kinds.site.spider import SiteSpider
 from tracker.severity.rules import assess_links
 from tracker.stored import load_content
 
@@ -63,6 +71,86 @@ def serve_bis(server, version="v1-guidance-linked", listing=None, **options):
         server.set(path, OTHER_RELEASE_PAGE)
     for path, name in GUIDANCE_FILES.items():
         server.set(path, fixture(name), content_type="application/pdf")
+
+
+# --- in process: the spider's requests and callback on saved answers -------------------------
+
+BIS_GOV = "https://www.bis.gov"
+PDF_HEADERS = {"Content-Type": "application/pdf"}
+
+
+def site_spider(known_urls=(), stored_links=None, **options) -> SiteSpider:
+    source = SiteConfig(
+        name="bis",
+        kind="site",
+        interval=1800,
+        start_urls=(f"{BIS_GOV}{LISTING}",),
+        follow=(r"^https://www\.bis\.gov/(press-release|media/documents)/",),
+        **options,
+    )
+    return SiteSpider(source=source, known_urls=list(known_urls), stored_links=stored_links)
+
+
+def test_the_start_pages_and_the_known_documents_are_requested_once_each():
+    known = [f"{BIS_GOV}{GP10}", f"{BIS_GOV}{LISTING}", f"{BIS_GOV}/about-bis"]  # the last is not followed
+    requests = start_requests(site_spider(known_urls=known))
+    assert [r.url for r in requests] == [f"{BIS_GOV}{LISTING}", f"{BIS_GOV}{GP10}"]
+    assert all(r.meta["rulewatch_key"] == r.url and r.meta["rulewatch_source"] == "bis" for r in requests)
+
+
+def test_the_saved_listing_is_a_snapshot_and_its_press_releases_are_followed():
+    spider = site_spider()
+    [listing] = start_requests(spider)
+    [snapshot, *requests] = spider.parse(answer(listing, fixture("news-updates.html")))
+    assert isinstance(snapshot, Snapshot) and snapshot.key == f"{BIS_GOV}{LISTING}"
+    # Navigation, pagination, filters, mail and other hosts are not followed; the #summary is dropped.
+    assert [r.url for r in requests] == [f"{BIS_GOV}{PRESS_RELEASE}"] + [f"{BIS_GOV}{path}" for path in OTHER_RELEASES]
+    assert all(r.meta["rulewatch_key"] == r.url for r in requests)
+
+
+def test_a_saved_press_release_reads_as_its_text_and_its_guidance_links_are_followed():
+    spider = site_spider()
+    request = spider.schedule(f"{BIS_GOV}{PRESS_RELEASE}")
+    [snapshot, *requests] = spider.parse(answer(request, release("v1-guidance-linked")))
+    assert [r.url for r in requests] == [f"{BIS_GOV}{path}" for path in (GP10, POLICY, DIVERSION)]  # no #page=1
+    content = KINDS["site"].read(snapshot, spider.source)
+    assert "Huawei Ascend chips anywhere in the world violates U.S. export controls" in content.text()
+    assert f"{BIS_GOV}{GP10}" in content.links
+
+
+def test_a_saved_pdf_is_a_snapshot_that_reads_and_leads_nowhere():
+    spider = site_spider()
+    request = spider.schedule(f"{BIS_GOV}{POLICY}")  # served without .pdf in its path, as on bis.gov
+    [snapshot] = spider.parse(answer(request, fixture(GUIDANCE_FILES[POLICY]), headers=PDF_HEADERS))
+    text = KINDS["site"].read(snapshot, spider.source).text()
+    assert "policy statement" in text.lower() and "train" in text
+
+
+def test_a_304_follows_the_links_of_the_stored_version():
+    stored = {f"{BIS_GOV}{PRESS_RELEASE}": [f"{BIS_GOV}{GP10}", f"{BIS_GOV}/about-bis"]}
+    spider = site_spider(stored_links=lambda key: stored.get(key, []))
+    request = spider.schedule(f"{BIS_GOV}{PRESS_RELEASE}")
+    [outcome, *requests] = spider.parse(answer(request, b"", status=304, headers={}))
+    assert isinstance(outcome, NotModified)
+    assert [r.url for r in requests] == [f"{BIS_GOV}{GP10}"]
+
+
+def test_max_pages_caps_what_is_requested():
+    spider = site_spider(max_pages=2)
+    [listing] = start_requests(spider)
+    requests = requests_in(spider.parse(answer(listing, fixture("news-updates.html"))))
+    assert [r.url for r in requests] == [f"{BIS_GOV}{PRESS_RELEASE}"]
+
+
+def test_a_malformed_link_is_skipped_alone():
+    spider = site_spider()
+    [listing] = start_requests(spider)
+    page = listing_with("https://www.bis.gov:99999/press-release/x", "http://[bad/press-release/y")
+    requests = requests_in(spider.parse(answer(listing, page)))
+    assert [r.url for r in requests] == [f"{BIS_GOV}{PRESS_RELEASE}"] + [f"{BIS_GOV}{path}" for path in OTHER_RELEASES]
+
+
+# --- loopback crawls ------------------------------------------------------------------------
 
 
 @pytest.fixture
