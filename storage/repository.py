@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, SQLModel, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import (
@@ -26,6 +27,27 @@ from storage.models import (
 
 KEY_BYTES = 2000  # a document key (often its URL) longer than this is kept as its start and its SHA-256
 MAX_ROW_ID = 2**31 - 1  # ids and version numbers are INTEGER columns: PostgreSQL holds no more
+
+T = TypeVar("T", bound=SQLModel)
+
+
+def require_row(session: Session, model: type[T], row_id: int | None) -> T:
+    """The row of `model` with this id, for callers that hold the id of a row that must exist."""
+    row = None if row_id is None else session.get(model, row_id)
+    if row is None:
+        raise LookupError(f"no {model.__name__} row with id {row_id}")
+    return row
+
+
+class _Identified(Protocol):
+    id: int | None
+
+
+def stored_id(row: _Identified) -> int:
+    """The id of a row read from the database or flushed to it; one not yet written has none to give."""
+    if row.id is None:
+        raise LookupError(f"{type(row).__name__} has no id: it is not written to the database yet")
+    return row.id
 
 
 def ensure_source(session: Session, name: str, kind: str) -> Source:

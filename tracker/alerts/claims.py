@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -30,8 +30,9 @@ from sqlmodel import Session, col, select
 
 from storage.db import session_scope, utcnow
 from storage.models import AdminNotice, Delivery
+from storage.repository import stored_id
 
-OutboxTable = type[Delivery] | type[AdminNotice]
+OutboxRow = TypeVar("OutboxRow", bound=Delivery | AdminNotice)
 
 CLAIM_LEASE = timedelta(seconds=45)  # a claim unrenewed this long belonged to a process that died
 RENEW_EVERY = 10  # seconds between two renewals of the claims in flight
@@ -104,7 +105,7 @@ class Claims:
         self.owner = owner
 
     def take(
-        self, session: Session, table: OutboxTable, row_ids: Sequence[int], now: datetime, message_id: str
+        self, session: Session, table: type[OutboxRow], row_ids: Sequence[int], now: datetime, message_id: str
     ) -> bool:
         """Claim these pending rows, all or none: the conditional UPDATE makes two senders never share one.
 
@@ -112,7 +113,7 @@ class Claims:
         """
         claimed = session.exec(
             update(table)
-            .where(col(table.id).in_(row_ids), table.status == "pending")
+            .where(col(table.id).in_(row_ids), col(table.status) == "pending")
             .values(status="sending", claimed_at=now, claimed_by=self.owner, message_id=message_id)
         ).rowcount
         if claimed != len(row_ids):  # another sender is on some of them: leave them all to it
@@ -121,27 +122,27 @@ class Claims:
         return True
 
     def take_next(
-        self, table: OutboxTable, now: datetime, message_id_for: Callable[[Any], str], *conditions: Any
+        self, table: type[OutboxRow], now: datetime, message_id_for: Callable[[OutboxRow], str], *conditions: Any
     ) -> int | None:
         """Claim the oldest row due at `now` (and meeting `conditions`); None when nothing is left."""
         while True:
             with session_scope(self.engine) as session:
                 row = session.exec(
                     select(table)
-                    .where(table.status == "pending", table.next_attempt_at <= now, *conditions)
-                    .order_by(table.id)
+                    .where(col(table.status) == "pending", col(table.next_attempt_at) <= now, *conditions)
+                    .order_by(col(table.id))
                     .limit(1)
                     .with_for_update(skip_locked=True)
                 ).first()
                 if row is None:
                     return None
-                row_id = row.id
+                row_id = stored_id(row)
                 taken = self.take(session, table, [row_id], now, message_id_for(row))
             if taken:
                 return row_id
 
     @contextmanager
-    def renewing(self, table: OutboxTable, row_ids: Sequence[int]) -> Iterator[None]:
+    def renewing(self, table: type[OutboxRow], row_ids: Sequence[int]) -> Iterator[None]:
         """Keep renewing these claims while their message is in flight, so no one takes them back."""
         done = threading.Event()
 
@@ -152,7 +153,9 @@ class Claims:
                         session.exec(
                             update(table)
                             .where(
-                                col(table.id).in_(row_ids), table.status == "sending", table.claimed_by == self.owner
+                                col(table.id).in_(row_ids),
+                                col(table.status) == "sending",
+                                col(table.claimed_by) == self.owner,
                             )
                             .values(claimed_at=utcnow())
                         )
@@ -168,7 +171,7 @@ class Claims:
             renewer.join()
 
     def settle(
-        self, table: OutboxTable, row_ids: Sequence[int], outcome: Outcome, error: str | None, now: datetime
+        self, table: type[OutboxRow], row_ids: Sequence[int], outcome: Outcome, error: str | None, now: datetime
     ) -> None:
         """Record how the attempt ended and give the claims up: sent, failed, or pending a later retry."""
         with session_scope(self.engine) as session:
@@ -189,7 +192,7 @@ class Claims:
         with session_scope(self.engine) as session:
             for table in (Delivery, AdminNotice):
                 claims = session.exec(
-                    select(table.claimed_by, table.claimed_at).where(table.status == "sending").distinct()
+                    select(table.claimed_by, table.claimed_at).where(col(table.status) == "sending").distinct()
                 ).all()
                 for owner, claimed_at in claims:
                     process = SenderProcess.parse(owner)
@@ -198,9 +201,9 @@ class Claims:
                         session.exec(
                             update(table)
                             .where(
-                                table.status == "sending",
-                                _same(table.claimed_by, owner),
-                                _same(table.claimed_at, claimed_at),
+                                col(table.status) == "sending",
+                                _same(col(table.claimed_by), owner),
+                                _same(col(table.claimed_at), claimed_at),
                             )
                             .values(status="pending", claimed_by=None, claimed_at=None)
                         )

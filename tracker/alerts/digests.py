@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from storage.db import session_scope
 from storage.models import Delivery, Event, Subscriber
+from storage.repository import require_row, stored_id
 from tracker.alerts.claims import Claims
 from tracker.alerts.email import digest_message
 from tracker.alerts.event_summary import summarize_event
@@ -52,18 +53,18 @@ def claim_due_digest(
     switched to immediate mail has them turned into immediate deliveries.
     """
     with session_scope(engine) as session:
-        subscriber = session.get(Subscriber, subscriber_id)
+        subscriber = require_row(session, Subscriber, subscriber_id)
         period = DIGEST_PERIODS.get(subscriber.digest)
         pending = list(
             session.exec(
                 select(Delivery)
                 .where(
-                    Delivery.subscriber_id == subscriber_id,
-                    Delivery.cadence == DIGEST,
+                    col(Delivery.subscriber_id) == subscriber_id,
+                    col(Delivery.cadence) == DIGEST,
                     col(Delivery.status).in_(["pending"]),
-                    Delivery.next_attempt_at <= now,
+                    col(Delivery.next_attempt_at) <= now,
                 )
-                .order_by(Delivery.id)
+                .order_by(col(Delivery.id))
                 .with_for_update(skip_locked=True)
             )
         )
@@ -78,11 +79,11 @@ def claim_due_digest(
         if now < started + period:
             return None
         period_end = started + period * ((now - started) // period)
-        digest_id = message_id("digest", config.web.base_url, subscriber.id, period_end.strftime("%Y%m%dT%H%M%S"))
-        delivery_ids = [delivery.id for delivery in pending]
+        digest_id = message_id("digest", config.web.base_url, subscriber_id, period_end.strftime("%Y%m%dT%H%M%S"))
+        delivery_ids = [stored_id(delivery) for delivery in pending]
         if not claims.take(session, Delivery, delivery_ids, now, digest_id):
             return None
-        summaries = [summarize_event(session, config, session.get(Event, d.event_id)) for d in pending]
+        summaries = [summarize_event(session, config, require_row(session, Event, d.event_id)) for d in pending]
         message = digest_message(
             summaries,
             cadence=subscriber.digest,
@@ -100,4 +101,4 @@ def claim_due_digest(
 def close_period(engine: Engine, digest: DueDigest) -> None:
     """Mark the digest's period as sent: the next one starts where it ended."""
     with session_scope(engine) as session:
-        session.get(Subscriber, digest.subscriber_id).last_digest_at = digest.period_end
+        require_row(session, Subscriber, digest.subscriber_id).last_digest_at = digest.period_end

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from storage.models import Document, Event, Source
-from storage.repository import get_version
+from storage.repository import get_version, require_row
 from tracker.compare import ComparisonError, compare_versions
 from tracker.redline.render import excerpt, excerpt_html
 from tracker.settings import Config
@@ -67,13 +67,13 @@ def diff_url(base_url: str, event: Event) -> str:
 
 
 def summarize_event(session: Session, config: Config, event: Event) -> EventSummary:
-    document = session.get(Document, event.document_id)
-    source = session.get(Source, event.source_id)
+    document = require_row(session, Document, event.document_id)
+    source = require_row(session, Source, event.source_id)
     met = event.expectations
     titles = {e.name: e.title for e in config.expectations}
     expectation_titles = [titles.get(name, name) for name in met]
     text, html = "", ""
-    version = get_version(session, document.id, event.to_version or document.latest_version)
+    version = get_version(session, event.document_id, event.to_version or document.latest_version)
     if event.to_version:
         try:
             comparison = compare_versions(session, document, event.from_version, event.to_version)

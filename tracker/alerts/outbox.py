@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import Delivery, Event
-from storage.repository import active_subscribers
+from storage.repository import active_subscribers, stored_id
 from tracker.alerts.subscribers import follows, severity_reaches
 
 IMMEDIATE = "immediate"
@@ -41,8 +41,8 @@ def enqueue(session: Session, event: Event, source_name: str) -> list[Delivery]:
         else:
             cadence = DIGEST  # digests gather minor changes too, whatever min_severity says
         delivery = Delivery(
-            event_id=event.id,
-            subscriber_id=subscriber.id,
+            event_id=stored_id(event),
+            subscriber_id=stored_id(subscriber),
             cadence=cadence,
             next_attempt_at=now,
             created_at=now,

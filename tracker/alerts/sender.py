@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from storage.db import session_scope, utcnow
 from storage.models import AdminNotice, Delivery, Event, Subscriber
-from tracker.alerts.claims import Claims, OutboxTable, Outcome, SenderProcess
+from storage.repository import require_row, stored_id
+from tracker.alerts.claims import Claims, OutboxRow, Outcome, SenderProcess
 from tracker.alerts.digests import claim_due_digest, close_period, digest_subscribers
 from tracker.alerts.email import event_message, notice_message
 from tracker.alerts.event_summary import summarize_event
@@ -71,7 +72,9 @@ class Sender:
                     report.digests += 1
                     close_period(self.engine, digest)
             while (
-                notice_id := self.claims.take_next(AdminNotice, now, lambda n: message_id("notice", base_url, n.id))
+                notice_id := self.claims.take_next(
+                    AdminNotice, now, lambda n: message_id("notice", base_url, stored_id(n))
+                )
             ) is not None:
                 self._send_notice(notice_id, now, report)
         finally:
@@ -80,14 +83,14 @@ class Sender:
 
     def _send_event(self, delivery_id: int, now: datetime, report: DrainReport) -> None:
         with session_scope(self.engine) as session:
-            delivery = session.get(Delivery, delivery_id)
-            subscriber = session.get(Subscriber, delivery.subscriber_id)
+            delivery = require_row(session, Delivery, delivery_id)
+            subscriber = require_row(session, Subscriber, delivery.subscriber_id)
             if not subscriber.active:
                 delivery.status = "dropped"
                 delivery.last_error = "subscriber unsubscribed before it was sent"
                 return
             message = event_message(
-                summarize_event(session, self.config, session.get(Event, delivery.event_id)),
+                summarize_event(session, self.config, require_row(session, Event, delivery.event_id)),
                 sender=self.config.mail.sender,
                 recipient=subscriber.email,
                 message_id=delivery.message_id,
@@ -100,12 +103,12 @@ class Sender:
 
     def _send_notice(self, notice_id: int, now: datetime, report: DrainReport) -> None:
         with session_scope(self.engine) as session:
-            notice = session.get(AdminNotice, notice_id)
+            notice = require_row(session, AdminNotice, notice_id)
             message = notice_message(notice, sender=self.config.mail.sender, sent_at=now)
         self._deliver(message, AdminNotice, [notice_id], now, report)
 
     def _deliver(
-        self, message: EmailMessage, table: OutboxTable, row_ids: list[int], now: datetime, report: DrainReport
+        self, message: EmailMessage, table: type[OutboxRow], row_ids: list[int], now: datetime, report: DrainReport
     ) -> bool:
         """Send one message for these claimed outbox rows and settle them; True when it was sent."""
         try:
@@ -117,12 +120,12 @@ class Sender:
         except PermanentFailure as exc:
             outcome, error = Outcome.FAILED, str(exc)
         self.claims.settle(table, row_ids, outcome, error, now)
-        if outcome == Outcome.SENT:
+        if error is None:  # sent
             report.sent += 1
+            return True
+        report.errors.append(error)
+        if outcome == Outcome.RETRY:
+            report.retrying += 1
         else:
-            report.errors.append(error)
-            if outcome == Outcome.RETRY:
-                report.retrying += 1
-            else:
-                report.failed += 1
-        return outcome == Outcome.SENT
+            report.failed += 1
+        return False

@@ -31,13 +31,15 @@ def signing_key(session: Session, configured: str = "") -> str:
     if configured:
         return configured
     stored = session.get(Setting, "signing_key")
-    if stored is not None:
-        return stored.value
-    # Two processes may start at once: the first key written wins for both.
-    insert_if_absent(session, Setting, ["key"], {"key": "signing_key", "value": secrets.token_urlsafe(32)})
-    session.flush()
-    session.expire_all()
-    return session.get(Setting, "signing_key").value
+    if stored is None:
+        # Two processes may start at once: the first key written wins for both.
+        insert_if_absent(session, Setting, ["key"], {"key": "signing_key", "value": secrets.token_urlsafe(32)})
+        session.flush()
+        session.expire_all()
+        stored = session.get(Setting, "signing_key")
+        if stored is None:
+            raise LookupError("the signing key written just now cannot be read back")
+    return stored.value
 
 
 def make_token(key: str, subscriber: Subscriber, purpose: str) -> str:

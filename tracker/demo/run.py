@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Source
+from storage.repository import max_event_id, require_row
 from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
@@ -128,7 +129,7 @@ def run_demo(folder: Path | None = None, echo: Callable[[str], None] = print, ti
                 step.serve(sources)
                 echo(f"[{number}/{len(timeline)}] {step.when}: {step.what}")
                 with session_scope(engine) as session:
-                    before = session.exec(select(Event.id).order_by(Event.id.desc())).first() or 0
+                    before = max_event_id(session)
                 for result in run_check(config, engine, names):
                     if result.failures:
                         echo(f"    ! {result.name}: {result.failures[0]}")
@@ -150,12 +151,12 @@ def run_demo(folder: Path | None = None, echo: Callable[[str], None] = print, ti
 
 def _tell_events(engine, after_id: int, echo) -> None:
     with session_scope(engine) as session:
-        events = session.exec(select(Event).where(Event.id > after_id).order_by(Event.id)).all()
+        events = session.exec(select(Event).where(col(Event.id) > after_id).order_by(col(Event.id))).all()
         if not events:
             echo("    (nothing changed that Rulewatch keeps: no new version, no event)")
         for event in events:
-            source = session.get(Source, event.source_id).name
-            document = session.get(Document, event.document_id)
+            source = require_row(session, Source, event.source_id).name
+            document = require_row(session, Document, event.document_id)
             label = (
                 event.kind
                 + (f" · {event.severity}" if event.severity else "")
@@ -179,5 +180,5 @@ def _tell_expectations(engine, config, echo) -> None:
             if row is None:
                 echo(f"    waiting  {expectation.name}")
                 continue
-            document = session.get(Document, row.document_id)
+            document = require_row(session, Document, row.document_id)
             echo(f"    met      {expectation.name}: {(document.title or document.url)[:80]} (version {row.version})")

@@ -31,19 +31,21 @@ class Hit:
     headers: dict[str, str]
 
 
+HOST = "127.0.0.1"  # the fixtures are served to this machine only
+
+
 class FixtureServer:
     def __init__(self) -> None:
         self.routes: dict[str, Reply] = {}
         self.any_query: set[str] = set()  # routes that answer whatever query string follows their path
         self.hits: list[Hit] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((HOST, 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{HOST}:{self._server.server_port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -126,6 +126,25 @@ class Step:
     serve: Callable[[Sources], None]
 
 
+def serving(
+    *,
+    bis: str,
+    fr: list[str],
+    ecfr: str,
+    guidance_online: bool = False,
+    on_inspection: tuple[str, ...] = (),
+    saved: dict | None = None,
+) -> Callable[[Sources], None]:
+    """A step's `serve` when all three sources answer: this press release variant, FR documents and eCFR date."""
+
+    def serve(sources: Sources) -> None:
+        sources.press_release(bis, guidance_online)
+        sources.federal_register(fr, on_inspection, saved)
+        sources.ecfr(ecfr)
+
+    return serve
+
+
 PUBLISHED = ["2025-00637", "2025-00636"]
 
 TIMELINE = (
@@ -133,77 +152,58 @@ TIMELINE = (
         "13 May 2025, 09:00",
         "Rulewatch starts watching: the press release is out, the AI Diffusion rule "
         "(2025-00636) is in force, the EAR as of January. This first check is the baseline.",
-        lambda s: (s.press_release("v1"), s.federal_register(PUBLISHED), s.ecfr("2025-01-16")),
+        serving(bis="v1", fr=PUBLISHED, ecfr="2025-01-16"),
     ),
     Step(
         "13 May 2025, 10:00",
         "bis.gov re-renders the press release with a new theme; the FR counts page views.",
-        lambda s: (
-            s.press_release("v1-rerender"),
-            s.federal_register(PUBLISHED, saved={"2025-00636": "2025-00636.page_views.json"}),
-            s.ecfr("2025-01-16"),
+        serving(
+            bis="v1-rerender",
+            fr=PUBLISHED,
+            saved={"2025-00636": "2025-00636.page_views.json"},
+            ecfr="2025-01-16",
         ),
     ),
     Step(
         "13 May 2025, 16:00",
         "The three promised guidance documents go up as PDFs, linked from the press release.",
-        lambda s: (
-            s.press_release("v1-guidance-linked", guidance_online=True),
-            s.federal_register(PUBLISHED),
-            s.ecfr("2025-01-16"),
-        ),
+        serving(bis="v1-guidance-linked", guidance_online=True, fr=PUBLISHED, ecfr="2025-01-16"),
     ),
     Step(
         "20 May 2025",
         "BIS silently edits its press release.",
-        lambda s: (
-            s.press_release("v2-edited", guidance_online=True),
-            s.federal_register(PUBLISHED),
-            s.ecfr("2025-01-16"),
-        ),
+        serving(bis="v2-edited", guidance_online=True, fr=PUBLISHED, ecfr="2025-01-16"),
     ),
     Step(
         "21 May 2025",
         "An outage: bis.gov answers 503, the FR API its 'Request Access' page, the eCFR 503 "
         "with Retry-After. Failures are recorded, never versions, never 'removed'.",
-        lambda s: s.outage(),
+        Sources.outage,
     ),
     Step(
         "24 Nov 2026",
         "The replacement rule is filed for public inspection, a day before publication.",
-        lambda s: (
-            s.press_release("v2-edited", guidance_online=True),
-            s.federal_register(PUBLISHED, on_inspection=("2026-24110",)),
-            s.ecfr("2025-01-16"),
-        ),
+        serving(bis="v2-edited", guidance_online=True, fr=PUBLISHED, on_inspection=("2026-24110",), ecfr="2025-01-16"),
     ),
     Step(
         "25 Nov 2026",
         "The replacement rule is published in the Federal Register.",
-        lambda s: (
-            s.press_release("v2-edited", guidance_online=True),
-            s.federal_register(["2026-24110", *PUBLISHED]),
-            s.ecfr("2025-01-16"),
-        ),
+        serving(bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2025-01-16"),
     ),
     Step(
         "later",
         "The eCFR catches up: 15 CFR part 744 is amended.",
-        lambda s: (
-            s.press_release("v2-edited", guidance_online=True),
-            s.federal_register(["2026-24110", *PUBLISHED]),
-            s.ecfr("2026-01-15"),
-        ),
+        serving(bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2026-01-15"),
     ),
     Step(
         "1 Dec 2026",
         "A correction to the replacement rule is published.",
-        lambda s: (
-            s.press_release("v2-edited", guidance_online=True),
-            s.federal_register(
-                ["C1-2026-24110", "2026-24110", *PUBLISHED], saved={"2026-24110": "2026-24110.corrected.json"}
-            ),
-            s.ecfr("2026-01-15"),
+        serving(
+            bis="v2-edited",
+            guidance_online=True,
+            fr=["C1-2026-24110", "2026-24110", *PUBLISHED],
+            saved={"2026-24110": "2026-24110.corrected.json"},
+            ecfr="2026-01-15",
         ),
     ),
 )

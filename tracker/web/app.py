@@ -107,7 +107,7 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
         )
-        response.headers["Content-Security-Policy"] = docs_csp(response.body)
+        response.headers["Content-Security-Policy"] = docs_csp(bytes(response.body))
         return response
 
     app.include_router(routes_documents.router)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracker.web.common import message
@@ -98,6 +98,7 @@ def _replay(messages: list[Message], last: Message | None, receive: Receive) -> 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, heading: str, text: str) -> None:
     """Answer without reading the rest of the body, and close the connection."""
     request = Request(scope)
+    response: Response
     if scope["path"].startswith("/api/"):
         response = JSONResponse({"detail": text}, status_code=status)
     else:

@@ -44,7 +44,7 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
     for name in sorted(set(configured) | set(stored)):
         row, wanted = stored.get(name), configured.get(name)
         checked = row is not None and row.last_checked_at is not None
-        stale = checked and wanted is not None and is_stale(row, wanted, now)
+        stale = checked and row is not None and wanted is not None and is_stale(row, wanted, now)
         failures = row.consecutive_failures if row else 0
         if wanted is None:
             status = "not configured"
@@ -62,7 +62,7 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
         rows.append(
             {
                 "name": name,
-                "kind": wanted.kind if wanted else row.kind,
+                "kind": wanted.kind if wanted else stored[name].kind,
                 "interval": wanted.interval if wanted else None,
                 "status": status,
                 "stale": stale,

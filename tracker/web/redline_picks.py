@@ -33,7 +33,7 @@ def _substantive(hunk: Hunk) -> bool:
 
 
 def _unchanged(hunk: Hunk) -> Hunk:
-    block = hunk.new or hunk.old
+    block = hunk.new_block if hunk.new is not None else hunk.old_block
     return Hunk("equal", hunk.old, hunk.new, (Op("equal", block.text, block.section),))
 
 

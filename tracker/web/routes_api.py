@@ -21,6 +21,7 @@ from storage.repository import (
     list_events,
     list_sources,
     list_versions,
+    require_row,
 )
 from tracker.compare import ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
@@ -67,7 +68,7 @@ def changes(
         raise HTTPException(400, str(exc)) from None
     sources = {s.id: s for s in list_sources(session)}
     return [
-        event_json(e, sources[e.source_id], session.get(Document, e.document_id))
+        event_json(e, sources[e.source_id], require_row(session, Document, e.document_id))
         for e in list_events(session, limit=limit or None, **filters)
     ]
 
@@ -92,8 +93,8 @@ def document(document_id: int, session: Session = Depends(get_session)) -> dict:
 )
 def versions(document_id: int, session: Session = Depends(get_session)) -> list[dict]:
     """A document's versions, oldest first, with their fetch evidence."""
-    found = _document(session, document_id)
-    return [{**version_json(v), "evidence": dict(v.evidence)} for v in list_versions(session, found.id)]
+    _document(session, document_id)  # a 404 when there is no such document
+    return [{**version_json(v), "evidence": dict(v.evidence)} for v in list_versions(session, document_id)]
 
 
 @router.get("/documents/{document_id:id}/diff", response_model=Redline, response_model_exclude_unset=True)

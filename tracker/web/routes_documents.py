@@ -81,7 +81,7 @@ def document_page(request: Request, document_id: int, session: Session = Depends
     document = session.get(Document, document_id)
     if document is None:
         return not_found(request, f"There is no document {document_id}.")
-    versions = list_versions(session, document.id)
+    versions = list_versions(session, document_id)
     return page(
         request,
         "document.html",
@@ -211,7 +211,7 @@ def _diff_link(comparison: Comparison):
     """A builder of links to other views of the same two versions."""
 
     def link(path: str = "/diff", view: str = "inline", only: str = "") -> str:
-        query = {"from": comparison.old.number} if comparison.old else {}
+        query: dict[str, int | str] = {"from": comparison.old.number} if comparison.old else {}
         query["to"] = comparison.new.number
         if view != "inline":
             query["view"] = view

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse, Response
 from sqlmodel import Session
 
-from tracker.alerts.feeds import build_feed
+from tracker.alerts.feeds import FeedFormat, build_feed
 from tracker.alerts.tokens import FEED, signing_key, subscriber_for_token
 from tracker.settings import Config
 from tracker.web.common import get_config, get_session
@@ -19,8 +21,12 @@ MEDIA_TYPES = {
 }
 
 
+def _is_feed_format(fmt: str) -> TypeGuard[FeedFormat]:
+    return fmt in MEDIA_TYPES
+
+
 def _feed(session: Session, config: Config, fmt: str, **scope) -> Response:
-    if fmt not in MEDIA_TYPES:
+    if not _is_feed_format(fmt):
         return _missing("feeds end in .atom or .rss")
     try:
         body = build_feed(session, config, fmt, **scope)
