@@ -6,45 +6,24 @@ import json
 import sys
 from datetime import datetime
 from enum import StrEnum
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, overload
 
 import typer
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 from typer.core import TyperGroup
 
-from storage.db import (
-    DatabaseError,
-    database_error,
-    ensure_writable,
-    open_database,
-    session_scope,
-)
-from storage.models import Document, Source
-from storage.repository import (
-    MAX_ROW_ID,
-    find_document,
-    get_source,
-    list_documents,
-    list_events,
-    list_versions,
-)
-from tracker.alerts.links import subscriber_feed_url, subscription_url
-from tracker.alerts.sender import Sender
-from tracker.alerts.subscribers import (
-    SubscriberError,
-    deactivate,
-    sync_subscribers,
-    upsert_subscriber,
-)
-from tracker.compare import ComparisonError, compare_versions
-from tracker.config import SEVERITIES, load_config
-from tracker.expectations import expectation_rows
 from tracker.printable import printable
-from tracker.redline.render import render_text
-from tracker.schemas import document_summary_json, event_json, version_json
-from tracker.settings import Config, ConfigError, SubscriberConfig
-from tracker.web.queries import FilterError, parse_moment
+from tracker.settings import Config, ConfigError, Severity
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from storage.models import Document
+
+# Each command imports what it uses when it runs: `rulewatch --help` and the read-only
+# commands must not pay for SQLAlchemy, the web app, the sender or Scrapy (issue 12).
+MAX_ROW_ID = 2**31 - 1  # as storage.repository: ids and version numbers are INTEGER columns
 
 
 class State:
@@ -58,10 +37,18 @@ class Commands(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except DBAPIError as exc:
-            fail(str(database_error(exc, State.database_url)))
-        except DatabaseError as exc:
-            fail(str(exc))
+        except Exception as exc:
+            # Only a command that opened the database has loaded storage.db (and SQLAlchemy).
+            storage_db = sys.modules.get("storage.db")
+            if storage_db is None:
+                raise
+            from sqlalchemy.exc import DBAPIError
+
+            if isinstance(exc, DBAPIError):
+                fail(str(storage_db.database_error(exc, State.database_url)))
+            if isinstance(exc, storage_db.DatabaseError):
+                fail(str(exc))
+            raise
 
 
 app = typer.Typer(
@@ -69,6 +56,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     cls=Commands,
+    rich_markup_mode=None,  # plain help, as Click prints it: Rich alone costs more than the rest of --help
+    pretty_exceptions_enable=False,
 )
 
 
@@ -83,6 +72,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+@overload
+def whole_number(option: str, text: str, least: int = 0, most: int = MAX_ROW_ID) -> int: ...
+@overload
+def whole_number(option: str, text: None, least: int = 0, most: int = MAX_ROW_ID) -> None: ...
+@overload
+def whole_number(option: str, text: str | None, least: int = 0, most: int = MAX_ROW_ID) -> int | None: ...
 def whole_number(option: str, text: str | None, least: int = 0, most: int = MAX_ROW_ID) -> int | None:
     """A numeric option, read here rather than by Click, so that a bad one is a one-line error."""
     if text is None:
@@ -103,6 +98,9 @@ def say_lines(text: str) -> None:
 
 
 def load() -> tuple[Config, Engine]:
+    from storage.db import DatabaseError, open_database
+    from tracker.config import load_config
+
     try:
         config = load_config(State.config_path)
         State.database_url = config.database_url
@@ -123,6 +121,8 @@ def main(
 @app.command()
 def check(source: list[str] = typer.Option([], "--source", "-s", help="Check only this source (repeatable).")) -> None:
     """One pass over every (or the named) source: fetch, store, diff, classify."""
+    from storage.db import ensure_writable
+    from tracker.alerts.sender import Sender
     from tracker.crawl.launch import run_check
 
     config, engine = load()
@@ -153,6 +153,11 @@ def subscribe(
     digest: str = typer.Option("off", help="off (immediate), daily or weekly."),
 ) -> None:
     """Add or update a subscriber."""
+    from storage.db import session_scope
+    from tracker.alerts.links import subscriber_feed_url, subscription_url
+    from tracker.alerts.subscribers import SubscriberError, upsert_subscriber
+    from tracker.settings import SubscriberConfig
+
     config, engine = load()
     for name in source:
         _known(name, [s.name for s in config.sources], "source")
@@ -175,6 +180,9 @@ def subscribe(
 @app.command()
 def unsubscribe(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
     """Stop all email to a subscriber (their pending messages are dropped)."""
+    from storage.db import session_scope
+    from tracker.alerts.subscribers import SubscriberError, deactivate
+
     _, engine = load()
     try:
         with session_scope(engine) as session:
@@ -189,6 +197,7 @@ def unsubscribe(email: str = typer.Argument(..., help="The subscriber's address.
 @app.command()
 def run() -> None:
     """The service: poll every source at its interval until stopped."""
+    from storage.db import ensure_writable
     from tracker.service.scheduler import configure_logging, serve_forever
 
     config, engine = load()
@@ -211,6 +220,7 @@ def send(
     """
     import time
 
+    from tracker.alerts.sender import Sender
     from tracker.service.scheduler import OUTBOX_INTERVAL
 
     config, engine = load()
@@ -233,7 +243,6 @@ def node(
     max_jobs: str = typer.Option("0", metavar="N", help="Crawl jobs at once; 0 means 4 per CPU."),
 ) -> None:
     """A crawl node for a [cluster]: Scrapyd, serving Rulewatch's spiders."""
-    from pathlib import Path
 
     from tracker.service.node import run_node
 
@@ -265,6 +274,7 @@ def feed(
     source: str | None = typer.Option(None, help="Only this source."),
 ) -> None:
     """A feed of changes on stdout, for static hosting."""
+    from storage.db import session_scope
     from tracker.alerts.feeds import build_feed
 
     config, engine = load()
@@ -287,7 +297,7 @@ def demo(
     from tracker.demo.run import run_demo
 
     try:
-        run_demo(directory, echo=typer.echo)
+        run_demo(Path(directory) if directory else None, echo=typer.echo)
     except FileExistsError as exc:
         fail(str(exc))
 
@@ -301,12 +311,17 @@ def changes(
     limit: str = typer.Option("0", metavar="N", help="At most this many (0: all)."),
 ) -> None:
     """Changes and events, newest first."""
+    from storage.db import session_scope
+    from storage.models import Document, Source
+    from storage.repository import get_source, list_events
+    from tracker.schemas import event_json
+
     most = whole_number("--limit", limit)
     severities = None
     if severity is not None:
-        if severity not in SEVERITIES:
-            fail(f"--severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
-        severities = list(SEVERITIES[SEVERITIES.index(severity) :])
+        if severity not in list(Severity):
+            fail(f"--severity: expected one of {', '.join(Severity)}, got {severity!r}")
+        severities = [s.value for s in Severity if s.rank >= Severity(severity).rank]
     since_time = _parse_time("--since", since) if since else None
     _, engine = load()
     with session_scope(engine) as session:
@@ -344,6 +359,9 @@ def changes(
 @app.command()
 def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
     """Each promised document: still waiting, or met (when, by which document)."""
+    from storage.db import session_scope
+    from tracker.expectations import expectation_rows
+
     config, engine = load()
     with session_scope(engine) as session:
         rows = expectation_rows(session, config)
@@ -370,6 +388,11 @@ def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
 @app.command()
 def documents(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every tracked document."""
+    from storage.db import session_scope
+    from storage.models import Source
+    from storage.repository import list_documents
+    from tracker.schemas import document_summary_json
+
     _, engine = load()
     with session_scope(engine) as session:
         rows = [document_summary_json(d, session.get(Source, d.source_id)) for d in list_documents(session)]
@@ -399,6 +422,10 @@ def history(
     doc: str = typer.Argument(..., help="Document id, key or URL."), as_json: bool = typer.Option(False, "--json")
 ) -> None:
     """One document's versions, with their evidence."""
+    from storage.db import session_scope
+    from storage.repository import list_versions
+    from tracker.schemas import version_json
+
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)
@@ -425,6 +452,10 @@ def diff(
     fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
 ) -> None:
     """A redline between two versions (default: the last two)."""
+    from storage.db import session_scope
+    from tracker.compare import ComparisonError, compare_versions
+    from tracker.redline.render import render_text
+
     older, newer = whole_number("--from", from_version), whole_number("--to", to_version)
     _, engine = load()
     with session_scope(engine) as session:
@@ -452,6 +483,9 @@ def diff(
 
 
 def _sync_subscribers(config: Config, engine: Engine) -> None:
+    from storage.db import session_scope
+    from tracker.alerts.subscribers import SubscriberError, sync_subscribers
+
     try:
         with session_scope(engine) as session:
             sync_subscribers(session, config.subscribers)
@@ -464,7 +498,9 @@ def _known(name: str, known: list[str], what: str) -> None:
         fail(f"no {what} named {name!r} in the configuration (known: {', '.join(known) or 'none'})")
 
 
-def _document(session, ref: str) -> Document:
+def _document(session: Session, ref: str) -> Document:
+    from storage.repository import find_document
+
     document = find_document(session, ref)
     if document is None:
         fail(f"no document {ref!r}; `rulewatch documents` lists ids, keys and URLs")
@@ -472,6 +508,8 @@ def _document(session, ref: str) -> Document:
 
 
 def _parse_time(option: str, text: str) -> datetime:
+    from tracker.web.queries import FilterError, parse_moment
+
     try:
         return parse_moment(option, text)
     except FilterError as exc:
