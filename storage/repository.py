@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, SQLModel, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import (
@@ -26,6 +27,28 @@ from storage.models import (
 
 KEY_BYTES = 2000  # a document key (often its URL) longer than this is kept as its start and its SHA-256
 MAX_ROW_ID = 2**31 - 1  # ids and version numbers are INTEGER columns: PostgreSQL holds no more
+
+
+class _Row(Protocol):
+    id: int | None
+
+
+RowT = TypeVar("RowT", bound=SQLModel)
+
+
+def get_row(session: Session, model: type[RowT], row_id: int) -> RowT:
+    """The row of `model` with this id, for callers that know it exists; LookupError if it does not."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise LookupError(f"no {model.__name__} row with id {row_id}")
+    return row
+
+
+def stored_id(row: _Row) -> int:
+    """The id of a row already written (added and flushed); ValueError for one the database has not seen."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} row has no id yet: add and flush it first")
+    return row.id
 
 
 def ensure_source(session: Session, name: str, kind: str) -> Source:

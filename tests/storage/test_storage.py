@@ -22,11 +22,13 @@ from storage.repository import (
     ensure_source,
     find_document,
     forget_auth_failures,
+    get_row,
     get_subscriber,
     iter_events,
     latest_validators,
     list_events,
     recent_auth_failures,
+    stored_id,
 )
 
 
@@ -158,6 +160,21 @@ def test_times_come_back_as_aware_utc(engine):
     with session_scope(engine) as session:
         moment = ensure_source(session, "s", "page").last_checked_at
         assert moment.utcoffset() == timedelta(0)
+
+
+def test_a_row_by_id_or_a_clear_error_and_the_id_only_of_a_written_row(engine):
+    with session_scope(engine) as session:
+        source = ensure_source(session, "s", "page")
+        source_id = stored_id(source)
+        assert get_row(session, Source, source_id) is source
+        with pytest.raises(LookupError, match="no Source row with id 999"):
+            get_row(session, Source, 999)
+        unwritten = Source(name="t", kind="page")
+        with pytest.raises(ValueError, match="Source row has no id yet"):
+            stored_id(unwritten)
+        session.add(unwritten)
+        session.flush()
+        assert stored_id(unwritten) not in (None, source_id)
 
 
 def test_find_document_by_id_key_or_url(engine):
