@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import scrapy
 from scrapy.exceptions import (
@@ -46,18 +46,22 @@ HANDLED_STATUSES = [304, 400, 401, 403, 404, 405, 406, 410, 429, 451, 500, 501, 
 GONE_STATUSES = {404, 410}
 _SECONDS = re.compile(r"[0-9]+")
 LATEST = datetime.max.replace(tzinfo=UTC)
+ConfigT = TypeVar("ConfigT", bound=SourceConfig)
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-class TrackingSpider(scrapy.Spider):
-    """Base spider: one per configured source. Subclasses build the requests."""
+class TrackingSpider(scrapy.Spider, Generic[ConfigT]):
+    """Base spider: one per configured source. Subclasses build the requests; `ConfigT` is
+    their kind's SourceConfig, so they read its keys typed."""
+
+    source: ConfigT
 
     def __init__(
         self,
-        source: SourceConfig,
+        source: ConfigT,
         validators: dict | None = None,
         known_urls: list[str] | None = None,
         ingestor: Any = None,
@@ -83,7 +87,7 @@ class TrackingSpider(scrapy.Spider):
 
     # --- what may be fetched (spiders.policy) ------------------------------------------------
 
-    def allowed_hosts(self, source: SourceConfig) -> list[str]:
+    def allowed_hosts(self, source: ConfigT) -> list[str]:
         """The hosts `source` may fetch from: "host" (its default ports) or "host:port". Each
         kind's spider names them; a spider that names none may fetch nothing."""
         return []
@@ -136,6 +140,8 @@ class TrackingSpider(scrapy.Spider):
     def outcome(self, response: Response) -> Snapshot | NotModified | FetchFailed:
         """Turn a response into what it means for tracking."""
         request = response.request
+        if request is None:  # Scrapy hands callbacks responses of requests; a bare one is a programming error
+            raise ValueError(f"the response from {response.url} has no request")
         key = response.meta["rulewatch_key"]
         name = response.meta["rulewatch_source"]
         asked = response.meta.get("redirect_urls", [request.url])[0]

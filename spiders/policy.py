@@ -27,8 +27,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from scrapy import Spider
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
 from w3lib.url import safe_url_string
 
 from tracker.hosts import canonical_host, parse_host
@@ -152,7 +154,10 @@ class LenientMetaRefresh(MetaRefreshMiddleware):
     (an unclosed IPv6 bracket, a port that is not a number) leaves the page as it is,
     where Scrapy's raises ValueError and the whole fetch fails (spiders/settings.py)."""
 
-    def process_response(self, request, response):
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        """`spider`: in the signature as in Scrapy's; Scrapy passes it only to methods that require it."""
         try:
             return super().process_response(request, response)
         except ValueError:

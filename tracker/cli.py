@@ -313,7 +313,7 @@ def changes(
     """Changes and events, newest first."""
     from storage.db import session_scope
     from storage.models import Document, Source
-    from storage.repository import get_source, list_events
+    from storage.repository import get_source, list_events, require_row
     from tracker.schemas import event_json
 
     most = whole_number("--limit", limit)
@@ -332,7 +332,10 @@ def changes(
                 fail(f"no source named {source!r} has been checked yet")
             source_id = row.id
         events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=most or None)
-        rows = [event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id)) for e in events]
+        rows = [
+            event_json(e, require_row(session, Source, e.source_id), require_row(session, Document, e.document_id))
+            for e in events
+        ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -390,12 +393,12 @@ def documents(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every tracked document."""
     from storage.db import session_scope
     from storage.models import Source
-    from storage.repository import list_documents
+    from storage.repository import list_documents, require_row
     from tracker.schemas import document_summary_json
 
     _, engine = load()
     with session_scope(engine) as session:
-        rows = [document_summary_json(d, session.get(Source, d.source_id)) for d in list_documents(session)]
+        rows = [document_summary_json(d, require_row(session, Source, d.source_id)) for d in list_documents(session)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -423,13 +426,13 @@ def history(
 ) -> None:
     """One document's versions, with their evidence."""
     from storage.db import session_scope
-    from storage.repository import list_versions
+    from storage.repository import list_versions, stored_id
     from tracker.schemas import version_json
 
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)
-        rows = [version_json(v) for v in list_versions(session, document.id)]
+        rows = [version_json(v) for v in list_versions(session, stored_id(document))]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import AdminNotice, Source
+from storage.repository import stored_id
 from tracker.items import FailureReason
 from tracker.settings import Config, SourceConfig
 
@@ -90,7 +91,12 @@ def report_health(session: Session, config: Config, source: Source) -> list[Admi
     now = utcnow()
     notices = [
         AdminNotice(
-            email=admin.email, source_id=source.id, subject=subject, body=body, next_attempt_at=now, created_at=now
+            email=admin.email,
+            source_id=stored_id(source),
+            subject=subject,
+            body=body,
+            next_attempt_at=now,
+            created_at=now,
         )
         for admin in config.admins
     ]

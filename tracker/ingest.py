@@ -38,7 +38,7 @@ from storage.models import (
     Version,
     storable_text,
 )
-from storage.repository import ensure_source, get_document, get_version, stored_key
+from storage.repository import ensure_source, get_document, get_version, require_row, stored_id, stored_key
 from tracker.alerts.outbox import enqueue
 from tracker.expectations import newly_met
 from tracker.health import retry_after_held
@@ -101,7 +101,7 @@ class Ingestor:
         if row is None:
             with session_scope(engine) as session:
                 row = ensure_source(session, source.name, source.kind)
-        self.source_id = row.id
+        self.source_id = stored_id(row)
         self.baseline = row.baseline_at is None
 
     def handle(self, item: Snapshot | NotModified | FetchFailed) -> None:
@@ -126,22 +126,23 @@ class Ingestor:
             with budget.running():
                 content = storable_content(self.kind.read(snapshot, self.source))
         except ContentError as exc:
-            return self._refuse(snapshot, str(exc), exc.reason)
+            self._refuse(snapshot, str(exc), exc.reason)
+            return None
         except DocumentTooSlow:
-            return self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
+            self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
+            return None
         except Exception as exc:
-            return self._refuse(
-                snapshot, f"{snapshot.url} could not be read: {describe_error(exc)}", FailureReason.UNREADABLE
-            )
+            self._refuse(snapshot, f"{snapshot.url} could not be read: {describe_error(exc)}", FailureReason.UNREADABLE)
+            return None
         try:
             with session_scope(self.engine) as session:  # rolled back whole on any error
                 event = self._store(session, snapshot, content, budget)
         except DocumentTooSlow:
-            return self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
+            self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
+            return None
         except Exception as exc:
-            return self._fail(
-                snapshot, f"{snapshot.url} could not be stored: {describe_error(exc)}", FailureReason.NOT_STORED
-            )
+            self._fail(snapshot, f"{snapshot.url} could not be stored: {describe_error(exc)}", FailureReason.NOT_STORED)
+            return None
         self.tally.fetched += 1
         self.tally.last_status = snapshot.status
         if event is None:
@@ -157,13 +158,13 @@ class Ingestor:
         try:
             with session_scope(self.engine) as session:
                 document = get_document(session, self.source_id, snapshot.key)
-                previous = get_version(session, document.id, document.latest_version) if document else None
+                previous = get_version(session, stored_id(document), document.latest_version) if document else None
                 # Kept as a delta against the previous version's raw bytes when that is smaller.
                 raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
             error += f" (raw bytes kept, sha256 {raw_sha[:12]}…)"
         except Exception as exc:
             error += f" (raw bytes not kept: {describe_error(exc)})"
-        return self._fail(snapshot, error, reason)
+        self._fail(snapshot, error, reason)
 
     def _fail(self, snapshot: Snapshot, error: str, reason: FailureReason) -> None:
         self.record_failure(
@@ -181,7 +182,7 @@ class Ingestor:
     def _store(self, session: Session, snapshot: Snapshot, content: Content, budget: ReadingBudget) -> Event | None:
         digest = content_hash(content)
         document = get_document(session, self.source_id, snapshot.key)
-        previous = get_version(session, document.id, document.latest_version) if document else None
+        previous = get_version(session, stored_id(document), document.latest_version) if document else None
         # Kept as a delta against the previous version's raw bytes when that is smaller.
         raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
         if document is None:
@@ -203,7 +204,7 @@ class Ingestor:
 
         evidence = _evidence(session, snapshot)
         version = Version(
-            document_id=document.id,
+            document_id=stored_id(document),
             number=document.latest_version + 1,
             fetched_at=snapshot.fetched_at,
             url=snapshot.url,
@@ -231,7 +232,7 @@ class Ingestor:
             event = Event(
                 kind="new",
                 source_id=self.source_id,
-                document_id=document.id,
+                document_id=stored_id(document),
                 to_version=version.number,
                 baseline=self.baseline,
                 summary=f"first seen: {document.title or document.url}",
@@ -243,7 +244,7 @@ class Ingestor:
             event = Event(
                 kind="changed",
                 source_id=self.source_id,
-                document_id=document.id,
+                document_id=stored_id(document),
                 from_version=previous.number,
                 to_version=version.number,
                 severity=assessment.severity,
@@ -257,7 +258,7 @@ class Ingestor:
         if (previous is None and not self.baseline) or (
             previous is not None and self.kind.published_now(previous.evidence, snapshot.extra)
         ):
-            self._meet_expectations(session, event, content)
+            self._meet_expectations(session, event, version, content)
         return event
 
     def _assess(self, session: Session, previous: Version, version: Version, content: Content) -> Assessment:
@@ -267,7 +268,7 @@ class Ingestor:
         old_content = load_content(session, previous)
         if previous.reader != READER:
             try:
-                key = session.get(Document, previous.document_id).key
+                key = require_row(session, Document, previous.document_id).key
                 old_content = self.kind.read(stored_snapshot(session, previous, self.source.name, key), self.source)
             except Exception:  # its bytes no longer read at all: compare with what was stored
                 pass
@@ -289,7 +290,7 @@ class Ingestor:
         generic = assess(diff_contents(old_content, content), old_content.links, content.links)
         return self.kind.assessed(old_content, content, generic)
 
-    def _meet_expectations(self, session: Session, event: Event, content: Content) -> None:
+    def _meet_expectations(self, session: Session, event: Event, version: Version, content: Content) -> None:
         """A promised document appeared: one `expectation_met` event per expectation, once ever."""
         met = newly_met(session, self.expectations, self.source.name, content)
         if not met:
@@ -313,7 +314,7 @@ class Ingestor:
                     name=expectation.name,
                     met_at=event.detected_at,
                     document_id=event.document_id,
-                    version=event.to_version,
+                    version=version.number,
                     event_id=met_event.id,
                 )
             )
@@ -336,7 +337,7 @@ class Ingestor:
         self.progress(f"  {self.source.name}: FAILED {failure.error}")
         event = None
         with session_scope(self.engine) as session:
-            source = session.get(Source, self.source_id)
+            source = require_row(session, Source, self.source_id)
             if failure.retry_after and (source.retry_after is None or failure.retry_after > source.retry_after):
                 source.retry_after = failure.retry_after
             document = get_document(session, self.source_id, failure.key)
@@ -347,7 +348,7 @@ class Ingestor:
                     event = Event(
                         kind="removed",
                         source_id=self.source_id,
-                        document_id=document.id,
+                        document_id=stored_id(document),
                         from_version=document.latest_version,
                         summary=f"gone ({failure.error}) on {document.missing_checks} consecutive checks",
                         detected_at=utcnow(),
@@ -369,7 +370,7 @@ class Ingestor:
             document = get_document(session, self.source_id, key)
             if document is not None:
                 mark_seen(document)
-        source = session.get(Source, self.source_id)
+        source = require_row(session, Source, self.source_id)
         checked = utcnow()
         source.last_checked_at = checked
         if tally.succeeded:

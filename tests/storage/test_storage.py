@@ -27,6 +27,8 @@ from storage.repository import (
     latest_validators,
     list_events,
     recent_auth_failures,
+    require_row,
+    stored_id,
 )
 
 
@@ -158,6 +160,21 @@ def test_times_come_back_as_aware_utc(engine):
     with session_scope(engine) as session:
         moment = ensure_source(session, "s", "page").last_checked_at
         assert moment.utcoffset() == timedelta(0)
+
+
+def test_a_row_by_id_or_a_clear_error_and_the_id_only_of_a_written_row(engine):
+    with session_scope(engine) as session:
+        source = ensure_source(session, "s", "page")
+        source_id = stored_id(source)
+        assert require_row(session, Source, source_id) is source
+        with pytest.raises(LookupError, match="no Source row with id 999"):
+            require_row(session, Source, 999)
+        unwritten = Source(name="t", kind="page")
+        with pytest.raises(LookupError, match="Source has no id: it is not written"):
+            stored_id(unwritten)
+        session.add(unwritten)
+        session.flush()
+        assert stored_id(unwritten) not in (None, source_id)
 
 
 def test_find_document_by_id_key_or_url(engine):

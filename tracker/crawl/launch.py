@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope, utcnow
-from storage.repository import count_events, ensure_source, get_source, max_event_id
+from storage.repository import count_events, ensure_source, get_source, max_event_id, stored_id
 from tracker.health import report_health
 from tracker.items import FailureReason
 from tracker.settings import Config
@@ -101,7 +101,7 @@ def source_result(
         unchanged=data["unchanged"],
         new_versions=data["new_versions"],
         failures=data["failures"],
-        events=count_events(session, source.id, before),
+        events=count_events(session, stored_id(source), before),
     )
 
 

@@ -30,6 +30,7 @@ from storage.repository import (
     get_version,
     latest_validators,
     list_documents,
+    stored_id,
 )
 from tracker.config import load_config
 from tracker.health import waiting_until
@@ -95,7 +96,7 @@ def prepare_crawls(config: Config, engine: Engine, names: list[str]) -> tuple[li
                 waiting = f"the server asked us to wait until {until.isoformat()} (Retry-After)"
                 skipped[name] = {"skipped": waiting}
                 continue
-            validators = latest_validators(session, row.id)
+            validators = latest_validators(session, stored_id(row))
             ingestor = Ingestor(
                 engine,
                 source,
@@ -107,14 +108,14 @@ def prepare_crawls(config: Config, engine: Engine, names: list[str]) -> tuple[li
             if kind.crawl_together:
                 together.setdefault(source.kind, []).append((source, validators, ingestor))
                 continue
-            known_urls = [d.url for d in list_documents(session, row.id) if d.removed_at is None]
+            known_urls = [d.url for d in list_documents(session, stored_id(row)) if d.removed_at is None]
             arguments = {
                 "source": source,
                 "validators": validators,
                 "known_urls": known_urls,
                 "ingestor": ingestor,
                 "shared_hosts": shared,
-                "stored_links": stored_links_of(engine, row.id),
+                "stored_links": stored_links_of(engine, stored_id(row)),
             }
             crawls.append(PreparedCrawl(kind.spider_class(), arguments, [ingestor]))
     for kind_name, sources in together.items():
@@ -134,7 +135,7 @@ def stored_links_of(engine: Engine, source_id: int) -> Callable[[str], list[str]
     def links(key: str) -> list[str]:
         with session_scope(engine) as session:
             document = get_document(session, source_id, key)
-            version = get_version(session, document.id, document.latest_version) if document else None
+            version = get_version(session, stored_id(document), document.latest_version) if document else None
             return list(load_content(session, version).links) if version else []
 
     return links

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.db import session_scope, utcnow
 from storage.models import CheckRun, Source
-from storage.repository import get_source, max_event_id
+from storage.repository import get_source, max_event_id, require_row, stored_id
 from tracker.crawl.launch import CHECK_TIMEOUT, SourceResult, source_result
 from tracker.health import next_due, report_health
 from tracker.settings import Config
@@ -187,7 +187,11 @@ class Dispatcher:
             )
         elif view.jobs is not None and run.job not in view.jobs:
             self._lose(run, f"{run.node} no longer knows job {run.job} (was the node restarted?)")
-        elif view.jobs is None and now - view.unreachable_since >= timedelta(seconds=self.cluster.node_timeout):
+        elif (
+            view.jobs is None
+            and view.unreachable_since is not None
+            and now - view.unreachable_since >= timedelta(seconds=self.cluster.node_timeout)
+        ):
             self._lose(run, f"{run.node} has been unreachable for {self.cluster.node_timeout}s or more")
         elif now - run.dispatched_at > timedelta(seconds=CHECK_TIMEOUT):
             try:
@@ -202,7 +206,7 @@ class Dispatcher:
 
     def _runs_in_flight(self) -> list[CheckRun]:
         with session_scope(self.engine) as session:
-            runs = session.exec(select(CheckRun).where(CheckRun.status == "running").order_by(CheckRun.id)).all()
+            runs = session.exec(select(CheckRun).where(CheckRun.status == "running").order_by(col(CheckRun.id))).all()
             session.expunge_all()
             return list(runs)
 
@@ -214,17 +218,17 @@ class Dispatcher:
                     continue
                 result = source_result(session, self.config, name, results.get(name), crash, run.events_after)
                 source = get_source(session, name)
-                if result.status != "skipped":
+                if source is not None and result.status != "skipped":
                     report_health(session, self.config, source)
                 self.report(result)
-            row = session.get(CheckRun, run.id)
+            row = require_row(session, CheckRun, stored_id(run))
             row.status = "done"
             row.error = crash
 
     def _lose(self, run: CheckRun, reason: str) -> None:
         names = [name for name in run.sources if self._configured(name)]
         with session_scope(self.engine) as session:
-            row = session.get(CheckRun, run.id)
+            row = require_row(session, CheckRun, stored_id(run))
             row.status, row.error = "lost", reason
         if run.attempt >= MAX_ATTEMPTS:
             log.warning(
@@ -302,9 +306,9 @@ class Dispatcher:
             session.flush()
             # Unique beyond this database: a node keeps finished jobs, perhaps another cluster's.
             run.job = f"rulewatch-{run.id}-{uuid.uuid4().hex[:12]}"
-            return run.id, run.job
+            return stored_id(run), run.job
 
     def _discard_run(self, run_id: int, reason: str) -> None:
         with session_scope(self.engine) as session:
-            run = session.get(CheckRun, run_id)
+            run = require_row(session, CheckRun, run_id)
             run.status, run.error = "lost", f"never started: {reason}"

@@ -46,7 +46,7 @@ class SchedulerLock:
             return True
         if self.engine.dialect.name == "postgresql":
             connection = self.engine.connect()
-            self._key = lock_key(connection.execute(text("SELECT current_schema()")).scalar())
+            self._key = lock_key(connection.execute(text("SELECT current_schema()")).scalar_one())
             if connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self._key}).scalar():
                 connection.commit()
                 self._connection = connection
@@ -97,8 +97,10 @@ class SchedulerLock:
             self._file = None
 
     def _forget_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
         try:
-            self._connection.close()
+            connection.close()
         except SQLAlchemyError:
             pass
-        self._connection = None

@@ -73,10 +73,10 @@ class Service:
     def start(self) -> None:
         self._thread.start()
 
-    def _step_down(self) -> None:
+    def _step_down(self, scheduler: BackgroundScheduler) -> None:
         """The lock was lost (the database restarted): stop polling, then stand by for it again."""
         log.warning("the scheduler lock was lost (did the database restart?); standing by to take it again")
-        self.scheduler.shutdown(wait=False)  # checks already running finish; no new ones start
+        scheduler.shutdown(wait=False)  # checks already running finish; no new ones start
         self._thread = threading.Thread(target=self._standby, name="scheduler-standby", daemon=True)
         self._thread.start()
 
@@ -85,7 +85,7 @@ class Service:
             if self.lock.still_held():
                 return True
             if self.scheduler is not None and self.scheduler.running:
-                self._step_down()
+                self._step_down(self.scheduler)
             return False
 
     def stop(self) -> None:

@@ -19,7 +19,7 @@ from lxml import etree
 
 from tracker.items import Snapshot
 from tracker.reading.blocks import _Anchor, fold, paragraph_tokens
-from tracker.reading.content import Block, Content
+from tracker.reading.content import Block, BlockKind, Content
 from tracker.reading.errors import ContentError
 from tracker.reading.gpo import element_text
 
@@ -162,7 +162,7 @@ class _PartReader:
             text = part if isinstance(part, str) else " | ".join(cell for cell in part if cell)
             self.add(text, "paragraph", "", str(self.anchor))
 
-    def add(self, text: str, kind: str, label: str, section: str) -> None:
+    def add(self, text: str, kind: BlockKind, label: str, section: str) -> None:
         text = fold(text)
         if text:
             self.blocks.append(Block(text, kind, label, section))

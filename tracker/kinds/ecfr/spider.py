@@ -28,12 +28,13 @@ import json
 import re
 from dataclasses import replace
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from spiders.base import TrackingSpider, now
 from spiders.policy import host_entry
 from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot, media_type, sniff
+from tracker.kinds.ecfr.config import EcfrConfig
 from tracker.printable import printable
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -48,11 +49,12 @@ class VersionsError(ValueError):
         self.reason = reason
 
 
-class EcfrSpider(TrackingSpider):
+class EcfrSpider(TrackingSpider[EcfrConfig]):
     kind = "ecfr"
-    custom_settings: ClassVar[dict] = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+    # Typed as Scrapy declares it; Scrapy reads it from the class before any instance exists.
+    custom_settings: dict[str, Any] | None = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}  # noqa: RUF012
 
-    def allowed_hosts(self, source) -> list[str]:
+    def allowed_hosts(self, source: EcfrConfig) -> list[str]:
         return [host_entry(source.base_url)]
 
     async def start(self):

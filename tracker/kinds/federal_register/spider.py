@@ -50,6 +50,7 @@ from scrapy.exceptions import CloseSpider
 from spiders.base import TrackingSpider, decode_headers, now
 from spiders.policy import host_entry, shown_url
 from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
+from tracker.kinds.federal_register.config import FederalRegisterConfig
 from tracker.printable import printable
 
 PER_PAGE = 20  # results per search page
@@ -70,7 +71,7 @@ class BadRecord(ValueError):
     """A result or record of an API answer that cannot be read; the message says what is wrong."""
 
 
-class FederalRegisterSpider(TrackingSpider):
+class FederalRegisterSpider(TrackingSpider[FederalRegisterConfig]):
     kind = "federal_register"
 
     @classmethod
@@ -90,7 +91,7 @@ class FederalRegisterSpider(TrackingSpider):
         self.searches = search_urls(self.source, self.api)
         self.published: set[str] = set()  # document numbers this check's searches found
 
-    def allowed_hosts(self, source) -> list[str]:
+    def allowed_hosts(self, source: FederalRegisterConfig) -> list[str]:
         return [host_entry(source.base_url), *FR_DOCUMENT_HOSTS]
 
     async def start(self):
@@ -106,12 +107,13 @@ class FederalRegisterSpider(TrackingSpider):
 
     def parse_search(self, response):
         index, page = response.meta["fr_search"], response.meta["fr_page"]
-        data, outcome = self.read_json(response)
-        if data is None:
-            yield outcome
-            self.back_off_if_asked(outcome)
+        read = self.read_json(response)
+        if not isinstance(read, tuple):
+            yield read
+            self.back_off_if_asked(read)
             yield from self.after_search(index)
             return
+        data, _ = read
         yield ListingRead(self.source.name, response.url, now())
         for position, result in enumerate(results(data), 1):
             try:
@@ -160,11 +162,12 @@ class FederalRegisterSpider(TrackingSpider):
         return {}
 
     def parse_document(self, response):
-        data, outcome = self.read_json(response)
-        if data is None:
-            yield outcome
-            self.back_off_if_asked(outcome)
+        read = self.read_json(response)
+        if not isinstance(read, tuple):
+            yield read
+            self.back_off_if_asked(read)
             return
+        data, outcome = read
         snapshot = replace(
             outcome,
             url=text_field(data, "html_url") or outcome.url,
@@ -177,11 +180,12 @@ class FederalRegisterSpider(TrackingSpider):
     # --- public inspection -------------------------------------------------
 
     def parse_public_inspection(self, response):
-        data, outcome = self.read_json(response)
-        if data is None:
-            yield outcome
-            self.back_off_if_asked(outcome)
+        read = self.read_json(response)
+        if not isinstance(read, tuple):
+            yield read
+            self.back_off_if_asked(read)
             return
+        data, outcome = read
         yield ListingRead(self.source.name, response.url, now())
         listing = attachment(response, "listing")
         # current.json holds every filing of the day in one response, so a record's own
@@ -248,7 +252,7 @@ class FederalRegisterSpider(TrackingSpider):
             yield refused
             return
         yield self.tracked_request(
-            url,
+            str(url),  # allowed by the URL policy, so a str already
             key=snapshot.key,
             callback=self.parse_full_text,
             conditional=False,
@@ -293,11 +297,11 @@ class FederalRegisterSpider(TrackingSpider):
 
     # --- shared ------------------------------------------------------------
 
-    def read_json(self, response) -> tuple[dict | None, Snapshot | NotModified | FetchFailed]:
-        """The response's JSON object and its Snapshot; or None and what to yield instead."""
+    def read_json(self, response) -> tuple[dict, Snapshot] | NotModified | FetchFailed:
+        """The response's JSON object and its Snapshot; or what to yield instead."""
         outcome = self.outcome(response)
         if not isinstance(outcome, Snapshot):
-            return None, outcome
+            return outcome
         body = response.body.lstrip()
         content_type = outcome.content_type.lower()
         error, reason = None, FailureReason.UNREADABLE
@@ -315,7 +319,7 @@ class FederalRegisterSpider(TrackingSpider):
                 if not isinstance(data, dict):
                     error = f"malformed JSON from {response.url}: expected an object"
         if error:
-            return None, FetchFailed(
+            return FetchFailed(
                 self.source.name,
                 outcome.key,
                 outcome.url,
@@ -375,7 +379,9 @@ def agency_slugs(record: dict) -> set[str]:
     slugs = set()
     for index, agency in enumerate(agencies):
         slug = agency.get("slug") if isinstance(agency, dict) else None
-        if slug is not None and not isinstance(slug, str):
+        if slug is None:
+            continue
+        if not isinstance(slug, str):
             raise BadRecord(f"agencies[{index}].slug is not a name: {shown_value(slug)}")
         slugs.add(slug)
     return slugs

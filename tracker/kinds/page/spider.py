@@ -19,14 +19,14 @@ from spiders.politeness import SharedHosts
 from tracker.kinds.page.config import PageConfig
 
 
-class PageSpider(TrackingSpider):
+class PageSpider(TrackingSpider[PageConfig]):
     kind = "page"
 
     def __init__(self, sources: list[tuple], shared_hosts: SharedHosts | None = None, **kwargs):
-        """`sources`: (PageConfig, its stored validators, its Ingestor) for each page source."""
+        """`sources`: (PageConfig, its stored validators, its Ingestor) for each page source.
+        Several sources, so no `self.source`: each request names its own."""
         scrapy.Spider.__init__(self, name="pages", **kwargs)
         self.shared_hosts = shared_hosts or SharedHosts()
-        self.source = None  # several: each request names its own
         self.pages = {source.name: (source, validators, ingestor) for source, validators, ingestor in sources}
         self.policies = {source.name: UrlPolicy.of(self.allowed_hosts(source)) for source, *_ in sources}
         self.policy = UrlPolicy().union(*self.policies.values())  # for requests of no source: robots.txt

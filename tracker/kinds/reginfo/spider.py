@@ -35,7 +35,7 @@ import io
 import re
 from dataclasses import replace
 from datetime import date
-from typing import ClassVar
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from lxml import etree
@@ -43,6 +43,7 @@ from lxml import etree
 from spiders.base import TrackingSpider, now
 from spiders.policy import host_entry
 from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot
+from tracker.kinds.reginfo.config import ReginfoConfig
 from tracker.printable import printable
 
 REPORT_PATH = "/public/do/XMLViewFileAction"
@@ -65,7 +66,8 @@ class NotAReport(ReportError):
 
 def editions(today: date, count: int = EDITIONS_TRIED) -> list[str]:
     """The Unified Agenda edition ids up to `today`, newest first: 2026-12-06 gives 202610, 202604, 202510."""
-    year, found = today.year, []
+    year = today.year
+    found: list[str] = []
     month = 10 if today.month >= 10 else 4 if today.month >= 4 else None
     if month is None:
         year, month = year - 1, 10
@@ -156,16 +158,17 @@ def _text(element: etree._Element | None) -> str:
     return " ".join("".join(element.itertext()).split()) if element is not None else ""
 
 
-class ReginfoSpider(TrackingSpider):
+class ReginfoSpider(TrackingSpider[ReginfoConfig]):
     kind = "reginfo"
-    custom_settings: ClassVar[dict] = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}
+    # Typed as Scrapy declares it; Scrapy reads it from the class before any instance exists.
+    custom_settings: dict[str, Any] | None = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}  # noqa: RUF012
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reviews: dict[str, list[etree._Element]] = {}
         self.editions = editions_to_try(now().date(), self.stored_editions())
 
-    def allowed_hosts(self, source) -> list[str]:
+    def allowed_hosts(self, source: ReginfoConfig) -> list[str]:
         return [host_entry(source.base_url)]
 
     def follows(self, rin: str) -> bool:
@@ -263,7 +266,6 @@ class ReginfoSpider(TrackingSpider):
         if isinstance(outcome, FetchFailed) and not (outcome.status in NOT_OUT and tried + 1 < len(self.editions)):
             yield outcome
             return
-        entries = None
         if isinstance(outcome, Snapshot):
             try:
                 entries = read_agenda(response.body, self.follows)
@@ -271,10 +273,11 @@ class ReginfoSpider(TrackingSpider):
                 if not isinstance(exc, NotAReport) or tried + 1 >= len(self.editions):
                     yield self.failed(outcome, f"{exc} ({response.url})", response.status)
                     return
-        if entries is None:  # not out yet, or not an agenda: the edition before
-            yield self.agenda_request(tried + 1, conditional=True)
-            return
-        yield from self.documents(outcome, edition, entries)
+            else:
+                yield from self.documents(outcome, edition, entries)
+                return
+        # Not out yet, or not an agenda: the edition before.
+        yield self.agenda_request(tried + 1, conditional=True)
 
     def not_modified(self, edition: str):
         """The agenda as stored: each followed RIN is unchanged, unless one has a review to show."""

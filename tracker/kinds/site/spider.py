@@ -27,6 +27,7 @@ from w3lib.url import safe_url_string
 from spiders.base import TrackingSpider
 from spiders.policy import host_entry, shown_url
 from tracker.items import NotModified, Snapshot
+from tracker.kinds.site.config import SiteConfig
 from tracker.printable import printable
 
 
@@ -36,7 +37,7 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 
-class SiteSpider(TrackingSpider):
+class SiteSpider(TrackingSpider[SiteConfig]):
     kind = "site"
 
     def __init__(self, *args, **kwargs):
@@ -47,7 +48,7 @@ class SiteSpider(TrackingSpider):
 
     # --- what may be fetched -------------------------------------------------------------
 
-    def allowed_hosts(self, source) -> list[str]:
+    def allowed_hosts(self, source: SiteConfig) -> list[str]:
         return list(source.hosts) or [host_entry(url) for url in source.start_urls]
 
     def allows(self, url: str) -> bool:
@@ -97,15 +98,15 @@ class SiteSpider(TrackingSpider):
             if request is not None:
                 yield request
         if malformed:
-            link, exc = malformed[0]
+            first_link, first_error = malformed[0]
             self.logger.warning(
                 "%s: %d malformed link%s skipped on %s; the first: %s (%s)",
                 self.source.name,
                 len(malformed),
                 "" if len(malformed) == 1 else "s",
                 shown_url(response.url),
-                shown_url(link),
-                printable(exc),
+                shown_url(first_link),
+                printable(first_error),
             )
 
     def links(self, response, outcome) -> list[str]:

@@ -149,12 +149,14 @@ def test_a_malformed_agenda_and_a_rin_found_nowhere_are_recorded_failures(server
     assert result.status == "failed"
     source, documents, _, _ = state(engine)
     assert documents == [] and "malformed Unified Agenda XML" in source.last_error
+    assert source.last_failure_reason == "unreadable"
 
     serve(server, under_review=NO_REVIEWS)
     result = check(config, engine)
     source, documents, _, _ = state(engine)
     assert [d.key for d in documents] == ["RIN 0503-AA80", "RIN 0503-AA90"]
     assert source.last_error == (f"RIN 0694-AJ90 is neither in the Unified Agenda {EDITION} nor in OIRA's review lists")
+    assert source.last_failure_reason == "unreadable"
 
 
 def test_a_redirect_off_the_api_host_is_refused(server, other_server, reginfo):
