@@ -245,7 +245,7 @@ class AdminNotice(SQLModel, table=True):
     created_at: datetime
 
 
-class CheckRun(SQLModel, table=True):
+class NodeJob(SQLModel, table=True):
     """One batch of sources dispatched to a Scrapyd node (only when a [cluster] is configured).
 
     The scheduler writes it when it schedules the job; the job writes its results

@@ -14,11 +14,11 @@ from sqlmodel.sql.expression import SelectOfScalar
 from storage.models import (
     AdminAuthFailure,
     AdminSession,
-    CheckRun,
     Delivery,
     Document,
     Event,
     ExpectationMet,
+    NodeJob,
     Source,
     Subscriber,
     Version,
@@ -258,13 +258,13 @@ def failing_deliveries(session: Session, limit: int = 200) -> list[Delivery]:
     return list(session.exec(query.limit(limit)))
 
 
-def check_runs_state(session: Session, now: datetime) -> dict:
+def node_jobs_state(session: Session, now: datetime) -> dict:
     """For /healthz: the runs in flight, how long the oldest has been, and those lost in the last hour."""
-    started = list(session.exec(select(CheckRun.dispatched_at).where(CheckRun.status == "running")))
+    started = list(session.exec(select(NodeJob.dispatched_at).where(NodeJob.status == "running")))
     lost = session.exec(
         select(func.count())
-        .select_from(CheckRun)
-        .where(CheckRun.status == "lost", CheckRun.dispatched_at >= now - timedelta(hours=1))
+        .select_from(NodeJob)
+        .where(NodeJob.status == "lost", NodeJob.dispatched_at >= now - timedelta(hours=1))
     ).one()
     oldest = int((now - min(started)).total_seconds()) if started else 0
     return {"runs_in_flight": len(started), "oldest_run_seconds": oldest, "runs_lost_last_hour": lost}

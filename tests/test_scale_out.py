@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import select
 
 from storage.db import open_database, session_scope
-from storage.models import CheckRun, Event, Source
+from storage.models import Event, NodeJob, Source
 from tests.conftest import PROJECT_ROOT
 from tests.support.scrapyd import NodeProcess
 from tests.support.smtp import SmtpSink, free_port
@@ -109,10 +109,10 @@ def test_two_nodes_and_two_schedulers_share_300_sources_and_survive_losing_one_o
         wait_for(lambda: sum(1 for s in source_rows() if s.last_success_at) == SOURCES, 240, "the first pass")
         first_pass = {s.name: s.last_checked_at for s in source_rows()}
         with session_scope(engine) as session:
-            last_first_pass_run = max(run.id for run in session.exec(select(CheckRun)))
+            last_first_pass_run = max(run.id for run in session.exec(select(NodeJob)))
         assert [hits(n) for n in range(SOURCES)] == [1] * SOURCES
         with session_scope(engine) as session:
-            assert {run.node for run in session.exec(select(CheckRun))} == {node.url for node in nodes}
+            assert {run.node for run in session.exec(select(NodeJob))} == {node.url for node in nodes}
 
         # In the second pass each answer takes a moment, so a job of 25 pages runs for seconds
         # and the node dies in the middle of one rather than between two.
@@ -124,8 +124,8 @@ def test_two_nodes_and_two_schedulers_share_300_sources_and_survive_losing_one_o
         def second_pass_crawling_on_first_node() -> bool:
             with session_scope(engine) as session:
                 runs = session.exec(
-                    select(CheckRun).where(
-                        CheckRun.node == nodes[0].url, CheckRun.id > last_first_pass_run, CheckRun.status == "running"
+                    select(NodeJob).where(
+                        NodeJob.node == nodes[0].url, NodeJob.id > last_first_pass_run, NodeJob.status == "running"
                     )
                 ).all()
                 jobs = {run.job for run in runs if run.finished_at is None}
@@ -149,7 +149,7 @@ def test_two_nodes_and_two_schedulers_share_300_sources_and_survive_losing_one_o
         with session_scope(engine) as session:
             changed = session.exec(select(Event).where(Event.kind == "changed")).all()
             changed_documents = sorted(event.document_id for event in changed)
-            lost = session.exec(select(CheckRun).where(CheckRun.status == "lost")).all()
+            lost = session.exec(select(NodeJob).where(NodeJob.status == "lost")).all()
         assert len(changed) == len(CHANGED) and len(set(changed_documents)) == len(CHANGED)
         assert len(smtp.messages) == len(CHANGED)
         assert len({message["Message-ID"] for message in smtp.messages}) == len(CHANGED)

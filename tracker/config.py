@@ -225,7 +225,7 @@ def _parse_cluster(reader: _Reader, raw: dict, path: Path, database_url: str) ->
     if not nodes:
         raise reader.error("cluster.nodes", "list at least one Scrapyd node, or remove [cluster] to crawl here")
     for i, node in enumerate(nodes):
-        reader.check_url(f"cluster.nodes[{i}]", node)
+        reader.validate_url(f"cluster.nodes[{i}]", node)
     _no_duplicates(reader, list(nodes), "cluster", "nodes")
     if not database_url.startswith("postgresql"):
         raise reader.error("cluster", "Scrapyd nodes must share the database: set [database] url to a PostgreSQL URL")
@@ -426,11 +426,11 @@ class _Reader:
             value = self.string(table, where, key, None)
         check = metadata.get("check")
         if check in ("url", "base_url"):
-            self.check_url(f"{where}.{key}", value)
+            self.validate_url(f"{where}.{key}", value)
             value = value.rstrip("/") if check == "base_url" else value
         elif check == "urls":
             for url in value:
-                self.check_url(f"{where}.{key}", url)
+                self.validate_url(f"{where}.{key}", url)
         elif check == "css":
             try:
                 HTMLTranslator().css_to_xpath(value)  # as tracker.reading.html reads it
@@ -459,10 +459,10 @@ class _Reader:
 
     def url(self, table: dict, where: str, key: str) -> str:
         value = self.string(table, where, key, None)
-        self.check_url(f"{where}.{key}", value)
+        self.validate_url(f"{where}.{key}", value)
         return value
 
-    def check_url(self, where: str, value: str) -> None:
+    def validate_url(self, where: str, value: str) -> None:
         if not re.match(r"^https?://[^/\s]+", value):
             raise self.error(where, f"expected an http(s) URL, got {value!r}")
         try:

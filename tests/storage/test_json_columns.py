@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from storage.blobs import put_blob
 from storage.db import open_database, session_scope, utcnow
-from storage.models import CheckRun, Document, Event, Subscriber, Version
+from storage.models import Document, Event, NodeJob, Subscriber, Version
 from storage.repository import ensure_source
 
 # Non-ASCII, a NUL (PostgreSQL refuses it in text) and a lone surrogate (UTF-8 cannot encode it).
@@ -62,7 +62,7 @@ def test_values_come_back_as_written_including_odd_text(engine):
             kind="changed", source_id=document.source_id, document_id=document.id, reasons=[ODD], detected_at=utcnow()
         )
         subscriber = Subscriber(email="a@example.com", sources=["bis"], expectations=["gp10"], created_at=utcnow())
-        run = CheckRun(sources=["bis", ODD], node="http://node:6800", dispatched_at=utcnow())
+        run = NodeJob(sources=["bis", ODD], node="http://node:6800", dispatched_at=utcnow())
         session.add_all([event, subscriber, run])
         session.flush()
         ids = event.id, subscriber.id, run.id
@@ -73,7 +73,7 @@ def test_values_come_back_as_written_including_odd_text(engine):
         event, subscriber, run = (
             session.get(Event, ids[0]),
             session.get(Subscriber, ids[1]),
-            session.get(CheckRun, ids[2]),
+            session.get(NodeJob, ids[2]),
         )
         assert event.reasons == [ODD] and event.expectations == []
         assert (subscriber.sources, subscriber.expectations) == (["bis"], ["gp10"])
@@ -81,7 +81,7 @@ def test_values_come_back_as_written_including_odd_text(engine):
         run.results = {"bis": {"status": "ok", "note": ODD}}
 
     with session_scope(engine) as session:
-        assert session.get(CheckRun, ids[2]).results == {"bis": {"status": "ok", "note": ODD}}
+        assert session.get(NodeJob, ids[2]).results == {"bis": {"status": "ok", "note": ODD}}
         # Stored as before: json.dumps text, ASCII only, keys sorted.
         stored = session.execute(text("SELECT headers FROM version WHERE id = :id"), {"id": version_id}).scalar_one()
         assert stored == json.dumps(headers, sort_keys=True) and stored.isascii()
@@ -118,14 +118,14 @@ def test_rows_written_as_text_before_read_as_values(engine):
         version = session.exec(select(Version)).one()
         assert version.headers == {"Last-Modified": "Mon", "ETag": '"é"'}
         assert version.evidence == {}
-        run = session.exec(select(CheckRun)).one()
+        run = session.exec(select(NodeJob)).one()
         assert run.sources == ["b", "a"] and run.results == {"b": {"new": 1}, "a": {}}
 
 
 def test_text_already_encoded_is_refused(engine):
     """A JSON column handed a string would store it encoded twice, and read back a string."""
     with session_scope(engine) as session:
-        session.add(CheckRun(sources='["a"]', node="n", dispatched_at=utcnow()))
+        session.add(NodeJob(sources='["a"]', node="n", dispatched_at=utcnow()))
         with pytest.raises(StatementError, match="not its encoding"):
             session.flush()
         session.rollback()

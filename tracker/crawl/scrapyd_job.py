@@ -20,7 +20,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 
 from spiders.settings import crawl_settings
 from storage.db import open_database, session_scope, utcnow
-from storage.models import CheckRun
+from storage.models import NodeJob
 from tracker.config import load_config
 from tracker.crawl.worker import (
     escape_log_messages,
@@ -30,7 +30,7 @@ from tracker.crawl.worker import (
 )
 
 
-class CheckJobSpider(scrapy.Spider):
+class NodeJobSpider(scrapy.Spider):
     name = "check"
 
     def __init__(self, sources: str = "", config: str | None = None, run: str | None = None, **kwargs):
@@ -65,7 +65,7 @@ class CheckJobSpider(scrapy.Spider):
 
 def record_results(engine, run_id: int, results: dict[str, dict]) -> None:
     with session_scope(engine) as session:
-        run = session.get(CheckRun, run_id)
+        run = session.get(NodeJob, run_id)
         if run is None:
             raise LookupError(f"check run {run_id} is not in the database; was it dispatched by this cluster?")
         run.results = results

@@ -150,7 +150,7 @@ def finish_crawls(checks: list[PreparedCrawl]) -> dict[str, dict]:
         return {ingestor.source.name: asdict(ingestor.finish(session)) for ingestor in ingestors}
 
 
-def run_checks(config: Config, names: list[str]) -> dict[str, dict]:
+def crawl_here(config: Config, names: list[str]) -> dict[str, dict]:
     engine = open_database(config.database_url)
     escape_log_messages()
     process = CrawlerProcess(crawl_settings(config.fetch))
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        results = run_checks(config, args.source)
+        results = crawl_here(config, args.source)
     except (ConfigError, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -55,7 +55,7 @@ class _ShapeCounter:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def check_page_shape(html: str) -> None:
+def refuse_unreadable_shape(html: str) -> None:
     """UnreadableDocument when the page is past the caps (depth, elements, attributes), read from
     lxml's parser events alone, which build no tree: call it before building any tree of the page."""
     try:
@@ -72,7 +72,7 @@ def _tree(html: str) -> etree._Element | None:
     A page past the caps is refused first, from lxml's parser events, which build no tree.
     """
     html = _LONE_SURROGATE.sub("\ufffd", html)  # lxml cannot take them
-    check_page_shape(html)
+    refuse_unreadable_shape(html)
     try:
         parser = etree.HTMLParser(recover=True, huge_tree=True, remove_comments=True, remove_pis=True)
         parser.feed(html)

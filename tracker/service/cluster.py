@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from storage.db import session_scope, utcnow
-from storage.models import CheckRun, Source
+from storage.models import NodeJob, Source
 from storage.repository import get_source, max_event_id, require_row, stored_id
 from tracker.crawl.launch import CHECK_TIMEOUT, SourceResult, source_result
 from tracker.health import next_due, report_health
@@ -172,7 +172,7 @@ class Dispatcher:
         now = self.clock()
         return sum(self._settle(run, now) for run in self._runs_in_flight())
 
-    def _settle(self, run: CheckRun, now: datetime) -> bool:
+    def _settle(self, run: NodeJob, now: datetime) -> bool:
         """Finish or lose `run` if it ended; False (and its node counted busy) if it is still running."""
         view = self.views.get(run.node)
         if run.finished_at is not None:
@@ -204,13 +204,13 @@ class Dispatcher:
             return False
         return True
 
-    def _runs_in_flight(self) -> list[CheckRun]:
+    def _runs_in_flight(self) -> list[NodeJob]:
         with session_scope(self.engine) as session:
-            runs = session.exec(select(CheckRun).where(CheckRun.status == "running").order_by(col(CheckRun.id))).all()
+            runs = session.exec(select(NodeJob).where(NodeJob.status == "running").order_by(col(NodeJob.id))).all()
             session.expunge_all()
             return list(runs)
 
-    def _finish(self, run: CheckRun, results: dict, crash: str | None) -> None:
+    def _finish(self, run: NodeJob, results: dict, crash: str | None) -> None:
         """Review each source of a run that ended, then mark the run done."""
         with session_scope(self.engine) as session:
             for name in run.sources:
@@ -221,14 +221,14 @@ class Dispatcher:
                 if source is not None and result.status != "skipped":
                     report_health(session, self.config, source)
                 self.report(result)
-            row = require_row(session, CheckRun, stored_id(run))
+            row = require_row(session, NodeJob, stored_id(run))
             row.status = "done"
             row.error = crash
 
-    def _lose(self, run: CheckRun, reason: str) -> None:
+    def _lose(self, run: NodeJob, reason: str) -> None:
         names = [name for name in run.sources if self._configured(name)]
         with session_scope(self.engine) as session:
-            row = require_row(session, CheckRun, stored_id(run))
+            row = require_row(session, NodeJob, stored_id(run))
             row.status, row.error = "lost", reason
         if run.attempt >= MAX_ATTEMPTS:
             log.warning(
@@ -295,7 +295,7 @@ class Dispatcher:
     def _new_run(self, batch: list[str], node: str, attempt: int) -> tuple[int, str]:
         """The run's row, committed before its job is scheduled so that no job is ever untracked."""
         with session_scope(self.engine) as session:
-            run = CheckRun(
+            run = NodeJob(
                 sources=list(batch),
                 node=node,
                 attempt=attempt,
@@ -310,5 +310,5 @@ class Dispatcher:
 
     def _discard_run(self, run_id: int, reason: str) -> None:
         with session_scope(self.engine) as session:
-            run = require_row(session, CheckRun, run_id)
+            run = require_row(session, NodeJob, run_id)
             run.status, run.error = "lost", f"never started: {reason}"

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage.db import utcnow
-from storage.repository import check_runs_state
+from storage.repository import node_jobs_state
 from tracker.heartbeat import last_heartbeat, scheduler_state
 from tracker.redline.style import STYLESHEET_NAME, stylesheet
 from tracker.settings import Config
@@ -93,7 +93,7 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
             with Session(engine) as session:
                 scheduler = scheduler_state(last_heartbeat(session))
                 if config.cluster is not None:
-                    scheduler["cluster"] = check_runs_state(session, utcnow())
+                    scheduler["cluster"] = node_jobs_state(session, utcnow())
         except Exception:
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", **scheduler})

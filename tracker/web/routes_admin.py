@@ -35,10 +35,10 @@ from tracker.web.security import (
     CSRF_FIELD,
     admin_session_valid,
     bearer_token,
-    check_admin_token,
     csrf_token,
     csrf_valid,
     end_admin_session,
+    require_admin_token,
     start_admin_session,
 )
 
@@ -101,7 +101,7 @@ def _signed_in(request: Request, session: Session, key: str, config: Config) -> 
     if admin_session_valid(session, key, admin_token, request.cookies.get(ADMIN_COOKIE)):
         return True
     given = bearer_token(request)
-    return given is not None and check_admin_token(session, request, given, admin_token)
+    return given is not None and require_admin_token(session, request, given, admin_token)
 
 
 def _login_page(request: Request, key: str, status_code: int, error: str = ""):
@@ -141,7 +141,7 @@ def admin_login(
     key = key_for(session, config)
     if not csrf_valid(key, LOGIN_SUBJECT, first(form, CSRF_FIELD)):
         return forbidden(request, BAD_CSRF)
-    if not check_admin_token(session, request, first(form, "token"), config.web.admin_token):
+    if not require_admin_token(session, request, first(form, "token"), config.web.admin_token):
         return _login_page(request, key, 403, error="That is not the admin token.")
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
@@ -205,7 +205,9 @@ def require_admin(
 ) -> None:
     if not config.web.admin_token:
         raise HTTPException(404, ADMIN_HELP)
-    if credentials is None or not check_admin_token(session, request, credentials.credentials, config.web.admin_token):
+    if credentials is None or not require_admin_token(
+        session, request, credentials.credentials, config.web.admin_token
+    ):
         raise HTTPException(
             401, "Send the admin token as Authorization: Bearer <token>.", headers={"WWW-Authenticate": "Bearer"}
         )

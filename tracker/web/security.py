@@ -167,7 +167,7 @@ def client_address(request: Request) -> str:
     return (request.client.host if request.client else "") or "unknown"
 
 
-def check_admin_token(
+def require_admin_token(
     session: Session, request: Request, given: str, admin_token: str, now: datetime | None = None
 ) -> bool:
     """Whether `given` is the admin token. A wrong one is recorded against the client's address;

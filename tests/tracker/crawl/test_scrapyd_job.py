@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from storage.db import open_database, session_scope, utcnow
-from storage.models import CheckRun, Version
+from storage.models import NodeJob, Version
 from storage.repository import get_source
 from tests.conftest import PROJECT_ROOT
 from tracker.config import load_config
@@ -40,7 +40,7 @@ def test_a_job_checks_its_sources_and_records_the_results_in_its_run(tmp_path, s
         """)
     engine = open_database(load_config(path).database_url)
     with session_scope(engine) as session:
-        run = CheckRun(sources=["a", "b"], node="http://node:6800", job="rulewatch-1", dispatched_at=utcnow())
+        run = NodeJob(sources=["a", "b"], node="http://node:6800", job="rulewatch-1", dispatched_at=utcnow())
         session.add(run)
         session.flush()
         run_id = run.id
@@ -49,7 +49,7 @@ def test_a_job_checks_its_sources_and_records_the_results_in_its_run(tmp_path, s
 
     assert done.returncode == 0, done.stderr
     with session_scope(engine) as session:
-        run = session.get(CheckRun, run_id)
+        run = session.get(NodeJob, run_id)
         results = run.results
         assert run.finished_at is not None and run.status == "running"  # the scheduler settles it
         assert results["a"]["fetched"] == 1 and results["a"]["new_versions"] == 1

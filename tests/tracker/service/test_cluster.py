@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from storage.db import open_database, session_scope, utcnow
-from storage.models import CheckRun, Version
+from storage.models import NodeJob, Version
 from storage.repository import ensure_source, get_source
 from tests.support.scrapyd import NodeProcess
 from tests.support.smtp import free_port
@@ -60,9 +60,9 @@ def cluster_config(tmp_path, url, server, nodes, names=("a", "b", "c"), **cluste
     return config, open_database(config.database_url)
 
 
-def runs(engine) -> list[CheckRun]:
+def runs(engine) -> list[NodeJob]:
     with session_scope(engine) as session:
-        rows = session.exec(select(CheckRun).order_by(CheckRun.id)).all()
+        rows = session.exec(select(NodeJob).order_by(NodeJob.id)).all()
         session.expunge_all()
         return list(rows)
 
@@ -183,7 +183,7 @@ def test_runs_on_a_node_gone_too_long_go_to_another_node(tmp_path, postgres_url,
         tmp_path, postgres_url, server, [dead, node.url], names=("a", "b"), node_timeout="30s", batch_size=1
     )
     with session_scope(engine) as session:  # the dead node had taken "a" before it went down
-        session.add(CheckRun(sources=["a"], node=dead, job="rulewatch-0", dispatched_at=utcnow()))
+        session.add(NodeJob(sources=["a"], node=dead, job="rulewatch-0", dispatched_at=utcnow()))
     clock = Clock()
     dispatcher = Dispatcher(config, engine, clock=clock)
 
@@ -204,9 +204,9 @@ def test_runs_on_a_node_gone_too_long_go_to_another_node(tmp_path, postgres_url,
 def test_a_run_its_node_forgot_is_taken_over_and_a_run_lost_too_often_fails(tmp_path, postgres_url, server, node):
     config, engine = cluster_config(tmp_path, postgres_url, server, [node.url], names=("a", "b"))
     with session_scope(engine) as session:  # e.g. the node restarted and lost its queue
-        session.add(CheckRun(sources=["a"], node=node.url, job="rulewatch-forgotten", dispatched_at=utcnow()))
+        session.add(NodeJob(sources=["a"], node=node.url, job="rulewatch-forgotten", dispatched_at=utcnow()))
         session.add(
-            CheckRun(sources=["b"], node=node.url, job="rulewatch-forgotten-again", dispatched_at=utcnow(), attempt=3)
+            NodeJob(sources=["b"], node=node.url, job="rulewatch-forgotten-again", dispatched_at=utcnow(), attempt=3)
         )
     reported = []
     dispatcher = Dispatcher(config, engine, report=reported.append)
@@ -242,12 +242,12 @@ def test_healthz_shows_the_runs_in_flight_and_those_lost(tmp_path, postgres_url,
     config, engine = cluster_config(tmp_path, postgres_url, server, ["http://10.0.0.5:6800"], names=("a",))
     with session_scope(engine) as session:
         session.add(
-            CheckRun(
+            NodeJob(
                 sources=["a"], node="http://10.0.0.5:6800", job="j1", dispatched_at=utcnow() - timedelta(seconds=90)
             )
         )
         session.add(
-            CheckRun(
+            NodeJob(
                 sources=["a"],
                 node="http://10.0.0.5:6800",
                 job="j0",
@@ -256,7 +256,7 @@ def test_healthz_shows_the_runs_in_flight_and_those_lost(tmp_path, postgres_url,
             )
         )
         session.add(
-            CheckRun(
+            NodeJob(
                 sources=["a"],
                 node="http://10.0.0.5:6800",
                 job="old",

@@ -28,7 +28,7 @@ from tracker.reading.content import Block, Content
 from tracker.reading.decode import decode
 from tracker.reading.errors import ContentError
 from tracker.reading.gpo import plain
-from tracker.reading.html import check_page_shape, normalize_html
+from tracker.reading.html import normalize_html, refuse_unreadable_shape
 from tracker.reading.text import normalize_text
 
 # "Start Printed Page 4545" markers and their wrappers: page furniture, not text.
@@ -183,7 +183,7 @@ def _full_text(snapshot: Snapshot) -> tuple[Block, ...]:
     declared, charset = media_type(text.get("content_type", ""))
     body = decode(text["body"], charset)
     if declared in ("text/html", "application/xhtml+xml") or sniff(text["body"]) == "text/html":
-        check_page_shape(body)  # a hostile page is refused before any tree of it is built
+        refuse_unreadable_shape(body)  # a hostile page is refused before any tree of it is built
         soup = BeautifulSoup(body, "lxml")
         if rendition := _gpo_text_rendition(soup):
             return normalize_text(_unwrap(rendition)).blocks
