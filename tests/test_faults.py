@@ -14,7 +14,8 @@ from storage.db import open_database, session_scope, utcnow
 from storage.models import AdminNotice, Delivery, Event, Version
 from tests.conftest import FILES
 from tests.support.smtp import SmtpSink
-from tracker.alerts.sender import Sender, retry_delay
+from tracker.alerts.claims import retry_delay
+from tracker.alerts.sender import Sender
 from tracker.alerts.subscribers import sync_subscribers
 from tracker.config import load_config
 from tracker.crawl.launch import run_check

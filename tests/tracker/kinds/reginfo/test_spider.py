@@ -156,7 +156,7 @@ def test_a_malformed_agenda_and_a_rin_found_nowhere_are_recorded_failures(server
     source, documents, _, _ = state(engine)
     assert [d.key for d in documents] == ["RIN 0503-AA80", "RIN 0503-AA90"]
     assert source.last_error == (f"RIN 0694-AJ90 is neither in the Unified Agenda {EDITION} nor in OIRA's review lists")
-    assert source.last_failure_reason == "unreadable"
+    assert source.last_failure_reason == "not_listed"
 
 
 def test_a_redirect_off_the_api_host_is_refused(server, other_server, reginfo):
