@@ -23,8 +23,10 @@ import sys
 import threading
 
 from scrapy.crawler import CrawlerRunner
+from scrapy.resolver import dnscache
 from scrapy.settings import Settings
 from scrapy.utils.log import configure_logging
+from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.reactor import install_reactor
 from twisted.internet import defer
 
@@ -68,6 +70,11 @@ def serve(config: Config) -> int:
     configure_logging(settings)
     runner = CrawlerRunner(settings)
     quiet_noisy_loggers()
+    # What CrawlerProcess sets up on the reactor it starts: Scrapy's caching DNS resolver
+    # (emptied before each check below, so a check resolves names afresh) and its threads.
+    resolver_class = load_object(settings["TWISTED_DNS_RESOLVER"])
+    build_from_crawler(resolver_class, runner, reactor=reactor).install_on_reactor()
+    reactor.getThreadPool().adjustPoolsize(maxthreads=settings.getint("REACTOR_THREADPOOL_MAXSIZE"))
     # Ctrl-C reaches the whole process group; the service decides when this process ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_code = 0
@@ -81,6 +88,7 @@ def serve(config: Config) -> int:
     @defer.inlineCallbacks
     def check(names: list[str]):
         try:
+            dnscache.clear()
             crawls, results = prepare_crawls(config, engine, names)
             outcomes = yield defer.DeferredList(
                 [runner.crawl(crawl.spider, **crawl.arguments) for crawl in crawls], consumeErrors=True
