@@ -66,7 +66,7 @@ class WorkerAnswer:
 
     results: dict | None = None
     crash: str | None = None
-    signal: int | None = None  # set when a shutdown signal ended the process
+    shutdown_signal: int | None = None  # set when a shutdown signal ended the process
 
 
 @dataclass(eq=False)  # compared and hashed by identity: one running process each
@@ -97,17 +97,23 @@ class CrawlProcess:
             return WorkerAnswer(crash=timeout_failure(timeout))
         if not line:
             return self._ended()
-        answer = json.loads(line)
+        try:
+            answer = json.loads(line)
+            results, self.rss_kb = answer["results"], answer["rss_kb"]
+        except (ValueError, TypeError, KeyError):
+            self.kill()
+            return WorkerAnswer(crash="the crawl process answered something unreadable and was stopped")
         self.checks += 1
-        self.rss_kb = answer.get("rss_kb", 0)
-        return WorkerAnswer(results=answer["results"])
+        return WorkerAnswer(results=results)
 
     def _read_line(self, deadline: float) -> bytes | None:
         """The next line the process writes; b"" once its output ended, None at the deadline."""
         stdout = self.process.stdout.fileno()
+        readable = select.poll()  # not select.select: the service may hold more than 1024 descriptors
+        readable.register(stdout, select.POLLIN)
         while b"\n" not in self._pending:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([stdout], [], [], left)[0]:
+            if left <= 0 or not readable.poll(left * 1000):
                 return None
             chunk = os.read(stdout, 65536)
             if not chunk:
@@ -118,9 +124,13 @@ class CrawlProcess:
         return line
 
     def _ended(self) -> WorkerAnswer:
-        returncode = self.process.wait()
+        try:
+            returncode = self.process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:  # its output closed, yet it lingers
+            self.kill()
+            returncode = self.process.returncode
         if -returncode in SHUTDOWN_SIGNALS:
-            return WorkerAnswer(signal=-returncode)
+            return WorkerAnswer(shutdown_signal=-returncode)
         if returncode < 0:
             return WorkerAnswer(crash=f"the crawl process was killed by signal {-returncode} during the check")
         return WorkerAnswer(crash=exit_failure(returncode))
@@ -186,8 +196,8 @@ class WarmCrawler:
             return interrupted(names, int(signal.SIGTERM))
         answer = worker.ask(names, self.timeout)
         self._give_back(worker, answer)
-        if answer.signal is not None or (answer.results is None and self._stopping):
-            return interrupted(names, answer.signal or int(signal.SIGTERM))
+        if answer.shutdown_signal is not None or (answer.results is None and self._stopping):
+            return interrupted(names, answer.shutdown_signal or int(signal.SIGTERM))
         return record_check(self.config, self.engine, names, answer.results, answer.crash, before)
 
     def stop(self) -> None:
@@ -241,7 +251,7 @@ class WarmCrawler:
             self._busy.discard(worker)
             if answer.results is None:
                 worker.kill()
-                why = answer.crash or f"signal {answer.signal}"
+                why = answer.crash or f"signal {answer.shutdown_signal}"
                 log.warning("crawl process %d gave no answer (%s); a new one takes over", worker.pid, why)
             elif worker.checks >= self.recycle_after:
                 self._retire_later(worker, f"after {worker.checks} checks")
