@@ -249,10 +249,12 @@ class WarmCrawler:
     def _give_back(self, worker: CrawlProcess, answer: WorkerAnswer) -> None:
         with self._lock:
             self._busy.discard(worker)
+            if answer.shutdown_signal is not None:  # the service is being stopped too: nothing to warm up
+                worker.kill()
+                return
             if answer.results is None:
                 worker.kill()
-                why = answer.crash or f"signal {answer.shutdown_signal}"
-                log.warning("crawl process %d gave no answer (%s); a new one takes over", worker.pid, why)
+                log.warning("crawl process %d gave no answer (%s); a new one takes over", worker.pid, answer.crash)
             elif worker.checks >= self.recycle_after:
                 self._retire_later(worker, f"after {worker.checks} checks")
             elif self.rss_limit_kb and worker.rss_kb > self.rss_limit_kb:

@@ -1,6 +1,9 @@
 """The warm crawler: one crawl process across checks, replaced when it dies, hangs, grows or is old."""
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -9,7 +12,8 @@ from sqlmodel import select
 
 from storage.db import open_database, session_scope
 from storage.models import Event, Source, Version
-from tests.conftest import FILES
+from tests.conftest import FILES, PROJECT_ROOT
+from tests.support.smtp import free_port
 from tracker.config import load_config
 from tracker.crawl.warm import WarmCrawler
 
@@ -163,3 +167,45 @@ def test_stop_interrupts_the_check_under_way_and_ends_every_process(server, warm
     assert rows(crawler, Source)[0].consecutive_failures == 0
     assert crawler.check(["guidance"])[0].status == "skipped"  # no new process once stopped
     assert crawler.pids() == []
+
+
+def crawl_children(parent: int) -> list[int]:
+    """The warm crawl processes whose parent is `parent`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+            ppid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"tracker.crawl.warm_worker" in cmdline and alive(int(pid)):
+            found.append(int(pid))
+    return found
+
+
+def test_the_service_polls_on_one_crawl_process_and_ends_it_when_stopped(server, write_config):
+    server.set("/robots.txt", ROBOTS, content_type="text/plain")
+    server.set("/page", V1)
+    path = write_config(
+        f'[web]\nport = {free_port()}\n\n[[sources]]\nname = "guidance"\nkind = "page"\n'
+        f'url = "{server.url("/page")}"\ninterval = "1s"\n'
+    )
+    service = subprocess.Popen(
+        [sys.executable, "-m", "tracker.cli", "--config", str(path), "run"],
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert wait_until(lambda: len(server.hits_for("/page")) >= 1, timeout=60)
+        [crawl] = crawl_children(service.pid)
+        assert wait_until(lambda: len(server.hits_for("/page")) >= 4, timeout=60)
+        assert crawl_children(service.pid) == [crawl]  # every poll on the same process
+        service.send_signal(signal.SIGTERM)  # the service alone, not its process group
+        assert service.wait(30) == 0 or service.returncode == -signal.SIGTERM
+        assert wait_until(lambda: not alive(crawl), timeout=10)
+    finally:
+        if service.poll() is None:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait(10)
