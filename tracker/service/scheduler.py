@@ -163,7 +163,8 @@ class Service:
                     )
                 scheduler.add_job(
                     self._poll,
-                    IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
+                    # Up to a tenth of the interval later, so sources polled alike spread out.
+                    IntervalTrigger(seconds=source.interval, jitter=source.interval / 10),
                     args=[source.name],
                     id=f"source:{source.name}",
                     name=f"check {source.name}",
