@@ -251,24 +251,32 @@ class WarmCrawler:
             self._busy.discard(worker)
             if answer.shutdown_signal is not None:  # the service is being stopped too: nothing to warm up
                 worker.kill()
-                return
-            if answer.results is None:
+            elif answer.results is None:
                 worker.kill()
                 log.warning("crawl process %d gave no answer (%s); a new one takes over", worker.pid, answer.crash)
+                if self._idle is None and not self._stopping:
+                    self._idle = self._start()
             elif worker.checks >= self.recycle_after:
-                self._retire_later(worker, f"after {worker.checks} checks")
+                self._replace_later(worker, f"after {worker.checks} checks")
             elif self.rss_limit_kb and worker.rss_kb > self.rss_limit_kb:
-                self._retire_later(worker, f"at {worker.rss_kb // 1024} MB resident")
+                self._replace_later(worker, f"at {worker.rss_kb // 1024} MB resident")
             elif self._idle is not None or self._stopping:
                 self._retire_later(worker)  # an overlapping check's process; one is kept warm already
-                return
             else:
                 self._idle = worker
-                return
-            if self._idle is None and not self._stopping:
-                self._idle = self._start()
 
     def _retire_later(self, worker: CrawlProcess, reason: str | None = None) -> None:
         if reason:
             log.info("replacing crawl process %d (%s)", worker.pid, reason)
         threading.Thread(target=worker.retire, name=f"retire-crawl-{worker.pid}", daemon=True).start()
+
+    def _replace_later(self, worker: CrawlProcess, reason: str) -> None:
+        """Retire `worker`, then warm up its successor: one after the other, so that the two
+        processes' memory never adds up."""
+        log.info("replacing crawl process %d (%s)", worker.pid, reason)
+
+        def replace() -> None:
+            worker.retire()
+            self.warm_up()
+
+        threading.Thread(target=replace, name=f"replace-crawl-{worker.pid}", daemon=True).start()

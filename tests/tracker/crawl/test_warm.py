@@ -120,7 +120,7 @@ def test_a_process_is_replaced_after_its_checks(server, warm):
     crawler.check(["guidance"])
     [first] = crawler.pids()
     crawler.check(["guidance"])
-    assert wait_until(lambda: not alive(first))
+    assert wait_until(lambda: not alive(first) and crawler.pids())  # retired, then its successor started
     [second] = crawler.pids()
     assert second != first
     [result] = crawler.check(["guidance"])
@@ -130,9 +130,11 @@ def test_a_process_is_replaced_after_its_checks(server, warm):
 def test_a_process_grown_past_the_memory_limit_is_replaced(server, warm):
     crawler = warm(rss_limit_kb=1)
     server.set("/page", V1)
-    crawler.check(["guidance"])
+    crawler.warm_up()
     [first] = crawler.pids()
-    crawler.check(["guidance"])
+    [result] = crawler.check(["guidance"])
+    assert result.status == "ok"
+    assert wait_until(lambda: not alive(first) and crawler.pids())  # retired, then its successor started
     assert first not in crawler.pids() and len(crawler.pids()) == 1
 
 
