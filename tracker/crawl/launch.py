@@ -1,4 +1,6 @@
-"""Running checks: each one in a child process (see spiders/run.py for why)."""
+"""Running checks in child crawl processes: here one process per check (`rulewatch check`);
+the service reuses warm ones across its polls (tracker.crawl.warm). Both record results
+with `record_check`. Why a child process at all: tracker.crawl.worker."""
 
 from __future__ import annotations
 
@@ -48,28 +50,61 @@ def run_check(config: Config, engine: Engine, names: list[str]) -> list[SourceRe
     """One pass over the named sources; failures are recorded, never raised."""
     with session_scope(engine) as session:
         before = max_event_id(session)
-    command = [sys.executable, "-m", "tracker.crawl.worker"]
-    if config.path:
-        command += ["--config", str(config.path)]
+    command = worker_command(config, "tracker.crawl.worker")
     for name in names:
         command += ["--source", name]
-    env = {**os.environ, "RULEWATCH_DATABASE_URL": config.database_url}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     try:
-        child = subprocess.run(command, stdout=subprocess.PIPE, stderr=None, text=True, env=env, timeout=CHECK_TIMEOUT)
-        outcome = _last_json_line(child.stdout) if child.returncode == 0 else None
-        crash = (
-            None
-            if outcome is not None
-            else f"the crawl process failed (exit code {child.returncode}); see the messages above"
+        child = subprocess.run(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            env=worker_environment(config),
+            timeout=CHECK_TIMEOUT,
         )
+        outcome = _last_json_line(child.stdout) if child.returncode == 0 else None
+        crash = None if outcome is not None else exit_failure(child.returncode)
     except subprocess.TimeoutExpired:
-        outcome, crash = None, f"the crawl did not finish within {CHECK_TIMEOUT}s and was stopped"
+        outcome, crash = None, timeout_failure(CHECK_TIMEOUT)
     else:
         if child.returncode < 0:  # stopped by a signal (a shutdown), not a fault of the source
-            message = f"interrupted by signal {-child.returncode} before it finished"
-            return [SourceResult(name, "skipped", message=message) for name in names]
+            return interrupted(names, -child.returncode)
+    return record_check(config, engine, names, outcome, crash, before)
 
+
+def worker_command(config: Config, module: str) -> list[str]:
+    """How to start a crawl process (`module`) that reads the same config file as this one."""
+    command = [sys.executable, "-m", module]
+    if config.path:
+        command += ["--config", str(config.path)]
+    return command
+
+
+def worker_environment(config: Config) -> dict[str, str]:
+    env = {**os.environ, "RULEWATCH_DATABASE_URL": config.database_url}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def exit_failure(returncode: int) -> str:
+    return f"the crawl process failed (exit code {returncode}); see the messages above"
+
+
+def timeout_failure(seconds: float) -> str:
+    return f"the crawl did not finish within {seconds:g}s and was stopped"
+
+
+def interrupted(names: list[str], signum: int) -> list[SourceResult]:
+    """The results of a check that a shutdown signal ended: nothing counted against its sources."""
+    message = f"interrupted by signal {signum} before it finished"
+    return [SourceResult(name, "skipped", message=message) for name in names]
+
+
+def record_check(
+    config: Config, engine: Engine, names: list[str], outcome: dict | None, crash: str | None, before: int
+) -> list[SourceResult]:
+    """Record what a finished crawl process reported (`outcome`, by source name, or None with
+    the `crash` that explains why not) on each source, with its health."""
     results = []
     with session_scope(engine) as session:
         for name in names:

@@ -1,9 +1,10 @@
 """Runs one check of the given sources in this process, then exits.
 
-Every check runs in a process of its own (`python -m tracker.crawl.worker`), started by
-tracker.crawl.launch. A Twisted reactor cannot be restarted inside one process, and a
-fresh process per check also keeps memory flat and a crash contained; the cost
-is about a second of start-up per check, small beside polite crawl delays.
+A check runs in a crawl process, never in the service: a Twisted reactor cannot be
+restarted inside one process, and a separate process keeps a crash contained.
+`rulewatch check` starts this one-shot worker (`python -m tracker.crawl.worker`, from
+tracker.crawl.launch), paying about a second of start-up; the service keeps a warm
+process that runs check after check on one reactor (tracker.crawl.warm_worker).
 Progress goes to stderr, every line with its control characters escaped (fetched
 text cannot forge a line); the last line on stdout is a JSON summary per source.
 On a Scrapyd node the same checks run as the `check` spider (spiders/check.py).

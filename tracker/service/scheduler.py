@@ -1,7 +1,7 @@
 """The long-running service: APScheduler polls each source at its interval.
 
-Each poll is a `run_check` of one source, so it runs in a child process of its
-own (see spiders/run.py). A source is never polled twice at once, and runs
+Each poll is a check of one source on a warm crawl process, one that outlives
+the poll (tracker/crawl/warm.py). A source is never polled twice at once, and runs
 missed while busy are coalesced into one. The schedule is derived from what
 the database remembers (each source's last check and failures), so a restart
 neither floods the sources nor forgets them, and repeated failures back off
@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from storage.db import session_scope, utcnow
 from storage.repository import get_source
 from tracker.alerts.sender import Sender
-from tracker.crawl.launch import run_check
+from tracker.crawl.warm import WarmCrawler
 from tracker.health import held_back_until, next_due
 from tracker.heartbeat import HEARTBEAT_INTERVAL, beat
 from tracker.printable import PrintableFormatter
@@ -66,6 +66,7 @@ class Service:
         self.engine = engine
         self.lock = SchedulerLock(engine)
         self.scheduler: BackgroundScheduler | None = None
+        self.crawler: WarmCrawler | None = None  # the crawl processes of local polls (no [cluster])
         self._stopping = threading.Event()
         self._guard = threading.Lock()  # one thread at a time uses the lock's connection
         self._thread = threading.Thread(target=self._standby, name="scheduler-standby", daemon=True)
@@ -91,6 +92,8 @@ class Service:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=STANDBY_RETRY + 1)
+        if self.crawler is not None:  # a check under way ends now, its sources recorded skipped
+            self.crawler.stop()
         if self.scheduler is not None and self.scheduler.running:
             log.info("stopping: waiting for running checks to finish")
             self.scheduler.shutdown(wait=True)
@@ -146,13 +149,17 @@ class Service:
                 next_run_time=now,
             )
         else:
+            if self.crawler is None:
+                self.crawler = WarmCrawler(self.config, self.engine)
+            self.crawler.warm_up()
             for source in self.config.sources:
                 with session_scope(self.engine) as session:
                     row = get_source(session, source.name)
                     first = next_due(row, source.interval, self.config.fetch.retry_after_max, now)
                 scheduler.add_job(
                     self._poll,
-                    IntervalTrigger(seconds=source.interval, jitter=max(1, source.interval // 10)),
+                    # Up to a tenth of the interval later, so sources polled alike spread out.
+                    IntervalTrigger(seconds=source.interval, jitter=source.interval / 10),
                     args=[source.name],
                     id=f"source:{source.name}",
                     name=f"check {source.name}",
@@ -192,7 +199,8 @@ class Service:
                     held.isoformat(),
                 )
                 return
-        for result in run_check(self.config, self.engine, [name]):
+        assert self.crawler is not None, "the crawler is made when the service starts polling"
+        for result in self.crawler.check([name]):
             log.info("%s", result.line())
         self._drain()
 

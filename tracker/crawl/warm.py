@@ -1,0 +1,293 @@
+"""The service's checks, on warm crawl processes that outlive a poll.
+
+A one-shot crawl process (launch.run_check) pays about a second of start-up for every check,
+most of the time from a change to its e-mail when sources are polled often. A WarmCrawler
+keeps a crawl process (tracker.crawl.warm_worker) waiting and hands it one check at a time.
+A process is replaced after `recycle_after` checks, when its memory passes `rss_limit_kb`,
+or when the config file changed since it read it. One that dies during a check is replaced
+for the next one, and that check's sources are recorded failed; one still busy at the
+timeout is killed and recorded the same way. Checks that overlap (several sources due at
+once) get a process each, as they did before; one of them stays warm for the next poll.
+`stop` ends them all: a check under way is interrupted, its sources recorded skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.engine import Engine
+
+from storage.db import session_scope
+from storage.repository import max_event_id
+from tracker.crawl.launch import (
+    CHECK_TIMEOUT,
+    SourceResult,
+    exit_failure,
+    interrupted,
+    record_check,
+    timeout_failure,
+    worker_command,
+    worker_environment,
+)
+from tracker.settings import Config
+
+log = logging.getLogger("rulewatch.crawl")
+RECYCLE_AFTER = 200  # checks one process runs before a fresh one takes over
+RSS_LIMIT_KB = 300 * 1024  # a process that grew past this after a check is replaced
+STOP_GRACE = 5.0  # seconds a process has to end by itself before it is killed
+# A crawl process ended by one of these was stopped with the service (the terminal's Ctrl-C
+# or a stop of its process group), not by a fault of the sources it was checking.
+SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def config_stamp(path: Path | None) -> tuple | None:
+    """What identifies the config file's content on disk, to notice it was edited."""
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass
+class WorkerAnswer:
+    """How a check on a crawl process ended: its results, or why there are none."""
+
+    results: dict | None = None
+    crash: str | None = None
+    shutdown_signal: int | None = None  # set when a shutdown signal ended the process
+
+
+@dataclass(eq=False)  # compared and hashed by identity: one running process each
+class CrawlProcess:
+    process: subprocess.Popen
+    stamp: tuple | None
+    checks: int = 0
+    rss_kb: int = 0
+    _pending: bytearray = field(default_factory=bytearray)
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        assert self.process.stdin is not None, "started with stdin=PIPE"
+        return self.process.stdin
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self.process.stdout is not None, "started with stdout=PIPE"
+        return self.process.stdout
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def ask(self, names: list[str], timeout: float) -> WorkerAnswer:
+        """Run one check of `names` on this process and wait at most `timeout` seconds for it."""
+        try:
+            self.stdin.write((json.dumps({"sources": names}) + "\n").encode())
+            self.stdin.flush()
+        except OSError:
+            return self._ended()  # it died before it could take the check
+        line = self._read_line(time.monotonic() + timeout)
+        if line is None:
+            self.kill()
+            return WorkerAnswer(crash=timeout_failure(timeout))
+        if not line:
+            return self._ended()
+        try:
+            answer = json.loads(line)
+            results, self.rss_kb = answer["results"], answer["rss_kb"]
+        except (ValueError, TypeError, KeyError):
+            self.kill()
+            return WorkerAnswer(crash="the crawl process answered something unreadable and was stopped")
+        self.checks += 1
+        return WorkerAnswer(results=results)
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        """The next line the process writes; b"" once its output ended, None at the deadline."""
+        stdout = self.stdout.fileno()
+        readable = select.poll()  # not select.select: the service may hold more than 1024 descriptors
+        readable.register(stdout, select.POLLIN)
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not readable.poll(left * 1000):
+                return None
+            chunk = os.read(stdout, 65536)
+            if not chunk:
+                return b""
+            self._pending += chunk
+        line, _, rest = bytes(self._pending).partition(b"\n")
+        self._pending = bytearray(rest)
+        return line
+
+    def _ended(self) -> WorkerAnswer:
+        try:
+            returncode = self.process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:  # its output closed, yet it lingers
+            self.kill()
+            returncode = self.process.returncode
+        if -returncode in SHUTDOWN_SIGNALS:
+            return WorkerAnswer(shutdown_signal=-returncode)
+        if returncode < 0:
+            return WorkerAnswer(crash=f"the crawl process was killed by signal {-returncode} during the check")
+        return WorkerAnswer(crash=exit_failure(returncode))
+
+    def retire(self, grace: float = STOP_GRACE) -> None:
+        """End the process once it has nothing to do: end of its input, then a kill if it lingers."""
+        try:
+            self.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill()
+
+    def kill(self) -> None:
+        """Kill the process if it still runs, and let go of its pipes."""
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.stdin, self.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+
+class WarmCrawler:
+    """Runs checks the way launch.run_check does, with the same results, on reused processes."""
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        *,
+        timeout: float = CHECK_TIMEOUT,
+        recycle_after: int = RECYCLE_AFTER,
+        rss_limit_kb: int = RSS_LIMIT_KB,
+    ):
+        self.config = config
+        self.engine = engine
+        self.timeout = timeout
+        self.recycle_after = recycle_after
+        self.rss_limit_kb = rss_limit_kb
+        self._lock = threading.Lock()
+        self._idle: CrawlProcess | None = None  # the one kept warm between checks
+        self._busy: set[CrawlProcess] = set()
+        self._stopping = False
+
+    def warm_up(self) -> None:
+        """Start the process the next check will use, so that check need not wait for it."""
+        with self._lock:
+            if self._idle is None and not self._stopping:
+                self._idle = self._start()
+
+    def check(self, names: list[str]) -> list[SourceResult]:
+        """One pass over the named sources; failures are recorded, never raised."""
+        with session_scope(self.engine) as session:
+            before = max_event_id(session)
+        worker = self._take()
+        if worker is None:
+            return interrupted(names, int(signal.SIGTERM))
+        answer = worker.ask(names, self.timeout)
+        self._give_back(worker, answer)
+        if answer.shutdown_signal is not None or (answer.results is None and self._stopping):
+            return interrupted(names, answer.shutdown_signal or int(signal.SIGTERM))
+        return record_check(self.config, self.engine, names, answer.results, answer.crash, before)
+
+    def stop(self) -> None:
+        """End every process: an idle one at once, a busy one by SIGTERM (its check comes back skipped)."""
+        with self._lock:
+            self._stopping = True
+            idle, self._idle = self._idle, None
+            busy = list(self._busy)
+        for worker in busy:
+            if worker.alive():
+                worker.process.send_signal(signal.SIGTERM)
+        if idle is not None:
+            idle.retire()
+        for worker in busy:
+            try:
+                worker.process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+
+    def pids(self) -> list[int]:
+        """The crawl processes running now, idle or busy."""
+        with self._lock:
+            workers = [*self._busy, *([self._idle] if self._idle else [])]
+        return [worker.pid for worker in workers if worker.alive()]
+
+    def _start(self) -> CrawlProcess:
+        stamp = config_stamp(self.config.path)
+        process = subprocess.Popen(
+            worker_command(self.config, "tracker.crawl.warm_worker"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,
+            env=worker_environment(self.config),
+        )
+        return CrawlProcess(process, stamp)
+
+    def _take(self) -> CrawlProcess | None:
+        with self._lock:
+            if self._stopping:
+                return None
+            worker, self._idle = self._idle, None
+            if worker is not None and (not worker.alive() or worker.stamp != config_stamp(self.config.path)):
+                self._retire_later(worker, "the config file changed" if worker.alive() else "it had ended")
+                worker = None
+            worker = worker or self._start()
+            self._busy.add(worker)
+            return worker
+
+    def _give_back(self, worker: CrawlProcess, answer: WorkerAnswer) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if answer.shutdown_signal is not None:  # the service is being stopped too: nothing to warm up
+                worker.kill()
+            elif answer.results is None:
+                worker.kill()
+                log.warning("crawl process %d gave no answer (%s); a new one takes over", worker.pid, answer.crash)
+                if self._idle is None and not self._stopping:
+                    self._idle = self._start()
+            elif worker.checks >= self.recycle_after:
+                self._replace_later(worker, f"after {worker.checks} checks")
+            elif self.rss_limit_kb and worker.rss_kb > self.rss_limit_kb:
+                self._replace_later(worker, f"at {worker.rss_kb // 1024} MB resident")
+            elif self._idle is not None or self._stopping:
+                self._retire_later(worker)  # an overlapping check's process; one is kept warm already
+            else:
+                self._idle = worker
+
+    def _retire_later(self, worker: CrawlProcess, reason: str | None = None) -> None:
+        if reason:
+            log.info("replacing crawl process %d (%s)", worker.pid, reason)
+        threading.Thread(target=worker.retire, name=f"retire-crawl-{worker.pid}", daemon=True).start()
+
+    def _replace_later(self, worker: CrawlProcess, reason: str) -> None:
+        """Retire `worker`, then warm up its successor: one after the other, so that the two
+        processes' memory never adds up."""
+        log.info("replacing crawl process %d (%s)", worker.pid, reason)
+
+        def replace() -> None:
+            worker.retire()
+            self.warm_up()
+
+        threading.Thread(target=replace, name=f"replace-crawl-{worker.pid}", daemon=True).start()
