@@ -10,6 +10,7 @@ from sqlmodel import select
 from storage.db import session_scope, utcnow
 from storage.models import Document, ExpectationMet, Source
 from storage.repository import list_events, list_versions
+from tests.support.contract import EVENT_FIELDS
 from tests.support.history import GUIDANCE, NEWCOMER, NOTICE
 from tests.tracker.web.helpers import CSP
 from tracker.compare import compare_versions
@@ -42,20 +43,7 @@ def test_changes_as_the_command_line_prints_them(shared_client, shared_history):
         ]
     assert answer.json() == expected
     first = answer.json()[0]
-    assert set(first) >= {
-        "id",
-        "event",
-        "severity",
-        "reasons",
-        "source",
-        "document",
-        "from_version",
-        "to_version",
-        "detected_at",
-        "expectations",
-        "baseline",
-        "summary",
-    }
+    assert set(first) >= EVENT_FIELDS
 
 
 def test_changes_filters_and_bad_parameters(shared_client, shared_history):

@@ -7,23 +7,11 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Document, Subscriber
+from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS
 from tests.tracker.web.helpers import ADMIN_TOKEN
 
-DOCUMENT = {"id", "key", "url", "title"}
-EVENT = {
-    "id",
-    "event",
-    "severity",
-    "reasons",
-    "source",
-    "document",
-    "from_version",
-    "to_version",
-    "detected_at",
-    "expectations",
-    "baseline",
-    "summary",
-}
+DOCUMENT = set(DOCUMENT_FIELDS)
+EVENT = set(EVENT_FIELDS)
 SOURCE = {"name", "kind", "status", "last_success_at", "last_failure_at", "last_error", "consecutive_failures"}
 SUBSCRIBER = {"id", "email", "active", "sources", "expectations", "min_severity", "digest"}
 

@@ -22,6 +22,7 @@ from tracker.reading.blocks import _Anchor, fold, paragraph_tokens
 from tracker.reading.content import Block, BlockKind, Content
 from tracker.reading.errors import ContentError
 from tracker.reading.gpo import element_text
+from tracker.safexml import safe_xml_parser
 
 # Containers whose children are read one by one; their P children are not CFR paragraphs.
 # GPO wraps tables in <DIV><DIV class="gpotbl_div"> (no number: not a division).
@@ -57,16 +58,7 @@ def ecfr_content(snapshot: Snapshot) -> Content:
 
 def parse_xml(body: bytes, url: str) -> etree._Element:
     """Parse untrusted XML: no network, no DTD, no entity expansion, no huge trees."""
-    parser = etree.XMLParser(
-        encoding="utf-8",
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        recover=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = safe_xml_parser(encoding="utf-8", recover=False)
     try:
         return etree.fromstring(_as_utf8(body), parser)
     except etree.XMLSyntaxError as exc:

@@ -28,6 +28,7 @@ from tracker.items import Snapshot
 from tracker.reading.blocks import fold
 from tracker.reading.content import Block, Content
 from tracker.reading.errors import ContentError
+from tracker.safexml import safe_xml_parser
 
 TIMETABLE = "Timetable"
 REVIEW = "EO 12866 review"
@@ -73,15 +74,7 @@ def read(snapshot: Snapshot, source: object) -> Content:
 def _parse(snapshot: Snapshot) -> etree._Element:
     if len(snapshot.body) > MAX_BODY_BYTES:
         raise ContentError(f"a RIN document of {len(snapshot.body)} bytes, more than {MAX_BODY_BYTES} ({snapshot.url})")
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        recover=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = safe_xml_parser(recover=False)
     try:
         root = etree.fromstring(snapshot.body, parser)
     except etree.XMLSyntaxError as exc:

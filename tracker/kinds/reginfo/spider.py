@@ -45,6 +45,7 @@ from spiders.policy import host_entry
 from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot
 from tracker.kinds.reginfo.config import ReginfoConfig
 from tracker.printable import printable
+from tracker.safexml import safe_xml_options, safe_xml_parser
 
 REPORT_PATH = "/public/do/XMLViewFileAction"
 RIN_PAGE_PATH = "/public/do/eAgendaViewRule"
@@ -85,22 +86,10 @@ def editions_to_try(today: date, stored: set[str]) -> list[str]:
     return [edition for edition in candidates if edition >= newest_stored] or candidates[:1]
 
 
-def safe_parser(**options) -> dict:
-    return dict(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        **options,
-    )
-
-
 def read_reviews(body: bytes, follows) -> list[etree._Element]:
     """The REGACT records of a review report whose RIN `follows` accepts."""
     try:
-        root = etree.fromstring(body, etree.XMLParser(**safe_parser(recover=False)))
+        root = etree.fromstring(body, safe_xml_parser(recover=False))
     except etree.XMLSyntaxError as exc:
         raise ReportError(f"malformed review XML: {exc}") from None
     if root.tag != "OIRA_DATA":
@@ -111,7 +100,7 @@ def read_reviews(body: bytes, follows) -> list[etree._Element]:
 def read_agenda(body: bytes, follows) -> dict[str, etree._Element]:
     """The RIN_INFO entries of an agenda report whose RIN `follows` accepts, by RIN (the first of each)."""
     entries: dict[str, etree._Element] = {}
-    events = etree.iterparse(io.BytesIO(body), events=("start", "end"), **safe_parser())
+    events = etree.iterparse(io.BytesIO(body), events=("start", "end"), **safe_xml_options())
     try:
         _, root = next(events)
         if root.tag != "REGINFO_RIN_DATA":

@@ -1,0 +1,19 @@
+"""Field names SPEC.md fixes for the JSON of `changes --json` and /api: the tests' one copy."""
+
+DOCUMENT_FIELDS = frozenset({"id", "key", "url", "title"})
+EVENT_FIELDS = frozenset(
+    {
+        "id",
+        "event",
+        "severity",
+        "reasons",
+        "source",
+        "document",
+        "from_version",
+        "to_version",
+        "detected_at",
+        "expectations",
+        "baseline",
+        "summary",
+    }
+)
