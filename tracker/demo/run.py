@@ -135,11 +135,11 @@ def run_demo(folder: Path | None = None, echo: Callable[[str], None] = print, ti
                         echo(f"    ! {result.name}: {result.failures[0]}")
                 mailed = len(mail.files)
                 Sender(config, engine).drain()
-                _tell_events(engine, before, echo)
+                _print_new_events(engine, before, echo)
                 for path, to, subject in mail.subjects(mail.files[mailed:]):
                     echo(f"    ✉ to {to}: {subject}  ({path.name})")
                 echo("")
-            _tell_expectations(engine, config, echo)
+            _print_expectations(engine, config, echo)
             echo(f"\n{len(mail.files)} emails written to {mail.folder}/ (open the .eml files in any mail client)")
     finally:
         server.stop()
@@ -149,7 +149,7 @@ def run_demo(folder: Path | None = None, echo: Callable[[str], None] = print, ti
     return folder
 
 
-def _tell_events(engine, after_id: int, echo) -> None:
+def _print_new_events(engine, after_id: int, echo) -> None:
     with session_scope(engine) as session:
         events = session.exec(select(Event).where(col(Event.id) > after_id).order_by(col(Event.id))).all()
         if not events:
@@ -171,7 +171,7 @@ def _tell_events(engine, after_id: int, echo) -> None:
                     echo(f"        - {reason}")
 
 
-def _tell_expectations(engine, config, echo) -> None:
+def _print_expectations(engine, config, echo) -> None:
     echo("Expectations:")
     with session_scope(engine) as session:
         met = met_status(session)
