@@ -107,6 +107,18 @@ def list_documents(session: Session, source_id: int | None = None) -> list[Docum
     return list(session.exec(query))
 
 
+def change_event(session: Session, document_id: int, from_version: int, to_version: int) -> Event | None:
+    """The `changed` event ingest recorded between these two versions, if they are consecutive."""
+    return session.exec(
+        select(Event).where(
+            Event.document_id == document_id,
+            Event.kind == "changed",
+            Event.from_version == from_version,
+            Event.to_version == to_version,
+        )
+    ).first()
+
+
 def get_version(session: Session, document_id: int, number: int) -> Version | None:
     return session.exec(select(Version).where(Version.document_id == document_id, Version.number == number)).first()
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from sqlmodel import Session
 
 from storage.models import Document, Source, Version
-from storage.repository import get_version
+from storage.repository import change_event, get_version, stored_id
 from tracker.kinds import KINDS
+from tracker.reading.content import Content
 from tracker.redline.compute import diff_contents
 from tracker.redline.model import Redline
 from tracker.redline.render import redline_ops_json
 from tracker.schemas import document_json
 from tracker.severity import assess
-from tracker.severity.model import Assessment
+from tracker.severity.model import SEVERITY_ORDER, Assessment, Severity
 from tracker.stored import load_content
 
 
@@ -56,12 +58,31 @@ def compare_versions(
     new_content = load_content(session, new)
     redline = diff_contents(old_content, new_content)
     assessment = None
-    if old_content:
-        assessment = assess(redline, old_content.links, new_content.links)
-        source = session.get(Source, document.source_id)
-        if source is not None and source.kind in KINDS:  # the kind's own reasons, as ingest gave them
-            assessment = KINDS[source.kind].assessed(old_content, new_content, assessment)
+    if old and old_content:
+        assessment = _judged_at_ingest(session, document, old, new) or _judge(
+            session, document, redline, old_content, new_content
+        )
     return Comparison(document, old, new, redline, assessment)
+
+
+def _judged_at_ingest(session: Session, document: Document, old: Version, new: Version) -> Assessment | None:
+    """What ingest judged and alerted for these two versions: a view never judges them again
+    (the same words as the alert, and the severity rules' cost paid once)."""
+    event = change_event(session, stored_id(document), old.number, new.number)
+    if event is None or event.severity not in SEVERITY_ORDER:
+        return None
+    return Assessment(cast(Severity, event.severity), tuple(event.reasons))
+
+
+def _judge(
+    session: Session, document: Document, redline: Redline, old_content: Content, new_content: Content
+) -> Assessment:
+    """Two versions ingest never compared (not consecutive): judged now, as ingest would."""
+    assessment = assess(redline, old_content.links, new_content.links)
+    source = session.get(Source, document.source_id)
+    if source is not None and source.kind in KINDS:  # the kind's own reasons, as ingest gave them
+        assessment = KINDS[source.kind].assessed(old_content, new_content, assessment)
+    return assessment
 
 
 def _version(session: Session, document: Document, number: int) -> Version:
