@@ -453,13 +453,20 @@ def diff(
     ),
     to_version: str | None = typer.Option(None, "--to", metavar="N", help="Newer version (default: the latest)."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
+    context: str | None = typer.Option(
+        None,
+        "--context",
+        metavar="N|all",
+        help="Unchanged paragraphs shown around each change in text; a long redline shows 2 by default.",
+    ),
 ) -> None:
     """A redline between two versions (default: the last two)."""
     from storage.db import session_scope
     from tracker.compare import ComparisonError, compare_versions
-    from tracker.redline.render import render_text
+    from tracker.redline.render import default_context, render_text
 
     older, newer = whole_number("--from", from_version), whole_number("--to", to_version)
+    around = None if context in (None, "all") else whole_number("--context", context)
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)
@@ -482,7 +489,8 @@ def diff(
         for reason in comparison.assessment.reasons:
             say(f"  - {reason}")
     typer.echo("")
-    say_lines(render_text(comparison.redline))
+    shown = default_context(comparison.redline) if context is None else around
+    say_lines(render_text(comparison.redline, shown))
 
 
 def _sync_subscribers(config: Config, engine: Engine) -> None:

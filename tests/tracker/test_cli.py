@@ -318,3 +318,28 @@ def test_a_since_at_the_calendars_edge_in_utc_is_still_usable(tmp_path, database
     for moment in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00+00:00", "2026-11-25"):
         result = run("--config", str(path), "changes", "--since", moment)
         assert result.exit_code == 0 and "No events yet" in result.output, (moment, result.output)
+
+
+def test_diff_collapses_a_long_redline_and_context_expands_it(tmp_path, database_url):
+    from storage.db import session_scope
+    from storage.repository import find_document
+    from tests.support.history import Checks, build_history
+
+    history = build_history(database_url, tmp_path)
+    paragraphs = [f"<p>({k}) Paragraph number {k} of a long regulation.</p>" for k in range(80)]
+    url = "https://www.bis.gov/long-rule"
+    Checks(history).run("bis", (url, f"<html><body><main>{''.join(paragraphs)}</main></body></html>".encode()))
+    paragraphs[40] = "<p>(40) Paragraph number 40 of a long, revised regulation.</p>"
+    Checks(history).run("bis", (url, f"<html><body><main>{''.join(paragraphs)}</main></body></html>".encode()))
+    with session_scope(history.engine) as session:
+        document_id = str(find_document(session, url).id)
+    path = tmp_path / "cli.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n')
+    config = ["--config", str(path)]
+
+    collapsed = run(*config, "diff", document_id).output
+    assert "unchanged paragraphs" in collapsed and "(10) Paragraph number 10" not in collapsed
+    assert "(10) Paragraph number 10" in run(*config, "diff", document_id, "--context", "all").output
+    tight = run(*config, "diff", document_id, "--context", "0").output
+    assert "(39) Paragraph number 39" not in tight and "{+, revised+}" in tight
+    assert run(*config, "diff", document_id, "--context", "many").exit_code == 2

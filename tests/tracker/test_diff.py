@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from tracker.reading.content import Block, Content
 from tracker.redline.compute import diff_contents, diff_words, same_words, words_of
 from tracker.redline.render import (
+    default_context,
     excerpt,
     excerpt_html,
     redline_ops,
@@ -439,3 +440,20 @@ def test_ops_rebuild_old_and_new_text(old, new):
     render_text(redline)
     render_html(redline, context=1)
     assert len(excerpt(redline, 80)) <= 80
+
+
+def test_a_long_redline_collapses_unchanged_paragraphs_with_their_count():
+    blocks = [para(f"({k})", f"Paragraph number {k} of a long regulation.") for k in range(100)]
+    edited = list(blocks)
+    edited[50] = para("(50)", "Paragraph number 50 of a long, revised regulation.")
+    redline = diff_contents(doc(*blocks), doc(*edited))
+    assert default_context(redline) == 2
+    text = render_text(redline, default_context(redline))
+    [changed] = [k for k, hunk in enumerate(redline.hunks) if hunk.kind != "equal"]
+    before, after = changed - 2, len(redline.hunks) - changed - 3
+    assert f"… {before} unchanged paragraphs" in text and f"… {after} unchanged paragraphs" in text
+    assert blocks[48].text in text and blocks[52].text in text and blocks[47].text not in text
+    html = render_html(redline, default_context(redline))
+    assert f"… {before} unchanged paragraphs" in html and blocks[10].text not in html
+    short = diff_contents(doc(*blocks[:10]), doc(*blocks[:9], para("(9)", "Paragraph nine, revised.")))
+    assert default_context(short) is None  # a short redline is shown whole

@@ -74,6 +74,18 @@ class _Para:
     section: str = ""
     note: str = ""
     parts: list[Part] = field(default_factory=list)
+    hidden: int = 0  # a "skip": how many unchanged paragraphs it stands for
+
+
+# A long redline (a regulation) shows its changes with this many unchanged paragraphs around
+# each, the rest collapsed, as code review tools do; a reader asks for all of it to expand.
+COLLAPSE_AFTER = 40  # paragraphs
+COLLAPSED_CONTEXT = 2
+
+
+def default_context(redline: Redline) -> int | None:
+    """How many unchanged paragraphs to show around each change: all (None) for a short redline."""
+    return COLLAPSED_CONTEXT if len(redline.hunks) > COLLAPSE_AFTER else None
 
 
 def _paras(redline: Redline, context: int | None) -> list[_Para]:
@@ -92,9 +104,15 @@ def _paras(redline: Redline, context: int | None) -> list[_Para]:
     for hunk, show in zip(hunks, shown, strict=False):
         if show:
             paras.append(_para(hunk))
-        elif not paras or paras[-1].kind != "skip":
-            paras.append(_Para("skip"))
+        elif paras and paras[-1].kind == "skip":
+            paras[-1].hidden += 1
+        else:
+            paras.append(_Para("skip", hidden=1))
     return paras
+
+
+def _hidden(para: _Para) -> str:
+    return f"… {para.hidden} unchanged paragraph{'s' if para.hidden != 1 else ''}"
 
 
 def _para(hunk: Hunk) -> _Para:
@@ -115,7 +133,7 @@ _TEXT_MARKS = {"equal": ("", ""), "insert": ("{+", "+}"), "delete": ("[-", "-]")
 
 def _para_text(para: _Para) -> str:
     if para.kind == "skip":
-        return "…"
+        return _hidden(para)
     if para.kind in ("equal", "inserted", "deleted", "moved-from"):
         body = "".join(text for _, text in para.parts)
     else:
@@ -194,7 +212,7 @@ def _para_html(para: _Para, ids: set[str] | None) -> str:
     if anchor := _new_anchor(para.section, ids):
         attrs += f' id="{html.escape(anchor)}"'
     if para.kind == "skip":
-        return f"<div{attrs}>…</div>"
+        return f"<div{attrs}>{_hidden(para)}</div>"
     body = "".join(_marked(op, text) for op, text in para.parts)
     return f"<div{attrs}>{_heading(para)}{body}</div>"
 
@@ -230,7 +248,7 @@ def _side(para: _Para, keep: OpKind) -> str:
 def _side_row(para: _Para, ids: set[str]) -> str:
     row_class = f"{style.PARAGRAPH} {_PARA_CLASSES[para.kind]}"
     if para.kind == "skip":
-        return f'<tr class="{row_class}"><td colspan="2">…</td></tr>'
+        return f'<tr class="{row_class}"><td colspan="2">{_hidden(para)}</td></tr>'
     anchor = _new_anchor(para.section, ids)
     row_id = f' id="{html.escape(anchor)}"' if anchor else ""
     has_old = para.kind not in ("inserted", "moved-to")

@@ -27,7 +27,7 @@ from storage.repository import (
 from tracker.compare import Comparison, ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
 from tracker.health import FAILING_AFTER, STALE_AFTER
-from tracker.redline.render import render_html, side_by_side_html
+from tracker.redline.render import default_context, render_html, side_by_side_html
 from tracker.settings import Config
 from tracker.web.common import (
     bad_request,
@@ -141,21 +141,25 @@ def document_diff(
     to: str | None = None,
     view: str = "inline",
     only: str = "",
+    context: str = "",
     session: Session = Depends(get_session),
 ):
-    """The redline page. `view` is inline or side; `only=substantive` keeps the substantive paragraphs."""
+    """The redline page. `view` is inline or side; `only=substantive` keeps the substantive paragraphs;
+    a long redline shows its unchanged paragraphs collapsed unless `context=all`."""
     if view not in VIEWS:
         return bad_request(request, f"view: expected inline or side, got {view!r}")
     if only not in ("", "substantive"):
         return bad_request(request, f"only: expected substantive or nothing, got {only!r}")
+    if context not in ("", "all"):
+        return bad_request(request, f"context: expected all or nothing, got {context!r}")
     found = _comparison(request, session, document_id, from_, to)
     if not isinstance(found, Comparison):
         return found
     comparison = found
     shown = substantive_only(comparison.redline) if only else comparison.redline
-    context = 0 if only else None
+    around = 0 if only else None if context == "all" else default_context(shown)
     # Both renderers escape every piece of fetched text themselves.
-    body = side_by_side_html(shown, context) if view == "side" else render_html(shown, context)
+    body = side_by_side_html(shown, around) if view == "side" else render_html(shown, around)
     link = _diff_link(comparison)
     return page(
         request,
@@ -171,6 +175,8 @@ def document_diff(
         side_url=link(view="side", only=only),
         only_url=link(view=view, only="substantive"),
         full_url=link(view=view, only=""),
+        collapsed=around is not None and not only,
+        expand_url=link(view=view, context="all"),
         export_url=link(path="/diff/export"),
     )
 
@@ -210,13 +216,15 @@ def _comparison(request: Request, session: Session, document_id: int, from_: str
 def _diff_link(comparison: Comparison):
     """A builder of links to other views of the same two versions."""
 
-    def link(path: str = "/diff", view: str = "inline", only: str = "") -> str:
+    def link(path: str = "/diff", view: str = "inline", only: str = "", context: str = "") -> str:
         query: dict[str, int | str] = {"from": comparison.old.number} if comparison.old else {}
         query["to"] = comparison.new.number
         if view != "inline":
             query["view"] = view
         if only:
             query["only"] = only
+        if context:
+            query["context"] = context
         return f"/documents/{comparison.document.id}{path}?{urlencode(query)}"
 
     return link

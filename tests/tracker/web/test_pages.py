@@ -12,7 +12,8 @@ from sqlmodel import select
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
 from storage.models import Source, Version
-from tests.support.history import EXPECTED, GUIDANCE, NOTICE, PRESS, PRESS_V2, publish_expected
+from storage.repository import find_document
+from tests.support.history import EXPECTED, GUIDANCE, NOTICE, PRESS, PRESS_V2, Checks, publish_expected
 from tests.tracker.web.helpers import CSP
 from tracker.kinds.page.config import PageConfig
 from tracker.web.app import create_app
@@ -349,3 +350,25 @@ def test_changes_bad_parameters_are_a_400_page(shared_client, shared_history):
         assert answer.status_code == 400, query
         assert "text/html" in answer.headers["content-type"]
         assert words in answer.text, (query, answer.text)
+
+
+def test_a_long_redline_page_collapses_unchanged_paragraphs_and_expands_on_request(history, client):
+    paragraphs = [f"<p>({k}) Paragraph number {k} of a long regulation.</p>" for k in range(80)]
+    url = "https://www.bis.gov/long-rule"
+    before = f"<html><body><main>{''.join(paragraphs)}</main></body></html>".encode()
+    paragraphs[40] = "<p>(40) Paragraph number 40 of a long, revised regulation.</p>"
+    after = f"<html><body><main>{''.join(paragraphs)}</main></body></html>".encode()
+    Checks(history).run("bis", (url, before))
+    Checks(history).run("bis", (url, after))
+    with session_scope(history.engine) as session:
+        document_id = find_document(session, url).id
+
+    collapsed = client.get(f"/documents/{document_id}/diff")
+    assert collapsed.status_code == 200
+    assert "unchanged paragraphs away from the changes are collapsed" in collapsed.text
+    assert "… 38 unchanged paragraphs" in collapsed.text and "(10) Paragraph number 10" not in collapsed.text
+    assert f'href="/documents/{document_id}/diff?from=1&amp;to=2&amp;context=all"' in collapsed.text
+
+    whole = client.get(f"/documents/{document_id}/diff?from=1&to=2&context=all")
+    assert "(10) Paragraph number 10" in whole.text and "unchanged paragraphs away" not in whole.text
+    assert client.get(f"/documents/{document_id}/diff?context=3").status_code == 400
