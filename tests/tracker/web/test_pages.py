@@ -254,7 +254,7 @@ def test_only_substantive_keeps_the_substantive_paragraphs(shared_client, shared
     assert '<div class="para skip"' in only
     side = shared_client.get(f"/documents/{document_id}/diff?from=1&to=3&only=substantive&view=side").text
     assert '<ins class="rl-ins">not </ins>' in side and "Items classified under ECCN" not in side
-    assert '<tr class="para skip"><td colspan="2">…</td></tr>' in side
+    assert re.search(r'<tr class="para skip"><td colspan="2">… \d+ unchanged paragraphs?</td></tr>', side)
 
 
 def test_only_substantive_with_nothing_substantive(shared_client, shared_history):
