@@ -191,12 +191,23 @@ class WarmCrawler:
         self._idle: CrawlProcess | None = None  # the one kept warm between checks
         self._busy: set[CrawlProcess] = set()
         self._stopping = False
+        self._cold = False  # standing by: no process kept between checks
 
     def warm_up(self) -> None:
         """Start the process the next check will use, so that check need not wait for it."""
         with self._lock:
+            self._cold = False
             if self._idle is None and not self._stopping:
                 self._idle = self._start()
+
+    def cool_down(self) -> None:
+        """Keep no process warm (the scheduler stands by): the idle one ends now, a busy one
+        after its check; warm_up starts again."""
+        with self._lock:
+            self._cold = True
+            idle, self._idle = self._idle, None
+        if idle is not None:
+            idle.retire()
 
     def check(self, names: list[str]) -> list[SourceResult]:
         """One pass over the named sources; failures are recorded, never raised."""
@@ -271,8 +282,8 @@ class WarmCrawler:
                 self._replace_later(worker, f"after {worker.checks} checks")
             elif self.rss_limit_kb and worker.rss_kb > self.rss_limit_kb:
                 self._replace_later(worker, f"at {worker.rss_kb // 1024} MB resident")
-            elif self._idle is not None or self._stopping:
-                self._retire_later(worker)  # an overlapping check's process; one is kept warm already
+            elif self._idle is not None or self._stopping or self._cold:
+                self._retire_later(worker)  # an overlapping check's process, or none is to be kept warm
             else:
                 self._idle = worker
 
@@ -288,6 +299,9 @@ class WarmCrawler:
 
         def replace() -> None:
             worker.retire()
-            self.warm_up()
+            with self._lock:
+                cold = self._cold
+            if not cold:
+                self.warm_up()
 
         threading.Thread(target=replace, name=f"replace-crawl-{worker.pid}", daemon=True).start()

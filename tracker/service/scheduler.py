@@ -78,6 +78,8 @@ class Service:
         """The lock was lost (the database restarted): stop polling, then stand by for it again."""
         log.warning("the scheduler lock was lost (did the database restart?); standing by to take it again")
         scheduler.shutdown(wait=False)  # checks already running finish; no new ones start
+        if self.crawler is not None:  # a standby keeps no crawl process waiting
+            self.crawler.cool_down()
         self._thread = threading.Thread(target=self._standby, name="scheduler-standby", daemon=True)
         self._thread.start()
 

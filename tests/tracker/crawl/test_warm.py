@@ -127,6 +127,19 @@ def test_a_process_is_replaced_after_its_checks(server, warm):
     assert result.status == "ok" and crawler.pids() == [second]
 
 
+def test_a_standing_by_scheduler_keeps_no_process_and_warms_up_again(server, warm):
+    crawler = warm()
+    server.set("/page", V1)
+    crawler.check(["guidance"])
+    [idle] = crawler.pids()
+    crawler.cool_down()  # the scheduler lost its lock
+    assert not alive(idle) and crawler.pids() == []
+    [result] = crawler.check(["guidance"])  # a check still runs, on a process that is not kept
+    assert result.status == "ok" and wait_until(lambda: crawler.pids() == [])
+    crawler.warm_up()  # the lock is ours again
+    assert len(crawler.pids()) == 1
+
+
 def test_a_process_grown_past_the_memory_limit_is_replaced(server, warm):
     crawler = warm(rss_limit_kb=1)
     server.set("/page", V1)
