@@ -11,13 +11,12 @@ import json
 
 import pytest
 from scrapy.http import TextResponse
-from sqlmodel import select
 from typer.testing import CliRunner
 
-from storage.db import open_database, session_scope
-from storage.models import Document, Event, Source, Version
+from storage.db import open_database
 from tests.conftest import FILES
 from tests.support.responses import answer, start_requests
+from tests.support.stored import stored_state
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
@@ -165,15 +164,6 @@ def check(config, engine):
     return result
 
 
-def state(engine):
-    with session_scope(engine) as session:
-        source = session.exec(select(Source)).one()
-        documents = session.exec(select(Document).order_by(Document.key)).all()
-        versions = session.exec(select(Version).order_by(Version.id)).all()
-        events = session.exec(select(Event).order_by(Event.id)).all()
-        return source, documents, versions, events
-
-
 def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server, ear):
     serve_versions(server, "734", "versions_734.json")
     serve_xml(server, "734", "2024-12-05", "part_734_2024-12-05.xml", etag='"734-a"')
@@ -183,7 +173,7 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
 
     first = check(config, engine)
     assert first.status == "ok" and first.new_versions == 2 and first.events == {"new": 2}
-    _, documents, versions, events = state(engine)
+    _, documents, versions, events = stored_state(engine)
     assert [d.key for d in documents] == ["15 CFR 734", "15 CFR 744"]
     part_744 = documents[1]
     assert part_744.url == server.url("/current/title-15/part-744")
@@ -216,7 +206,7 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     anchored = [r for r in changed["reasons"] if r.endswith("in 15 CFR 744.23(a)(2)(ii)")]
     assert "negation added in 15 CFR 744.23(a)(2)(ii)" in anchored
     assert any(r.startswith("number changed: 25 percent → 10 percent") for r in anchored)
-    _, _, versions, _ = state(engine)
+    _, _, versions, _ = stored_state(engine)
     assert versions[-1].evidence["amendment_date"] == "2026-01-15"
 
 
@@ -226,7 +216,7 @@ def test_503_while_the_title_is_reprocessed_is_waited_out(server, ear):
     result = check(config, engine)
     assert result.status == "failed"
     assert "HTTP 503" in result.failures[0] and "Title 15 currently unavailable" in result.failures[0]
-    source, documents, versions, events = state(engine)
+    source, documents, versions, events = stored_state(engine)
     assert documents == [] and versions == [] and events == []
     assert source.retry_after is not None and source.baseline_at is None
 
@@ -242,7 +232,7 @@ def test_a_bad_date_is_a_clear_failure(server, ear):
     result = check(config, engine)
     assert result.status == "failed"
     assert "HTTP 400" in result.failures[0] and "Bad date: 2026-01-15" in result.failures[0]
-    assert state(engine)[2] == []
+    assert stored_state(engine)[2] == []
 
 
 def test_truncated_xml_is_a_failure_with_its_bytes_kept(server, ear):
@@ -252,7 +242,7 @@ def test_truncated_xml_is_a_failure_with_its_bytes_kept(server, ear):
     result = check(config, engine)
     assert result.status == "failed"
     assert "malformed eCFR XML" in result.failures[0] and "raw bytes kept" in result.failures[0]
-    source, documents, versions, events = state(engine)
+    source, documents, versions, events = stored_state(engine)
     assert documents == [] and versions == [] and events == []
     assert "malformed eCFR XML" in source.last_error and source.last_failure_reason == FailureReason.UNREADABLE
 
@@ -268,7 +258,7 @@ def test_html_or_malformed_json_instead_of_versions_is_a_failure(server, ear):
     assert "expected JSON, got an HTML page (text/html; charset=utf-8)" in failures
     assert "malformed JSON" in failures
     assert not any("/full/" in hit.path for hit in server.hits)
-    assert state(engine)[2] == []
+    assert stored_state(engine)[2] == []
 
 
 # --- reading the versions list (no crawl) --------------------------------------------
@@ -320,7 +310,7 @@ def test_a_redirect_off_the_api_host_is_refused(server, other_server, ear):
     result = check(config, engine)
     assert result.status == "failed" and other_server.url("/page") in result.failures[0]
     assert other_server.hits == []
-    assert state(engine)[2] == []
+    assert stored_state(engine)[2] == []
 
 
 def test_the_api_s_own_words_in_a_failure_are_escaped(server, ear):
@@ -333,4 +323,4 @@ def test_the_api_s_own_words_in_a_failure_are_escaped(server, ear):
     config, engine = ear("744")
     [failure] = check(config, engine).failures
     assert failure.endswith("Bad part\\x1b[2J\\nFAKE: ok")
-    assert "Bad part\\x1b[2J\\nFAKE: ok" in state(engine)[0].last_error
+    assert "Bad part\\x1b[2J\\nFAKE: ok" in stored_state(engine)[0].last_error

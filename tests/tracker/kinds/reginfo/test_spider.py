@@ -7,11 +7,10 @@ afterwards. The agenda is the genuine Fall 2025 report; the review reports are o
 from datetime import date
 
 import pytest
-from sqlmodel import select
 
-from storage.db import open_database, session_scope
-from storage.models import Document, Event, Source, Version
+from storage.db import open_database
 from tests.conftest import FILES
+from tests.support.stored import stored_state
 from tracker.config import load_config
 from tracker.crawl.launch import run_check
 from tracker.kinds.reginfo.spider import editions
@@ -58,22 +57,13 @@ def check(config, engine):
     return result
 
 
-def state(engine):
-    with session_scope(engine) as session:
-        source = session.exec(select(Source)).one()
-        documents = session.exec(select(Document).order_by(Document.key)).all()
-        versions = session.exec(select(Version).order_by(Version.id)).all()
-        events = session.exec(select(Event).order_by(Event.id)).all()
-        return source, documents, versions, events
-
-
 def test_each_rin_is_a_document_and_a_stage_change_or_a_concluded_review_is_substantive(server, reginfo):
     serve(server, etag='"agenda-1"')
     config, engine = reginfo()
 
     first = check(config, engine)
     assert first.status == "ok" and first.new_versions == 3 and first.events == {"new": 3}
-    _, documents, versions, _ = state(engine)
+    _, documents, versions, _ = stored_state(engine)
     assert [d.key for d in documents] == ["RIN 0503-AA80", "RIN 0503-AA90", "RIN 0694-AJ90"]
     faith = documents[1]
     assert faith.url == server.url(f"/public/do/eAgendaViewRule?pubId={EDITION}&RIN=0503-AA90")
@@ -105,7 +95,7 @@ def test_each_rin_is_a_document_and_a_stage_change_or_a_concluded_review_is_subs
     serve(server, under_review=concluded, agenda=moved, etag='"agenda-2"')
     third = check(config, engine)
     assert third.status == "ok" and third.new_versions == 1 and third.events == {"changed:substantive": 1}
-    _, _, _, events = state(engine)
+    _, _, _, events = stored_state(engine)
     changed = events[-1]
     assert changed.document_id == faith.id and (changed.from_version, changed.to_version) == (1, 2)
     assert changed.reasons[:2] == [
@@ -126,7 +116,7 @@ def test_an_unchanged_agenda_answers_304_and_stores_nothing(server, reginfo):
     agenda_hits = server.hits_for(REPORT.format(f"REGINFO_RIN_DATA_{EDITION}.xml"))
     assert len(agenda_hits) == 2  # the 304 stands for both RINs: no second request
     assert agenda_hits[1].headers["If-Modified-Since"] == "Thu, 02 Jul 2026 10:00:00 GMT"
-    _, _, versions, _ = state(engine)
+    _, _, versions, _ = stored_state(engine)
     assert len(versions) == 2
 
 
@@ -136,7 +126,7 @@ def test_a_review_report_that_fails_is_a_recorded_failure_and_no_version(server,
     config, engine = reginfo()
     result = check(config, engine)
     assert result.status == "failed" and result.new_versions == 0
-    source, documents, versions, _ = state(engine)
+    source, documents, versions, _ = stored_state(engine)
     assert documents == [] and versions == []
     assert "HTTP 503" in source.last_error and "EO_RULE_COMPLETED_YTD.xml" in source.last_error
     assert server.hits_for(REPORT.format(f"REGINFO_RIN_DATA_{EDITION}.xml")) == []  # never reached
@@ -147,13 +137,13 @@ def test_a_malformed_agenda_and_a_rin_found_nowhere_are_recorded_failures(server
     config, engine = reginfo()
     result = check(config, engine)
     assert result.status == "failed"
-    source, documents, _, _ = state(engine)
+    source, documents, _, _ = stored_state(engine)
     assert documents == [] and "malformed Unified Agenda XML" in source.last_error
     assert source.last_failure_reason == "unreadable"
 
     serve(server, under_review=NO_REVIEWS)
     result = check(config, engine)
-    source, documents, _, _ = state(engine)
+    source, documents, _, _ = stored_state(engine)
     assert [d.key for d in documents] == ["RIN 0503-AA80", "RIN 0503-AA90"]
     assert source.last_error == (f"RIN 0694-AJ90 is neither in the Unified Agenda {EDITION} nor in OIRA's review lists")
     assert source.last_failure_reason == "not_listed"
@@ -171,6 +161,6 @@ def test_a_redirect_off_the_api_host_is_refused(server, other_server, reginfo):
     config, engine = reginfo()
     result = check(config, engine)
     assert result.status == "failed"
-    source, documents, _, _ = state(engine)
+    source, documents, _, _ = stored_state(engine)
     assert documents == [] and other_server.hits == []
     assert other_server.base_url.removeprefix("http://") in source.last_error
