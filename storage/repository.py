@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from storage.limits import MAX_ROW_ID
 from storage.models import (
     AdminAuthFailure,
     AdminSession,
@@ -26,7 +27,6 @@ from storage.models import (
 )
 
 KEY_BYTES = 2000  # a document key (often its URL) longer than this is kept as its start and its SHA-256
-MAX_ROW_ID = 2**31 - 1  # ids and version numbers are INTEGER columns: PostgreSQL holds no more
 
 T = TypeVar("T", bound=SQLModel)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn, overload
 import typer
 from typer.core import TyperGroup
 
+from storage.limits import MAX_ROW_ID
 from tracker.printable import printable
 from tracker.settings import Config, ConfigError, Severity
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 # Each command imports what it uses when it runs: `rulewatch --help` and the read-only
 # commands must not pay for SQLAlchemy, the web app, the sender or Scrapy (issue 12).
-MAX_ROW_ID = 2**31 - 1  # as storage.repository: ids and version numbers are INTEGER columns
 
 
 class State:
