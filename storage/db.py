@@ -22,10 +22,11 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration (tests/storage checks it is Alembic's head). A database already
 # there is opened without loading Alembic, which every crawl process would pay for.
-SCHEMA_REVISION = "0011"
+from storage.revision import SCHEMA_REVISION
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class DatabaseError(Exception):

@@ -150,6 +150,27 @@ class Version(SQLModel, table=True):
     reader: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # tracker.reading.body.READER that read it
 
 
+class RedlineCache(SQLModel, table=True):
+    """A redline computed once between two versions, so a view shows it without diffing again.
+
+    `body` is the redline's JSON (tracker.redline.model.Redline.to_json), zstd-compressed;
+    `revision` is the redline algorithm's (tracker.redline.compute.REDLINE_REVISION), so rows
+    of an older algorithm are never read. Ingest writes one per change, views the pairs they
+    are asked for.
+    """
+
+    __tablename__ = "redline_cache"
+    __table_args__ = (UniqueConstraint("document_id", "from_version", "to_version", "revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: int = Field(foreign_key="document.id", index=True)
+    from_version: int
+    to_version: int
+    revision: str = Field(max_length=20)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+
+
 class Event(SQLModel, table=True):
     """Something that happened to a document: new, changed, removed, expectation_met."""
 

@@ -8,7 +8,7 @@ import json
 
 import feedparser
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from tests.conftest import FILES
 from tests.support.contract import EVENT_FIELDS

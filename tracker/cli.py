@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, overload
 
-import typer
-from typer.core import TyperGroup
+import click
 
 from storage.limits import MAX_ROW_ID
 from tracker.printable import printable
 from tracker.settings import Config, ConfigError, Severity
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 # Each command imports what it uses when it runs: `rulewatch --help` and the read-only
 # commands must not pay for SQLAlchemy, the web app, the sender or Scrapy (issue 12).
+# Plain Click rather than Typer: Typer builds pydantic validators for every option of
+# the command it runs, which alone cost more than a whole `rulewatch changes`.
 
 
 class State:
@@ -31,7 +35,7 @@ class State:
     database_url: str = ""  # once a command has loaded its config
 
 
-class Commands(TyperGroup):
+class Commands(click.Group):
     """Every command: a database that fails on the way (read-only, full, gone) is one line and exit 2."""
 
     def invoke(self, ctx):
@@ -51,14 +55,13 @@ class Commands(TyperGroup):
             raise
 
 
-app = typer.Typer(
-    help="Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts.",
-    no_args_is_help=True,
-    add_completion=False,
-    cls=Commands,
-    rich_markup_mode=None,  # plain help, as Click prints it: Rich alone costs more than the rest of --help
-    pretty_exceptions_enable=False,
+@click.group(cls=Commands, no_args_is_help=True)
+@click.option(
+    "--config", "-c", default=None, help="Configuration file (else $RULEWATCH_CONFIG, else config/rulewatch.toml)."
 )
+def app(config: str | None) -> None:
+    """Rulewatch: tracks pages that carry law, keeps every version, redlines and alerts."""
+    State.config_path = config
 
 
 class Format(StrEnum):
@@ -68,8 +71,8 @@ class Format(StrEnum):
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {printable(message)}", err=True)
-    raise typer.Exit(code)
+    click.echo(f"error: {printable(message)}", err=True)
+    raise click.exceptions.Exit(code)
 
 
 @overload
@@ -89,12 +92,12 @@ def whole_number(option: str, text: str | None, least: int = 0, most: int = MAX_
 
 def say(text: str, err: bool = False) -> None:
     """One line that may carry fetched text (titles, URLs, server errors): its controls shown escaped."""
-    typer.echo(printable(text), err=err)
+    click.echo(printable(text), err=err)
 
 
 def say_lines(text: str) -> None:
     """Text made of lines, such as a redline: each line escaped on its own, so only ours break it."""
-    typer.echo("\n".join(printable(line) for line in text.split("\n")))
+    click.echo("\n".join(printable(line) for line in text.split("\n")))
 
 
 def load() -> tuple[Config, Engine]:
@@ -109,17 +112,9 @@ def load() -> tuple[Config, Engine]:
         fail(str(exc))
 
 
-@app.callback()
-def main(
-    config: str | None = typer.Option(
-        None, "--config", "-c", help="Configuration file (else $RULEWATCH_CONFIG, else config/rulewatch.toml)."
-    ),
-) -> None:
-    State.config_path = config
-
-
 @app.command()
-def check(source: list[str] = typer.Option([], "--source", "-s", help="Check only this source (repeatable).")) -> None:
+@click.option("--source", "-s", multiple=True, help="Check only this source (repeatable).")
+def check(source: tuple[str, ...]) -> None:
     """One pass over every (or the named) source: fetch, store, diff, classify."""
     from storage.db import ensure_writable
     from tracker.alerts.sender import Sender
@@ -138,21 +133,20 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
     for result in run_check(config, engine, names):
         # A result's line, then an indented line of its first failure, which quotes fetched text.
         summary, newline, failures = result.line().partition("\n")
-        typer.echo(printable(summary) + newline + printable(failures))
+        click.echo(printable(summary) + newline + printable(failures))
     say(Sender(config, engine).drain().line())
 
 
 @app.command()
+@click.argument("email")
+@click.option("--source", multiple=True, help="Follow only this source (repeatable; none: all).")
+@click.option("--expectation", multiple=True, help="Follow only this expectation (repeatable; none: all).")
+@click.option("--min-severity", default="substantive", help="substantive or minor: the least a change must be.")
+@click.option("--digest", default="off", help="off (immediate), daily or weekly.")
 def subscribe(
-    email: str = typer.Argument(..., help="The subscriber's address."),
-    source: list[str] = typer.Option([], "--source", help="Follow only this source (repeatable; none: all)."),
-    expectation: list[str] = typer.Option(
-        [], "--expectation", help="Follow only this expectation (repeatable; none: all)."
-    ),
-    min_severity: str = typer.Option("substantive", help="substantive or minor: the least a change must be."),
-    digest: str = typer.Option("off", help="off (immediate), daily or weekly."),
+    email: str, source: tuple[str, ...], expectation: tuple[str, ...], min_severity: str, digest: str
 ) -> None:
-    """Add or update a subscriber."""
+    """Add or update a subscriber: EMAIL, the subscriber's address."""
     from storage.db import session_scope
     from tracker.alerts.links import subscriber_feed_url, subscription_url
     from tracker.alerts.subscribers import SubscriberError, upsert_subscriber
@@ -178,8 +172,9 @@ def subscribe(
 
 
 @app.command()
-def unsubscribe(email: str = typer.Argument(..., help="The subscriber's address.")) -> None:
-    """Stop all email to a subscriber (their pending messages are dropped)."""
+@click.argument("email")
+def unsubscribe(email: str) -> None:
+    """Stop all email to EMAIL, a subscriber (their pending messages are dropped)."""
     from storage.db import session_scope
     from tracker.alerts.subscribers import SubscriberError, deactivate
 
@@ -210,9 +205,8 @@ def run() -> None:
 
 
 @app.command()
-def send(
-    forever: bool = typer.Option(False, "--forever", help="Keep sending until stopped: an extra sender."),
-) -> None:
+@click.option("--forever", is_flag=True, help="Keep sending until stopped: an extra sender.")
+def send(forever: bool) -> None:
     """Send the mail that is due: alerts, digests and admins' notices.
 
     `rulewatch run` sends too; any number of extra senders may run beside it, on
@@ -235,20 +229,19 @@ def send(
 
 
 @app.command()
-def node(
-    bind: str = typer.Option("127.0.0.1", help="Address to listen on; the scheduler's machine must reach it."),
-    port: str = typer.Option("6800", metavar="PORT", help="Scrapyd's HTTP port."),
-    directory: str = typer.Option("var/scrapyd", "--dir", help="Where the node keeps its config, logs and queue."),
-    project: str = typer.Option("rulewatch", help="The project name, as in [cluster] project."),
-    max_jobs: str = typer.Option("0", metavar="N", help="Crawl jobs at once; 0 means 4 per CPU."),
-) -> None:
+@click.option("--bind", default="127.0.0.1", help="Address to listen on; the scheduler's machine must reach it.")
+@click.option("--port", default="6800", metavar="PORT", help="Scrapyd's HTTP port.")
+@click.option("--dir", "directory", default="var/scrapyd", help="Where the node keeps its config, logs and queue.")
+@click.option("--project", default="rulewatch", help="The project name, as in [cluster] project.")
+@click.option("--max-jobs", default="0", metavar="N", help="Crawl jobs at once; 0 means 4 per CPU.")
+def node(bind: str, port: str, directory: str, project: str, max_jobs: str) -> None:
     """A crawl node for a [cluster]: Scrapyd, serving Rulewatch's spiders."""
 
     from tracker.service.node import run_node
 
     port_number = whole_number("--port", port, 1, 65535)
     jobs = whole_number("--max-jobs", max_jobs, 0, 10000)
-    typer.echo(f"Scrapyd node on http://{bind}:{port_number}, files in {directory}", err=True)
+    click.echo(f"Scrapyd node on http://{bind}:{port_number}, files in {directory}", err=True)
     run_node(bind, port_number, Path(directory), project, jobs)
 
 
@@ -269,10 +262,9 @@ class FeedFormat(StrEnum):
 
 
 @app.command()
-def feed(
-    fmt: FeedFormat = typer.Option(FeedFormat.atom, "--format", help="atom or rss."),
-    source: str | None = typer.Option(None, help="Only this source."),
-) -> None:
+@click.option("--format", "fmt", type=click.Choice(list(FeedFormat)), default=FeedFormat.atom, help="atom or rss.")
+@click.option("--source", default=None, help="Only this source.")
+def feed(fmt: str, source: str | None) -> None:
     """A feed of changes on stdout, for static hosting."""
     from storage.db import session_scope
     from tracker.alerts.feeds import build_feed
@@ -280,7 +272,7 @@ def feed(
     config, engine = load()
     try:
         with session_scope(engine) as session:
-            body = build_feed(session, config, fmt.value, source=source)
+            body = build_feed(session, config, FeedFormat(fmt).value, source=source)
     except LookupError as exc:
         fail(str(exc).strip("'\""))
     sys.stdout.buffer.write(body)
@@ -288,34 +280,27 @@ def feed(
 
 
 @app.command()
-def demo(
-    directory: str | None = typer.Option(
-        None, "--dir", help="Where to keep its database and mail (default: a new temporary folder)."
-    ),
-) -> None:
+@click.option(
+    "--dir", "directory", default=None, help="Where to keep its database and mail (default: a new temporary folder)."
+)
+def demo(directory: str | None) -> None:
     """The offline replay of the May 2025 story, start to finish, on this machine alone."""
     from tracker.demo.run import run_demo
 
     try:
-        run_demo(Path(directory) if directory else None, echo=typer.echo)
+        run_demo(Path(directory) if directory else None, echo=click.echo)
     except FileExistsError as exc:
         fail(str(exc))
 
 
 @app.command()
-def changes(
-    as_json: bool = typer.Option(False, "--json", help="One JSON array."),
-    since: str | None = typer.Option(None, help="Only events detected at or after this ISO 8601 time."),
-    severity: str | None = typer.Option(None, help="Keep changes at least this severe (and all other events)."),
-    source: str | None = typer.Option(None, help="Only this source."),
-    limit: str = typer.Option("0", metavar="N", help="At most this many (0: all)."),
-) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+@click.option("--since", default=None, help="Only events detected at or after this ISO 8601 time.")
+@click.option("--severity", default=None, help="Keep changes at least this severe (and all other events).")
+@click.option("--source", default=None, help="Only this source.")
+@click.option("--limit", default="0", metavar="N", help="At most this many (0: all).")
+def changes(as_json: bool, since: str | None, severity: str | None, source: str | None, limit: str) -> None:
     """Changes and events, newest first."""
-    from storage.db import session_scope
-    from storage.models import Document, Source
-    from storage.repository import get_source, list_events, require_row
-    from tracker.schemas import event_json
-
     most = whole_number("--limit", limit)
     severities = None
     if severity is not None:
@@ -323,24 +308,14 @@ def changes(
             fail(f"--severity: expected one of {', '.join(Severity)}, got {severity!r}")
         severities = [s.value for s in Severity if s.rank >= Severity(severity).rank]
     since_time = _parse_time("--since", since) if since else None
-    _, engine = load()
-    with session_scope(engine) as session:
-        source_id = None
-        if source:
-            row = get_source(session, source)
-            if row is None:
-                fail(f"no source named {source!r} has been checked yet")
-            source_id = row.id
-        events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=most or None)
-        rows = [
-            event_json(e, require_row(session, Source, e.source_id), require_row(session, Document, e.document_id))
-            for e in events
-        ]
+    rows = _changes_plain(since_time, severities, source, most)
+    if rows is None:
+        rows = _changes(since_time, severities, source, most)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        typer.echo("No events yet. Run `rulewatch check` first.")
+        click.echo("No events yet. Run `rulewatch check` first.")
         return
     _table(
         ["id", "detected", "event", "severity", "source", "document", "summary"],
@@ -359,8 +334,61 @@ def changes(
     )
 
 
+def _changes(since: datetime | None, severities: list[str] | None, source: str | None, most: int) -> list[dict]:
+    from storage.db import session_scope
+    from storage.models import Document, Source
+    from storage.repository import get_source, list_events, require_row
+    from tracker.shapes import event_json
+
+    _, engine = load()
+    with session_scope(engine) as session:
+        source_id = None
+        if source:
+            row = get_source(session, source)
+            if row is None:
+                fail(f"no source named {source!r} has been checked yet")
+            source_id = row.id
+        events = list_events(session, since=since, severities=severities, source_id=source_id, limit=most or None)
+        return [
+            event_json(e, require_row(session, Source, e.source_id), require_row(session, Document, e.document_id))
+            for e in events
+        ]
+
+
+def _changes_plain(
+    since: datetime | None, severities: list[str] | None, source: str | None, most: int
+) -> list[dict] | None:
+    """As _changes, read through storage.plain when the database allows it (None otherwise)."""
+    from storage import plain
+    from tracker.shapes import event_json
+
+    connection = _plain_database()
+    if connection is None:
+        return None
+    with closing(connection):
+        source_id = None
+        if source:
+            source_id = plain.source_id(connection, source)
+            if source_id is None:
+                fail(f"no source named {source!r} has been checked yet")
+        events = plain.list_events(connection, since, source_id, severities, most or None)
+        sources = plain.source_names(connection)
+        documents = plain.documents_by_id(connection, [e.document_id for e in events])
+        return [event_json(e, sources[e.source_id], documents[e.document_id]) for e in events]
+
+
+def _plain_database() -> sqlite3.Connection | None:
+    """A read-only connection for the quick path of read commands, or None to take the full one."""
+    from storage.plain import open_plain
+    from tracker.config_file import quick_database_url
+
+    url = quick_database_url(State.config_path)
+    return open_plain(url) if url else None
+
+
 @app.command()
-def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+def expectations(as_json: bool) -> None:
     """Each promised document: still waiting, or met (when, by which document)."""
     from storage.db import session_scope
     from tracker.expectations import expectation_rows
@@ -369,10 +397,10 @@ def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
     with session_scope(engine) as session:
         rows = expectation_rows(session, config)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        typer.echo(f"No [[expectations]] in {config.path}.")
+        click.echo(f"No [[expectations]] in {config.path}.")
         return
     _table(
         ["name", "status", "since", "document"],
@@ -389,21 +417,22 @@ def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def documents(as_json: bool = typer.Option(False, "--json")) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+def documents(as_json: bool) -> None:
     """Every tracked document."""
     from storage.db import session_scope
     from storage.models import Source
     from storage.repository import list_documents, require_row
-    from tracker.schemas import document_summary_json
+    from tracker.shapes import document_summary_json
 
     _, engine = load()
     with session_scope(engine) as session:
         rows = [document_summary_json(d, require_row(session, Source, d.source_id)) for d in list_documents(session)]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        typer.echo("No documents yet. Run `rulewatch check` first.")
+        click.echo("No documents yet. Run `rulewatch check` first.")
         return
     _table(
         ["id", "source", "versions", "last seen", "title / url"],
@@ -421,24 +450,24 @@ def documents(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def history(
-    doc: str = typer.Argument(..., help="Document id, key or URL."), as_json: bool = typer.Option(False, "--json")
-) -> None:
-    """One document's versions, with their evidence."""
+@click.argument("doc")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+def history(doc: str, as_json: bool) -> None:
+    """One document's versions, with their evidence. DOC: its id, key or URL."""
     from storage.db import session_scope
     from storage.repository import list_versions, stored_id
-    from tracker.schemas import version_json
+    from tracker.shapes import version_json
 
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)
         rows = [version_json(v) for v in list_versions(session, stored_id(document))]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
     say(document.title or document.url)
     say(document.url)
-    typer.echo("")
+    click.echo("")
     _table(
         ["version", "fetched", "status", "sha256", "final url"],
         [[r["version"], r["fetched_at"], r["status"], r["sha256"][:16], r["final_url"]] for r in rows],
@@ -446,27 +475,28 @@ def history(
 
 
 @app.command()
-def diff(
-    doc: str = typer.Argument(..., help="Document id, key or URL."),
-    from_version: str | None = typer.Option(
-        None, "--from", metavar="N", help="Older version (default: the one before --to)."
-    ),
-    to_version: str | None = typer.Option(None, "--to", metavar="N", help="Newer version (default: the latest)."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text, html or json."),
-    context: str | None = typer.Option(
-        None,
-        "--context",
-        metavar="N|all",
-        help="Unchanged paragraphs shown around each change in text; a long redline shows 2 by default.",
-    ),
-) -> None:
-    """A redline between two versions (default: the last two)."""
+@click.argument("doc")
+@click.option("--from", "from_version", default=None, metavar="N", help="Older version (default: the one before --to).")
+@click.option("--to", "to_version", default=None, metavar="N", help="Newer version (default: the latest).")
+@click.option("--format", "fmt", type=click.Choice(list(Format)), default=Format.text, help="text, html or json.")
+@click.option(
+    "--context",
+    default=None,
+    metavar="N|all",
+    help="Unchanged paragraphs shown around each change in text; a long redline shows 2 by default.",
+)
+def diff(doc: str, from_version: str | None, to_version: str | None, fmt: str, context: str | None) -> None:
+    """A redline between two versions of DOC (its id, key or URL; default: the last two)."""
+    older, newer = whole_number("--from", from_version), whole_number("--to", to_version)
+    around = None if context in (None, "all") else whole_number("--context", context)
+    if fmt == Format.json and (kept := _kept_diff_json(doc, older, newer)) is not None:
+        sys.stdout.write(kept + "\n")
+        return
+
     from storage.db import session_scope
     from tracker.compare import ComparisonError, compare_versions
     from tracker.redline.render import default_context, render_text
 
-    older, newer = whole_number("--from", from_version), whole_number("--to", to_version)
-    around = None if context in (None, "all") else whole_number("--context", context)
     _, engine = load()
     with session_scope(engine) as session:
         document = _document(session, doc)
@@ -474,10 +504,10 @@ def diff(
             comparison = compare_versions(session, document, older, newer)
         except ComparisonError as exc:
             fail(str(exc))
-    if fmt is Format.json:
-        typer.echo(json.dumps(comparison.to_json(), indent=2))
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(comparison.to_json()) + "\n")  # one line: a redline's JSON is large
         return
-    if fmt is Format.html:
+    if fmt == Format.html:
         from tracker.web.render import standalone_redline
 
         say_lines(standalone_redline(comparison))  # HTML-escaped; controls shown escaped too
@@ -488,9 +518,39 @@ def diff(
         say(f"severity: {comparison.assessment.severity}")
         for reason in comparison.assessment.reasons:
             say(f"  - {reason}")
-    typer.echo("")
+    click.echo("")
     shown = default_context(comparison.redline) if context is None else around
     say_lines(render_text(comparison.redline, shown))
+
+
+def _kept_diff_json(ref: str, older: int | None, newer: int | None) -> str | None:
+    """`diff --format json` of a pair whose redline and judgement are stored, read through
+    storage.plain; None sends the caller to the full path (which also words every error)."""
+    from storage import plain
+    from tracker.redline.compute import REDLINE_REVISION
+    from tracker.redline.model import Redline
+    from tracker.redline.render import comparison_json
+    from tracker.shapes import document_json
+
+    connection = _plain_database()
+    if connection is None:
+        return None
+    with closing(connection):
+        document = plain.find_document(connection, ref)
+        if document is None or document.latest_version == 0:
+            return None
+        newer = document.latest_version if newer is None else newer
+        older = newer - 1 if older is None else older
+        if not (older >= 1 and plain.has_version(connection, document.id, older)):
+            return None
+        if not plain.has_version(connection, document.id, newer):
+            return None
+        judged = plain.change_assessment(connection, document.id, older, newer)
+        kept = plain.cached_redline(connection, document.id, older, newer, REDLINE_REVISION)
+    if judged is None or kept is None or judged[0] not in list(Severity):
+        return None
+    redline = Redline.from_json(json.loads(kept))
+    return json.dumps(comparison_json(document_json(document), older, newer, judged[0], judged[1], redline))
 
 
 def _sync_subscribers(config: Config, engine: Engine) -> None:
@@ -519,7 +579,7 @@ def _document(session: Session, ref: str) -> Document:
 
 
 def _parse_time(option: str, text: str) -> datetime:
-    from tracker.web.queries import FilterError, parse_moment
+    from tracker.shapes import FilterError, parse_moment
 
     try:
         return parse_moment(option, text)
@@ -534,9 +594,9 @@ def _table(headers: list[str], rows: list[list]) -> None:
         line = "  ".join(
             c[:60].ljust(w) if i < len(row) - 1 else c for i, (c, w) in enumerate(zip(row, widths, strict=False))
         )
-        typer.echo(line.rstrip())
+        click.echo(line.rstrip())
         if n == 0:
-            typer.echo("  ".join("-" * w for w in widths))
+            click.echo("  ".join("-" * w for w in widths))
 
 
 if __name__ == "__main__":

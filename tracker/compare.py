@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from typing import cast
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from storage.models import Document, Source, Version
+from storage.redline_cache import cached_redline, keep_redline
 from storage.repository import change_event, get_version, stored_id
 from tracker.kinds import KINDS
 from tracker.reading.content import Content
-from tracker.redline.compute import diff_contents
+from tracker.redline.compute import REDLINE_REVISION, diff_contents
 from tracker.redline.model import Redline
-from tracker.redline.render import redline_ops_json
-from tracker.schemas import document_json
+from tracker.redline.render import comparison_json
 from tracker.severity import assess
 from tracker.severity.model import SEVERITY_ORDER, Assessment, Severity
+from tracker.shapes import document_json
 from tracker.stored import load_content
+
+log = logging.getLogger(__name__)
 
 
 class ComparisonError(Exception):
@@ -33,14 +39,14 @@ class Comparison:
     assessment: Assessment | None  # None when comparing with nothing
 
     def to_json(self) -> dict:
-        return {
-            "document": document_json(self.document),
-            "from": self.old.number if self.old else None,
-            "to": self.new.number,
-            "severity": self.assessment.severity if self.assessment else None,
-            "reasons": list(self.assessment.reasons) if self.assessment else [],
-            "ops": redline_ops_json(self.redline),
-        }
+        return comparison_json(
+            document_json(self.document),
+            self.old.number if self.old else None,
+            self.new.number,
+            self.assessment.severity if self.assessment else None,
+            self.assessment.reasons if self.assessment else (),
+            self.redline,
+        )
 
 
 def compare_versions(
@@ -54,15 +60,33 @@ def compare_versions(
         from_number = to_number - 1 if to_number > 1 else None
     new = _version(session, document, to_number)
     old = _version(session, document, from_number) if from_number else None
-    old_content = load_content(session, old) if old else None
-    new_content = load_content(session, new)
-    redline = diff_contents(old_content, new_content)
-    assessment = None
-    if old and old_content:
-        assessment = _judged_at_ingest(session, document, old, new) or _judge(
-            session, document, redline, old_content, new_content
-        )
+    if old is None:
+        return Comparison(document, None, new, diff_contents(None, load_content(session, new)), None)
+    document_id = stored_id(document)
+    kept = cached_redline(session, document_id, old.number, new.number, REDLINE_REVISION)
+    judged = _judged_at_ingest(session, document, old, new)
+    if kept is not None and judged is not None:
+        return Comparison(document, old, new, Redline.from_json(json.loads(kept)), judged)
+    old_content, new_content = load_content(session, old), load_content(session, new)
+    redline = Redline.from_json(json.loads(kept)) if kept is not None else diff_contents(old_content, new_content)
+    if kept is None:
+        _keep(session, document_id, old.number, new.number, redline)
+    assessment = judged or _judge(session, document, redline, old_content, new_content)
     return Comparison(document, old, new, redline, assessment)
+
+
+def keep_comparison(session: Session, document_id: int, old: int, new: int, redline: Redline) -> None:
+    """Ingest keeps the redline of each change in its own transaction: the alert's link opens at once."""
+    keep_redline(session, document_id, old, new, REDLINE_REVISION, json.dumps(redline.to_json()))
+
+
+def _keep(session: Session, document_id: int, old: int, new: int, redline: Redline) -> None:
+    """A view keeps what it computed, when the database lets it: a read-only one only misses the cache."""
+    try:
+        with session.begin_nested():
+            keep_comparison(session, document_id, old, new, redline)
+    except SQLAlchemyError as exc:
+        log.info("redline of document %s, versions %s to %s not kept: %s", document_id, old, new, exc)
 
 
 def _judged_at_ingest(session: Session, document: Document, old: Version, new: Version) -> Assessment | None:

@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 from cssselect import HTMLTranslator, SelectorError
 from email_validator import EmailNotValidError, validate_email
 
+from tracker.config_file import resolve_config_path, resolve_sqlite_path
 from tracker.hosts import parse_host
 from tracker.kinds import KINDS
 from tracker.settings import (
+    DEFAULT_DATABASE_URL,
     AdminConfig,
     ClusterConfig,
     Config,
@@ -35,8 +37,6 @@ from tracker.settings import (
     WebConfig,
 )
 
-DEFAULT_CONFIG_PATH = Path("config/rulewatch.toml")
-DEFAULT_DATABASE_URL = "sqlite:///var/rulewatch.db"
 SEVERITIES = tuple(Severity)
 DIGESTS = tuple(Digest)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -72,15 +72,6 @@ def normalize_email(address: str) -> str:
         return validate_email(address.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise InvalidEmail(f"invalid email address {address!r}: {exc}") from None
-
-
-def resolve_config_path(explicit: str | os.PathLike | None) -> Path:
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get("RULEWATCH_CONFIG")
-    if from_env:
-        return Path(from_env)
-    return DEFAULT_CONFIG_PATH
 
 
 def load_config(explicit: str | os.PathLike | None = None) -> Config:
@@ -147,17 +138,6 @@ def parse_config(raw: dict, path: Path) -> Config:
         expectations=expectations,
         subscribers=subscribers,
     )
-
-
-def resolve_sqlite_path(url: str, base_dir: Path) -> str:
-    """sqlite:///var/x.db is var/x.db beside the config file; sqlite:////abs stays."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        return url
-    rest = url[len(prefix) :]
-    if not rest or rest.startswith("/") or rest == ":memory:":
-        return url
-    return prefix + str(base_dir / rest)
 
 
 def _parse_fetch(reader: _Reader, table: dict) -> FetchConfig:

@@ -18,8 +18,8 @@ from sqlmodel import Session
 from storage.models import Document, ExpectationMet
 from storage.repository import list_expectations_met, met_expectation_names
 from tracker.reading.content import Content
-from tracker.schemas import document_json, iso
 from tracker.settings import Config, ExpectationConfig
+from tracker.shapes import document_json, iso
 
 
 @lru_cache(maxsize=512)

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from storage.db import utcnow
 from storage.models import Setting
-from tracker.schemas import iso
+from tracker.shapes import iso
 
 HEARTBEAT_KEY = "scheduler_heartbeat"
 HEARTBEAT_INTERVAL = 30  # seconds between two beats of a running scheduler

@@ -40,6 +40,7 @@ from storage.models import (
 )
 from storage.repository import ensure_source, get_document, get_version, require_row, stored_id, stored_key
 from tracker.alerts.outbox import enqueue
+from tracker.compare import keep_comparison
 from tracker.expectations import newly_met
 from tracker.health import retry_after_held
 from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
@@ -287,7 +288,9 @@ class Ingestor:
                     + (headers if previous.content_type != version.content_type else ""),
                 ),
             )
-        generic = assess(diff_contents(old_content, content), old_content.links, content.links)
+        redline = diff_contents(old_content, content)
+        keep_comparison(session, previous.document_id, previous.number, version.number, redline)
+        generic = assess(redline, old_content.links, content.links)
         return self.kind.assessed(old_content, content, generic)
 
     def _meet_expectations(self, session: Session, event: Event, version: Version, content: Content) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from tracker.schemas import iso
+from tracker.shapes import iso
 
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
 

@@ -169,11 +169,13 @@ def publish_expected(history: History) -> int:
 
 
 def fingerprint(engine: Engine) -> dict[str, list[tuple]]:
-    """Every row of every table, in key order: what a read-only test must leave as it was."""
+    """Every row of every table, in key order: what a read-only test must leave as it was.
+    The redline cache is left out: views fill it, and what it holds is checked on its own."""
     with engine.connect() as connection:
         return {
             table.name: [tuple(row) for row in connection.execute(table.select().order_by(*table.primary_key))]
             for table in SQLModel.metadata.sorted_tables
+            if table.name != "redline_cache"
         }
 
 

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from tests.conftest import PROJECT_ROOT
 from tracker.cli import app
@@ -343,3 +343,78 @@ def test_diff_collapses_a_long_redline_and_context_expands_it(tmp_path, database
     tight = run(*config, "diff", document_id, "--context", "0").output
     assert "(39) Paragraph number 39" not in tight and "{+, revised+}" in tight
     assert run(*config, "diff", document_id, "--context", "many").exit_code == 2
+
+
+# -- the quick read path (storage.plain) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqlite_history(tmp_path_factory):
+    from tests.support.history import build_history
+
+    folder = tmp_path_factory.mktemp("quick")
+    history = build_history(f"sqlite:///{folder / 'rulewatch.db'}", folder)
+    history.engine.dispose()
+    config = folder / "rulewatch.toml"
+    config.write_text(f'[database]\nurl = "{history.config.database_url}"\n')
+    return history, str(config)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["changes", "--json"],
+        ["changes", "--json", "--limit", "2"],
+        ["changes", "--json", "--source", "fr"],
+        ["changes", "--json", "--severity", "minor", "--since", "2000-01-01"],
+        ["changes"],
+        ["changes", "--source", "nope"],
+        ["diff", "{guidance}", "--format", "json"],
+        ["diff", "{guidance}", "--from", "1", "--to", "2", "--format", "json"],
+        ["diff", "{guidance}", "--from", "1", "--to", "3", "--format", "json"],
+        ["diff", "{guidance}", "--from", "3", "--to", "9", "--format", "json"],
+        ["diff", "{notice_url}", "--format", "json"],
+    ],
+)
+def test_the_quick_path_answers_as_the_full_one(sqlite_history, monkeypatch, command):
+    from storage import plain
+    from tests.support.history import GUIDANCE, NOTICE
+
+    history, config = sqlite_history
+    args = [a.format(guidance=history.documents[GUIDANCE], notice_url=NOTICE) for a in command]
+    quick = run("--config", config, *args)
+    monkeypatch.setattr(plain, "open_plain", lambda url: None)
+    full = run("--config", config, *args)
+    assert (quick.exit_code, quick.output) == (full.exit_code, full.output)
+    if "9" not in args and "nope" not in args:  # the two that ask for what is not there
+        assert quick.exit_code == 0
+        if "json" in args or "--json" in args:
+            assert json.loads(quick.output)
+
+
+def test_quick_commands_load_no_sqlalchemy(sqlite_history):
+    import subprocess
+    import sys
+
+    from tests.support.history import GUIDANCE
+
+    history, config = sqlite_history
+    faces = ("scrapy", "fastapi", "tracker.web.app", "tracker.alerts.sender")
+    commands = [
+        (["--help"], ("sqlalchemy", "sqlmodel", *faces)),
+        (["changes", "--json", "--limit", "100"], ("sqlalchemy", "sqlmodel", *faces)),
+        (["changes", "--since", "2026-01-01", "--severity", "minor"], ("sqlalchemy", "sqlmodel", *faces)),
+        (["diff", str(history.documents[GUIDANCE]), "--format", "json"], ("sqlalchemy", "sqlmodel", *faces)),
+        (["documents", "--json"], faces),
+        (["history", str(history.documents[GUIDANCE])], faces),
+    ]
+    for command, unwanted in commands:
+        script = (
+            "import sys\nfrom tracker.cli import app\n"
+            f"try:\n    app({['--config', config, *command]!r})\nexcept SystemExit as exit:\n    assert exit.code in (0, None), exit.code\n"
+            f"loaded = sorted(m for m in {unwanted!r} if m in sys.modules)\n"
+            "print('LOADED', loaded, file=sys.stderr)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT)
+        assert done.returncode == 0, done.stderr
+        assert "LOADED []" in done.stderr, (command, done.stderr)

@@ -4,8 +4,8 @@ import json
 from textwrap import dedent
 
 import pytest
+from click.testing import CliRunner
 from sqlmodel import select
-from typer.testing import CliRunner
 
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Delivery, Event

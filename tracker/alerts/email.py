@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from tracker.alerts.event_summary import EventSummary, one_line
 from tracker.redline.style import inline_styles  # mail clients drop <style> blocks
-from tracker.schemas import iso
+from tracker.shapes import iso
 from tracker.templating import environment_for
 
 environment = environment_for(Path(__file__).parent / "templates")

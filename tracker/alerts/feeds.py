@@ -21,8 +21,8 @@ from storage.repository import get_source, iter_events, list_events, list_source
 from tracker.alerts.event_summary import EventSummary, one_line, summarize_event
 from tracker.alerts.subscribers import follows, severity_reaches
 from tracker.alerts.tokens import FEED, make_token, signing_key
-from tracker.schemas import iso
 from tracker.settings import Config
+from tracker.shapes import iso
 from tracker.templating import is_http_url
 
 FeedFormat = Literal["atom", "rss"]

@@ -41,6 +41,11 @@ _TOKEN = re.compile(r"\w+(?:[.,:/-]\w+)*|\s+|[^\w\s]")
 # and dots ("5A992.c"); the pairing of paragraphs and the severity rules count these.
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 
+# Raise it with any change to what diff_contents returns: redlines kept by version pair
+# (storage.redline_cache) under an older revision are then computed again.
+# tests/tracker/test_redline_cache.py fails when the output changes and this does not.
+REDLINE_REVISION = "1"
+
 PAIR_MIN_SIMILARITY = 0.5
 MOVE_MIN_SIMILARITY = 0.9
 MOVE_MIN_WORDS = 3  # shorter paragraphs ("[Reserved]") are too common to call moves

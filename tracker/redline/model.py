@@ -79,3 +79,35 @@ class Redline:
     @property
     def changed(self) -> bool:
         return self.old_title != self.new_title or any(h.kind != "equal" for h in self.hunks)
+
+    def to_json(self) -> dict:
+        """Everything the redline holds, for the cache by version pair (storage.redline_cache)."""
+        return {
+            "old_title": self.old_title,
+            "new_title": self.new_title,
+            "hunks": [
+                {
+                    "kind": h.kind,
+                    "old": h.old.to_json() if h.old else None,
+                    "new": h.new.to_json() if h.new else None,
+                    "ops": [[o.op, o.text, o.section, o.move, o.move_id] for o in h.ops],
+                }
+                for h in self.hunks
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Redline:
+        return cls(
+            old_title=data["old_title"],
+            new_title=data["new_title"],
+            hunks=tuple(
+                Hunk(
+                    kind=h["kind"],
+                    old=Block.from_json(h["old"]) if h["old"] else None,
+                    new=Block.from_json(h["new"]) if h["new"] else None,
+                    ops=tuple(Op(op, text, section, move, move_id) for op, text, section, move, move_id in h["ops"]),
+                )
+                for h in data["hunks"]
+            ),
+        )

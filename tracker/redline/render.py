@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -57,6 +57,20 @@ def redline_ops(redline: Redline) -> list[Op]:
 def redline_ops_json(redline: Redline) -> list[dict]:
     """The contract's `ops`: [{"op", "text", "section"}, …]."""
     return [op.to_json() for op in redline_ops(redline)]
+
+
+def comparison_json(
+    document: dict, old: int | None, new: int, severity: str | None, reasons: Sequence[str], redline: Redline
+) -> dict:
+    """The contract's diff JSON (`rulewatch diff --format json`, /api/documents/{id}/diff)."""
+    return {
+        "document": document,
+        "from": old,
+        "to": new,
+        "severity": severity,
+        "reasons": list(reasons),
+        "ops": redline_ops_json(redline),
+    }
 
 
 # -- rendering ------------------------------------------------------------------

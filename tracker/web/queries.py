@@ -7,8 +7,6 @@ as ISO 8601 strings), so a page and its API twin cannot drift apart.
 from __future__ import annotations
 
 import json
-import re
-from datetime import UTC, datetime, time
 
 from sqlmodel import Session
 
@@ -18,8 +16,8 @@ from storage.repository import get_source, list_sources
 from tracker.alerts.event_summary import diff_url
 from tracker.config import SEVERITIES
 from tracker.health import failure_reason, is_failing, is_stale, next_due
-from tracker.schemas import iso
 from tracker.settings import Config
+from tracker.shapes import FilterError, iso, parse_moment
 
 ERROR_PREVIEW = 300  # characters of an error on public pages; admins see all of it
 EVENT_KINDS = ("new", "changed", "removed", "expectation_met")
@@ -82,36 +80,6 @@ def source_health(session: Session, config: Config, full_errors: bool = False) -
 
 
 # -- change filters --------------------------------------------------------------------
-
-
-class FilterError(ValueError):
-    """A filter value that cannot be used, phrased for the reader."""
-
-
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def parse_moment(name: str, text: str, end_of_day: bool = False) -> datetime:
-    """An ISO 8601 date or time, in UTC. A bare date means its start, or with `end_of_day` its end.
-
-    The one reader of since/until for the pages, the API and `rulewatch changes`; `name` is
-    the parameter or option the FilterError names."""
-    text = text.strip()
-    try:
-        if _DATE_ONLY.match(text):
-            day = datetime.strptime(text, "%Y-%m-%d").date()
-            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise FilterError(
-            f"{name}: expected an ISO 8601 date or time such as 2026-11-25 or 2026-11-25T10:00:00Z, got {text!r}"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:59-01:00 is in year 10000 in UTC
-        raise FilterError(f"{name}: {text!r} is outside years 1 to 9999 once in UTC") from None
 
 
 def change_filters(

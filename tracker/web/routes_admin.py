@@ -15,8 +15,9 @@ from sqlmodel import Session
 
 from storage.models import Subscriber
 from storage.repository import failing_deliveries, list_subscribers
-from tracker.schemas import DeliveryRecord, SourceHealth, SubscriberRecord, iso
+from tracker.schemas import DeliveryRecord, SourceHealth, SubscriberRecord
 from tracker.settings import Config
+from tracker.shapes import iso
 from tracker.web.common import (
     first,
     forbidden,

@@ -25,18 +25,9 @@ from storage.repository import (
 )
 from tracker.compare import ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
-from tracker.schemas import (
-    ChangeEvent,
-    DocumentSummary,
-    ExpectationStatus,
-    Redline,
-    SourceHealth,
-    VersionRecord,
-    document_summary_json,
-    event_json,
-    version_json,
-)
+from tracker.schemas import ChangeEvent, DocumentSummary, ExpectationStatus, Redline, SourceHealth, VersionRecord
 from tracker.settings import Config
+from tracker.shapes import document_summary_json, event_json, version_json
 from tracker.web.common import get_config, get_session
 from tracker.web.queries import FilterError, change_filters, source_health
 

@@ -15,8 +15,7 @@ from tests.support.history import GUIDANCE, NEWCOMER, NOTICE
 from tests.tracker.web.helpers import CSP
 from tracker.compare import compare_versions
 from tracker.heartbeat import beat
-from tracker.schemas import event_json, iso, version_json
-from tracker.web.queries import parse_moment
+from tracker.shapes import event_json, iso, parse_moment, version_json
 
 API_PATHS = {
     "/api/changes",

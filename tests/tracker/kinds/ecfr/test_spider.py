@@ -10,8 +10,8 @@ source, never versions.
 import json
 
 import pytest
+from click.testing import CliRunner
 from scrapy.http import TextResponse
-from typer.testing import CliRunner
 
 from storage.db import open_database
 from tests.conftest import FILES
