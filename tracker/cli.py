@@ -126,6 +126,7 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
     from tracker.crawl.launch import run_check
 
     config, engine = load()
+    _channels_ready(config)
     try:
         names = [config.source(name).name for name in source] or [s.name for s in config.sources]
     except ConfigError as exc:
@@ -134,7 +135,7 @@ def check(source: list[str] = typer.Option([], "--source", "-s", help="Check onl
         fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
     ensure_writable(engine)  # a check stores what it finds: an unusable database is an error, not a result
     say(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
-    _sync_subscribers(config, engine)
+    _sync_recipients(config, engine)
     for result in run_check(config, engine, names):
         # A result's line, then an indented line of its first failure, which quotes fetched text.
         summary, newline, failures = result.line().partition("\n")
@@ -203,9 +204,10 @@ def run() -> None:
     config, engine = load()
     if not config.sources:
         fail(f"{config.path}: no [[sources]] configured; nothing to poll")
+    _channels_ready(config)
     ensure_writable(engine)
     configure_logging()
-    _sync_subscribers(config, engine)
+    _sync_recipients(config, engine)
     serve_forever(config, engine)
 
 
@@ -224,6 +226,7 @@ def send(
     from tracker.service.scheduler import OUTBOX_INTERVAL
 
     config, engine = load()
+    _channels_ready(config)
     try:
         while True:
             say(Sender(config, engine).drain().line(), err=True)
@@ -493,15 +496,30 @@ def diff(
     say_lines(render_text(comparison.redline, shown))
 
 
-def _sync_subscribers(config: Config, engine: Engine) -> None:
+def _sync_recipients(config: Config, engine: Engine) -> None:
+    """The configured subscribers and channels into the database, where a check's events find them."""
     from storage.db import session_scope
+    from tracker.alerts.channels import sync_channels
     from tracker.alerts.subscribers import SubscriberError, sync_subscribers
 
     try:
         with session_scope(engine) as session:
             sync_subscribers(session, config.subscribers)
+            sync_channels(session, config.channels)
     except SubscriberError as exc:
         fail(f"{config.path}: subscribers: {exc}")
+
+
+def _channels_ready(config: Config) -> None:
+    """Before a command that sends: every channel's variables set and its URL one Apprise can use."""
+    if not config.channels:
+        return
+    from tracker.alerts.channels import channel_targets
+
+    try:
+        channel_targets(config)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def _known(name: str, known: list[str], what: str) -> None:
