@@ -215,7 +215,7 @@ def run() -> None:
 def send(
     forever: bool = typer.Option(False, "--forever", help="Keep sending until stopped: an extra sender."),
 ) -> None:
-    """Send the mail that is due: alerts, digests and admins' notices.
+    """Send what is due: alerts (mail and [[channels]]), digests and admins' notices.
 
     `rulewatch run` sends too; any number of extra senders may run beside it, on
     any machine sharing the PostgreSQL database: each message is claimed by one.
