@@ -1,12 +1,15 @@
 """[[channels]] in the configuration: validated on load, made ready (variables, Apprise) when a
 command that sends starts, and never quoting a channel's URL, whose tokens are secrets."""
 
+import hashlib
+import hmac
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from tracker.alerts.channels import channel_targets
+from tracker.alerts.webhook import outcome_of, signature, webhook_body
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.settings import ConfigError
@@ -198,3 +201,30 @@ def test_channels_that_are_ready(tmp_path, monkeypatch):
     targets = channel_targets(config)
     assert targets["hook"].notifier is None
     assert len(targets["room"].notifier) == 1  # one Apprise service
+
+
+@pytest.mark.parametrize(
+    "status, outcome",
+    [
+        (200, "sent"),
+        (204, "sent"),
+        (301, "retry"),  # redirects are never followed: a moved webhook is retried, then fails, and shows
+        (400, "failed"),
+        (401, "failed"),
+        (404, "failed"),
+        (408, "retry"),
+        (410, "failed"),
+        (429, "retry"),
+        (500, "retry"),
+        (503, "retry"),
+    ],
+)
+def test_what_a_webhook_answer_means(status, outcome):
+    assert outcome_of(status) == outcome
+
+
+def test_the_signature_is_the_hmac_of_the_exact_body():
+    body = webhook_body({"id": 7, "title": "§ 744.23 <b>"})
+    assert body == b'{"id":7,"title":"\\u00a7 744.23 <b>"}'
+    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert signature("s3cret", body) == f"sha256={expected}"
