@@ -146,17 +146,19 @@ class ChannelSender:
     def drain(self, now: datetime, report: ChannelReport) -> None:
         report.configured = bool(self.config.channels)
         channel_ids = self._channel_ids()
-        if not channel_ids:
-            return
         base_url = self.config.web.base_url
         while (
-            delivery_id := self.claims.take_next(
-                ChannelDelivery,
-                now,
-                lambda d: message_id("channel", base_url, d.event_id, d.channel_id),
-                col(ChannelDelivery.channel_id).in_(list(channel_ids)),
+            channel_ids
+            and (
+                delivery_id := self.claims.take_next(
+                    ChannelDelivery,
+                    now,
+                    lambda d: message_id("channel", base_url, d.event_id, d.channel_id),
+                    col(ChannelDelivery.channel_id).in_(list(channel_ids)),
+                )
             )
-        ) is not None:
+            is not None
+        ):
             self._send(delivery_id, channel_ids, now, report)
         if report.configured:
             with session_scope(self.engine) as session:
