@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from textwrap import dedent
@@ -372,6 +373,12 @@ def _publish_changes(room: Room, count: int) -> None:
 def test_two_senders_at_once_deliver_each_event_once(room, receiver):
     room = room(webhook(receiver) + apprise(receiver, "team", "form", "/team"))
     _publish_changes(room, 6)
+
+    def slowly(path, attempt):  # each answer takes a moment, so the two drains overlap
+        time.sleep(0.2)
+        return 200
+
+    receiver.reply = slowly
     senders = [_sender(room), _sender(room)]
     reports = [sender.communicate(timeout=120)[1] for sender in senders]
     assert all(sender.returncode == 0 for sender in senders), reports
