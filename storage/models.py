@@ -224,6 +224,42 @@ class Delivery(SQLModel, table=True):
     created_at: datetime
 
 
+class Channel(SQLModel, table=True):
+    """A configured [[channels]] entry and what it follows, kept in step with the configuration.
+
+    Its URL and webhook secret stay in the configuration (or the environment): tokens are never stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=200)
+    scheme: str = Field(max_length=40)  # what an admin is shown of its URL
+    # Source and expectation names followed; none of either: everything (as for subscribers).
+    sources: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
+    expectations: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
+    min_severity: str = Field(default="substantive", max_length=20)
+    active: bool = True  # false once it is no longer configured
+    created_at: datetime
+
+
+class ChannelDelivery(SQLModel, table=True):
+    """The channels' outbox: one row per event and channel, written with the event, sent like a delivery."""
+
+    __tablename__ = "channel_delivery"
+    __table_args__ = (UniqueConstraint("event_id", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    channel_id: int = Field(foreign_key="channel.id", index=True)
+    status: str = Field(default="pending", index=True, max_length=10)  # pending | sending | sent | failed | dropped
+    attempts: int = 0
+    next_attempt_at: datetime = Field(index=True)
+    claimed_at: datetime | None = None  # when claimed, then renewed while its owner lives (tracker.alerts.claims)
+    claimed_by: str | None = Field(default=None, max_length=300)  # the sending process, see claims.SenderProcess
+    sent_at: datetime | None = None
+    message_id: str = Field(default="", max_length=300)
+    last_error: str | None = Field(default=None, sa_column=Column(StoredText))
+    created_at: datetime
+
+
 class Setting(SQLModel, table=True):
     """Small values the service keeps for itself, such as its generated signing key.
 

@@ -15,6 +15,8 @@ from storage.limits import MAX_ROW_ID
 from storage.models import (
     AdminAuthFailure,
     AdminSession,
+    Channel,
+    ChannelDelivery,
     Delivery,
     Document,
     Event,
@@ -234,6 +236,14 @@ def active_subscribers(session: Session) -> list[Subscriber]:
     return list(session.exec(select(Subscriber).where(col(Subscriber.active).is_(True)).order_by(col(Subscriber.id))))
 
 
+def active_channels(session: Session) -> list[Channel]:
+    return list(session.exec(select(Channel).where(col(Channel.active).is_(True)).order_by(col(Channel.id))))
+
+
+def list_channels(session: Session) -> list[Channel]:
+    return list(session.exec(select(Channel).order_by(col(Channel.name))))
+
+
 def met_expectation_names(session: Session) -> set[str]:
     return set(session.exec(select(ExpectationMet.name)))
 
@@ -268,6 +278,32 @@ def failing_deliveries(session: Session, limit: int = 200) -> list[Delivery]:
     failing = (Delivery.status == "failed") | ((Delivery.status == "pending") & (Delivery.attempts > 0))
     query = select(Delivery).where(failing).order_by(col(Delivery.created_at).desc(), col(Delivery.id).desc())
     return list(session.exec(query.limit(limit)))
+
+
+def failing_channel_deliveries(session: Session, limit: int = 200) -> list[ChannelDelivery]:
+    """Channel deliveries that gave up, or failed at least once and wait for a retry; newest first."""
+    failing = (ChannelDelivery.status == "failed") | (
+        (ChannelDelivery.status == "pending") & (ChannelDelivery.attempts > 0)
+    )
+    query = (
+        select(ChannelDelivery)
+        .where(failing)
+        .order_by(col(ChannelDelivery.created_at).desc(), col(ChannelDelivery.id).desc())
+    )
+    return list(session.exec(query.limit(limit)))
+
+
+def channel_delivery_problems(session: Session) -> dict[str, int]:
+    """For /healthz and `check`: channel deliveries failed for good, and those waiting for a retry."""
+    failed = session.exec(
+        select(func.count()).select_from(ChannelDelivery).where(ChannelDelivery.status == "failed")
+    ).one()
+    retrying = session.exec(
+        select(func.count())
+        .select_from(ChannelDelivery)
+        .where(ChannelDelivery.status == "pending", col(ChannelDelivery.attempts) > 0)
+    ).one()
+    return {"failed": failed, "retrying": retrying}
 
 
 def node_jobs_state(session: Session, now: datetime) -> dict:

@@ -115,6 +115,16 @@ def smtp():
 
 
 @pytest.fixture
+def receiver():
+    """A real HTTP receiver on loopback for channels: webhooks, Apprise's json:// and form://."""
+    from tests.support.receiver import Receiver
+
+    loopback = Receiver().start()
+    yield loopback
+    loopback.stop()
+
+
+@pytest.fixture
 def server():
     fixture_server = FixtureServer().start()
     yield fixture_server
@@ -172,7 +182,7 @@ def fr_source(server, write_config):
 
 # A test is `slow` when it starts a process or a server: a crawl on the loopback server, an SMTP
 # sink, a Scrapyd node, PostgreSQL's shared schemas, Chromium. `scripts/test --fast` leaves them out.
-SLOW_FIXTURES = {"server", "other_server", "smtp", "node", "postgres_url", "site", "browser"}
+SLOW_FIXTURES = {"server", "other_server", "smtp", "receiver", "node", "postgres_url", "site", "browser"}
 SLOW_MODULES = {
     "test_end_to_end.py",
     "test_faults.py",

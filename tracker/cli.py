@@ -121,6 +121,7 @@ def check(source: tuple[str, ...]) -> None:
     from tracker.crawl.launch import run_check
 
     config, engine = load()
+    _channels_ready(config)
     try:
         names = [config.source(name).name for name in source] or [s.name for s in config.sources]
     except ConfigError as exc:
@@ -129,7 +130,7 @@ def check(source: tuple[str, ...]) -> None:
         fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
     ensure_writable(engine)  # a check stores what it finds: an unusable database is an error, not a result
     say(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
-    _sync_subscribers(config, engine)
+    _sync_recipients(config, engine)
     for result in run_check(config, engine, names):
         # A result's line, then an indented line of its first failure, which quotes fetched text.
         summary, newline, failures = result.line().partition("\n")
@@ -198,16 +199,17 @@ def run() -> None:
     config, engine = load()
     if not config.sources:
         fail(f"{config.path}: no [[sources]] configured; nothing to poll")
+    _channels_ready(config)
     ensure_writable(engine)
     configure_logging()
-    _sync_subscribers(config, engine)
+    _sync_recipients(config, engine)
     serve_forever(config, engine)
 
 
 @app.command()
 @click.option("--forever", is_flag=True, help="Keep sending until stopped: an extra sender.")
 def send(forever: bool) -> None:
-    """Send the mail that is due: alerts, digests and admins' notices.
+    """Send what is due: alerts (mail and [[channels]]), digests and admins' notices.
 
     `rulewatch run` sends too; any number of extra senders may run beside it, on
     any machine sharing the PostgreSQL database: each message is claimed by one.
@@ -218,6 +220,7 @@ def send(forever: bool) -> None:
     from tracker.service.scheduler import OUTBOX_INTERVAL
 
     config, engine = load()
+    _channels_ready(config)
     try:
         while True:
             say(Sender(config, engine).drain().line(), err=True)
@@ -553,15 +556,30 @@ def _kept_diff_json(ref: str, older: int | None, newer: int | None) -> str | Non
     return json.dumps(comparison_json(document_json(document), older, newer, judged[0], judged[1], redline))
 
 
-def _sync_subscribers(config: Config, engine: Engine) -> None:
+def _sync_recipients(config: Config, engine: Engine) -> None:
+    """The configured subscribers and channels into the database, where a check's events find them."""
     from storage.db import session_scope
+    from tracker.alerts.channels import sync_channels
     from tracker.alerts.subscribers import SubscriberError, sync_subscribers
 
     try:
         with session_scope(engine) as session:
             sync_subscribers(session, config.subscribers)
+            sync_channels(session, config.channels)
     except SubscriberError as exc:
         fail(f"{config.path}: subscribers: {exc}")
+
+
+def _channels_ready(config: Config) -> None:
+    """Before a command that sends: every channel's variables set and its URL one Apprise can use."""
+    if not config.channels:
+        return
+    from tracker.alerts.channels import channel_targets
+
+    try:
+        channel_targets(config)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def _known(name: str, known: list[str], what: str) -> None:

@@ -23,7 +23,9 @@ from tracker.hosts import parse_host
 from tracker.kinds import KINDS
 from tracker.settings import (
     DEFAULT_DATABASE_URL,
+    WEBHOOK_SCHEMES,
     AdminConfig,
+    ChannelConfig,
     ClusterConfig,
     Config,
     ConfigError,
@@ -42,6 +44,8 @@ DIGESTS = tuple(Digest)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def parse_duration(value: Any) -> int:
@@ -90,7 +94,9 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
 def parse_config(raw: dict, path: Path) -> Config:
     reader = _Reader(path)
     reader.only_keys(
-        raw, "", {"database", "fetch", "mail", "web", "sources", "expectations", "subscribers", "admins", "cluster"}
+        raw,
+        "",
+        {"database", "fetch", "mail", "web", "sources", "expectations", "subscribers", "admins", "cluster", "channels"},
     )
     base_dir = path.resolve().parent
 
@@ -125,9 +131,15 @@ def parse_config(raw: dict, path: Path) -> Config:
     admins = tuple(
         _parse_admin(reader, item, f"admins[{i}]") for i, item in enumerate(reader.array_of_tables(raw, "admins"))
     )
+    channels = tuple(
+        _parse_channel(reader, item, f"channels[{i}]", source_names, expectation_names)
+        for i, item in enumerate(reader.array_of_tables(raw, "channels"))
+    )
+    _no_duplicates(reader, [c.name for c in channels], "channels", "name")
     cluster = _parse_cluster(reader, raw, path, database_url)
     return Config(
         admins=admins,
+        channels=channels,
         cluster=cluster,
         path=path,
         database_url=database_url,
@@ -297,6 +309,86 @@ def _parse_subscriber(
     _known_names(reader, subscriber.sources, sources, f"{where}.sources", "source")
     _known_names(reader, subscriber.expectations, expectations, f"{where}.expectations", "expectation")
     return subscriber
+
+
+def _parse_channel(reader: _Reader, table: Any, where: str, sources: set[str], expectations: set[str]) -> ChannelConfig:
+    """A [[channels]] entry. Its URL (and a webhook's secret) may carry tokens: no message quotes them."""
+    if not isinstance(table, dict):
+        raise reader.error(where, "expected a table ([[channels]])")
+    name = reader.string(table, where, "name", None)
+    if not _SOURCE_NAME.match(name):
+        raise reader.error(f"{where}.name", f"invalid name {name!r}: use letters, digits, '-', '_' or '.'")
+    where = f"channels.{name}"
+    reader.only_keys(table, where, {"name", "url", "url_env", "secret_env", "sources", "expectations", "min_severity"})
+    if ("url" in table) == ("url_env" in table):
+        raise reader.error(
+            where,
+            'give url = "…" (an Apprise URL such as slack://…, or an http(s) webhook) '
+            'or url_env = "VARIABLE" (the environment variable that holds it), not both',
+        )
+    url_env = _env_name(reader, table, where, "url_env")
+    secret_env = _env_name(reader, table, where, "secret_env")
+    if "url" in table:
+        url, key, place = reader.string(table, where, "url", None), "url", "this URL"
+    else:
+        url, key, place = os.environ.get(url_env, "").strip(), "url_env", f"the URL in ${url_env}"
+    if url:  # an unset url_env is said when alerts are sent (tracker.alerts.channels), not by every command
+        problem = channel_url_problem(url, bool(secret_env))
+        if problem:
+            raise reader.error(f"{where}.{key}", f"{place}: {problem}")
+    channel = ChannelConfig(
+        name=name,
+        scheme=url_scheme(url) if url else "",
+        url=url,
+        url_env=url_env,
+        secret=os.environ.get(secret_env, "") if secret_env else "",
+        secret_env=secret_env,
+        sources=reader.strings(table, where, "sources") if "sources" in table else (),
+        expectations=reader.strings(table, where, "expectations") if "expectations" in table else (),
+        min_severity=reader.choice(table, where, "min_severity", ("minor", "substantive"), "substantive"),
+    )
+    _known_names(reader, channel.sources, sources, f"{where}.sources", "source")
+    _known_names(reader, channel.expectations, expectations, f"{where}.expectations", "expectation")
+    return channel
+
+
+def _env_name(reader: _Reader, table: dict, where: str, key: str) -> str:
+    name = reader.string(table, where, key, "")
+    if key in table and not _ENV_NAME.match(name):
+        raise reader.error(f"{where}.{key}", f"expected the name of an environment variable, got {name!r}")
+    return name
+
+
+def url_scheme(url: str) -> str:
+    """A channel URL's scheme, lower-cased ("" when it has none)."""
+    match = _URL_SCHEME.match(url)
+    return match.group(1).lower() if match else ""
+
+
+def channel_url_problem(url: str, signed: bool) -> str | None:
+    """What is wrong with a channel's URL, said without quoting it; None when nothing is.
+
+    `signed`: whether the channel names a secret (secret_env), which webhooks need and no other channel takes.
+    """
+    scheme = url_scheme(url)
+    if not scheme:
+        return "not a URL: it must start with a scheme, such as slack:// or https://"
+    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in url):
+        return "a URL cannot hold spaces or control characters"
+    if scheme not in WEBHOOK_SCHEMES:
+        if signed:
+            return f"only webhooks (http(s) URLs) are signed; a {scheme}:// channel goes through Apprise: remove secret_env"
+        return None
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError:
+        return f"a {scheme}:// webhook URL whose host or port cannot be read"
+    if not host:
+        return f"a {scheme}:// webhook URL needs a host"
+    if not signed:
+        return f"a {scheme}:// URL is a signed webhook: add secret_env, the environment variable that holds its secret"
+    return None
 
 
 def _parse_admin(reader: _Reader, table: Any, where: str) -> AdminConfig:

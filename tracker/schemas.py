@@ -147,3 +147,27 @@ class DeliveryRecord(Shape):
     next_attempt_at: IsoTime | None
     last_error: str | None
     created_at: IsoTime | None
+
+
+class ChannelRecord(Shape):
+    """A configured channel, named by its name and its URL's scheme only: the URL carries its tokens."""
+
+    name: str
+    scheme: str = Field(description="Its URL's scheme: http or https for a signed webhook, else Apprise's.")
+    active: bool = Field(description="False once it is no longer in the configuration.")
+    sources: list[str]
+    expectations: list[str]
+    min_severity: str
+    created_at: IsoTime | None
+
+
+class ChannelDeliveryRecord(Shape):
+    id: int
+    event_id: int
+    channel: str = Field(description="The channel's name.")
+    scheme: str
+    status: str
+    attempts: int
+    next_attempt_at: IsoTime | None
+    last_error: str | None
+    created_at: IsoTime | None

@@ -106,6 +106,35 @@ class SubscriberConfig:
     digest: str = "off"
 
 
+WEBHOOK_SCHEMES = ("http", "https")  # a channel URL of these is a signed Rulewatch webhook; others go to Apprise
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """A [[channels]] entry. Its URL carries tokens (Apprise) and its secret signs webhooks: neither is
+    ever shown, logged or stored; `shown` is what may be. Both are read from the environment at load
+    when `url_env` / `secret_env` name them, and are "" when the variable is unset (an error when sending)."""
+
+    name: str
+    scheme: str  # "" while the URL is in an unset variable
+    url: str = field(default="", repr=False)
+    url_env: str = ""
+    secret: str = field(default="", repr=False)
+    secret_env: str = ""
+    sources: tuple[str, ...] = ()
+    expectations: tuple[str, ...] = ()
+    min_severity: str = "substantive"
+
+    @property
+    def is_webhook(self) -> bool:
+        return self.scheme in WEBHOOK_SCHEMES
+
+    @property
+    def shown(self) -> str:
+        """The channel as logs and pages name it: its name and its URL's scheme, nothing of the rest."""
+        return f"{self.name} ({self.scheme}://…)" if self.scheme else self.name
+
+
 @dataclass(frozen=True)
 class AdminConfig:
     email: str
@@ -133,6 +162,7 @@ class Config:
     expectations: tuple[ExpectationConfig, ...] = ()
     subscribers: tuple[SubscriberConfig, ...] = ()
     admins: tuple[AdminConfig, ...] = ()  # told when a source keeps failing, and when it recovers
+    channels: tuple[ChannelConfig, ...] = ()  # [[channels]]: webhooks and Apprise targets
     cluster: ClusterConfig | None = None  # None: crawls run on this machine
 
     def source(self, name: str) -> SourceConfig:

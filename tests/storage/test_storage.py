@@ -116,6 +116,59 @@ def test_0011_adds_the_failure_reason_to_a_0010_database_keeping_its_sources(eng
         assert session.exec(select(Source)).one().last_failure_reason == "http_status"
 
 
+def test_0013_adds_the_channel_tables_to_a_0012_database_and_removes_them_on_downgrade(engine, database_url):
+    from alembic import command
+
+    from storage.models import Channel, ChannelDelivery
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")
+    assert not {"channel", "channel_delivery"} & set(inspect(engine).get_table_names())
+    open_database(database_url).dispose()  # upgrades to the newest
+    assert {"channel", "channel_delivery"} <= set(inspect(engine).get_table_names())
+    now = utcnow()
+    with session_scope(engine) as session:
+        source = ensure_source(session, "bis", "page")
+        document = add_document(session, source, "https://www.bis.gov/a")
+        event = Event(kind="new", source_id=source.id, document_id=document.id, to_version=1, detected_at=now)
+        channel = Channel(name="legal-slack", scheme="slack", sources=["bis"], created_at=now)
+        session.add_all([event, channel])
+        session.flush()
+        session.add(ChannelDelivery(event_id=event.id, channel_id=channel.id, next_attempt_at=now, created_at=now))
+    with session_scope(engine) as session:
+        [row] = session.exec(select(ChannelDelivery)).all()
+        assert (row.status, row.attempts, row.claimed_by) == ("pending", 0, None)
+        assert session.exec(select(Channel)).one().sources == ["bis"]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")
+    assert not {"channel", "channel_delivery"} & set(inspect(engine).get_table_names())
+
+
+def test_0012_adds_an_empty_redline_cache_to_a_0011_database(engine, database_url):
+    from alembic import command
+
+    from storage.models import RedlineCache
+    from storage.redline_cache import cached_redline, keep_redline
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    assert "redline_cache" not in set(inspect(engine).get_table_names())
+    open_database(database_url).dispose()  # upgrades to the newest
+    with session_scope(engine) as session:
+        assert session.exec(select(RedlineCache)).all() == []
+        source = ensure_source(session, "bis", "page")
+        document = add_document(session, source, "https://www.bis.gov/a")
+        keep_redline(session, document.id, 1, 2, "1", '{"hunks": []}')
+        keep_redline(session, document.id, 1, 2, "1", '{"hunks": ["a second writer loses"]}')
+    with session_scope(engine) as session:
+        assert cached_redline(session, document.id, 1, 2, "1") == '{"hunks": []}'
+
+
 def _alembic_config():
     from alembic.config import Config
 

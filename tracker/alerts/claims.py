@@ -1,13 +1,14 @@
-"""Claims on outbox rows, deliveries and admin notices alike: taken, renewed, taken back and settled one way.
+"""Claims on outbox rows (deliveries, channel deliveries, admin notices): taken, renewed, taken back, settled one way.
 
 A row is claimed (status `sending`, the claiming process named in `claimed_by`)
-and committed before the SMTP conversation, and settled (`sent`, back to
+and committed before the SMTP conversation (or the channel's POST), and settled (`sent`, back to
 `pending` with a later attempt, or `failed`) the moment it ends. While a message
 is in flight its owner renews the claim every few seconds. A process killed in
 between leaves a claim that the next drain takes back at once when its owner was
 a process of this machine that is gone, or once it has gone unrenewed for
 CLAIM_LEASE (an owner on another machine); the row is then sent again with the
-same Message-ID: the one unavoidable window, and a recognisable one.
+same Message-ID (a channel's, with the same X-Rulewatch-Event): the one unavoidable
+window, and a recognisable one.
 Temporary failures are retried with exponential backoff, the first retry within
 a minute, then up to an hour apart, for GIVE_UP_AFTER at most.
 """
@@ -29,10 +30,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope, utcnow
-from storage.models import AdminNotice, Delivery
+from storage.models import AdminNotice, ChannelDelivery, Delivery
 from storage.repository import stored_id
 
-OutboxRow = TypeVar("OutboxRow", bound=Delivery | AdminNotice)
+OutboxRow = TypeVar("OutboxRow", bound=Delivery | ChannelDelivery | AdminNotice)
+OUTBOXES: tuple[type[Delivery | ChannelDelivery | AdminNotice], ...] = (Delivery, ChannelDelivery, AdminNotice)
 
 CLAIM_LEASE = timedelta(seconds=45)  # a claim unrenewed this long belonged to a process that died
 RENEW_EVERY = 10  # seconds between two renewals of the claims in flight
@@ -172,8 +174,11 @@ class Claims:
 
     def settle(
         self, table: type[OutboxRow], row_ids: Sequence[int], outcome: Outcome, error: str | None, now: datetime
-    ) -> None:
-        """Record how the attempt ended and give the claims up: sent, failed, or pending a later retry."""
+    ) -> Outcome:
+        """Record how the attempt ended and give the claims up: sent, failed, or pending a later retry.
+
+        Returns what was recorded: a temporary failure past GIVE_UP_AFTER is a permanent one."""
+        recorded = outcome
         with session_scope(self.engine) as session:
             for row in session.exec(select(table).where(col(table.id).in_(row_ids))):
                 row.attempts += 1
@@ -182,15 +187,16 @@ class Claims:
                 if outcome == Outcome.SENT:
                     row.status, row.sent_at = "sent", now
                 elif outcome == Outcome.FAILED or now - row.created_at >= GIVE_UP_AFTER:
-                    row.status = "failed"
+                    row.status, recorded = "failed", Outcome.FAILED
                 else:
                     row.status = "pending"
                     row.next_attempt_at = now + retry_delay(row.attempts)
+        return recorded
 
     def release_stale(self, now: datetime) -> None:
         """Take back the claims of processes that died: gone from this machine, or their lease run out."""
         with session_scope(self.engine) as session:
-            for table in (Delivery, AdminNotice):
+            for table in OUTBOXES:
                 claims = session.exec(
                     select(table.claimed_by, table.claimed_at).where(col(table.status) == "sending").distinct()
                 ).all()

@@ -64,6 +64,12 @@ def event_message(
     return message
 
 
+def event_text(summary: EventSummary) -> str:
+    """What an alert email says of the event, in plain text, without its headline or the subscriber's
+    links: the body of a channel's notification, whose title is the headline."""
+    return environment.get_template("_event_body.txt").render(summary=summary, fetched_at=iso(summary.fetched_at))
+
+
 def digest_message(
     summaries: list[EventSummary],
     *,

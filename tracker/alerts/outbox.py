@@ -1,8 +1,9 @@
 """The outbox: who should hear about an event, written in the event's own transaction.
 
-An event never gets lost between detection and sending: its delivery rows
-commit with it or not at all. Baseline events and cosmetic changes are never
-alerted; an expectation being met is always sent at once, digest or not.
+An event never gets lost between detection and sending: its delivery rows (one per
+subscriber, and one per channel in `channel_delivery`) commit with it or not at all.
+Baseline events and cosmetic changes are never alerted; an expectation being met is
+always sent at once, digest or not. Channels have no digests: each event goes at once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from urllib.parse import urlsplit
 from sqlmodel import Session
 
 from storage.db import utcnow
-from storage.models import Delivery, Event
-from storage.repository import active_subscribers, stored_id
+from storage.models import ChannelDelivery, Delivery, Event
+from storage.repository import active_channels, active_subscribers, stored_id
 from tracker.alerts.subscribers import follows, severity_reaches
 
 IMMEDIATE = "immediate"
@@ -49,4 +50,11 @@ def enqueue(session: Session, event: Event, source_name: str) -> list[Delivery]:
         )
         session.add(delivery)
         deliveries.append(delivery)
+    for channel in active_channels(session):
+        if follows(channel, event, source_name) and severity_reaches(channel, event):
+            session.add(
+                ChannelDelivery(
+                    event_id=stored_id(event), channel_id=stored_id(channel), next_attempt_at=now, created_at=now
+                )
+            )
     return deliveries

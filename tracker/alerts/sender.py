@@ -1,9 +1,10 @@
-"""Draining the outbox over SMTP: nothing lost, nothing sent twice.
+"""Draining the outbox: nothing lost, nothing sent twice.
 
 One drain takes back the claims of dead senders, then sends the immediate
-deliveries due, the digests whose period has ended and the admin notices, each
-claimed, sent and settled the same way (tracker.alerts.claims) over one SMTP
-connection (tracker.alerts.smtp).
+deliveries due, the channels' deliveries (tracker.alerts.channels), the digests
+whose period has ended and the admin notices, each claimed, sent and settled the
+same way (tracker.alerts.claims); mail goes over one SMTP connection
+(tracker.alerts.smtp).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from storage.db import session_scope, utcnow
 from storage.models import AdminNotice, Delivery, Event, Subscriber
 from storage.repository import require_row, stored_id
+from tracker.alerts.channels import ChannelReport, ChannelSender
 from tracker.alerts.claims import Claims, OutboxRow, Outcome, SenderProcess
 from tracker.alerts.digests import claim_due_digest, close_period, digest_subscribers
 from tracker.alerts.email import event_message, notice_message
@@ -34,11 +36,20 @@ class DrainReport:
     failed: int = 0
     digests: int = 0
     errors: list[str] = field(default_factory=list)
+    channels: ChannelReport = field(default_factory=ChannelReport)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the drain tried to send anything (what the service logs)."""
+        tried = (self.sent, self.retrying, self.failed, self.channels.delivered, self.channels.retrying)
+        return any(tried) or bool(self.channels.failed)
 
     def line(self) -> str:
         text = f"mail: {self.sent} sent ({self.digests} digests), {self.retrying} to retry, {self.failed} failed"
         if self.errors:
             text += f"; last error: {self.errors[-1]}"
+        if self.channels.configured:
+            text += f"; {self.channels.line()}"
         return text
 
 
@@ -49,6 +60,7 @@ class Sender:
         self.mailer = mailer or Mailer(config.mail)
         self.owner = str(SenderProcess.current())
         self.claims = Claims(engine, self.owner)
+        self.channels = ChannelSender(config, engine, self.claims)
 
     def drain(self, now: datetime | None = None) -> DrainReport:
         """Send everything due at `now` (a controllable clock for tests)."""
@@ -66,6 +78,7 @@ class Sender:
                 )
             ) is not None:
                 self._send_event(delivery_id, now, report)
+            self.channels.drain(now, report.channels)
             for subscriber_id in digest_subscribers(self.engine):
                 digest = claim_due_digest(self.engine, self.config, self.claims, subscriber_id, now)
                 if digest is not None and self._deliver(digest.message, Delivery, digest.delivery_ids, now, report):
@@ -79,6 +92,7 @@ class Sender:
                 self._send_notice(notice_id, now, report)
         finally:
             self.mailer.close()
+            self.channels.close()
         return report
 
     def _send_event(self, delivery_id: int, now: datetime, report: DrainReport) -> None:
@@ -119,7 +133,7 @@ class Sender:
             outcome, error = Outcome.RETRY, str(exc)
         except PermanentFailure as exc:
             outcome, error = Outcome.FAILED, str(exc)
-        self.claims.settle(table, row_ids, outcome, error, now)
+        outcome = self.claims.settle(table, row_ids, outcome, error, now)
         if error is None:  # sent
             report.sent += 1
             return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlmodel import Session
 
 from storage.db import utcnow
@@ -65,8 +67,16 @@ def deactivate(session: Session, email: str) -> Subscriber | None:
     return subscriber
 
 
-def follows(subscriber: Subscriber, event: Event, source_name: str) -> bool:
-    """Is this event about something the subscriber follows (source or expectation)?"""
+class Follower(Protocol):
+    """A subscriber, or a channel: what it follows, and the least change it hears of."""
+
+    sources: list[str]
+    expectations: list[str]
+    min_severity: str
+
+
+def follows(subscriber: Follower, event: Event, source_name: str) -> bool:
+    """Is this event about something the subscriber (or channel) follows (source or expectation)?"""
     expectations = set(subscriber.expectations)
     if event.kind == "expectation_met":
         met = set(event.expectations)
@@ -75,7 +85,7 @@ def follows(subscriber: Subscriber, event: Event, source_name: str) -> bool:
     return not sources or source_name in sources
 
 
-def severity_reaches(subscriber: Subscriber, event: Event) -> bool:
+def severity_reaches(subscriber: Follower, event: Event) -> bool:
     """A change is at least as severe as the subscriber asked for; other events always are."""
     if event.kind != "changed":
         return True

@@ -214,7 +214,7 @@ class Service:
 
     def _drain(self) -> None:
         report = Sender(self.config, self.engine).drain()
-        if report.sent or report.retrying or report.failed:
+        if report.busy:
             log.info("%s", report.line())
 
     def _heartbeat(self) -> None:

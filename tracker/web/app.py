@@ -23,7 +23,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage.db import utcnow
-from storage.repository import node_jobs_state
+from storage.repository import channel_delivery_problems, node_jobs_state
 from tracker.heartbeat import last_heartbeat, scheduler_state
 from tracker.redline.style import STYLESHEET_NAME, stylesheet
 from tracker.settings import Config
@@ -94,6 +94,8 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
                 scheduler = scheduler_state(last_heartbeat(session))
                 if config.cluster is not None:
                     scheduler["cluster"] = node_jobs_state(session, utcnow())
+                if config.channels:  # counts only: which channel, and why, is for /admin
+                    scheduler["channel_deliveries"] = channel_delivery_problems(session)
         except Exception:
             return JSONResponse({"status": "error", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", **scheduler})

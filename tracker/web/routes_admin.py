@@ -1,4 +1,4 @@
-"""Admin pages and API: sources with their full errors, subscribers, failing deliveries.
+"""Admin pages and API: sources with their full errors, subscribers, channels, failing deliveries.
 
 Off until `[web] admin_token` (or RULEWATCH_ADMIN_TOKEN) is set; then the API
 wants `Authorization: Bearer <token>`, and the page that header or the session
@@ -13,9 +13,15 @@ from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from storage.models import Subscriber
-from storage.repository import failing_deliveries, list_subscribers
-from tracker.schemas import DeliveryRecord, SourceHealth, SubscriberRecord
+from storage.models import Channel, Subscriber
+from storage.repository import failing_channel_deliveries, failing_deliveries, list_channels, list_subscribers
+from tracker.schemas import (
+    ChannelDeliveryRecord,
+    ChannelRecord,
+    DeliveryRecord,
+    SourceHealth,
+    SubscriberRecord,
+)
 from tracker.settings import Config
 from tracker.shapes import iso
 from tracker.web.common import (
@@ -85,6 +91,39 @@ def delivery_rows(session: Session) -> list[dict]:
     ]
 
 
+def channel_json(channel: Channel) -> dict:
+    return {
+        "name": channel.name,
+        "scheme": channel.scheme,
+        "active": channel.active,
+        "sources": list(channel.sources),
+        "expectations": list(channel.expectations),
+        "min_severity": channel.min_severity,
+        "created_at": iso(channel.created_at),
+    }
+
+
+def channel_delivery_rows(session: Session) -> list[dict]:
+    channels = {c.id: c for c in list_channels(session)}
+    rows = []
+    for d in failing_channel_deliveries(session):
+        channel = channels.get(d.channel_id)
+        rows.append(
+            {
+                "id": d.id,
+                "event_id": d.event_id,
+                "channel": channel.name if channel else "",
+                "scheme": channel.scheme if channel else "",
+                "status": d.status,
+                "attempts": d.attempts,
+                "next_attempt_at": iso(d.next_attempt_at),
+                "last_error": d.last_error,
+                "created_at": iso(d.created_at),
+            }
+        )
+    return rows
+
+
 def revoke_links(session: Session, subscriber_id: int) -> Subscriber | None:
     """Every signed link given to this subscriber (unsubscribe, feed, subscription page) stops working."""
     subscriber = session.get(Subscriber, subscriber_id)
@@ -126,6 +165,8 @@ def admin_page(request: Request, session: Session = Depends(get_session), config
         sources=source_health(session, config, full_errors=True),
         subscribers=[subscriber_json(s) for s in list_subscribers(session)],
         deliveries=delivery_rows(session),
+        channels=[channel_json(c) for c in list_channels(session)],
+        channel_deliveries=channel_delivery_rows(session),
         csrf=csrf_token(key, ADMIN_SUBJECT),
     )
 
@@ -245,6 +286,28 @@ def admin_subscribers(session: Session = Depends(get_session)) -> list[dict]:
 def admin_deliveries(session: Session = Depends(get_session)) -> list[dict]:
     """Deliveries that failed for good, or failed and wait for a retry; newest first."""
     return delivery_rows(session)
+
+
+@api.get(
+    "/channels",
+    dependencies=[Depends(require_admin)],
+    response_model=list[ChannelRecord],
+    response_model_exclude_unset=True,
+)
+def admin_channels(session: Session = Depends(get_session)) -> list[dict]:
+    """Every channel, configured or no longer: its name and scheme, never its URL."""
+    return [channel_json(c) for c in list_channels(session)]
+
+
+@api.get(
+    "/channel-deliveries",
+    dependencies=[Depends(require_admin)],
+    response_model=list[ChannelDeliveryRecord],
+    response_model_exclude_unset=True,
+)
+def admin_channel_deliveries(session: Session = Depends(get_session)) -> list[dict]:
+    """Channel deliveries that failed for good, or failed and wait for a retry; newest first."""
+    return channel_delivery_rows(session)
 
 
 @api.post(

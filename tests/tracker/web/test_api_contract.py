@@ -28,6 +28,8 @@ CONTRACT = {
     "/api/admin/subscribers": ("get", True, SUBSCRIBER),
     "/api/admin/deliveries": ("get", True, {"id", "event_id", "subscriber", "status", "attempts", "last_error"}),
     "/api/admin/subscribers/{subscriber_id}/revoke": ("post", False, SUBSCRIBER),
+    "/api/admin/channels": ("get", True, {"name", "scheme", "active", "sources", "expectations", "min_severity"}),
+    "/api/admin/channel-deliveries": ("get", True, {"id", "event_id", "channel", "status", "attempts", "last_error"}),
 }
 
 
