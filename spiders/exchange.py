@@ -23,7 +23,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ExchangeRecorder:
-    def process_response(self, request: Request, response: Response, spider=None) -> Response:
+    def process_response(self, request: Request, response: Response) -> Response:
         exchange = Exchange(
             method=request.method,
             url=request.url,
