@@ -34,6 +34,7 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
+from spiders.exchange import exchanges_of
 from spiders.policy import RefusedUrl, UrlPolicy, shown_url
 from spiders.politeness import ForbiddenByRobots, SharedHosts
 from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot
@@ -168,6 +169,7 @@ class TrackingSpider(scrapy.Spider, Generic[ConfigT]):
             headers=decode_headers(response.headers),
             body=response.body,
             fetched_at=now(),
+            exchanges=exchanges_of(response),
         )
 
     def on_error(self, failure) -> Iterator[FetchFailed]:

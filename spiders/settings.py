@@ -26,6 +26,8 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.policy.LenientMetaRefresh": 580,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.politeness.SharedRobotsTxtMiddleware": 100,
+    # Nearest the wire: what was sent and received, before redirects and decoding (a version's WARC evidence).
+    "spiders.exchange.ExchangeRecorder": 950,
 }
 ROBOTSTXT_PARSER = "spiders.politeness.RobotParser"  # also matches the path a server serves (%2e%2e)
 

@@ -191,6 +191,7 @@ SLOW_MODULES = {
     "test_logging.py",
     "test_body_limits.py",
     "test_demo.py",
+    "test_demo_exports.py",  # the demo's crawls, warcio's tools and LibreOffice
     "test_cli.py",
 }
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from storage.models import Document
+    from tracker.compare import Comparison
 
 # Each command imports what it uses when it runs: `rulewatch --help` and the read-only
 # commands must not pay for SQLAlchemy, the web app, the sender or Scrapy (issue 12).
@@ -68,6 +69,7 @@ class Format(StrEnum):
     text = "text"
     html = "html"
     json = "json"
+    docx = "docx"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -481,24 +483,35 @@ def history(doc: str, as_json: bool) -> None:
 @click.argument("doc")
 @click.option("--from", "from_version", default=None, metavar="N", help="Older version (default: the one before --to).")
 @click.option("--to", "to_version", default=None, metavar="N", help="Newer version (default: the latest).")
-@click.option("--format", "fmt", type=click.Choice(list(Format)), default=Format.text, help="text, html or json.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(Format)),
+    default=Format.text,
+    help="text, html, json, or docx (a Word redline).",
+)
 @click.option(
     "--context",
     default=None,
     metavar="N|all",
     help="Unchanged paragraphs shown around each change in text; a long redline shows 2 by default.",
 )
-def diff(doc: str, from_version: str | None, to_version: str | None, fmt: str, context: str | None) -> None:
+@click.option("--output", "-o", default=None, metavar="FILE", help="Write the redline to FILE (needed for docx).")
+def diff(
+    doc: str, from_version: str | None, to_version: str | None, fmt: str, context: str | None, output: str | None
+) -> None:
     """A redline between two versions of DOC (its id, key or URL; default: the last two)."""
     older, newer = whole_number("--from", from_version), whole_number("--to", to_version)
     around = None if context in (None, "all") else whole_number("--context", context)
-    if fmt == Format.json and (kept := _kept_diff_json(doc, older, newer)) is not None:
+    if fmt == Format.docx and output is None:
+        fail("--format docx writes a Word file: name it with --output FILE.docx")
+    if fmt == Format.json and output is None and (kept := _kept_diff_json(doc, older, newer)) is not None:
         sys.stdout.write(kept + "\n")
         return
 
     from storage.db import session_scope
     from tracker.compare import ComparisonError, compare_versions
-    from tracker.redline.render import default_context, render_text
+    from tracker.redline.render import default_context
 
     _, engine = load()
     with session_scope(engine) as session:
@@ -507,6 +520,11 @@ def diff(doc: str, from_version: str | None, to_version: str | None, fmt: str, c
             comparison = compare_versions(session, document, older, newer)
         except ComparisonError as exc:
             fail(str(exc))
+        source = _source_name(session, document)
+    shown = default_context(comparison.redline) if context is None else around
+    if output is not None:
+        _write_output(Path(output), _redline_file(comparison, Format(fmt), shown, source))
+        return
     if fmt == Format.json:
         sys.stdout.write(json.dumps(comparison.to_json()) + "\n")  # one line: a redline's JSON is large
         return
@@ -515,15 +533,98 @@ def diff(doc: str, from_version: str | None, to_version: str | None, fmt: str, c
 
         say_lines(standalone_redline(comparison))  # HTML-escaped; controls shown escaped too
         return
+    say_lines(_redline_text(comparison, shown))
+
+
+@app.command()
+@click.argument("doc")
+@click.option("--version", default=None, metavar="N", help="The version (default: the latest).")
+@click.option("--output", "-o", required=True, metavar="FILE.warc.gz", help="The WARC file to write.")
+def export(doc: str, version: str | None, output: str) -> None:
+    """A version's evidence as a WARC 1.1 file: its fetches' requests and responses, with their headers.
+
+    DOC is the document's id, key or URL."""
+    import tempfile
+
+    from storage.db import session_scope
+    from storage.repository import get_version, stored_id
+    from tracker.exports.warc import EvidenceError, write_evidence
+
+    target = Path(output)
+    number = whole_number("--version", version, 1)
+    _, engine = load()
+    with session_scope(engine) as session:
+        document = _document(session, doc)
+        if document.latest_version == 0:
+            fail(f"document {document.id} has no stored version yet")
+        number = document.latest_version if number is None else number
+        row = get_version(session, stored_id(document), number)
+        if row is None:
+            fail(f"document {document.id} has no version {number}; it has versions 1 to {document.latest_version}")
+        # Written beside the target, then moved there: a failure never leaves half a WARC file.
+        part: Path | None = None
+        try:
+            with tempfile.NamedTemporaryFile(
+                dir=target.parent, prefix=".rulewatch-", suffix=".part", delete=False
+            ) as f:
+                part = Path(f.name)
+                write_evidence(session, document, row, _source_name(session, document), f)
+            part.replace(target)
+            part = None
+        except EvidenceError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror or exc}; choose another --output")
+        finally:
+            if part is not None:
+                part.unlink(missing_ok=True)
+    say(f"wrote {target}: version {number} of document {document.id} as WARC 1.1", err=True)
+
+
+def _redline_text(comparison: Comparison, shown: int | None) -> str:
+    """The text redline with its heading; `shown`: unchanged paragraphs kept around each change (None: all)."""
+    from tracker.redline.render import render_text
+
+    document = comparison.document
     old = comparison.old.number if comparison.old else "nothing"
-    say(f"{document.title or document.url}: version {old} -> {comparison.new.number}")
+    # Each heading line escaped whole: a title's or a reason's newline must not start a line of its own.
+    lines = [printable(f"{document.title or document.url}: version {old} -> {comparison.new.number}")]
     if comparison.assessment:
-        say(f"severity: {comparison.assessment.severity}")
-        for reason in comparison.assessment.reasons:
-            say(f"  - {reason}")
-    click.echo("")
-    shown = default_context(comparison.redline) if context is None else around
-    say_lines(render_text(comparison.redline, shown))
+        lines.append(f"severity: {comparison.assessment.severity}")
+        lines += [printable(f"  - {reason}") for reason in comparison.assessment.reasons]
+    return "\n".join([*lines, "", render_text(comparison.redline, shown)])
+
+
+def _redline_file(comparison: Comparison, fmt: Format, shown: int | None, source: str) -> bytes:
+    """The redline as a file's bytes: what stdout would show, or the Word document."""
+    if fmt is Format.docx:
+        from tracker.exports.word import redline_docx
+
+        return redline_docx(comparison, source)
+    if fmt is Format.json:
+        text = json.dumps(comparison.to_json())
+    elif fmt is Format.html:
+        from tracker.web.render import standalone_redline
+
+        text = standalone_redline(comparison)
+    else:
+        text = _redline_text(comparison, shown)
+    return (text + "\n").encode()
+
+
+def _write_output(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}; choose another --output")
+    say(f"wrote {path} ({len(data)} bytes)", err=True)
+
+
+def _source_name(session: Session, document: Document) -> str:
+    from storage.models import Source
+
+    source = session.get(Source, document.source_id)
+    return source.name if source else ""
 
 
 def _kept_diff_json(ref: str, older: int | None, newer: int | None) -> str | None:

@@ -473,6 +473,11 @@ def _evidence(session: Session, snapshot: Snapshot) -> dict:
         attachments.append(kept)
     if attachments:
         evidence["attachments"] = attachments
+    if snapshot.exchanges:  # what was sent and received, for the version's WARC evidence
+        evidence["http"] = {
+            "exchanges": [exchange.to_json() for exchange in snapshot.exchanges],
+            "composed": snapshot.composed,
+        }
     return evidence
 
 

@@ -11,6 +11,43 @@ from datetime import datetime
 from enum import StrEnum
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and the head of its answer, as the crawler sent and received them:
+    what a version's WARC evidence is written from (tracker.exports.warc)."""
+
+    method: str
+    url: str
+    request_headers: tuple[tuple[str, str], ...]
+    status: int
+    protocol: str  # "HTTP/1.1"
+    response_headers: tuple[tuple[str, str], ...]  # one pair per value, before the body was decoded
+    at: datetime  # when the answer's head arrived
+
+    def to_json(self) -> dict:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "request_headers": [list(pair) for pair in self.request_headers],
+            "status": self.status,
+            "protocol": self.protocol,
+            "response_headers": [list(pair) for pair in self.response_headers],
+            "at": self.at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Exchange:
+        return cls(
+            method=str(data["method"]),
+            url=str(data["url"]),
+            request_headers=tuple((str(n), str(v)) for n, v in data.get("request_headers", [])),
+            status=int(data["status"]),
+            protocol=str(data.get("protocol") or "HTTP/1.1"),
+            response_headers=tuple((str(n), str(v)) for n, v in data.get("response_headers", [])),
+            at=datetime.fromisoformat(data["at"]),
+        )
+
+
 @dataclass
 class Snapshot:
     """A successful fetch: the raw bytes exactly as received."""
@@ -25,6 +62,10 @@ class Snapshot:
     fetched_at: datetime
     title_hint: str = ""
     extra: dict = field(default_factory=dict)
+    # The HTTP exchanges the body came from, redirects first and the body's own last.
+    exchanges: tuple[Exchange, ...] = ()
+    # The body was built by the spider from what it fetched (one record of a listing), not received as it is.
+    composed: bool = False
 
     @property
     def content_type(self) -> str:

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from storage.blobs import get_blob
 from storage.models import Version
-from tracker.items import Snapshot
+from tracker.items import Exchange, Snapshot
 from tracker.reading.content import Content
 
 
@@ -16,6 +16,7 @@ def stored_snapshot(session: Session, version: Version, source: str, key: str) -
     """The fetch a version was read from, rebuilt from its evidence: to read it again."""
     evidence = dict(version.evidence)  # a copy: the attachments are taken out of it
     attachments = [{**kept, "body": get_blob(session, kept["sha256"])} for kept in evidence.pop("attachments", [])]
+    http = evidence.pop("http", {})
     return Snapshot(
         source=source,
         key=key,
@@ -26,6 +27,8 @@ def stored_snapshot(session: Session, version: Version, source: str, key: str) -
         body=get_blob(session, version.sha256),
         fetched_at=version.fetched_at,
         extra={**evidence, "attachments": attachments} if attachments else evidence,
+        exchanges=tuple(Exchange.from_json(exchange) for exchange in http.get("exchanges", [])),
+        composed=bool(http.get("composed")),
     )
 
 

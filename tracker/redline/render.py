@@ -16,6 +16,7 @@ __all__ = [
     "anchor_id",
     "excerpt",
     "excerpt_html",
+    "hunk_sides",
     "redline_ops",
     "redline_ops_json",
     "render_html",
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-def _sides(hunk: Hunk) -> tuple[bool, bool]:
+def hunk_sides(hunk: Hunk) -> tuple[bool, bool]:
     """Whether the hunk has text in the old version, in the new one."""
     if hunk.kind == "moved":
         moved_from = bool(hunk.ops) and hunk.ops[0].move == "from"
@@ -42,7 +43,7 @@ def redline_ops(redline: Redline) -> list[Op]:
     out: list[Op] = []
     old_started = new_started = False
     for hunk in redline.hunks:
-        has_old, has_new = _sides(hunk)
+        has_old, has_new = hunk_sides(hunk)
         break_old, break_new = has_old and old_started, has_new and new_started
         if break_old or break_new:
             kind: OpKind = "equal" if break_old and break_new else "delete" if break_old else "insert"

@@ -118,10 +118,12 @@ def change_filters(
 
 def version_evidence(version: Version) -> dict:
     """A version's fetch evidence, ready for a template: headers, source facts, attachments."""
-    evidence = dict(version.evidence)  # a copy: the attachments are taken out of it
+    evidence = dict(version.evidence)  # a copy: the attachments and HTTP exchanges are taken out of it
     attachments = evidence.pop("attachments", [])
+    exchanges = (evidence.pop("http", None) or {}).get("exchanges") or []
     return {
         "version": version,
+        "request": exchanges[-1] if exchanges else None,  # the request the body answered, as sent
         "headers": sorted(version.headers.items(), key=lambda item: item[0].lower()),
         "facts": sorted((key, _plain(value)) for key, value in evidence.items()),
         "attachments": [

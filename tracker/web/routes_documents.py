@@ -7,6 +7,7 @@ as a page of this site.
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -26,6 +27,9 @@ from storage.repository import (
 )
 from tracker.compare import Comparison, ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
+from tracker.exports.warc import EvidenceError, evidence_filename, write_evidence
+from tracker.exports.word import MEDIA_TYPE as DOCX_TYPE
+from tracker.exports.word import docx_filename, redline_docx
 from tracker.health import FAILING_AFTER, STALE_AFTER
 from tracker.redline.render import default_context, render_html, side_by_side_html
 from tracker.settings import Config
@@ -33,6 +37,7 @@ from tracker.web.common import (
     bad_request,
     get_config,
     get_session,
+    message,
     not_found,
     page,
 )
@@ -116,6 +121,29 @@ def raw_attachment(
     return _download(get_blob(session, attachment["sha256"]), name)
 
 
+@router.get("/documents/{document_id:id}/versions/{number:id}/evidence.warc.gz")
+def version_evidence_warc(request: Request, document_id: int, number: int, session: Session = Depends(get_session)):
+    """The version's fetches as a WARC 1.1 file (tracker.exports.warc)."""
+    document = session.get(Document, document_id)
+    version = get_version(session, document_id, number) if document else None
+    if document is None or version is None:
+        return not_found(request, f"Document {document_id} has no version {number}.")
+    source = session.get(Source, document.source_id)
+    out = io.BytesIO()
+    try:
+        write_evidence(session, document, version, source.name if source else "", out)
+    except EvidenceError as exc:
+        return message(request, 500, "Evidence unavailable", str(exc))
+    return Response(
+        out.getvalue(),
+        media_type="application/warc",
+        headers={
+            "Content-Disposition": f'attachment; filename="{evidence_filename(document, version)}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 def _extension(content_type: str) -> str:
     return EXTENSIONS.get(content_type.split(";", maxsplit=1)[0].strip().lower(), ".bin")
 
@@ -178,6 +206,7 @@ def document_diff(
         collapsed=around is not None and not only,
         expand_url=link(view=view, context="all"),
         export_url=link(path="/diff/export"),
+        docx_url=link(path="/diff/export.docx"),
     )
 
 
@@ -199,6 +228,26 @@ def export_diff(
         standalone_redline(found),
         media_type="text/html; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/documents/{document_id:id}/diff/export.docx")
+def export_diff_docx(
+    request: Request,
+    document_id: int,
+    from_: str | None = Query(default=None, alias="from"),
+    to: str | None = None,
+    session: Session = Depends(get_session),
+):
+    """The redline as a Word document whose changes are tracked changes (tracker.exports.word)."""
+    found = _comparison(request, session, document_id, from_, to)
+    if not isinstance(found, Comparison):
+        return found
+    source = session.get(Source, found.document.source_id)
+    return Response(
+        redline_docx(found, source.name if source else ""),
+        media_type=DOCX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{docx_filename(found)}"'},
     )
 
 

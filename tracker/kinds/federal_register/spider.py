@@ -48,6 +48,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from scrapy.exceptions import CloseSpider
 
 from spiders.base import TrackingSpider, decode_headers, now
+from spiders.exchange import exchanges_of
 from spiders.policy import host_entry, shown_url
 from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
 from tracker.kinds.federal_register.config import FederalRegisterConfig
@@ -208,6 +209,7 @@ class FederalRegisterSpider(TrackingSpider[FederalRegisterConfig]):
                 url=text_field(record, "html_url") or outcome.url,
                 headers=headers,
                 body=json.dumps(record, sort_keys=True, ensure_ascii=False).encode(),
+                composed=True,  # the listing's own response is the `listing` attachment
                 title_hint=text_field(record, "title"),
                 extra={"format": "federal_register", "stage": "public_inspection", "attachments": [listing]},
             )
@@ -438,6 +440,8 @@ def attachment(response, role: str) -> dict:
         "content_type": response.headers.get("Content-Type", b"").decode("latin-1"),
         "headers": decode_headers(response.headers),
         "body": response.body,
+        "fetched_at": now().isoformat(),
+        "http": {"exchanges": [exchange.to_json() for exchange in exchanges_of(response)]},
     }
 
 

@@ -299,6 +299,7 @@ class ReginfoSpider(TrackingSpider[ReginfoConfig]):
                 key=key,
                 url=url,
                 body=rin_document(rin, edition, entry, reviews),
+                composed=True,
                 title_hint=printable(title[:MAX_TITLE_CHARS]),
                 extra={
                     "format": "reginfo",

@@ -181,11 +181,17 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     [version] = [v for v in versions if v.document_id == part_744.id]
     assert version.url == part_744.url
     assert version.final_url == server.url(FULL.format(part="744", date="2025-01-16"))
+    http = version.evidence.pop("http")
     assert version.evidence == {
         "format": "ecfr",
         "amendment_date": "2025-01-16",
         "issue_date": "2025-01-17",
     }
+    # The exchange the XML came from, kept for the version's WARC evidence (tracker.exports.warc).
+    [exchange] = http["exchanges"]
+    assert not http["composed"] and exchange["url"] == version.final_url and exchange["status"] == 200
+    sent = dict(exchange["request_headers"])
+    assert sent["User-Agent"] == server.hits_for(FULL.format(part="744", date="2025-01-16"))[0].headers["User-Agent"]
     assert all(e.kind == "new" and e.baseline for e in events)
 
     # Nothing amended: the stored XML's validators get a 304, nothing is stored.
