@@ -312,9 +312,8 @@ def changes(
 ) -> None:
     """Changes and events, newest first."""
     from storage.db import session_scope
-    from storage.models import Document, Source
-    from storage.repository import get_source, list_events, require_row
-    from tracker.schemas import event_json
+    from storage.repository import get_source, list_events
+    from tracker.schemas import events_json
 
     most = whole_number("--limit", limit)
     severities = None
@@ -332,10 +331,7 @@ def changes(
                 fail(f"no source named {source!r} has been checked yet")
             source_id = row.id
         events = list_events(session, since=since_time, severities=severities, source_id=source_id, limit=most or None)
-        rows = [
-            event_json(e, require_row(session, Source, e.source_id), require_row(session, Document, e.document_id))
-            for e in events
-        ]
+        rows = events_json(session, events)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -491,6 +487,149 @@ def diff(
     typer.echo("")
     shown = default_context(comparison.redline) if context is None else around
     say_lines(render_text(comparison.redline, shown))
+
+
+# -- the review desk ------------------------------------------------------------------------------
+
+users_app = typer.Typer(
+    help="Accounts that sign in to the web app: viewers, reviewers and admins.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(users_app, name="users")
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    reviewer = "reviewer"
+    admin = "admin"
+
+
+class ReviewStatus(StrEnum):
+    new = "new"
+    in_review = "in_review"
+    reviewed = "reviewed"
+    not_relevant = "not_relevant"
+
+
+@users_app.command("add")
+def users_add(
+    email: str = typer.Argument(..., help="Their e-mail address: what they sign in with."),
+    role: Role = typer.Option(..., "--role", help="viewer (reads), reviewer (also reviews) or admin (also /admin)."),
+) -> None:
+    """Add an account; prints its one-time sign-in link (valid 24 hours), where its owner sets a password."""
+    from storage.db import session_scope
+    from tracker.desk.accounts import AccountError, add_user, link_url
+    from tracker.desk.audit import COMMAND_LINE_ACTOR
+
+    config, engine = load()
+    try:
+        with session_scope(engine) as session:
+            user, token = add_user(session, email, role.value, COMMAND_LINE_ACTOR)
+            email = user.email
+    except AccountError as exc:
+        fail(str(exc))
+    say(f"{email} added as {role.value}. Their one-time sign-in link (valid 24 hours, works once):")
+    typer.echo(link_url(config.web.base_url, token))
+
+
+@users_app.command("link")
+def users_link(email: str = typer.Argument(..., help="The account's e-mail address.")) -> None:
+    """A new one-time sign-in link for an account, to set a forgotten password; earlier links stop working."""
+    from storage.db import session_scope
+    from storage.repository import get_user
+    from tracker.desk.accounts import AccountError, account_email, issue_link, link_url
+    from tracker.desk.audit import COMMAND_LINE_ACTOR
+
+    config, engine = load()
+    try:
+        with session_scope(engine) as session:
+            user = get_user(session, account_email(email))
+            if user is None:
+                fail(f"{email} has no account; add one with `rulewatch users add {email} --role viewer`")
+            token = issue_link(session, user, COMMAND_LINE_ACTOR)
+            email = user.email
+    except AccountError as exc:
+        fail(str(exc))
+    say(f"A one-time sign-in link for {email} (valid 24 hours, works once; earlier links no longer work):")
+    typer.echo(link_url(config.web.base_url, token))
+
+
+@users_app.command("list")
+def users_list(as_json: bool = typer.Option(False, "--json", help="One JSON array.")) -> None:
+    """Every account: its role, and whether it has set a password."""
+    from storage.db import session_scope
+    from storage.repository import list_users
+    from tracker.schemas import iso
+
+    _, engine = load()
+    with session_scope(engine) as session:
+        rows = [
+            {
+                "email": u.email,
+                "role": u.role,
+                "created_at": iso(u.created_at),
+                "password_set_at": iso(u.password_set_at),
+            }
+            for u in list_users(session)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(
+            "No accounts: the web app's pages are open to all. Add one with `rulewatch users add EMAIL --role …`."
+        )
+        return
+    _table(
+        ["email", "role", "added", "password set"],
+        [[r["email"], r["role"], r["created_at"], r["password_set_at"] or "not yet"] for r in rows],
+    )
+
+
+@users_app.command("remove")
+def users_remove(email: str = typer.Argument(..., help="The account's e-mail address.")) -> None:
+    """Remove an account; it is signed out at once. Its reviews, notes and audit entries stay."""
+    from storage.db import session_scope
+    from tracker.desk.accounts import AccountError, remove_user
+    from tracker.desk.audit import COMMAND_LINE_ACTOR
+
+    _, engine = load()
+    try:
+        with session_scope(engine) as session:
+            user = remove_user(session, email, COMMAND_LINE_ACTOR)
+            email = user.email
+    except AccountError as exc:
+        fail(str(exc))
+    say(f"{email} removed")
+
+
+@app.command()
+def review(
+    event_id: str = typer.Argument(..., metavar="EVENT_ID", help="The event's id, as `rulewatch changes` shows it."),
+    status: ReviewStatus = typer.Option(..., "--status", help="new, in_review, reviewed or not_relevant."),
+    note: str = typer.Option("", "--note", help="A note kept with the review and in the audit log."),
+    as_email: str = typer.Option(..., "--as", metavar="EMAIL", help="The reviewer's (or admin's) account."),
+) -> None:
+    """Review an event: set where its review stands, with a note; kept in the audit log."""
+    from storage.db import session_scope
+    from storage.repository import get_user
+    from tracker.desk.accounts import AccountError, account_email
+    from tracker.desk.reviews import ReviewError, check_reviewer, review_event
+
+    number = whole_number("EVENT_ID", event_id, 1)
+    _, engine = load()
+    try:
+        with session_scope(engine) as session:
+            reviewer = check_reviewer(get_user(session, account_email(as_email)), as_email)
+            _, before, after = review_event(session, number, status.value, note, reviewer.email)
+            who = reviewer.email
+    except (AccountError, ReviewError) as exc:
+        fail(str(exc))
+    except LookupError as exc:
+        fail(f"{exc} `rulewatch changes` lists events with their ids.")
+    noted = ", with a note" if note.strip() else ""
+    say(f"event {number}: {before} -> {after}, by {who}{noted}")
 
 
 def _sync_subscribers(config: Config, engine: Engine) -> None:

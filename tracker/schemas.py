@@ -8,12 +8,16 @@ strings `iso` writes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import object_session
+from sqlmodel import Session
 
-from storage.models import Document, Event, Source, Version
+from storage.models import Document, Event, Review, ReviewNote, Source, Version
+from storage.repository import is_reviewable, list_sources, require_row, review_rows
 from tracker.items import FailureReason
 
 IsoTime = str  # "2026-11-25T10:00:00Z", always UTC
@@ -31,7 +35,34 @@ def document_json(document: Document) -> dict:
     return {"id": document.id, "key": document.key, "url": document.url, "title": document.title}
 
 
-def event_json(event: Event, source: Source, document: Document) -> dict:
+# event_json's `review` when the caller read none: the event's own session is asked.
+_READ_IT = object()
+
+
+def review_json(event: Event, review: Review | None, notes: Sequence[ReviewNote]) -> dict | None:
+    """An event's review as `changes --json` shows it; None for events that are not reviewed
+    (new, removed, cosmetic changes). Without a row, a reviewable event is `new`."""
+    if not is_reviewable(event):
+        return None
+    return {
+        "status": review.status if review else "new",
+        "by": review.reviewed_by if review else None,
+        "at": iso(review.reviewed_at) if review else None,
+        "notes": [{"by": note.author, "at": iso(note.written_at), "text": note.text} for note in notes],
+    }
+
+
+def event_json(event: Event, source: Source, document: Document, review: dict | object | None = _READ_IT) -> dict:
+    """One element of `changes --json`. Pass `review` (review_json) when it was read with others, as
+    events_json does; otherwise it is read here, through the session the event came from."""
+    if review is _READ_IT:
+        review = None
+        if is_reviewable(event) and event.id is not None:
+            session = object_session(event)
+            if not isinstance(session, Session):
+                raise LookupError(f"event {event.id} is not in a session: pass its review to event_json")
+            reviews, notes = review_rows(session, [event.id])
+            review = review_json(event, reviews.get(event.id), notes.get(event.id, []))
     return {
         "id": event.id,
         "event": event.kind,
@@ -45,7 +76,23 @@ def event_json(event: Event, source: Source, document: Document) -> dict:
         "expectations": list(event.expectations),
         "baseline": event.baseline,
         "summary": event.summary,
+        "review": review,
     }
+
+
+def events_json(session: Session, events: Sequence[Event]) -> list[dict]:
+    """Events as `changes --json` elements, their reviews read together."""
+    sources = {source.id: source for source in list_sources(session)}
+    reviews, notes = review_rows(session, [event.id for event in events if event.id is not None])
+    documents: dict[int, Document] = {}
+    rows = []
+    for event in events:
+        if event.document_id not in documents:
+            documents[event.document_id] = require_row(session, Document, event.document_id)
+        event_id = event.id or 0
+        review = review_json(event, reviews.get(event_id), notes.get(event_id, []))
+        rows.append(event_json(event, sources[event.source_id], documents[event.document_id], review))
+    return rows
 
 
 def version_json(version: Version) -> dict:
@@ -89,6 +136,21 @@ class DocumentRef(Shape):
     title: str | None
 
 
+class ReviewNoteRecord(Shape):
+    by: str
+    at: IsoTime | None
+    text: str
+
+
+class ReviewState(Shape):
+    """Where an event's review stands; who and when of the latest review action."""
+
+    status: str = Field(description="new, in_review, reviewed or not_relevant.")
+    by: str | None = Field(description="An account's e-mail, or `admin token`; null while new and untouched.")
+    at: IsoTime | None
+    notes: list[ReviewNoteRecord] = Field(description="Oldest first.")
+
+
 class ChangeEvent(Shape):
     """One element of `rulewatch changes --json`."""
 
@@ -104,6 +166,9 @@ class ChangeEvent(Shape):
     expectations: list[str]
     baseline: bool = Field(description="True for what a source's first check found.")
     summary: str | None
+    review: ReviewState | None = Field(
+        description="Set for minor and substantive changes and expectations met; null for other events."
+    )
 
 
 class DocumentSummary(DocumentRef):

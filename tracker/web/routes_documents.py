@@ -39,6 +39,7 @@ from tracker.web.common import (
 from tracker.web.queries import event_rows, source_health, version_evidence
 from tracker.web.redline_picks import changed_sections, substantive_only
 from tracker.web.render import standalone_redline
+from tracker.web.routes_review import redline_reviews
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -143,6 +144,7 @@ def document_diff(
     only: str = "",
     context: str = "",
     session: Session = Depends(get_session),
+    config: Config = Depends(get_config),
 ):
     """The redline page. `view` is inline or side; `only=substantive` keeps the substantive paragraphs;
     a long redline shows its unchanged paragraphs collapsed unless `context=all`."""
@@ -178,6 +180,15 @@ def document_diff(
         collapsed=around is not None and not only,
         expand_url=link(view=view, context="all"),
         export_url=link(path="/diff/export"),
+        next_url=link(view=view, only=only, context=context),
+        **redline_reviews(
+            request,
+            session,
+            config,
+            document_id,
+            comparison.old.number if comparison.old else None,
+            comparison.new.number,
+        ),
     )
 
 
