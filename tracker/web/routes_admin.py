@@ -14,8 +14,10 @@ from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from storage.db import utcnow
 from storage.models import Subscriber
 from storage.repository import accounts_exist, failing_deliveries, list_subscribers
+from tracker.desk.audit import ADMIN_TOKEN_ACTOR, record
 from tracker.schemas import DeliveryRecord, SourceHealth, SubscriberRecord, iso
 from tracker.settings import Config
 from tracker.web.auth import Reader, form_csrf, form_csrf_valid, reader_of, signing_key_of
@@ -35,6 +37,7 @@ from tracker.web.security import (
     ADMIN_HELP,
     ADMIN_SESSION_MAX_AGE,
     CSRF_FIELD,
+    client_address,
     csrf_token,
     csrf_valid,
     end_admin_session,
@@ -146,10 +149,11 @@ def admin_login(
         return forbidden(request, BAD_CSRF)
     if not require_admin_token(session, request, first(form, "token"), config.web.admin_token):
         return _login_page(request, key, 403, error="That is not the admin token.")
+    record(session, ADMIN_TOKEN_ACTOR, "sign_in", utcnow(), detail=f"from {client_address(request)}")
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
         ADMIN_COOKIE,
-        start_admin_session(session, key, config.web.admin_token),
+        start_admin_session(session, key, config.web.admin_token),  # commits the audit entry with it
         max_age=ADMIN_SESSION_MAX_AGE,
         path="/",
         httponly=True,
@@ -175,7 +179,9 @@ def admin_logout(
     if not form_csrf_valid(request, session, config, reader, first(form, CSRF_FIELD)):
         return forbidden(request, BAD_CSRF)
     key = signing_key_of(request, session, config)
+    record(session, ADMIN_TOKEN_ACTOR, "sign_out", utcnow(), detail=f"from {client_address(request)}")
     end_admin_session(session, key, request.cookies.get(ADMIN_COOKIE))  # a copy of the cookie dies with it
+    session.commit()
     response = RedirectResponse("/admin", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="strict")
     return response

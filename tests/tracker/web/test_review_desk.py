@@ -111,7 +111,8 @@ def test_the_admin_token_still_works_for_the_api_and_the_admin_page(history):
     client.post("/admin/login", data={"csrf_token": csrf_of(form), "token": ADMIN_TOKEN})
     assert client.get("/admin").status_code == 200
     assert client.get("/review").status_code == 200
-    assert "admin token" in client.get("/admin/audit").text
+    audit = client.get("/admin/audit").text
+    assert "<td>admin token</td>\n      <td>sign in</td>" in audit
 
 
 # -- sessions ----------------------------------------------------------------------------------------
@@ -304,6 +305,12 @@ def test_the_review_api(desk):
     assert [(n["by"], n["text"]) for n in body["review"]["notes"]] == [(REVIEWER, "Looking.")]
     assert body == next(e for e in client.get("/api/changes").json() if e["id"] == event)
 
+    long_note = "§ 744.23 " * 1000  # 9,000 characters, 10 KB as UTF-8: more than other API bodies may be
+    assert (
+        client.post(f"/api/events/{event}/review", json={"status": "in_review", "note": long_note}).status_code == 200
+    )
+    too_long = client.post(f"/api/events/{event}/review", json={"status": "in_review", "note": "x" * 10_001})
+    assert too_long.status_code == 422
     assert client.post(f"/api/events/{event}/review", json={"status": "done"}).status_code == 422
     form = client.post(f"/api/events/{event}/review", data={"status": "reviewed"})
     assert form.status_code == 415  # a form any site could post is not taken
@@ -313,7 +320,10 @@ def test_the_review_api(desk):
     assert plain.status_code == 415
     assert client.post(f"/api/events/{desk.events['new']}/review", json={"status": "reviewed"}).status_code == 400
     assert client.post("/api/events/999999/review", json={"status": "reviewed"}).status_code == 404
-    assert audit_rows(desk) == [(REVIEWER, event, "new", "in_review", "Looking.")]
+    assert audit_rows(desk) == [
+        (REVIEWER, event, "new", "in_review", "Looking."),
+        (REVIEWER, event, "in_review", "in_review", long_note.strip()),
+    ]
 
     anonymous = browser(desk)
     assert anonymous.post(f"/api/events/{event}/review", json={"status": "reviewed"}).status_code == 401
