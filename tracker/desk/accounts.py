@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete
 
 from storage.db import utcnow
 from storage.models import SignInFailure, SignInLink, UserAccount, UserSession
@@ -260,7 +260,3 @@ def end_session(session: Session, cookie: str | None, client: str, now: datetime
     session.exec(delete(UserSession).where(col(UserSession.id_sha256) == key))
     record(session, user.email, "sign_out", now, subject=user.email, detail=f"from {client[:100]}")
     return user
-
-
-def sessions_of(session: Session, user: UserAccount) -> list[UserSession]:
-    return list(session.exec(select(UserSession).where(UserSession.user_id == user.id)))

@@ -23,19 +23,12 @@ class ReviewError(ValueError):
     """A review action that cannot be taken; the message says why."""
 
 
-class NotReviewer(ReviewError):
-    """The account may read, not review."""
-
-
-def may_review(user: UserAccount | None) -> bool:
-    return user is not None and user.role in REVIEWER_ROLES
-
-
 def check_reviewer(user: UserAccount | None, email: str) -> UserAccount:
+    """The account, when it may review (the command line's --as); else ReviewError saying why not."""
     if user is None:
         raise ReviewError(f"{email} has no account; add one with `rulewatch users add {email} --role reviewer`")
-    if not may_review(user):
-        raise NotReviewer(f"{user.email} is a {user.role}: only reviewers and admins review events")
+    if user.role not in REVIEWER_ROLES:
+        raise ReviewError(f"{user.email} is a {user.role}: only reviewers and admins review events")
     return user
 
 
