@@ -347,3 +347,94 @@ class AdminAuthFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client: str = Field(index=True, max_length=100)
     at: datetime = Field(index=True)
+
+
+# -- the review desk: accounts, sessions, reviews and their audit log ----------------------------
+
+
+class UserAccount(SQLModel, table=True):
+    """Someone who signs in to the web app: a viewer, a reviewer or an admin.
+    Without a password until they follow their one-time sign-in link."""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=320)  # normalized (tracker.config.normalize_email)
+    role: str = Field(max_length=20)  # viewer | reviewer | admin
+    password_hash: str | None = Field(default=None, max_length=200)  # Argon2id, in its encoded form
+    created_at: datetime
+    password_set_at: datetime | None = None
+
+
+class SignInLink(SQLModel, table=True):
+    """A one-time link that lets its account set a password; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "sign_in_link"
+
+    token_sha256: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser; its cookie carries a random id whose SHA-256 is the key.
+    Signing out deletes the row, so a copy of the cookie stops working at once."""
+
+    __tablename__ = "user_session"
+
+    id_sha256: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+class SignInFailure(SQLModel, table=True):
+    """A wrong e-mail or password at /login; recent ones hold back that address and that account."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(index=True, max_length=100)
+    email: str = Field(index=True, max_length=320)  # as typed, normalized when it could be
+    at: datetime = Field(index=True)
+
+
+class Review(SQLModel, table=True):
+    """Where a reviewable event stands: new, in_review, reviewed or not_relevant. An event
+    without a row is new. Who and when are those of the latest review action."""
+
+    event_id: int = Field(primary_key=True, foreign_key="event.id")
+    status: str = Field(index=True, max_length=20)
+    reviewed_by: str | None = Field(default=None, max_length=320)  # an account's e-mail, or "admin token"
+    reviewed_at: datetime | None = None
+
+
+class ReviewNote(SQLModel, table=True):
+    """A note written on an event's review; kept whoever wrote it, even once their account is gone."""
+
+    __tablename__ = "review_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    author: str = Field(max_length=320)
+    written_at: datetime
+    text: str = Field(sa_column=Column(StoredText, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One thing someone did: a review action, a sign-in or sign-out, an account added or removed."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=320)  # an account's e-mail, "admin token" or "command line"
+    action: str = Field(index=True, max_length=40)
+    event_id: int | None = Field(default=None, foreign_key="event.id", index=True)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str | None = Field(default=None, max_length=20)
+    note: str | None = Field(default=None, sa_column=Column(StoredText))
+    subject: str | None = Field(default=None, max_length=320)  # the account acted on
+    detail: str | None = Field(default=None, max_length=300)  # a role, a client address

@@ -158,6 +158,42 @@ def list_events(
     ]
 
 
+@dataclass(frozen=True)
+class PlainReview:
+    status: str
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PlainNote:
+    author: str
+    written_at: datetime
+    text: str
+
+
+def review_rows(
+    connection: sqlite3.Connection, event_ids: Sequence[int]
+) -> tuple[dict[int, PlainReview], dict[int, list[PlainNote]]]:
+    """As storage.repository.review_rows: the events' reviews, and their notes oldest first."""
+    reviews: dict[int, PlainReview] = {}
+    notes: dict[int, list[PlainNote]] = {}
+    unique = sorted(set(event_ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT event_id, status, reviewed_by, reviewed_at FROM review WHERE event_id IN ({marks})"
+        for event_id, status, by, at in connection.execute(query, chunk):
+            reviews[event_id] = PlainReview(status, by, _time(at) if at else None)
+        query = (
+            f"SELECT event_id, author, written_at, text FROM review_note WHERE event_id IN ({marks})"
+            " ORDER BY written_at, id"
+        )
+        for event_id, author, written_at, text in connection.execute(query, chunk):
+            notes.setdefault(event_id, []).append(PlainNote(author, _time(written_at), text))
+    return reviews, notes
+
+
 def change_assessment(
     connection: sqlite3.Connection, document_id: int, from_version: int, to_version: int
 ) -> tuple[str, list[str]] | None:

@@ -7,14 +7,15 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, case, func
 from sqlmodel import Session, SQLModel, col, delete, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from storage.limits import MAX_ROW_ID
 from storage.models import (
     AdminAuthFailure,
     AdminSession,
+    AuditEntry,
     Channel,
     ChannelDelivery,
     Delivery,
@@ -22,11 +23,17 @@ from storage.models import (
     Event,
     ExpectationMet,
     NodeJob,
+    Review,
+    ReviewNote,
+    SignInFailure,
     Source,
     Subscriber,
+    UserAccount,
+    UserSession,
     Version,
     storable_text,
 )
+from storage.reviewable import REVIEWED_SEVERITIES
 
 KEY_BYTES = 2000  # a document key (often its URL) longer than this is kept as its start and its SHA-256
 
@@ -316,3 +323,120 @@ def node_jobs_state(session: Session, now: datetime) -> dict:
     ).one()
     oldest = int((now - min(started)).total_seconds()) if started else 0
     return {"runs_in_flight": len(started), "oldest_run_seconds": oldest, "runs_lost_last_hour": lost}
+
+
+# -- the review desk ------------------------------------------------------------------------
+
+IN_CHUNK = 500  # ids per IN (…): well under what either database takes as bound parameters
+
+
+def _reviewable() -> ColumnElement[bool]:
+    """is_reviewable, as SQL."""
+    changed = (
+        (col(Event.kind) == "changed") & col(Event.severity).in_(REVIEWED_SEVERITIES) & (col(Event.baseline).is_(False))
+    )
+    return changed | (col(Event.kind) == "expectation_met")
+
+
+def review_rows(session: Session, event_ids: Sequence[int]) -> tuple[dict[int, Review], dict[int, list[ReviewNote]]]:
+    """The reviews of these events, and their notes oldest first, by event id."""
+    reviews: dict[int, Review] = {}
+    notes: dict[int, list[ReviewNote]] = {}
+    ids = sorted(set(event_ids))
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        for review in session.exec(select(Review).where(col(Review.event_id).in_(chunk))):
+            reviews[review.event_id] = review
+        query = (
+            select(ReviewNote)
+            .where(col(ReviewNote.event_id).in_(chunk))
+            .order_by(col(ReviewNote.written_at), col(ReviewNote.id))
+        )
+        for note in session.exec(query):
+            notes.setdefault(note.event_id, []).append(note)
+    return reviews, notes
+
+
+def review_queue(
+    session: Session, statuses: Sequence[str] | None, source_id: int | None, limit: int
+) -> list[tuple[Event, Review | None]]:
+    """Reviewable events with their reviews: substantive changes and expectations met first, then
+    minor changes, each newest first. An event without a review row has status `new`."""
+    status = func.coalesce(col(Review.status), "new")
+    minor_last = case(((col(Event.kind) == "changed") & (col(Event.severity) == "minor"), 1), else_=0)
+    query: Select[Event, Review] = (
+        select(Event, Review)
+        .join(Review, col(Review.event_id) == col(Event.id), isouter=True)
+        .where(_reviewable())
+        .order_by(minor_last, col(Event.detected_at).desc(), col(Event.id).desc())
+    )
+    if statuses is not None:
+        query = query.where(status.in_(statuses))
+    if source_id is not None:
+        query = query.where(Event.source_id == source_id)
+    return [(row[0], row[1]) for row in session.exec(query.limit(limit))]
+
+
+def lock_review(session: Session, event_id: int) -> Review | None:
+    """An event's review row, locked until the transaction ends (PostgreSQL; SQLite's writer lock is
+    taken when the transaction begins), so two reviewers' actions are told apart in the audit log."""
+    return session.exec(select(Review).where(Review.event_id == event_id).with_for_update()).first()
+
+
+def get_user(session: Session, email: str) -> UserAccount | None:
+    """The account with this address, as normalized (tracker.config.normalize_email)."""
+    return session.exec(select(UserAccount).where(UserAccount.email == email)).first()
+
+
+def list_users(session: Session) -> list[UserAccount]:
+    return list(session.exec(select(UserAccount).order_by(col(UserAccount.email))))
+
+
+def accounts_exist(session: Session) -> bool:
+    return session.exec(select(UserAccount.id).limit(1)).first() is not None
+
+
+def forget_user_sessions(session: Session, expired_by: datetime) -> None:
+    """Delete the sessions that expired by then, of every account."""
+    session.exec(delete(UserSession).where(col(UserSession.expires_at) <= expired_by))
+
+
+def recent_sign_in_failures(
+    session: Session, since: datetime, limit: int, client: str | None = None, email: str | None = None
+) -> list[datetime]:
+    """When sign-in failed after `since`, from this client or for this account, newest first, at most `limit`."""
+    query = select(SignInFailure.at).where(col(SignInFailure.at) > since)
+    if client is not None:
+        query = query.where(SignInFailure.client == client)
+    if email is not None:
+        query = query.where(SignInFailure.email == email)
+    return list(session.exec(query.order_by(col(SignInFailure.at).desc()).limit(limit)))
+
+
+def forget_sign_in_failures(session: Session, until: datetime, email: str | None = None) -> None:
+    """Delete the failed sign-ins recorded at or before `until` (of one account, or of all)."""
+    query = delete(SignInFailure).where(col(SignInFailure.at) <= until)
+    if email is not None:
+        query = query.where(col(SignInFailure.email) == email)
+    session.exec(query)
+
+
+def list_audit(session: Session, limit: int) -> list[AuditEntry]:
+    """The audit log, newest first."""
+    query = select(AuditEntry).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+    return list(session.exec(query.limit(limit)))
+
+
+def reviewable_events_between(
+    session: Session, document_id: int, from_version: int | None, to_version: int
+) -> list[Event]:
+    """The reviewable events a redline of these two versions shows: the change between them
+    (when they are consecutive) and an expectation met by the newer one."""
+    changed = (col(Event.kind) == "changed") & (col(Event.from_version) == from_version)
+    query = (
+        select(Event)
+        .where(Event.document_id == document_id, Event.to_version == to_version, _reviewable())
+        .where(changed | (col(Event.kind) == "expectation_met"))
+        .order_by(col(Event.id))
+    )
+    return list(session.exec(query))

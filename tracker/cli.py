@@ -341,9 +341,8 @@ def changes(as_json: bool, since: str | None, severity: str | None, source: str 
 
 def _changes(since: datetime | None, severities: list[str] | None, source: str | None, most: int) -> list[dict]:
     from storage.db import session_scope
-    from storage.models import Document, Source
-    from storage.repository import get_source, list_events, require_row
-    from tracker.shapes import event_json
+    from storage.repository import get_source, list_events
+    from tracker.schemas import events_json
 
     _, engine = load()
     with session_scope(engine) as session:
@@ -354,10 +353,7 @@ def _changes(since: datetime | None, severities: list[str] | None, source: str |
                 fail(f"no source named {source!r} has been checked yet")
             source_id = row.id
         events = list_events(session, since=since, severities=severities, source_id=source_id, limit=most or None)
-        return [
-            event_json(e, require_row(session, Source, e.source_id), require_row(session, Document, e.document_id))
-            for e in events
-        ]
+        return events_json(session, events)
 
 
 def _changes_plain(
@@ -365,7 +361,7 @@ def _changes_plain(
 ) -> list[dict] | None:
     """As _changes, read through storage.plain when the database allows it (None otherwise)."""
     from storage import plain
-    from tracker.shapes import event_json
+    from tracker.shapes import event_json, review_json
 
     connection = _plain_database()
     if connection is None:
@@ -379,7 +375,13 @@ def _changes_plain(
         events = plain.list_events(connection, since, source_id, severities, most or None)
         sources = plain.source_names(connection)
         documents = plain.documents_by_id(connection, [e.document_id for e in events])
-        return [event_json(e, sources[e.source_id], documents[e.document_id]) for e in events]
+        reviews, notes = plain.review_rows(connection, [e.id for e in events])
+    return [
+        event_json(
+            e, sources[e.source_id], documents[e.document_id], review_json(e, reviews.get(e.id), notes.get(e.id, []))
+        )
+        for e in events
+    ]
 
 
 def _plain_database() -> sqlite3.Connection | None:
@@ -579,6 +581,157 @@ def export(doc: str, version: str | None, output: str) -> None:
             if part is not None:
                 part.unlink(missing_ok=True)
     say(f"wrote {target}: version {number} of document {document.id} as WARC 1.1", err=True)
+
+
+# -- the review desk ------------------------------------------------------------------------------
+
+
+@app.group(no_args_is_help=True)
+def users() -> None:
+    """Accounts that sign in to the web app: viewers, reviewers and admins."""
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    reviewer = "reviewer"
+    admin = "admin"
+
+
+class ReviewStatus(StrEnum):
+    new = "new"
+    in_review = "in_review"
+    reviewed = "reviewed"
+    not_relevant = "not_relevant"
+
+
+@users.command("add")
+@click.argument("email")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(list(Role)),
+    help="viewer (reads), reviewer (also reviews) or admin (also /admin).",
+)
+def users_add(email: str, role: str) -> None:
+    """Add an account for EMAIL (what they sign in with); prints its one-time sign-in link
+    (valid 24 hours), where its owner sets a password."""
+    from storage.db import session_scope
+    from tracker.desk.accounts import AccountError, add_user, link_url
+    from tracker.desk.audit import COMMAND_LINE_ACTOR
+
+    config, engine = load()
+    try:
+        with session_scope(engine) as session:
+            user, token = add_user(session, email, role, COMMAND_LINE_ACTOR)
+            email = user.email
+    except AccountError as exc:
+        fail(str(exc))
+    say(f"{email} added as {role}. Their one-time sign-in link (valid 24 hours, works once):")
+    click.echo(link_url(config.web.base_url, token))
+
+
+@users.command("link")
+@click.argument("email")
+def users_link(email: str) -> None:
+    """A new one-time sign-in link for the account EMAIL, to set a forgotten password; earlier links stop working."""
+    from storage.db import session_scope
+    from storage.repository import get_user
+    from tracker.desk.accounts import AccountError, account_email, issue_link, link_url
+    from tracker.desk.audit import COMMAND_LINE_ACTOR
+
+    config, engine = load()
+    try:
+        with session_scope(engine) as session:
+            user = get_user(session, account_email(email))
+            if user is None:
+                fail(f"{email} has no account; add one with `rulewatch users add {email} --role viewer`")
+            token = issue_link(session, user, COMMAND_LINE_ACTOR)
+            email = user.email
+    except AccountError as exc:
+        fail(str(exc))
+    say(f"A one-time sign-in link for {email} (valid 24 hours, works once; earlier links no longer work):")
+    click.echo(link_url(config.web.base_url, token))
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+def users_list(as_json: bool) -> None:
+    """Every account: its role, and whether it has set a password."""
+    from storage.db import session_scope
+    from storage.repository import list_users
+    from tracker.shapes import iso
+
+    _, engine = load()
+    with session_scope(engine) as session:
+        rows = [
+            {
+                "email": u.email,
+                "role": u.role,
+                "created_at": iso(u.created_at),
+                "password_set_at": iso(u.password_set_at),
+            }
+            for u in list_users(session)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(
+            "No accounts: the web app's pages are open to all. Add one with `rulewatch users add EMAIL --role …`."
+        )
+        return
+    _table(
+        ["email", "role", "added", "password set"],
+        [[r["email"], r["role"], r["created_at"], r["password_set_at"] or "not yet"] for r in rows],
+    )
+
+
+@users.command("remove")
+@click.argument("email")
+def users_remove(email: str) -> None:
+    """Remove the account EMAIL; it is signed out at once. Its reviews, notes and audit entries stay."""
+    from storage.db import session_scope
+    from tracker.desk.accounts import AccountError, remove_user
+    from tracker.desk.audit import COMMAND_LINE_ACTOR
+
+    _, engine = load()
+    try:
+        with session_scope(engine) as session:
+            user = remove_user(session, email, COMMAND_LINE_ACTOR)
+            email = user.email
+    except AccountError as exc:
+        fail(str(exc))
+    say(f"{email} removed")
+
+
+@app.command()
+@click.argument("event_id", metavar="EVENT_ID")
+@click.option(
+    "--status", required=True, type=click.Choice(list(ReviewStatus)), help="new, in_review, reviewed or not_relevant."
+)
+@click.option("--note", default="", help="A note kept with the review and in the audit log.")
+@click.option("--as", "as_email", required=True, metavar="EMAIL", help="The reviewer's (or admin's) account.")
+def review(event_id: str, status: str, note: str, as_email: str) -> None:
+    """Review the event EVENT_ID (as `rulewatch changes` shows it): set where its review stands,
+    with a note; kept in the audit log."""
+    from storage.db import session_scope
+    from storage.repository import get_user
+    from tracker.desk.accounts import AccountError, account_email
+    from tracker.desk.reviews import ReviewError, check_reviewer, review_event
+
+    number = whole_number("EVENT_ID", event_id, 1)
+    _, engine = load()
+    try:
+        with session_scope(engine) as session:
+            reviewer = check_reviewer(get_user(session, account_email(as_email)), as_email)
+            _, before, after = review_event(session, number, status, note, reviewer.email)
+            who = reviewer.email
+    except (AccountError, ReviewError) as exc:
+        fail(str(exc))
+    except LookupError as exc:
+        fail(f"{exc} `rulewatch changes` lists events with their ids.")
+    noted = ", with a note" if note.strip() else ""
+    say(f"event {number}: {before} -> {after}, by {who}{noted}")
 
 
 def _redline_text(comparison: Comparison, shown: int | None) -> str:

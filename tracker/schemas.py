@@ -1,18 +1,39 @@
 """The JSON shapes of the contract as pydantic models, for the API's `response_model`s,
-so /openapi.json documents the contract (tracker.shapes builds them). The models
+so /openapi.json documents the contract (tracker.shapes builds them; `events_json` here
+builds `changes --json` elements from stored events, their reviews read together). The models
 allow keys they do not name (the contract says "at least"), and times are the
 strings `iso` writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
+from storage.models import Document, Event
+from storage.repository import list_sources, require_row, review_rows
 from tracker.items import FailureReason
+from tracker.shapes import event_json, review_json
 
 IsoTime = str  # "2026-11-25T10:00:00Z", always UTC
+
+
+def events_json(session: Session, events: Sequence[Event]) -> list[dict]:
+    """Events as `changes --json` elements, their sources, documents and reviews read together."""
+    sources = {source.id: source for source in list_sources(session)}
+    reviews, notes = review_rows(session, [event.id for event in events if event.id is not None])
+    documents: dict[int, Document] = {}
+    rows = []
+    for event in events:
+        if event.document_id not in documents:
+            documents[event.document_id] = require_row(session, Document, event.document_id)
+        event_id = event.id or 0
+        review = review_json(event, reviews.get(event_id), notes.get(event_id, []))
+        rows.append(event_json(event, sources[event.source_id], documents[event.document_id], review))
+    return rows
 
 
 # -- the shapes as models, for the API's OpenAPI document ----------------------------------
@@ -31,6 +52,21 @@ class DocumentRef(Shape):
     title: str | None
 
 
+class ReviewNoteRecord(Shape):
+    by: str
+    at: IsoTime | None
+    text: str
+
+
+class ReviewState(Shape):
+    """Where an event's review stands; who and when of the latest review action."""
+
+    status: str = Field(description="new, in_review, reviewed or not_relevant.")
+    by: str | None = Field(description="An account's e-mail, or `admin token`; null while new and untouched.")
+    at: IsoTime | None
+    notes: list[ReviewNoteRecord] = Field(description="Oldest first.")
+
+
 class ChangeEvent(Shape):
     """One element of `rulewatch changes --json`."""
 
@@ -46,6 +82,9 @@ class ChangeEvent(Shape):
     expectations: list[str]
     baseline: bool = Field(description="True for what a source's first check found.")
     summary: str | None
+    review: ReviewState | None = Field(
+        description="Set for minor and substantive changes and expectations met; null for other events."
+    )
 
 
 class DocumentSummary(DocumentRef):

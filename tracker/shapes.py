@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from typing import Any, Protocol
 
+from storage.reviewable import is_reviewable
+
 
 class DocumentRow(Protocol):
     @property
@@ -51,6 +53,24 @@ class EventRow(Protocol):
     def baseline(self) -> bool: ...
     @property
     def summary(self) -> str: ...
+
+
+class ReviewRow(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def reviewed_by(self) -> str | None: ...
+    @property
+    def reviewed_at(self) -> datetime | None: ...
+
+
+class NoteRow(Protocol):
+    @property
+    def author(self) -> str: ...
+    @property
+    def written_at(self) -> datetime: ...
+    @property
+    def text(self) -> str: ...
 
 
 class VersionRow(Protocol):
@@ -97,7 +117,21 @@ def document_json(document: DocumentRow) -> dict:
     return {"id": document.id, "key": document.key, "url": document.url, "title": document.title}
 
 
-def event_json(event: EventRow, source: SourceRow, document: DocumentRow) -> dict:
+def review_json(event: EventRow, review: ReviewRow | None, notes: Sequence[NoteRow]) -> dict | None:
+    """An event's review as `changes --json` shows it; None for events that are not reviewed
+    (new, removed, cosmetic changes). Without a row, a reviewable event is `new`."""
+    if not is_reviewable(event):
+        return None
+    return {
+        "status": review.status if review else "new",
+        "by": review.reviewed_by if review else None,
+        "at": iso(review.reviewed_at) if review else None,
+        "notes": [{"by": note.author, "at": iso(note.written_at), "text": note.text} for note in notes],
+    }
+
+
+def event_json(event: EventRow, source: SourceRow, document: DocumentRow, review: dict | None) -> dict:
+    """One element of `changes --json`; `review` as review_json gives it."""
     return {
         "id": event.id,
         "event": event.kind,
@@ -111,6 +145,7 @@ def event_json(event: EventRow, source: SourceRow, document: DocumentRow) -> dic
         "expectations": list(event.expectations),
         "baseline": event.baseline,
         "summary": event.summary,
+        "review": review,
     }
 
 

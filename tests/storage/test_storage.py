@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from storage.blobs import get_blob, put_blob, sha256_hex
@@ -167,6 +168,41 @@ def test_0012_adds_an_empty_redline_cache_to_a_0011_database(engine, database_ur
         keep_redline(session, document.id, 1, 2, "1", '{"hunks": ["a second writer loses"]}')
     with session_scope(engine) as session:
         assert cached_redline(session, document.id, 1, 2, "1") == '{"hunks": []}'
+
+
+DESK_TABLES = {"user_account", "sign_in_link", "user_session", "sign_in_failure", "review", "review_note", "audit_log"}
+
+
+def test_0014_adds_the_review_desk_to_a_0013_database_keeping_its_events(engine, database_url):
+    from alembic import command
+
+    from storage.models import AuditEntry, Review, ReviewNote, UserAccount
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+    assert not DESK_TABLES & set(inspect(engine).get_table_names())
+    with session_scope(engine) as session:
+        source = ensure_source(session, "bis", "page")
+        document = add_document(session, source, "https://www.bis.gov/a")
+        session.add(
+            Event(kind="changed", source_id=source.id, document_id=document.id, severity="minor", detected_at=utcnow())
+        )
+    open_database(database_url).dispose()  # upgrades to the newest
+    assert set(inspect(engine).get_table_names()) >= DESK_TABLES
+    now = utcnow()
+    with session_scope(engine) as session:
+        event = session.exec(select(Event)).one()
+        session.add(UserAccount(email="a@example.com", role="reviewer", created_at=now))
+        session.add(Review(event_id=event.id, status="reviewed", reviewed_by="a@example.com", reviewed_at=now))
+        session.add(ReviewNote(event_id=event.id, author="a@example.com", written_at=now, text="ok\x00 \ud800"))
+        session.add(AuditEntry(at=now, actor="a@example.com", action="review", event_id=event.id, to_status="reviewed"))
+    with session_scope(engine) as session:
+        assert session.exec(select(Review)).one().status == "reviewed"
+        assert session.exec(select(ReviewNote)).one().text == "ok \ufffd"  # stored as both databases can
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(UserAccount(email="a@example.com", role="viewer", created_at=now))  # one account per address
 
 
 def _alembic_config():

@@ -15,5 +15,8 @@ EVENT_FIELDS = frozenset(
         "expectations",
         "baseline",
         "summary",
+        "review",
     }
 )
+REVIEW_FIELDS = frozenset({"status", "by", "at", "notes"})
+REVIEW_NOTE_FIELDS = frozenset({"by", "at", "text"})

@@ -357,6 +357,14 @@ def sqlite_history(tmp_path_factory):
     history.engine.dispose()
     config = folder / "rulewatch.toml"
     config.write_text(f'[database]\nurl = "{history.config.database_url}"\n')
+    # A review with notes, which `changes --json` shows on both paths.
+    assert run("--config", str(config), "users", "add", "legal@example.com", "--role", "reviewer").exit_code == 0
+    negation = str(history.events["negation"])
+    for status, note in (("in_review", "Looking <b>now</b>."), ("reviewed", "Negation confirmed.")):
+        reviewed = run(
+            "--config", str(config), "review", negation, "--status", status, "--note", note, "--as", "legal@example.com"
+        )
+        assert reviewed.exit_code == 0, reviewed.output
     return history, str(config)
 
 
@@ -390,6 +398,10 @@ def test_the_quick_path_answers_as_the_full_one(sqlite_history, monkeypatch, com
         assert quick.exit_code == 0
         if "json" in args or "--json" in args:
             assert json.loads(quick.output)
+    if args == ["changes", "--json"]:
+        [reviewed] = [e for e in json.loads(quick.output) if e["id"] == history.events["negation"]]
+        assert reviewed["review"]["status"] == "reviewed" and reviewed["review"]["by"] == "legal@example.com"
+        assert [n["text"] for n in reviewed["review"]["notes"]] == ["Looking <b>now</b>.", "Negation confirmed."]
 
 
 def test_quick_commands_load_no_sqlalchemy(sqlite_history):

@@ -27,15 +27,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope, utcnow
-from storage.models import Channel, ChannelDelivery, Document, Event, Source
+from storage.models import Channel, ChannelDelivery, Event
 from storage.repository import channel_delivery_problems, require_row, stored_id
 from tracker.alerts.claims import Claims, Outcome
 from tracker.alerts.email import event_text
 from tracker.alerts.event_summary import one_line, summarize_event
 from tracker.alerts.outbox import message_id
 from tracker.alerts.webhook import post_event, webhook_body, webhook_client
+from tracker.schemas import events_json
 from tracker.settings import ChannelConfig, Config, ConfigError
-from tracker.shapes import event_json
 
 
 def sync_channels(session: Session, configured: tuple[ChannelConfig, ...]) -> None:
@@ -198,11 +198,7 @@ class ChannelSender:
             event = require_row(session, Event, delivery.event_id)
             event_id = stored_id(event)
             if target.notifier is None:
-                element = event_json(
-                    event,
-                    require_row(session, Source, event.source_id),
-                    require_row(session, Document, event.document_id),
-                )
+                [element] = events_json(session, [event])
                 message: tuple[str, str] | bytes = webhook_body(element)
             else:
                 summary = summarize_event(session, self.config, event)

@@ -17,12 +17,13 @@ from feedgen.feed import FeedGenerator
 from sqlmodel import Session
 
 from storage.models import Document, Event, Subscriber
-from storage.repository import get_source, iter_events, list_events, list_sources
+from storage.repository import get_source, iter_events, list_events, list_sources, review_rows
+from storage.reviewable import is_reviewable
 from tracker.alerts.event_summary import EventSummary, one_line, summarize_event
 from tracker.alerts.subscribers import follows, severity_reaches
 from tracker.alerts.tokens import FEED, make_token, signing_key
 from tracker.settings import Config
-from tracker.shapes import iso
+from tracker.shapes import iso, review_json
 from tracker.templating import is_http_url
 
 FeedFormat = Literal["atom", "rss"]
@@ -45,8 +46,11 @@ def build_feed(
     document_id: int | None = None,
     subscriber: Subscriber | None = None,
     limit: int = 100,
+    reviews: bool = False,
 ) -> bytes:
-    """The feed as bytes, newest entry first. Unknown source or document: LookupError."""
+    """The feed as bytes, newest entry first. Unknown source or document: LookupError.
+    With `reviews` (for a reader signed in to the web app) each reviewable entry says where
+    its review stands: a `review:STATUS` category, and the status, who, when and notes."""
     if fmt not in ("atom", "rss"):
         raise ValueError(f"unknown feed format {fmt!r}; use atom or rss")
     base = config.web.base_url.rstrip("/")
@@ -84,8 +88,11 @@ def build_feed(
     feed.link(href=alternate, rel="alternate")  # last link added is RSS's <link>
     feed.language("en")
     feed.updated(_aware(events[0].detected_at) if events else EPOCH)
+    shown = [e.id for e in events if e.id is not None and is_reviewable(e)] if reviews else []
+    rows, notes = review_rows(session, shown)
     for event in events:
-        _add_entry(session, config, base, feed.add_entry(order="append"), event, fmt)
+        review = review_json(event, rows.get(event.id or 0), notes.get(event.id or 0, [])) if reviews else None
+        _add_entry(session, config, base, feed.add_entry(order="append"), event, fmt, review)
     if fmt == "atom":
         return feed.atom_str(pretty=True)
     return feed.rss_str(pretty=True)
@@ -118,7 +125,9 @@ def _followed(session: Session, subscriber: Subscriber, limit: int) -> list[Even
     return picked
 
 
-def _add_entry(session: Session, config: Config, base: str, entry, event: Event, fmt: FeedFormat) -> None:
+def _add_entry(
+    session: Session, config: Config, base: str, entry, event: Event, fmt: FeedFormat, review: dict | None
+) -> None:
     summary = summarize_event(session, config, event)  # the same headline, reasons and excerpt as the email
     moment = _aware(event.detected_at)
     entry.id(_tag(base, f"events/{event.id}"))
@@ -131,10 +140,13 @@ def _add_entry(session: Session, config: Config, base: str, entry, event: Event,
     entry.category(term=f"source:{summary.source}", label=f"source: {summary.source}")
     if event.kind == "changed" and event.severity:
         entry.category(term=f"severity:{event.severity}", label=f"severity: {event.severity}")
+    if review is not None:
+        label = review["status"].replace("_", " ")
+        entry.category(term=f"review:{review['status']}", label=f"review: {label}")
     # type="html" on the summary too: RSS readers take <description> as HTML anyway.
     line = one_line(event.summary, 300) or summary.headline
     entry.summary(xml_safe(html.escape(line)), type="html")
-    entry.content(xml_safe(entry_html(summary)), type="html")
+    entry.content(xml_safe(entry_html(summary) + (review_html(review) if review else "")), type="html")
 
 
 def entry_html(summary: EventSummary) -> str:
@@ -165,6 +177,20 @@ def entry_html(summary: EventSummary) -> str:
         lines.append(summary.excerpt_html)
     lines.append(f'<p><a href="{html.escape(summary.diff_url)}">See the full redline</a></p>')
     return "\n".join(lines)
+
+
+def review_html(review: dict) -> str:
+    """Where an entry's review stands, for a signed-in reader; the notes are people's text: escaped."""
+    status = html.escape(review["status"].replace("_", " "))
+    who = f" by {html.escape(review['by'])}, {html.escape(review['at'] or '')}" if review["by"] else ""
+    lines = [f"<p>Review: <strong>{status}</strong>{who}</p>"]
+    if review["notes"]:
+        notes = "".join(
+            f"<li>{html.escape(n['by'])}, {html.escape(n['at'] or '')}: {html.escape(n['text'])}</li>"
+            for n in review["notes"]
+        )
+        lines.append(f"<ul>{notes}</ul>")
+    return "\n" + "\n".join(lines)
 
 
 def feed_title(text: str, fmt: FeedFormat) -> str:

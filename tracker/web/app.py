@@ -1,4 +1,5 @@
-"""The web app: dashboard, documents and redlines, changes, feeds, subscriptions, admin, JSON API.
+"""The web app: dashboard, documents and redlines, changes, feeds, subscriptions, the review desk
+(sign-in, the review queue, the audit log), admin, JSON API.
 
 Each area has its own router module (routes_*.py). Pages are rendered on the
 server and work without JavaScript; every response gets the security headers,
@@ -20,6 +21,7 @@ from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from storage.db import utcnow
@@ -28,13 +30,16 @@ from tracker.heartbeat import last_heartbeat, scheduler_state
 from tracker.redline.style import STYLESHEET_NAME, stylesheet
 from tracker.settings import Config
 from tracker.web import (
+    routes_accounts,
     routes_admin,
     routes_api,
     routes_changes,
     routes_documents,
     routes_feeds,
+    routes_review,
     routes_subscriptions,
 )
+from tracker.web.auth import gate, is_untouched
 from tracker.web.common import message
 from tracker.web.limits import BodyLimit
 from tracker.web.render import TEMPLATES
@@ -44,6 +49,7 @@ STATIC = TEMPLATES.parent / "static"
 DOCS_ASSETS = "/docs/assets"  # Swagger UI's script, styles and icon, as the fastapi-offline package ships them
 HEADINGS = {
     400: "Bad request",
+    401: "Sign in first",
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
@@ -58,6 +64,15 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
     app = FastAPIOffline(title="Rulewatch", version="0.1.0", docs_url=None, redoc_url=None, static_url=DOCS_ASSETS)
     app.state.config = config
     app.state.engine = engine
+
+    # Added first, so it runs inside the other middleware: its refusals get the security headers.
+    @app.middleware("http")
+    async def sign_in_gate(request: Request, call_next):
+        if not is_untouched(request.url.path):
+            refusal = await run_in_threadpool(gate, request)
+            if refusal is not None:
+                return refusal
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -119,6 +134,9 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
     app.include_router(routes_admin.pages)
     app.include_router(routes_admin.api)
     app.include_router(routes_api.router)
+    app.include_router(routes_accounts.router)
+    app.include_router(routes_review.pages)
+    app.include_router(routes_review.api)
 
     # The redline's stylesheet is the redline package's own; it sits beside the static files.
     @app.get(f"/static/{STYLESHEET_NAME}", include_in_schema=False)

@@ -51,8 +51,15 @@ def key_for(session: Session, config: Config) -> str:
 
 
 def page(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
-    """A page from tracker/web/templates; autoescape is on for every value."""
-    body = environment.get_template(template).render(request=request, csrf_field=CSRF_FIELD, **context)
+    """A page from tracker/web/templates; autoescape is on for every value. The header names who
+    is signed in (found by the sign-in gate, tracker.web.auth) and offers to sign out."""
+    body = environment.get_template(template).render(
+        request=request,
+        csrf_field=CSRF_FIELD,
+        signed_in=getattr(request.state, "reader", None),
+        signout_csrf=getattr(request.state, "signout_csrf", ""),
+        **context,
+    )
     return HTMLResponse(body, status_code=status_code)
 
 

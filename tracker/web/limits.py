@@ -1,7 +1,7 @@
 """Request bodies are limited while they stream in, before any route runs.
 
-Nothing in this app takes uploads: its forms are a few fields, and no API route reads
-a body. So the whole body of a request is read here, up to its limit, before the app
+Nothing in this app takes uploads: its forms are a few fields, and the one API route
+that reads a body (a review action, a status and a note) is as small. So the whole body of a request is read here, up to its limit, before the app
 sees it: a Content-Length over the limit is refused from the headers alone, and a
 chunked body is counted as it arrives and refused (413) as soon as it passes the limit,
 without reading the rest. The server then closes the connection; memory never holds
@@ -14,6 +14,8 @@ connection closed, so a slow client cannot hold a request open.
 
 from __future__ import annotations
 
+import re
+
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,15 +24,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tracker.web.common import message
 from tracker.web.security import SECURITY_HEADERS
 
-MAX_FORM_BYTES = 64 * 1024  # an HTML form posted to a page
+MAX_FORM_BYTES = 64 * 1024  # an HTML form posted to a page, or a review action posted to the API
 MAX_OTHER_BYTES = 4 * 1024  # everything else: no other route reads a body
 BODY_CHUNK_TIMEOUT = 30.0  # seconds a body may go without a byte arriving
+_REVIEW_API = re.compile(r"/api/events/[0-9]+/review")
 TOO_LARGE = "The request body is too large (at most {limit} bytes here)."
 TOO_SLOW = "The request body arrived too slowly (nothing for {timeout:g} seconds); send it again."
 
 
 def body_limit(scope: Scope) -> int:
-    if scope["method"] == "POST" and not scope["path"].startswith("/api/"):
+    path = scope["path"]
+    if scope["method"] == "POST" and (not path.startswith("/api/") or _REVIEW_API.fullmatch(path)):
         return MAX_FORM_BYTES
     return MAX_OTHER_BYTES
 

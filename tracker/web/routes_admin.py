@@ -1,9 +1,10 @@
 """Admin pages and API: sources with their full errors, subscribers, channels, failing deliveries.
 
-Off until `[web] admin_token` (or RULEWATCH_ADMIN_TOKEN) is set; then the API
-wants `Authorization: Bearer <token>`, and the page that header or the session
-cookie its login form sets. Wrong tokens are counted per client address, and too
-many give 429 (see tracker.web.security).
+The API wants `Authorization: Bearer <token>` with `[web] admin_token` (or
+RULEWATCH_ADMIN_TOKEN), and is off without one. The page takes that header, the
+session cookie its token login form sets, or an account with the admin role
+signed in at /login; it is off with neither a token nor accounts. Wrong tokens
+are counted per client address, and too many give 429 (see tracker.web.security).
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from storage.db import utcnow
 from storage.models import Channel, Subscriber
-from storage.repository import failing_channel_deliveries, failing_deliveries, list_channels, list_subscribers
+from storage.repository import (
+    accounts_exist,
+    failing_channel_deliveries,
+    failing_deliveries,
+    list_channels,
+    list_subscribers,
+)
+from tracker.desk.audit import ADMIN_TOKEN_ACTOR, record
 from tracker.schemas import (
     ChannelDeliveryRecord,
     ChannelRecord,
@@ -24,6 +33,7 @@ from tracker.schemas import (
 )
 from tracker.settings import Config
 from tracker.shapes import iso
+from tracker.web.auth import Reader, form_csrf, form_csrf_valid, reader_of, signing_key_of
 from tracker.web.common import (
     first,
     forbidden,
@@ -40,8 +50,7 @@ from tracker.web.security import (
     ADMIN_HELP,
     ADMIN_SESSION_MAX_AGE,
     CSRF_FIELD,
-    admin_session_valid,
-    bearer_token,
+    client_address,
     csrf_token,
     csrf_valid,
     end_admin_session,
@@ -54,7 +63,6 @@ api = APIRouter(prefix="/api/admin", tags=["admin"])
 bearer = HTTPBearer(auto_error=False, description="The admin token: [web] admin_token or RULEWATCH_ADMIN_TOKEN.")
 
 LOGIN_SUBJECT = "admin-login"
-ADMIN_SUBJECT = "admin"
 BAD_CSRF = "This form has expired or did not come from this site. Reload the page and try again."
 
 
@@ -134,14 +142,8 @@ def revoke_links(session: Session, subscriber_id: int) -> Subscriber | None:
 
 
 # -- pages ---------------------------------------------------------------------------------
-
-
-def _signed_in(request: Request, session: Session, key: str, config: Config) -> bool:
-    admin_token = config.web.admin_token
-    if admin_session_valid(session, key, admin_token, request.cookies.get(ADMIN_COOKIE)):
-        return True
-    given = bearer_token(request)
-    return given is not None and require_admin_token(session, request, given, admin_token)
+# An admin is whoever holds the admin token (its login form's cookie, or the bearer header), or a
+# signed-in account with the admin role. Forms carry CSRF tokens bound to that sign-in.
 
 
 def _login_page(request: Request, key: str, status_code: int, error: str = ""):
@@ -152,13 +154,22 @@ def _admin_off(request: Request):
     return not_found(request, ADMIN_HELP, heading="Admin pages are off")
 
 
+def _not_admin(request: Request, session: Session, config: Config, reader: Reader | None):
+    """The answer to someone who is not an admin: what they lack, or how to sign in."""
+    if reader is not None:
+        return forbidden(request, "The admin pages are for admins.")
+    if config.web.admin_token:
+        return _login_page(request, signing_key_of(request, session, config), 401)
+    if accounts_exist(session):
+        return RedirectResponse("/login?next=/admin", status_code=303)
+    return _admin_off(request)
+
+
 @pages.get("/admin")
 def admin_page(request: Request, session: Session = Depends(get_session), config: Config = Depends(get_config)):
-    if not config.web.admin_token:
-        return _admin_off(request)
-    key = key_for(session, config)
-    if not _signed_in(request, session, key, config):
-        return _login_page(request, key, 401)
+    reader = reader_of(request, session, config)
+    if reader is None or not reader.is_admin:
+        return _not_admin(request, session, config, reader)
     return page(
         request,
         "admin.html",
@@ -167,7 +178,8 @@ def admin_page(request: Request, session: Session = Depends(get_session), config
         deliveries=delivery_rows(session),
         channels=[channel_json(c) for c in list_channels(session)],
         channel_deliveries=channel_delivery_rows(session),
-        csrf=csrf_token(key, ADMIN_SUBJECT),
+        csrf=form_csrf(request, session, config, reader),
+        token_session=not reader.has_account,
     )
 
 
@@ -185,10 +197,11 @@ def admin_login(
         return forbidden(request, BAD_CSRF)
     if not require_admin_token(session, request, first(form, "token"), config.web.admin_token):
         return _login_page(request, key, 403, error="That is not the admin token.")
+    record(session, ADMIN_TOKEN_ACTOR, "sign_in", utcnow(), detail=f"from {client_address(request)}")
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
         ADMIN_COOKIE,
-        start_admin_session(session, key, config.web.admin_token),
+        start_admin_session(session, key, config.web.admin_token),  # commits the audit entry with it
         max_age=ADMIN_SESSION_MAX_AGE,
         path="/",
         httponly=True,
@@ -205,12 +218,18 @@ def admin_logout(
     session: Session = Depends(get_session),
     config: Config = Depends(get_config),
 ):
+    """Ends the admin token's session (an account signs out at /logout)."""
     if not config.web.admin_token:
         return _admin_off(request)
-    key = key_for(session, config)
-    if not csrf_valid(key, ADMIN_SUBJECT, first(form, CSRF_FIELD)):
+    reader = reader_of(request, session, config, bearer=False)
+    if reader is None or reader.has_account:
+        return RedirectResponse("/admin", status_code=303)
+    if not form_csrf_valid(request, session, config, reader, first(form, CSRF_FIELD)):
         return forbidden(request, BAD_CSRF)
+    key = signing_key_of(request, session, config)
+    record(session, ADMIN_TOKEN_ACTOR, "sign_out", utcnow(), detail=f"from {client_address(request)}")
     end_admin_session(session, key, request.cookies.get(ADMIN_COOKIE))  # a copy of the cookie dies with it
+    session.commit()
     response = RedirectResponse("/admin", status_code=303)
     response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -224,12 +243,10 @@ def admin_revoke(
     session: Session = Depends(get_session),
     config: Config = Depends(get_config),
 ):
-    if not config.web.admin_token:
-        return _admin_off(request)
-    key = key_for(session, config)
-    if not _signed_in(request, session, key, config):
-        return _login_page(request, key, 401)
-    if not csrf_valid(key, ADMIN_SUBJECT, first(form, CSRF_FIELD)):
+    reader = reader_of(request, session, config)
+    if reader is None or not reader.is_admin:
+        return _not_admin(request, session, config, reader)
+    if not form_csrf_valid(request, session, config, reader, first(form, CSRF_FIELD)):
         return forbidden(request, BAD_CSRF)
     if revoke_links(session, subscriber_id) is None:
         return not_found(request, f"There is no subscriber {subscriber_id}.")

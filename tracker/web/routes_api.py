@@ -1,6 +1,7 @@
 """The JSON API: the same shapes as the command line's --json output (tracker.schemas).
 
 /api/changes          as `rulewatch changes --json`, with the /changes filters
+/api/events/{id}/review   a review action (tracker.web.routes_review)
 /api/documents        as `rulewatch documents --json`
 /api/documents/{id}   one of those
 /api/documents/{id}/versions   as `rulewatch history DOC --json`, plus each version's evidence
@@ -21,13 +22,20 @@ from storage.repository import (
     list_events,
     list_sources,
     list_versions,
-    require_row,
 )
 from tracker.compare import ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
-from tracker.schemas import ChangeEvent, DocumentSummary, ExpectationStatus, Redline, SourceHealth, VersionRecord
+from tracker.schemas import (
+    ChangeEvent,
+    DocumentSummary,
+    ExpectationStatus,
+    Redline,
+    SourceHealth,
+    VersionRecord,
+    events_json,
+)
 from tracker.settings import Config
-from tracker.shapes import document_summary_json, event_json, version_json
+from tracker.shapes import document_summary_json, version_json
 from tracker.web.common import get_config, get_session
 from tracker.web.queries import FilterError, change_filters, source_health
 
@@ -57,11 +65,7 @@ def changes(
         filters = change_filters(session, source=source, severity=severity, event=event, since=since, until=until)
     except FilterError as exc:
         raise HTTPException(400, str(exc)) from None
-    sources = {s.id: s for s in list_sources(session)}
-    return [
-        event_json(e, sources[e.source_id], require_row(session, Document, e.document_id))
-        for e in list_events(session, limit=limit or None, **filters)
-    ]
+    return events_json(session, list_events(session, limit=limit or None, **filters))
 
 
 @router.get("/documents", response_model=list[DocumentSummary], response_model_exclude_unset=True)

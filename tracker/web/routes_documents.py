@@ -44,6 +44,7 @@ from tracker.web.common import (
 from tracker.web.queries import event_rows, source_health, version_evidence
 from tracker.web.redline_picks import changed_sections, substantive_only
 from tracker.web.render import standalone_redline
+from tracker.web.routes_review import redline_reviews
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -171,6 +172,7 @@ def document_diff(
     only: str = "",
     context: str = "",
     session: Session = Depends(get_session),
+    config: Config = Depends(get_config),
 ):
     """The redline page. `view` is inline or side; `only=substantive` keeps the substantive paragraphs;
     a long redline shows its unchanged paragraphs collapsed unless `context=all`."""
@@ -207,6 +209,15 @@ def document_diff(
         expand_url=link(view=view, context="all"),
         export_url=link(path="/diff/export"),
         docx_url=link(path="/diff/export.docx"),
+        next_url=link(view=view, only=only, context=context),
+        **redline_reviews(
+            request,
+            session,
+            config,
+            document_id,
+            comparison.old.number if comparison.old else None,
+            comparison.new.number,
+        ),
     )
 
 

@@ -15,7 +15,8 @@ from tests.support.history import GUIDANCE, NEWCOMER, NOTICE
 from tests.tracker.web.helpers import CSP
 from tracker.compare import compare_versions
 from tracker.heartbeat import beat
-from tracker.shapes import event_json, iso, parse_moment, version_json
+from tracker.schemas import events_json
+from tracker.shapes import iso, parse_moment, version_json
 
 API_PATHS = {
     "/api/changes",
@@ -36,10 +37,7 @@ def test_changes_as_the_command_line_prints_them(shared_client, shared_history):
     answer = shared_client.get("/api/changes")
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     with session_scope(shared_history.engine) as session:
-        expected = [
-            event_json(e, session.get(Source, e.source_id), session.get(Document, e.document_id))
-            for e in list_events(session)
-        ]
+        expected = events_json(session, list_events(session))
     assert answer.json() == expected
     first = answer.json()[0]
     assert set(first) >= EVENT_FIELDS

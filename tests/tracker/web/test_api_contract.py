@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Document, Subscriber
-from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS
+from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS, REVIEW_FIELDS, REVIEW_NOTE_FIELDS
 from tests.tracker.web.helpers import ADMIN_TOKEN
 
 DOCUMENT = set(DOCUMENT_FIELDS)
@@ -30,6 +30,7 @@ CONTRACT = {
     "/api/admin/subscribers/{subscriber_id}/revoke": ("post", False, SUBSCRIBER),
     "/api/admin/channels": ("get", True, {"name", "scheme", "active", "sources", "expectations", "min_severity"}),
     "/api/admin/channel-deliveries": ("get", True, {"id", "event_id", "channel", "status", "attempts", "last_error"}),
+    "/api/events/{event_id}/review": ("post", False, EVENT),
 }
 
 
@@ -87,6 +88,18 @@ def test_nested_shapes_are_documented(openapi):
     assert {"op", "text", "section"} <= set(op["required"])
     expectation = element(openapi, "/api/expectations")
     assert set(resolve(openapi, expectation["properties"]["document"])["properties"]) == DOCUMENT
+    for path in ("/api/changes", "/api/events/{event_id}/review"):
+        review = resolve(openapi, element(openapi, path)["properties"]["review"])
+        assert set(review["properties"]) == set(review["required"]) == REVIEW_FIELDS, path
+        note = resolve(openapi, resolve(openapi, review["properties"]["notes"])["items"])
+        assert set(note["properties"]) == set(note["required"]) == REVIEW_NOTE_FIELDS
+
+
+def test_the_review_action_documents_its_body(openapi):
+    body = openapi["paths"]["/api/events/{event_id}/review"]["post"]["requestBody"]
+    schema = resolve(openapi, body["content"]["application/json"]["schema"])
+    assert set(schema["properties"]) == {"status", "note"} and schema["required"] == ["status"]
+    assert schema["properties"]["status"]["enum"] == ["new", "in_review", "reviewed", "not_relevant"]
 
 
 def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
@@ -113,12 +126,16 @@ def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
             assert set(item) <= documented, (path, set(item) - documented)
 
 
-def test_admin_answers_are_what_they_document(admin_client, subscriber):
+def test_admin_answers_are_what_they_document(admin_client, history, subscriber):
     openapi = admin_client.get("/openapi.json").json()
     bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with session_scope(admin_client.app.state.engine) as session:
         subscriber_id = session.exec(select(Subscriber.id)).first()
+    event_id = history.events["negation"]
     answers = {
+        "/api/events/{event_id}/review": admin_client.post(
+            f"/api/events/{event_id}/review", headers=bearer, json={"status": "reviewed", "note": "Checked."}
+        ),
         "/api/admin/sources": admin_client.get("/api/admin/sources", headers=bearer),
         "/api/admin/subscribers": admin_client.get("/api/admin/subscribers", headers=bearer),
         "/api/admin/subscribers/{subscriber_id}/revoke": admin_client.post(

@@ -49,8 +49,11 @@ def test_every_route_taking_a_number_refuses_huge_ones(admin_client, history):
         f"/api/documents/{press}/diff?to=-1",
     ]
     wrong = [(path, client.get(path).status_code) for path in pages]
-    for path in (f"/admin/subscribers/{HUGE}/revoke", f"/api/admin/subscribers/{HUGE}/revoke"):
+    for path in (f"/admin/subscribers/{HUGE}/revoke", f"/api/admin/subscribers/{HUGE}/revoke", f"/review/{HUGE}"):
         wrong.append((path, client.post(path, data={}).status_code))
+    for big in (HUGE, OVER_INT64, OVER_INT32):
+        path = f"/api/events/{big}/review"
+        wrong.append((path, client.post(path, json={"status": "reviewed"}).status_code))
     assert [(path, status) for path, status in wrong if status not in (404, 422)] == []
     # Numbers that fit are still looked up.
     assert client.get("/documents/999999999").status_code == 404
