@@ -361,13 +361,13 @@ def changes(
 
 @app.command()
 def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Each promised document: still waiting, or met (when, by which document)."""
+    """Each promised document: still waiting, or met (when, by which document); --json adds each one's thread."""
     from storage.db import session_scope
     from tracker.expectations import expectation_rows
 
     config, engine = load()
     with session_scope(engine) as session:
-        rows = expectation_rows(session, config)
+        rows = expectation_rows(session, config, with_thread=as_json)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -375,13 +375,14 @@ def expectations(as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo(f"No [[expectations]] in {config.path}.")
         return
     _table(
-        ["name", "status", "since", "document"],
+        ["name", "status", "since", "document", "met by"],
         [
             [
                 r["name"],
                 r["status"],
                 r["met_at"] or "",
                 (r["document"]["title"] or r["document"]["url"]) if r["document"] else r["title"],
+                r["reason"] or "",
             ]
             for r in rows
         ],
