@@ -111,8 +111,13 @@ def met_status(session: Session) -> dict[str, ExpectationMet]:
 
 
 def thread_events(session: Session, name: str) -> list[Event]:
-    """Every event of every document of the expectation's thread, oldest first."""
-    return events_of_documents(session, documents_naming(session, name))
+    """Every event of every document of the expectation's thread, oldest first (of the
+    `expectation_met` events, its own: another expectation met by the same document is not)."""
+    return [
+        event
+        for event in events_of_documents(session, documents_naming(session, name))
+        if event.kind != "expectation_met" or name in event.expectations
+    ]
 
 
 def thread(session: Session, name: str) -> list[dict]:
