@@ -254,13 +254,17 @@ class Ingestor:
                 detected_at=utcnow(),
             )
         event.expectations = threaded(self.expectations, content)
+        signal = None
+        if not self.baseline:
+            signal = self.kind.signal_of(previous.evidence if previous else None, snapshot.extra, content)
+        if signal is not None and signal.note:  # "Filed for public inspection: FR Doc …" says what this is
+            event.reasons = [signal.reason, *event.reasons]
+            event.summary = signal.reason
         session.add(event)
         session.flush()
         enqueue(session, event, self.source.name)
-        if not self.baseline:
-            signal = self.kind.signal_of(previous.evidence if previous else None, snapshot.extra, content)
-            if signal is not None:
-                self._meet_expectations(session, event, version, content, signal)
+        if signal is not None:
+            self._meet_expectations(session, event, version, content, signal)
         return event
 
     def _assess(self, session: Session, previous: Version, version: Version, content: Content) -> Assessment:

@@ -161,9 +161,14 @@ def test_the_thread_runs_from_the_agenda_through_the_review_to_the_publication(p
             rin,
             "OIRA review concluded 2026-11-20: Consistent with Change (Interim Final Rule, received 2026-11-02)",
         ),
-        ("federal-register", "new", rule, ""),  # the public-inspection filing
-        ("federal-register", "changed", rule, "title changed"),  # the publication
-        ("federal-register", "new", "C1-2026-24110", ""),  # its correction
+        ("federal-register", "new", rule, "Filed for public inspection: FR Doc 2026-24110, on public inspection since"),
+        ("federal-register", "changed", rule, "Published in the Federal Register on 2026-11-25: FR Doc 2026-24110"),
+        (
+            "federal-register",
+            "new",
+            "C1-2026-24110",
+            "Published in the Federal Register on 2026-12-01",
+        ),  # its correction
     ]
     assert in_order(steps, wanted), steps
     assert [e["event"] for e in thread].count("expectation_met") == 1

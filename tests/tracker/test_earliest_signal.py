@@ -42,6 +42,7 @@ FILING_REASON = (
     " scheduled for publication on 2026-11-25"
 )
 REVIEW_REASON = f"OIRA review received 2026-12-01 for RIN {RIN}"
+PUBLICATION_REASON = "Published in the Federal Register on 2026-11-25: FR Doc 2026-24110, 91 FR 82417"
 
 
 def rin_snapshot(agenda: bytes | None, reviews: bytes | None) -> Snapshot:
@@ -171,11 +172,14 @@ def test_met_at_the_review_then_filing_and_publication_only_join_the_thread(desk
     assert second["in-the-fr"][0] == "2026-24110" and second["in-the-fr"][1].reasons == [FILING_REASON]
     assert second["words"][1].reasons == [FILING_REASON]
     assert second["words"][1].summary == "Filed for public inspection: words"
+    filing = events(engine)[-3]  # the filing's own event says what it is, then the two expectations it met
+    assert filing.kind == "new" and filing.reasons == [FILING_REASON] and filing.summary == FILING_REASON
 
     check("federal-register", fr_snapshot("2026-24110", "published"))
     assert met(engine) == second  # the publication meets nothing more
     publication = events(engine)[-1]
-    assert publication.kind == "changed"
+    assert publication.kind == "changed" and publication.reasons[0] == PUBLICATION_REASON
+    assert "paragraph added in Citation: 'Citation: 91 FR 82417'" in publication.reasons
     assert publication.expectations == ["replacement-rule", "in-the-fr", "words"]
     assert [e.name for e in config.expectations if e.name not in met(engine)] == ["another-rin"]
 
@@ -229,11 +233,11 @@ def test_each_kind_names_its_signal():
 
     filing = fr_snapshot("2026-24110", "public_inspection")
     kind, content = read(filing)
-    assert kind.signal_of(None, filing.extra, content) == Signal(FILED, FILING_REASON)
+    assert kind.signal_of(None, filing.extra, content) == Signal(FILED, FILING_REASON, note=True)
     assert kind.signal_of({"stage": "public_inspection"}, filing.extra, content) is None
     published = fr_snapshot("2026-24110", "published")
     kind, content = read(published)
-    signal = Signal(PUBLISHED, "Published in the Federal Register on 2026-11-25: FR Doc 2026-24110, 91 FR 82417")
+    signal = Signal(PUBLISHED, PUBLICATION_REASON, note=True)
     assert kind.signal_of(None, published.extra, content) == signal  # new, published at once
     assert kind.signal_of({"stage": "public_inspection"}, published.extra, content) == signal
     assert kind.signal_of({"stage": "published"}, published.extra, content) is None  # a later change
