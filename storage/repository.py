@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import ColumnElement, Text, case, func, type_coerce
 from sqlmodel import Session, SQLModel, col, delete, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
@@ -257,6 +258,29 @@ def met_expectation_names(session: Session) -> set[str]:
 
 def list_expectations_met(session: Session) -> list[ExpectationMet]:
     return list(session.exec(select(ExpectationMet).order_by(col(ExpectationMet.name))))
+
+
+def documents_naming(session: Session, expectation: str) -> list[int]:
+    """The documents with an event that names `expectation` (ingest names the expectations
+    whose criteria a version meets): the documents of its thread."""
+    encoded = json.dumps(expectation)  # as StoredJSON writes it inside the list, quotes included
+    pattern = "%" + encoded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    text = type_coerce(col(Event.expectations), Text)
+    rows = session.exec(select(Event.document_id, Event.expectations).where(text.like(pattern, escape="\\")))
+    # LIKE is only a first cut (SQLite's ignores case): the list itself decides.
+    return sorted({document_id for document_id, names in rows if expectation in names})
+
+
+def events_of_documents(session: Session, document_ids: Sequence[int]) -> list[Event]:
+    """Every event of these documents, oldest first."""
+    if not document_ids:
+        return []
+    query = (
+        select(Event)
+        .where(col(Event.document_id).in_(list(document_ids)))
+        .order_by(col(Event.detected_at), col(Event.id))
+    )
+    return list(session.exec(query))
 
 
 def forget_admin_sessions(session: Session, expired_by: datetime) -> None:

@@ -394,15 +394,15 @@ def _plain_database() -> sqlite3.Connection | None:
 
 
 @app.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array; each expectation with its thread.")
 def expectations(as_json: bool) -> None:
-    """Each promised document: still waiting, or met (when, by which document)."""
+    """Each promised document: still waiting, or met (when, by which document); --json adds each one's thread."""
     from storage.db import session_scope
     from tracker.expectations import expectation_rows
 
     config, engine = load()
     with session_scope(engine) as session:
-        rows = expectation_rows(session, config)
+        rows = expectation_rows(session, config, with_thread=as_json)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -410,13 +410,14 @@ def expectations(as_json: bool) -> None:
         click.echo(f"No [[expectations]] in {config.path}.")
         return
     _table(
-        ["name", "status", "since", "document"],
+        ["name", "status", "since", "document", "met by"],
         [
             [
                 r["name"],
                 r["status"],
                 r["met_at"] or "",
                 (r["document"]["title"] or r["document"]["url"]) if r["document"] else r["title"],
+                r["reason"] or "",
             ]
             for r in rows
         ],

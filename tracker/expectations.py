@@ -2,22 +2,38 @@
 
 Every criterion given must hold: `match_any` (one of the words or phrases, in the
 title or text), `match_all` (all of them), `rin` (in the text: public-inspection
-records carry none in their fields), `cfr_part` ("15 CFR 744", "part 744") and
-`sources`. Only a document appearing after the baseline can meet one: a new
-document, or a Federal Register document going from public inspection to
-publication, which is when a promised rule formally appears.
+records carry none in their fields, their full text does), `cfr_part` ("15 CFR 744",
+"part 744") and `sources`.
+
+Only a version that gives a signal (tracker.kinds.base.Signal) can meet one, and only
+after its source's baseline: a new document, a Federal Register filing on public
+inspection or its publication, an OIRA review received for the RIN (that one meets
+only an expectation with that `rin`). The first signal meets it, once; later ones
+join its thread.
+
+The thread: ingest names on each event the expectations whose criteria (all but
+`sources`) the version meets, and every event of a document so named, before and
+after, belongs to the thread, oldest first.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from sqlmodel import Session
 
-from storage.models import Document, ExpectationMet
-from storage.repository import list_expectations_met, met_expectation_names
+from storage.models import Document, Event, ExpectationMet
+from storage.repository import (
+    documents_naming,
+    events_of_documents,
+    list_expectations_met,
+    met_expectation_names,
+)
+from tracker.kinds.base import LEADS, PUBLISHED, Signal
 from tracker.reading.content import Content
+from tracker.schemas import events_json
 from tracker.settings import Config, ExpectationConfig
 from tracker.shapes import document_json, iso
 
@@ -34,10 +50,12 @@ def _cfr_part(part: str) -> re.Pattern:
     return re.compile(rf"(?:\bCFR\s+(?:parts?\s+)?|\bparts?\s+){number}(?![\d])", re.IGNORECASE)
 
 
-def matches(expectation: ExpectationConfig, source_name: str, content: Content) -> bool:
-    if expectation.sources and source_name not in expectation.sources:
-        return False
-    text = content.title + "\n" + content.text()
+def _searched(content: Content) -> str:
+    return content.title + "\n" + content.text()
+
+
+def _criteria_hold(expectation: ExpectationConfig, text: str) -> bool:
+    """Every criterion but `sources` holds in this text."""
     if expectation.match_any and not any(_phrase(word).search(text) for word in expectation.match_any):
         return False
     if expectation.match_all and not all(_phrase(word).search(text) for word in expectation.match_all):
@@ -47,37 +65,94 @@ def matches(expectation: ExpectationConfig, source_name: str, content: Content) 
     return not (expectation.cfr_part and not _cfr_part(expectation.cfr_part).search(text))
 
 
+def matches(expectation: ExpectationConfig, source_name: str, content: Content) -> bool:
+    if expectation.sources and source_name not in expectation.sources:
+        return False
+    return _criteria_hold(expectation, _searched(content))
+
+
+def threaded(expectations: tuple[ExpectationConfig, ...], content: Content) -> list[str]:
+    """The expectations whose thread this content belongs to: their criteria hold, from whichever source."""
+    if not expectations:
+        return []
+    text = _searched(content)
+    return [e.name for e in expectations if _criteria_hold(e, text)]
+
+
+def _same_rin(configured: str, signalled: str) -> bool:
+    return configured.strip().upper() == signalled.strip().upper()
+
+
 def newly_met(
-    session: Session, expectations: tuple[ExpectationConfig, ...], source_name: str, content: Content
+    session: Session,
+    expectations: tuple[ExpectationConfig, ...],
+    source_name: str,
+    content: Content,
+    signal: Signal,
 ) -> list[ExpectationConfig]:
-    """Expectations this content meets that no document has met before."""
-    candidates = [e for e in expectations if matches(e, source_name, content)]
+    """Expectations this signal meets that nothing has met before."""
+    candidates = [
+        e for e in expectations if (not signal.rin or _same_rin(e.rin, signal.rin)) and matches(e, source_name, content)
+    ]
     if not candidates:
         return []
     already = met_expectation_names(session)
     return [e for e in candidates if e.name not in already]
 
 
+def met_lead(event: Event) -> str:
+    """How an `expectation_met` event's headline starts: what met it (tracker.kinds.base.LEADS)."""
+    return next((lead for lead in LEADS if event.summary.startswith(lead + ":")), PUBLISHED)
+
+
 def met_status(session: Session) -> dict[str, ExpectationMet]:
     return {row.name: row for row in list_expectations_met(session)}
 
 
-def expectation_rows(session: Session, config: Config) -> list[dict]:
-    """Each expectation: waiting, or met (when, by which document); as `rulewatch expectations --json`."""
+def thread_events(session: Session, name: str) -> list[Event]:
+    """Every event of every document of the expectation's thread, oldest first (of the
+    `expectation_met` events, its own: another expectation met by the same document is not)."""
+    return [
+        event
+        for event in events_of_documents(session, documents_naming(session, name))
+        if event.kind != "expectation_met" or name in event.expectations
+    ]
+
+
+def thread(session: Session, name: str) -> list[dict]:
+    """The expectation's thread, each event as in `changes --json`."""
+    return events_json(session, thread_events(session, name))
+
+
+def expectation_rows(session: Session, config: Config, with_thread: bool = False) -> list[dict]:
+    """Each expectation: waiting, or met (when, by which document); as `rulewatch expectations --json`,
+    which gives each its `thread` too."""
     met = met_status(session)
-    rows = []
+    return [_row(session, e, met.get(e.name), with_thread) for e in config.expectations]
+
+
+def expectation_row(session: Session, config: Config, name: str) -> dict | None:
+    """One expectation, with its thread; None when none is configured by that name."""
     for expectation in config.expectations:
-        row = met.get(expectation.name)
-        document = session.get(Document, row.document_id) if row else None
-        rows.append(
-            {
-                "name": expectation.name,
-                "title": expectation.title,
-                "status": "met" if row else "waiting",
-                "met_at": iso(row.met_at) if row else None,
-                "document": document_json(document) if document else None,
-                "version": row.version if row else None,
-                "event_id": row.event_id if row else None,
-            }
-        )
-    return rows
+        if expectation.name == name:
+            return _row(session, expectation, session.get(ExpectationMet, name), with_thread=True)
+    return None
+
+
+def _row(session: Session, expectation: ExpectationConfig, met: ExpectationMet | None, with_thread: bool) -> dict:
+    document = session.get(Document, met.document_id) if met else None
+    met_event = session.get(Event, met.event_id) if met and met.event_id else None
+    row: dict[str, Any] = {
+        "name": expectation.name,
+        "title": expectation.title,
+        "status": "met" if met else "waiting",
+        "met_at": iso(met.met_at) if met else None,
+        "document": document_json(document) if document else None,
+        "version": met.version if met else None,
+        "event_id": met.event_id if met else None,
+        # What met it: "OIRA review received 2026-11-02 for RIN 0694-AJ90".
+        "reason": met_event.reasons[0] if met_event and met_event.reasons else None,
+    }
+    if with_thread:
+        row["thread"] = thread(session, expectation.name)
+    return row

@@ -41,10 +41,11 @@ from storage.models import (
 from storage.repository import ensure_source, get_document, get_version, require_row, stored_id, stored_key
 from tracker.alerts.outbox import enqueue
 from tracker.compare import keep_comparison
-from tracker.expectations import newly_met
+from tracker.expectations import newly_met, threaded
 from tracker.health import retry_after_held
 from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
 from tracker.kinds import kind_of
+from tracker.kinds.base import Signal
 from tracker.printable import describe_error, printable
 from tracker.reading.body import READER
 from tracker.reading.content import Content, content_hash
@@ -253,13 +254,18 @@ class Ingestor:
                 summary=assessment.reasons[0] if assessment.reasons else assessment.severity,
                 detected_at=utcnow(),
             )
+        event.expectations = threaded(self.expectations, content)
+        signal = None
+        if not self.baseline:
+            signal = self.kind.signal_of(previous.evidence if previous else None, snapshot.extra, content)
+        if signal is not None and signal.note:  # "Filed for public inspection: FR Doc …" says what this is
+            event.reasons = [signal.reason, *event.reasons]
+            event.summary = signal.reason
         session.add(event)
         session.flush()
         enqueue(session, event, self.source.name)
-        if (previous is None and not self.baseline) or (
-            previous is not None and self.kind.published_now(previous.evidence, snapshot.extra)
-        ):
-            self._meet_expectations(session, event, version, content)
+        if signal is not None:
+            self._meet_expectations(session, event, version, content, signal)
         return event
 
     def _assess(self, session: Session, previous: Version, version: Version, content: Content) -> Assessment:
@@ -293,12 +299,12 @@ class Ingestor:
         generic = assess(redline, old_content.links, content.links)
         return self.kind.assessed(old_content, content, generic)
 
-    def _meet_expectations(self, session: Session, event: Event, version: Version, content: Content) -> None:
-        """A promised document appeared: one `expectation_met` event per expectation, once ever."""
-        met = newly_met(session, self.expectations, self.source.name, content)
-        if not met:
-            return
-        event.expectations = [e.name for e in met]
+    def _meet_expectations(
+        self, session: Session, event: Event, version: Version, content: Content, signal: Signal
+    ) -> None:
+        """A promised document (or its earliest trace) appeared: one `expectation_met` event per
+        expectation, once ever, its reason naming the signal; later signals only join the thread."""
+        met = newly_met(session, self.expectations, self.source.name, content, signal)
         for expectation in met:
             met_event = Event(
                 kind="expectation_met",
@@ -307,7 +313,8 @@ class Ingestor:
                 from_version=event.from_version,
                 to_version=event.to_version,
                 expectations=[expectation.name],
-                summary=f"Published: {expectation.title}",
+                reasons=[signal.reason],
+                summary=f"{signal.lead}: {expectation.title or expectation.name}",
                 detected_at=event.detected_at,
             )
             session.add(met_event)
@@ -322,7 +329,7 @@ class Ingestor:
                 )
             )
             enqueue(session, met_event, self.source.name)
-            self.progress(f"  {self.source.name}: expectation met: {expectation.name}")
+            self.progress(f"  {self.source.name}: expectation met: {expectation.name} ({signal.reason})")
 
     def record_failure(self, failure: FetchFailed) -> Event | None:
         limit = failure.fetched_at + timedelta(seconds=self.retry_after_max)

@@ -161,6 +161,10 @@ class ExpectationStatus(Shape):
     document: DocumentRef | None
     version: int | None
     event_id: int | None
+    reason: str | None = Field(description="What met it: the reason of its expectation_met event.")
+    thread: list[ChangeEvent] = Field(
+        description="Every event of every document that met its criteria (from any source), oldest first."
+    )
 
 
 class SubscriberRecord(Shape):

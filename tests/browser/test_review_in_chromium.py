@@ -5,7 +5,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Subscriber
-from tests.support.history import GUIDANCE, PRESS
+from tests.support.history import EXPECTED, GUIDANCE, PRESS, publish_expected
 from tracker.alerts.subscribers import upsert_subscriber
 from tracker.alerts.tokens import UNSUBSCRIBE, make_manage_token, make_token
 from tracker.settings import SubscriberConfig
@@ -65,3 +65,17 @@ def test_manage_a_subscription_then_unsubscribe(site, page):
     assert "unsubscribed" in page.inner_text("body").lower()
     with session_scope(history.engine) as session:
         assert session.exec(select(Subscriber)).one().active is False
+
+
+def test_follow_an_expectation_to_its_thread_and_a_redline(site, page):
+    history, base = site
+    met_id = publish_expected(history)
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="GP10 guidance on Ascend chips").click()
+    assert page.url == f"{base}/expectations/gp10"
+    timeline = page.locator("ol.thread > li")
+    assert timeline.count() == 2 and page.locator(f"#event-{met_id}").count() == 1
+    assert "First seen: GP10 guidance" in page.locator(f"#event-{met_id}").inner_text()
+    page.locator(f"#event-{met_id} a").first.click()
+    assert page.url == f"{base}/documents/{history.documents[EXPECTED]}/diff?to=1"
+    assert page.locator("ins", has_text="Ascend").count() >= 1

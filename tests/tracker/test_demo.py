@@ -2,14 +2,24 @@
 
 import email
 import email.policy
+import json
+import re
 
 import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Version
+from tracker.cli import app
+from tracker.config import load_config
 from tracker.demo.run import run_demo
 from tracker.demo.story import TIMELINE
+from tracker.web.app import create_app
+
+REVIEW_STEP = 6  # "2 Nov 2026": OIRA receives the replacement rule
+MET_AT_REVIEW = "OIRA review received 2026-11-02 for RIN 0694-AJ90"
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +49,27 @@ def test_each_expectation_fires_exactly_once(played):
     assert not any(e.baseline for e in met)
     by_name = {e.expectations[0]: documents[e.document_id] for e in met}
     assert by_name["gp10-guidance"].url.endswith("/media/documents/general-prohibition-10-guidance-may-13-2025.pdf")
-    assert by_name["replacement-rule"].key == "2026-24110"
+    assert by_name["replacement-rule"].key == "RIN 0694-AJ90"
     assert output.count("expectation met:") == 4
+
+
+def test_the_replacement_rule_is_met_once_at_its_oira_review(played):
+    _, output, events, documents, _ = played
+    [met] = [e for e in events if e.kind == "expectation_met" and e.expectations == ["replacement-rule"]]
+    assert met.reasons == [MET_AT_REVIEW]
+    assert met.summary == "Under OIRA review: Rule replacing the AI Diffusion rule (2025-00636)"
+    # It follows the review itself, the RIN document's change at that step.
+    [review] = [
+        e for e in events if e.kind == "changed" and e.to_version == met.to_version and e.document_id == met.document_id
+    ]
+    assert review.reasons[0] == "OIRA review received 2026-11-02: Interim Final Rule" and review.id < met.id
+    assert f"expectation met: replacement-rule: {MET_AT_REVIEW}" in step_output(output, REVIEW_STEP)
+    # The filing, the publication and the correction come later: in the thread, never met again.
+    for later in range(REVIEW_STEP + 1, len(TIMELINE) + 1):
+        assert "expectation met" not in step_output(output, later)
+    rule = [e for e in events if documents[e.document_id].key == "2026-24110"]
+    assert [e.kind for e in rule] == ["new", "changed", "changed"]
+    assert all(e.expectations == ["replacement-rule"] for e in rule)
 
 
 def test_the_baseline_is_recorded_not_alerted(played):
@@ -97,5 +126,77 @@ def test_emails_were_written_once_each(played):
     assert len(messages) == output.count("✉") > 0
     assert len({m["Message-ID"] for m in messages}) == len(messages)
     subjects = " ".join(" ".join(str(m["Subject"]).split()) for m in messages)
-    assert "Published: Rule replacing the AI Diffusion rule (2025-00636)" in subjects
+    assert "Under OIRA review: Rule replacing the AI Diffusion rule (2025-00636)" in subjects
+    assert "Published: Rule replacing" not in subjects  # met once, at the review
     assert f"--config {folder / 'rulewatch.toml'} serve" in output
+
+
+def demo_thread(folder) -> list[dict]:
+    answer = CliRunner().invoke(app, ["--config", str(folder / "rulewatch.toml"), "expectations", "--json"])
+    assert answer.exit_code == 0, answer.output
+    [row] = [r for r in json.loads(answer.output) if r["name"] == "replacement-rule"]
+    assert row["status"] == "met" and row["reason"] == MET_AT_REVIEW
+    return row["thread"]
+
+
+def in_order(steps: list[tuple], wanted: list[tuple]) -> bool:
+    """Each wanted (source, event, key, reason start) is found after the one before it."""
+    remaining = iter(steps)
+    return all(any(step[:3] == want[:3] and step[3].startswith(want[3]) for step in remaining) for want in wanted)
+
+
+def test_the_thread_runs_from_the_agenda_through_the_review_to_the_publication(played):
+    folder = played[0]
+    thread = demo_thread(folder)
+    assert [e["detected_at"] for e in thread] == sorted(e["detected_at"] for e in thread)
+    steps = [(e["source"], e["event"], e["document"]["key"], (e["reasons"] or [""])[0]) for e in thread]
+    rin, rule = "RIN 0694-AJ90", "2026-24110"
+    wanted = [
+        ("reginfo", "new", rin, ""),  # the agenda entry, at the baseline
+        ("reginfo", "changed", rin, "OIRA review received 2026-11-02: Interim Final Rule"),
+        ("reginfo", "expectation_met", rin, MET_AT_REVIEW),
+        (
+            "reginfo",
+            "changed",
+            rin,
+            "OIRA review concluded 2026-11-20: Consistent with Change (Interim Final Rule, received 2026-11-02)",
+        ),
+        ("federal-register", "new", rule, "Filed for public inspection: FR Doc 2026-24110, on public inspection since"),
+        ("federal-register", "changed", rule, "Published in the Federal Register on 2026-11-25: FR Doc 2026-24110"),
+        (
+            "federal-register",
+            "new",
+            "C1-2026-24110",
+            "Published in the Federal Register on 2026-12-01",
+        ),  # its correction
+    ]
+    assert in_order(steps, wanted), steps
+    assert [e["event"] for e in thread].count("expectation_met") == 1
+    # The rule being replaced names the same RIN: its baseline opens the thread.
+    assert ("federal-register", "new", "2025-00636") in [s[:3] for s in steps]
+    # Each element is the event as `changes --json` prints it.
+    changes = json.loads(
+        CliRunner().invoke(app, ["--config", str(folder / "rulewatch.toml"), "changes", "--json"]).output
+    )
+    by_id = {c["id"]: c for c in changes}
+    assert thread == [by_id[e["id"]] for e in thread]
+
+
+def test_the_demo_ends_on_the_thread_page(played):
+    folder, output, _, _, _ = played
+    assert output.rstrip().splitlines()[-1].endswith("http://127.0.0.1:8000/expectations/replacement-rule")
+    config = load_config(folder / "rulewatch.toml")
+    engine = open_database(config.database_url)
+    client = TestClient(create_app(config, engine))
+    assert 'href="/expectations/replacement-rule"' in client.get("/").text
+    page = client.get("/expectations/replacement-rule")
+    assert page.status_code == 200
+    assert MET_AT_REVIEW in page.text
+    thread = demo_thread(folder)
+    shown = [int(n) for n in re.findall(r'id="event-(\d+)"', page.text)]
+    assert shown == [e["id"] for e in thread]  # the timeline, oldest first
+    for event in thread:  # each links to its redline
+        document, low, high = event["document"]["id"], event["from_version"], event["to_version"]
+        query = f"from={low}&amp;to={high}" if low and high else f"to={high or low}"
+        assert f'href="/documents/{document}/diff?{query}"' in page.text, event
+    engine.dispose()

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from storage.models import Document, Event, Source
 from storage.repository import get_version, require_row
 from tracker.compare import ComparisonError, compare_versions
+from tracker.expectations import met_lead
 from tracker.redline.render import excerpt, excerpt_html
 from tracker.settings import Config
 
@@ -34,7 +35,7 @@ class EventSummary:
     document: Document
     headline: str  # "Substantive change: <title>"
     reasons: list[str]
-    expectations: list[str]  # titles of the expectations met
+    expectations: list[str]  # titles of the expectations met, or (other events) whose thread it joins
     excerpt_text: str
     excerpt_html: str
     diff_url: str
@@ -56,7 +57,7 @@ def headline(event: Event, document: Document, expectation_titles: list[str]) ->
     if event.kind == "removed":
         return f"Removed: {title}"
     if event.kind == "expectation_met":
-        return f"Published: {one_line(', '.join(expectation_titles) or title, 120)}"
+        return f"{met_lead(event)}: {one_line(', '.join(expectation_titles) or title, 120)}"
     return f"{event.kind}: {title}"
 
 

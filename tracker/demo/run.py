@@ -1,8 +1,10 @@
 """`rulewatch demo`: the May 2025 story replayed on this machine alone.
 
-A loopback server plays bis.gov, the Federal Register API and the eCFR step by
-step (tracker.demo.story); each step is one real check of every source, with
-its own database, and alerts go to a local SMTP server that files them as .eml.
+A loopback server plays bis.gov, the Federal Register API, the eCFR and reginfo.gov
+step by step (tracker.demo.story); each step is one real check of every source, with
+its own database, and alerts go to a local SMTP server that files them as .eml. It
+ends on the promised rule's thread: the OIRA review that met its expectation, the
+filing, the publication, as /expectations/replacement-rule shows it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tracker.crawl.launch import run_check
 from tracker.demo.mailbox import MailFolder
 from tracker.demo.server import FixtureServer
 from tracker.demo.story import TIMELINE, Sources
-from tracker.expectations import met_status
+from tracker.expectations import expectation_rows, thread
 
 EXPECTATIONS = """
 [[expectations]]
@@ -52,8 +54,9 @@ sources = ["bis", "federal-register"]
 name = "replacement-rule"
 title = "Rule replacing the AI Diffusion rule (2025-00636)"
 rin = "0694-AJ90"
-sources = ["federal-register"]
+sources = ["reginfo", "federal-register"]
 """
+THREAD = "replacement-rule"  # the expectation the demo ends on
 
 
 def write_config(folder: Path, server: FixtureServer, smtp_port: int) -> Path:
@@ -99,6 +102,12 @@ def write_config(folder: Path, server: FixtureServer, smtp_port: int) -> Path:
             title = 15
             parts = ["744"]
 
+            [[sources]]
+            name = "reginfo"
+            kind = "reginfo"
+            base_url = "{base}"
+            rins = ["0694-AJ90"]
+
             [[subscribers]]
             email = "legal@example.com"
             """
@@ -140,12 +149,16 @@ def run_demo(folder: Path | None = None, echo: Callable[[str], None] = print, ti
                     echo(f"    ✉ to {to}: {subject}  ({path.name})")
                 echo("")
             _print_expectations(engine, config, echo)
-            echo(f"\n{len(mail.files)} emails written to {mail.folder}/ (open the .eml files in any mail client)")
+            echo(f"\n{len(mail.files)} emails written to {mail.folder}/ (open the .eml files in any mail client)\n")
+            _print_thread(engine, echo)
     finally:
         server.stop()
-    echo(f"Finished in {time.monotonic() - started:.0f} s. Explore what Rulewatch saw:")
-    echo(f"    rulewatch --config {folder / 'rulewatch.toml'} changes")
-    echo(f"    rulewatch --config {folder / 'rulewatch.toml'} serve     # then open http://127.0.0.1:8000/")
+    config_path = folder / "rulewatch.toml"
+    echo(f"\nFinished in {time.monotonic() - started:.0f} s. Explore what Rulewatch saw:")
+    echo(f"    rulewatch --config {config_path} changes")
+    echo(f"    rulewatch --config {config_path} expectations --json")
+    echo(f"    rulewatch --config {config_path} serve")
+    echo(f"and open the promised rule's thread: {config.web.base_url}/expectations/{THREAD}")
     return folder
 
 
@@ -165,7 +178,7 @@ def _print_new_events(engine, after_id: int, echo) -> None:
             title = (document.title or document.url)[:90]
             echo(f"    [{label}] {source}: {title}")
             if event.kind == "expectation_met":
-                echo(f"        expectation met: {', '.join(event.expectations)}")
+                echo(f"        expectation met: {', '.join(event.expectations)}: {'; '.join(event.reasons)}")
             elif event.kind == "changed":
                 for reason in event.reasons[:4]:
                     echo(f"        - {reason}")
@@ -174,11 +187,26 @@ def _print_new_events(engine, after_id: int, echo) -> None:
 def _print_expectations(engine, config, echo) -> None:
     echo("Expectations:")
     with session_scope(engine) as session:
-        met = met_status(session)
-        for expectation in config.expectations:
-            row = met.get(expectation.name)
-            if row is None:
-                echo(f"    waiting  {expectation.name}")
+        for row in expectation_rows(session, config):
+            if row["document"] is None:
+                echo(f"    waiting  {row['name']}")
                 continue
-            document = require_row(session, Document, row.document_id)
-            echo(f"    met      {expectation.name}: {(document.title or document.url)[:80]} (version {row.version})")
+            title = (row["document"]["title"] or row["document"]["url"])[:70]
+            echo(f"    met      {row['name']}: {title} (version {row['version']})")
+            echo(f"             {row['reason']}")
+
+
+def _print_thread(engine, echo) -> None:
+    """The thread of the promised rule, oldest first, as its web page shows it."""
+    echo(f"The thread of {THREAD}: every event of the documents naming RIN 0694-AJ90, oldest first")
+    with session_scope(engine) as session:
+        for row in thread(session, THREAD):
+            label = (
+                row["event"]
+                + (f" · {row['severity']}" if row["severity"] else "")
+                + (" · baseline" if row["baseline"] else "")
+            )
+            what = row["reasons"][0] if row["reasons"] else row["summary"]
+            title = (row["document"]["title"] or row["document"]["url"])[:60]
+            echo(f"    {row['detected_at']}  [{label}] {row['source']}: {title}")
+            echo(f"        {what[:110]}")

@@ -1,9 +1,9 @@
-"""The May 2025 story as a timeline of what the three sources served, step by step.
+"""The May 2025 story as a timeline of what the four sources served, step by step.
 
 Each step changes what the loopback server answers; the demo then runs one
 check of every source, exactly as the service would. Documents dated after May
-2025 (the replacement rule 2026-24110 and its correction) are realistic stand-ins:
-no such rule had appeared when this was written.
+2025 (the replacement rule 2026-24110, its OIRA review and its correction) are
+realistic stand-ins: no such rule had appeared when this was written.
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from spiders.base import now
 from tracker.demo.server import FixtureServer
 from tracker.kinds.federal_register.spider import SEARCH_FIELDS
+from tracker.kinds.reginfo.spider import REPORT_PATH, editions
 
 FILES = Path(__file__).parent / "files"
 REAL_FR = "https://www.federalregister.gov"
 JSON = "application/json; charset=utf-8"
 PDF = "application/pdf"
+XML = "application/xml"
 
 LISTING = "/news-updates"
 PRESS_RELEASE = "/press-release/department-commerce-announces-rescission-biden-era-artificial-intelligence-diffusion-rule-strengthens"
@@ -106,6 +109,20 @@ class Sources:
             else:
                 self.server.set(path, "Service Unavailable", status=503, content_type="text/plain")
 
+    def reginfo(self, review: str) -> None:
+        """The Unified Agenda entry of RIN 0694-AJ90, and OIRA's review of it: "none",
+        "received" (under review) or "concluded"."""
+        under_review = "under_review_0694-AJ90.xml" if review == "received" else "under_review_none.xml"
+        completed = "completed_0694-AJ90.xml" if review == "concluded" else "completed_none.xml"
+        self.server.set(
+            f"{REPORT_PATH}?f=EO_RULES_UNDER_REVIEW.xml", self.file("reginfo", under_review), content_type=XML
+        )
+        self.server.set(f"{REPORT_PATH}?f=EO_RULE_COMPLETED_YTD.xml", self.file("reginfo", completed), content_type=XML)
+        for edition in editions(now().date()):  # whichever edition the spider asks for first, today
+            self.server.set(
+                f"{REPORT_PATH}?f=REGINFO_RIN_DATA_{edition}.xml", self.file("reginfo", "agenda.xml"), content_type=XML
+            )
+
     def ecfr(self, amended_on: str) -> None:
         self.server.set(
             "/api/versioner/v1/versions/title-15.json?part=744",
@@ -134,13 +151,16 @@ def serving(
     guidance_online: bool = False,
     on_inspection: tuple[str, ...] = (),
     saved: dict | None = None,
+    review: str = "none",
 ) -> Callable[[Sources], None]:
-    """A step's `serve` when all three sources answer: this press release variant, FR documents and eCFR date."""
+    """A step's `serve` when all four sources answer: this press release variant, FR documents,
+    eCFR date and OIRA review of RIN 0694-AJ90."""
 
     def serve(sources: Sources) -> None:
         sources.press_release(bis, guidance_online)
         sources.federal_register(fr, on_inspection, saved)
         sources.ecfr(ecfr)
+        sources.reginfo(review)
 
     return serve
 
@@ -151,7 +171,8 @@ TIMELINE = (
     Step(
         "13 May 2025, 09:00",
         "Rulewatch starts watching: the press release is out, the AI Diffusion rule "
-        "(2025-00636) is in force, the EAR as of January. This first check is the baseline.",
+        "(2025-00636) is in force, the EAR as of January, and the Unified Agenda lists RIN "
+        "0694-AJ90. This first check is the baseline.",
         serving(bis="v1", fr=PUBLISHED, ecfr="2025-01-16"),
     ),
     Step(
@@ -181,19 +202,36 @@ TIMELINE = (
         Sources.outage,
     ),
     Step(
+        "2 Nov 2026",
+        "OIRA receives the replacement rule (RIN 0694-AJ90) for EO 12866 review: its first "
+        "public trace, weeks before the Federal Register. The expectation is met here, once.",
+        serving(bis="v2-edited", guidance_online=True, fr=PUBLISHED, ecfr="2025-01-16", review="received"),
+    ),
+    Step(
         "24 Nov 2026",
-        "The replacement rule is filed for public inspection, a day before publication.",
-        serving(bis="v2-edited", guidance_online=True, fr=PUBLISHED, on_inspection=("2026-24110",), ecfr="2025-01-16"),
+        "OIRA has concluded its review; the replacement rule is filed for public inspection, a day before publication.",
+        serving(
+            bis="v2-edited",
+            guidance_online=True,
+            fr=PUBLISHED,
+            on_inspection=("2026-24110",),
+            ecfr="2025-01-16",
+            review="concluded",
+        ),
     ),
     Step(
         "25 Nov 2026",
         "The replacement rule is published in the Federal Register.",
-        serving(bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2025-01-16"),
+        serving(
+            bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2025-01-16", review="concluded"
+        ),
     ),
     Step(
         "later",
         "The eCFR catches up: 15 CFR part 744 is amended.",
-        serving(bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2026-01-15"),
+        serving(
+            bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2026-01-15", review="concluded"
+        ),
     ),
     Step(
         "1 Dec 2026",
@@ -204,6 +242,7 @@ TIMELINE = (
             fr=["C1-2026-24110", "2026-24110", *PUBLISHED],
             saved={"2026-24110": "2026-24110.corrected.json"},
             ecfr="2026-01-15",
+            review="concluded",
         ),
     ),
 )

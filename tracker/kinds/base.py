@@ -31,6 +31,32 @@ def _never(previous_evidence: dict, extra: dict) -> bool:
     return False
 
 
+# How a Signal's headline starts ("Under OIRA review: Rule replacing the AI Diffusion rule").
+UNDER_REVIEW = "Under OIRA review"
+FILED = "Filed for public inspection"
+PUBLISHED = "Published"
+LEADS = (UNDER_REVIEW, FILED, PUBLISHED)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A version that can meet an expectation: the promised document, or its earliest trace, appearing."""
+
+    lead: str  # one of LEADS: what happened, as the alert's headline says it
+    reason: str  # the met event's reason, naming it: "OIRA review received 2026-11-02 for RIN 0694-AJ90"
+    rin: str = ""  # when set, only an expectation with this `rin` is met by it (a review is no document)
+    # The version's own event leads with the reason too (its judge says it otherwise, or a new
+    # document's "first seen" does).
+    note: bool = False
+
+
+def first_seen(previous_evidence: dict | None, extra: dict, content: Content) -> Signal | None:
+    """The signal of kinds without one of their own: a document new to its source appeared."""
+    if previous_evidence is not None:
+        return None
+    return Signal(PUBLISHED, f"First seen: {content.title}" if content.title else "First seen")
+
+
 def load(path: str) -> Any:
     """'package.module:name' -> that object, importing the module."""
     module, _, name = path.partition(":")
@@ -47,9 +73,11 @@ class Kind:
     # Every source of the kind in a check shares one spider (one crawler): robots.txt and
     # the per-host delay then cover them together. Its spider takes `sources`.
     crawl_together: bool = False
-    # (the previous version's evidence, the new snapshot's `extra`) -> this version is the
-    # document's formal appearance (an FR filing published): expectations are checked again.
-    published_now: Callable[[dict, dict], bool] = _never
+    # "module:function" (the previous version's evidence or None for a new document, the new
+    # snapshot's `extra`, its Content) -> the Signal this version gives, or None: only a version
+    # with a signal can meet an expectation (an OIRA review received, a filing, a publication).
+    # "": a new document is one (first_seen).
+    signal: str = ""
     # ... -> the snapshot is an older copy of what is stored (a filing after its publication):
     # store nothing.
     older_copy: Callable[[dict, dict], bool] = _never
@@ -71,6 +99,10 @@ class Kind:
         if generic.severity == "cosmetic" and generic.reasons == ("no visible text changed",):
             reasons.remove(generic.reasons[0])
         return Assessment(severity, tuple(reasons[:MAX_REASONS]))
+
+    def signal_of(self, previous_evidence: dict | None, extra: dict, content: Content) -> Signal | None:
+        hook = load(self.signal) if self.signal else first_seen
+        return hook(previous_evidence, extra, content)
 
     def read(self, snapshot: Snapshot, source: SourceConfig) -> Content:
         """The snapshot's content; ContentError, naming its URL, when it cannot be read."""

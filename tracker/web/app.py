@@ -35,6 +35,7 @@ from tracker.web import (
     routes_api,
     routes_changes,
     routes_documents,
+    routes_expectations,
     routes_feeds,
     routes_review,
     routes_subscriptions,
@@ -129,6 +130,7 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
 
     app.include_router(routes_documents.router)
     app.include_router(routes_changes.router)
+    app.include_router(routes_expectations.router)
     app.include_router(routes_feeds.router)
     app.include_router(routes_subscriptions.router)
     app.include_router(routes_admin.pages)

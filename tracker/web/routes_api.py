@@ -7,7 +7,8 @@
 /api/documents/{id}/versions   as `rulewatch history DOC --json`, plus each version's evidence
 /api/documents/{id}/diff       as `rulewatch diff DOC --format json`
 /api/sources          source health
-/api/expectations     as `rulewatch expectations --json`
+/api/expectations     as `rulewatch expectations --json`, each with its thread
+/api/expectations/{name}   one of those
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from storage.repository import (
     list_versions,
 )
 from tracker.compare import ComparisonError, compare_versions
-from tracker.expectations import expectation_rows
+from tracker.expectations import expectation_row, expectation_rows
 from tracker.schemas import (
     ChangeEvent,
     DocumentSummary,
@@ -117,5 +118,15 @@ def sources(session: Session = Depends(get_session), config: Config = Depends(ge
 
 @router.get("/expectations", response_model=list[ExpectationStatus], response_model_exclude_unset=True)
 def expectations(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
-    """Each promised document: waiting, or met (when, by which document)."""
-    return expectation_rows(session, config)
+    """Each promised document: waiting, or met (when, by which document), and its thread."""
+    return expectation_rows(session, config, with_thread=True)
+
+
+@router.get("/expectations/{name}", response_model=ExpectationStatus, response_model_exclude_unset=True)
+def expectation(name: str, session: Session = Depends(get_session), config: Config = Depends(get_config)) -> dict:
+    """One promised document: waiting or met, and its thread."""
+    row = expectation_row(session, config, name)
+    if row is None:
+        known = ", ".join(e.name for e in config.expectations) or "none"
+        raise HTTPException(404, f"There is no expectation {name!r} in the configuration (configured: {known}).")
+    return row

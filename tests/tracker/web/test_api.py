@@ -11,7 +11,7 @@ from storage.db import session_scope, utcnow
 from storage.models import Document, ExpectationMet, Source
 from storage.repository import list_events, list_versions
 from tests.support.contract import EVENT_FIELDS
-from tests.support.history import GUIDANCE, NEWCOMER, NOTICE
+from tests.support.history import GUIDANCE, NEWCOMER, NOTICE, publish_expected
 from tests.tracker.web.helpers import CSP
 from tracker.compare import compare_versions
 from tracker.heartbeat import beat
@@ -26,6 +26,7 @@ API_PATHS = {
     "/api/documents/{document_id}/diff",
     "/api/sources",
     "/api/expectations",
+    "/api/expectations/{name}",
     "/api/admin/sources",
     "/api/admin/subscribers",
     "/api/admin/deliveries",
@@ -119,6 +120,8 @@ def test_sources_and_expectations(client, history):
             "document": None,
             "version": None,
             "event_id": None,
+            "reason": None,
+            "thread": [],
         }
     ]
     newcomer = history.documents[NEWCOMER]
@@ -126,6 +129,22 @@ def test_sources_and_expectations(client, history):
         session.add(ExpectationMet(name="gp10", met_at=utcnow(), document_id=newcomer, version=1))
     (row,) = client.get("/api/expectations").json()
     assert row["status"] == "met" and row["document"]["id"] == newcomer and row["version"] == 1
+
+
+def test_one_expectation_with_its_thread(client, history):
+    met_id = publish_expected(history)
+    answer = client.get("/api/expectations/gp10")
+    assert answer.status_code == 200
+    row = answer.json()
+    assert row["status"] == "met" and row["event_id"] == met_id
+    assert row["reason"] == "First seen: GP10 guidance"
+    # The document's `new` event, then the expectation met, each as `changes --json` has it.
+    changes = {c["id"]: c for c in client.get("/api/changes").json()}
+    assert [e["event"] for e in row["thread"]] == ["new", "expectation_met"]
+    assert row["thread"] == [changes[e["id"]] for e in row["thread"]]
+    assert client.get("/api/expectations").json()[0]["thread"] == row["thread"]
+    missing = client.get("/api/expectations/nothing")
+    assert missing.status_code == 404 and "configured: gp10" in missing.json()["detail"]
 
 
 def test_unknown_api_paths_answer_json(shared_client, shared_history):

@@ -8,11 +8,13 @@ from sqlmodel import select
 from storage.db import session_scope
 from storage.models import Document, Subscriber
 from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS, REVIEW_FIELDS, REVIEW_NOTE_FIELDS
+from tests.support.history import publish_expected
 from tests.tracker.web.helpers import ADMIN_TOKEN
 
 DOCUMENT = set(DOCUMENT_FIELDS)
 EVENT = set(EVENT_FIELDS)
 SOURCE = {"name", "kind", "status", "last_success_at", "last_failure_at", "last_error", "consecutive_failures"}
+EXPECTATION = {"name", "status", "met_at", "document", "version", "reason", "thread"}
 SUBSCRIBER = {"id", "email", "active", "sources", "expectations", "min_severity", "digest"}
 
 # path -> (method, an array of them or one, the fields each must document)
@@ -23,7 +25,8 @@ CONTRACT = {
     "/api/documents/{document_id}/versions": ("get", True, {"version", "fetched_at", "url", "status", "sha256"}),
     "/api/documents/{document_id}/diff": ("get", False, {"document", "from", "to", "severity", "reasons", "ops"}),
     "/api/sources": ("get", True, SOURCE),
-    "/api/expectations": ("get", True, {"name", "status", "met_at", "document", "version"}),
+    "/api/expectations": ("get", True, EXPECTATION),
+    "/api/expectations/{name}": ("get", False, EXPECTATION),
     "/api/admin/sources": ("get", True, SOURCE),
     "/api/admin/subscribers": ("get", True, SUBSCRIBER),
     "/api/admin/deliveries": ("get", True, {"id", "event_id", "subscriber", "status", "attempts", "last_error"}),
@@ -88,6 +91,8 @@ def test_nested_shapes_are_documented(openapi):
     assert {"op", "text", "section"} <= set(op["required"])
     expectation = element(openapi, "/api/expectations")
     assert set(resolve(openapi, expectation["properties"]["document"])["properties"]) == DOCUMENT
+    thread_event = resolve(openapi, resolve(openapi, expectation["properties"]["thread"])["items"])
+    assert set(thread_event["properties"]) >= EVENT and set(thread_event["required"]) >= EVENT
     for path in ("/api/changes", "/api/events/{event_id}/review"):
         review = resolve(openapi, element(openapi, path)["properties"]["review"])
         assert set(review["properties"]) == set(review["required"]) == REVIEW_FIELDS, path
@@ -104,6 +109,7 @@ def test_the_review_action_documents_its_body(openapi):
 
 def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
     """No key goes out undocumented: the shapes and their models cannot drift apart unseen."""
+    publish_expected(history)  # so the expectation has a thread
     with session_scope(history.engine) as session:
         document_id = session.exec(select(Document.id).where(Document.latest_version > 1)).first()
     client.cookies.clear()
@@ -115,6 +121,7 @@ def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
         "/api/documents/{document_id}/diff": client.get(f"/api/documents/{document_id}/diff"),
         "/api/sources": client.get("/api/sources"),
         "/api/expectations": client.get("/api/expectations"),
+        "/api/expectations/{name}": client.get("/api/expectations/gp10"),
     }
     for path, answer in answers.items():
         assert answer.status_code == 200, path
@@ -124,6 +131,9 @@ def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
         documented = set(element(openapi, path)["properties"])
         for item in elements:
             assert set(item) <= documented, (path, set(item) - documented)
+    thread = answers["/api/expectations/{name}"].json()["thread"]
+    documented = set(element(openapi, "/api/changes")["properties"])
+    assert thread and all(set(event) <= documented for event in thread)
 
 
 def test_admin_answers_are_what_they_document(admin_client, history, subscriber):

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from storage.db import session_scope
-from storage.models import Source, Version
+from storage.models import Event, Source, Version
 from tests.support.history import PRESS, SCRIPT, build_history, unchanged
 from tests.tracker.web.helpers import ADMIN_TOKEN, CSP, assert_no_live_markup
 from tracker.alerts.subscribers import upsert_subscriber
@@ -55,6 +55,8 @@ def hostile(module_database_url, tmp_path_factory):
         }
         source = session.exec(select(Source).where(Source.name == "bis")).one()
         source.last_error = f"HTTP 500 from the page: {SCRIPT} {IMG}"
+        for event in session.exec(select(Event).where(Event.document_id == press)):
+            event.expectations = ["evil"]  # as ingest names it: the press release is in evil's thread
     web = replace(history.config.web, admin_token=ADMIN_TOKEN)
     expectations = (*history.config.expectations, ExpectationConfig(name="evil", title=SCRIPT + IMG, rin="1"))
     config = replace(history.config, web=web, expectations=expectations)
@@ -74,6 +76,8 @@ def test_every_page_shows_fetched_markup_as_text(hostile):
         f"/documents/{press}",
         "/changes",
         "/changes?source=bis",
+        "/expectations",
+        "/expectations/evil",
         "/admin",
         f"/subscription/{manage}",
     ]
@@ -94,6 +98,8 @@ def test_every_page_shows_fetched_markup_as_text(hostile):
     assert ESCAPED_IMG in client.get(f"/documents/{press}/diff?from=1&to=2&view=side").text
     assert ESCAPED_IMG in client.get("/").text  # the source's last error
     assert ESCAPED_IMG in client.get("/admin").text
+    thread_page = client.get("/expectations/evil").text
+    assert f"Press release {ESCAPED_SCRIPT}" in thread_page and f"{ESCAPED_SCRIPT}{ESCAPED_IMG}" in thread_page
 
 
 def test_the_exported_file_shows_fetched_markup_as_text(hostile):
@@ -128,6 +134,7 @@ def test_the_api_returns_fetched_markup_as_plain_json_strings(hostile):
         f"/api/documents/{press}/diff?from=1&to=2",
         "/api/sources",
         "/api/expectations",
+        "/api/expectations/evil",
         "/api/admin/sources",
     ):
         answer = client.get(path)
@@ -135,6 +142,8 @@ def test_the_api_returns_fetched_markup_as_plain_json_strings(hostile):
         assert answer.headers["content-type"] == "application/json", path
         assert answer.headers["x-content-type-options"] == "nosniff", path
     assert client.get(f"/api/documents/{press}").json()["title"] == "Press release " + SCRIPT
+    thread = client.get("/api/expectations/evil").json()["thread"]
+    assert thread and {event["document"]["title"] for event in thread} == {"Press release " + SCRIPT}
     versions = client.get(f"/api/documents/{press}/versions").json()
     assert versions[1]["headers"]["X-Note"] == IMG and versions[1]["evidence"]["stage"] == SCRIPT
     ops = client.get(f"/api/documents/{press}/diff?from=1&to=2").json()["ops"]

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from storage.blobs import get_blob, put_blob
 from storage.db import session_scope, utcnow
-from storage.models import Source, Version
+from storage.models import Event, Source, Version
 from storage.repository import find_document
 from tests.support.history import EXPECTED, GUIDANCE, NOTICE, PRESS, PRESS_V2, Checks, publish_expected
 from tests.tracker.web.helpers import CSP
@@ -86,6 +86,33 @@ def test_dashboard_expectations_waiting_then_met(client, history):
     text = client.get("/").text
     assert 'class="expectation-met">met<' in text and 'class="expectation-waiting"' not in text
     assert f'href="/documents/{history.documents[EXPECTED]}/diff?to=1">GP10 guidance</a>' in text
+
+
+# -- expectations ---------------------------------------------------------------------------
+
+
+def test_an_expectation_page_shows_its_thread_oldest_first(client, history):
+    dashboard = client.get("/").text
+    assert 'href="/expectations/gp10"' in dashboard and 'href="/expectations">Expected</a>' in dashboard
+    waiting = client.get("/expectations/gp10")
+    assert waiting.status_code == 200 and "Waiting: nothing has met it yet." in waiting.text
+    assert "No document has met its criteria yet." in waiting.text
+
+    met_id = publish_expected(history)
+    text = client.get("/expectations/gp10").text
+    assert "match_any: GP10" in text
+    assert "First seen: GP10 guidance" in text  # what met it
+    document = history.documents[EXPECTED]
+    with session_scope(history.engine) as session:
+        new_id = session.exec(select(Event.id).where(Event.document_id == document, Event.kind == "new")).one()
+    assert re.findall(r'id="event-(\d+)"', text) == [str(new_id), str(met_id)]
+    assert text.count(f'href="/documents/{document}/diff?to=1"') == 3  # the met notice and both events
+    assert 'href="/api/expectations/gp10"' in text
+    listing = client.get("/expectations").text
+    assert 'href="/expectations/gp10"' in listing and "First seen: GP10 guidance" in listing
+
+    missing = client.get("/expectations/nothing")
+    assert missing.status_code == 404 and "configured: gp10" in missing.text
 
 
 # -- documents ------------------------------------------------------------------------------

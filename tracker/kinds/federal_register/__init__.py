@@ -1,7 +1,16 @@
 """The `federal_register` kind: FR documents, from public inspection to publication."""
 
-from tracker.kinds.base import Kind
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tracker.kinds.base import FILED, PUBLISHED, Kind, Signal
 from tracker.kinds.federal_register.config import FederalRegisterConfig
+
+if TYPE_CHECKING:
+    from tracker.reading.content import Content
+
+HEADER_FIELDS = 15
 
 
 def published_now(previous_evidence: dict, extra: dict) -> bool:
@@ -14,12 +23,33 @@ def older_copy(previous_evidence: dict, extra: dict) -> bool:
     return extra.get("stage") == "public_inspection" and previous_evidence.get("stage") == "published"
 
 
+def signal(previous_evidence: dict | None, extra: dict, content: Content) -> Signal | None:
+    """A filing new on public inspection, or a document published (new, or leaving public inspection)."""
+    fields: dict[str, str] = {}
+    for block in content.blocks[
+        :HEADER_FIELDS
+    ]:  # the header's fields, as tracker.kinds.federal_register.content writes them
+        fields.setdefault(block.section, block.text.partition(": ")[2])
+    number = f"FR Doc {fields['Document number']}" if fields.get("Document number") else "an FR document"
+    if extra.get("stage") == "public_inspection":
+        if previous_evidence is not None:
+            return None
+        status = fields.get("Status", "")
+        reason = f"{FILED}: {number}" + (f", {status[:1].lower()}{status[1:]}" if status else "")
+        return Signal(FILED, reason, note=True)
+    if previous_evidence is None or published_now(previous_evidence, extra):
+        status = fields.get("Status") or "Published in the Federal Register"
+        citation = fields.get("Citation", "")
+        return Signal(PUBLISHED, f"{status}: {number}" + (f", {citation}" if citation else ""), note=True)
+    return None
+
+
 KIND = Kind(
     name="federal_register",
     config=FederalRegisterConfig,
     spider="tracker.kinds.federal_register.spider:FederalRegisterSpider",
     reader="tracker.kinds.federal_register.content:read",
     default_interval="15m",
-    published_now=published_now,
+    signal="tracker.kinds.federal_register:signal",
     older_copy=older_copy,
 )

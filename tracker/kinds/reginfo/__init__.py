@@ -10,4 +10,5 @@ KIND = Kind(
     reader="tracker.kinds.reginfo.content:read",
     default_interval="6h",
     judge="tracker.kinds.reginfo.content:judge",
+    signal="tracker.kinds.reginfo.content:signal",
 )

@@ -25,6 +25,7 @@ from datetime import date
 from lxml import etree, html
 
 from tracker.items import Snapshot
+from tracker.kinds.base import UNDER_REVIEW, Signal
 from tracker.reading.blocks import fold
 from tracker.reading.content import Block, Content
 from tracker.reading.errors import ContentError
@@ -165,6 +166,20 @@ def _text(element: etree._Element | None) -> str:
 
 def _texts(entry: etree._Element, path: str) -> list[str]:
     return [text for element in entry.findall(path) if (text := _text(element))]
+
+
+# --- the earliest signal -------------------------------------------------------------
+
+
+def signal(previous_evidence: dict | None, extra: dict, content: Content) -> Signal | None:
+    """A review received that the previous version did not list: the first public trace of the
+    rule, which meets an expectation naming this RIN (tracker.kinds.base.Signal)."""
+    before = set(previous_evidence.get("reviews_received", [])) if previous_evidence is not None else set()
+    received = sorted(agenda_date(day) or "(no date)" for day in extra.get("reviews_received", []) if day not in before)
+    rin = next((b.text.removeprefix("RIN: ") for b in content.blocks if b.section == "RIN"), "")
+    if not received or not rin:
+        return None
+    return Signal(UNDER_REVIEW, f"{REVIEW_PREFIX}{received[-1]} for RIN {rin}", rin=rin)
 
 
 # --- judging a change ------------------------------------------------------------------

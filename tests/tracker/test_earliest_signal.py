@@ -1,0 +1,247 @@
+"""An expectation with `rin` is met by the first of: an OIRA review received, a public-inspection
+filing, a publication; once, with a reason naming it. Later signals join its thread.
+
+Through the real ingest path and readers, on SQLite and PostgreSQL: the reginfo bodies are
+built by the spider's own functions from saved reports, the FR ones are the demo's records.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from textwrap import dedent
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import select
+
+from storage.db import open_database, session_scope
+from storage.models import Delivery, Document, Event, ExpectationMet
+from tests.conftest import FILES
+from tracker.alerts.subscribers import sync_subscribers
+from tracker.cli import app
+from tracker.config import load_config
+from tracker.demo.story import FILES as DEMO_FILES
+from tracker.expectations import expectation_rows
+from tracker.ingest import Ingestor
+from tracker.items import ListingRead, Snapshot
+from tracker.kinds import KINDS
+from tracker.kinds.base import FILED, PUBLISHED, UNDER_REVIEW, Signal
+from tracker.kinds.reginfo.spider import read_agenda, read_reviews, rin_document
+from tracker.reading.content import Content
+
+RIN = "0694-AJ90"
+AGENDA = (DEMO_FILES / "reginfo" / "agenda.xml").read_bytes()
+UNDER_REVIEW_REPORT = (FILES / "reginfo" / "eo_rules_under_review.xml").read_bytes()  # AJ90 received 2026-12-01
+FR = DEMO_FILES / "federal_register"
+JSON = "application/json"
+WHEN = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+FILING_REASON = (
+    "Filed for public inspection: FR Doc 2026-24110, on public inspection since 2026-11-24 08:45-05:00,"
+    " scheduled for publication on 2026-11-25"
+)
+REVIEW_REASON = f"OIRA review received 2026-12-01 for RIN {RIN}"
+PUBLICATION_REASON = "Published in the Federal Register on 2026-11-25: FR Doc 2026-24110, 91 FR 82417"
+
+
+def rin_snapshot(agenda: bytes | None, reviews: bytes | None) -> Snapshot:
+    """One RIN as the reginfo spider hands it on: its agenda entry and reviews, and when each was received."""
+    follows = lambda rin: rin == RIN  # noqa: E731
+    entry = read_agenda(agenda, follows).get(RIN) if agenda else None
+    found = read_reviews(reviews, follows) if reviews else []
+    url = f"https://www.reginfo.gov/public/do/eAgendaViewRule?pubId=202610&RIN={RIN}"
+    extra = {
+        "format": "reginfo",
+        "edition": "202610",
+        "agenda_entry": entry is not None,
+        "reviews_received": sorted({review.findtext("DATE_RECEIVED") for review in found}),
+    }
+    body = rin_document(RIN, "202610", entry, found)
+    return Snapshot("reginfo", f"RIN {RIN}", url, url, 200, {"Content-Type": "text/xml"}, body, WHEN, extra=extra)
+
+
+def fr_snapshot(number: str, stage: str) -> Snapshot:
+    """An FR document as the federal_register spider hands it on: its record and its full text."""
+    if stage == "public_inspection":
+        listing = json.loads((FR / "public_inspection_current.json").read_text())
+        record = next(r for r in listing["results"] if r["document_number"] == number)
+        text, text_type = (FR / f"{number}.pi.txt").read_bytes(), "text/plain; charset=utf-8"
+    else:
+        record = json.loads((FR / f"{number}.json").read_text())
+        text, text_type = (FR / f"{number}.html").read_bytes(), "text/html; charset=utf-8"
+    full_text = {"role": "full_text", "url": "https://www.federalregister.gov/t", "status": 200}
+    full_text |= {"content_type": text_type, "headers": {"Content-Type": text_type}, "body": text}
+    url = record["html_url"]
+    body = json.dumps(record, sort_keys=True).encode()
+    extra = {"format": "federal_register", "stage": stage, "attachments": [full_text]}
+    return Snapshot("federal-register", number, url, url, 200, {"Content-Type": JSON}, body, WHEN, extra=extra)
+
+
+@pytest.fixture
+def desk(tmp_path, database_url):
+    path = tmp_path / "rulewatch.toml"
+    path.write_text(
+        dedent(f"""
+        [database]
+        url = "{database_url}"
+
+        [[sources]]
+        name = "reginfo"
+        kind = "reginfo"
+        rins = ["{RIN}"]
+
+        [[sources]]
+        name = "federal-register"
+        kind = "federal_register"
+        agencies = ["industry-and-security-bureau"]
+
+        [[expectations]]
+        name = "replacement-rule"
+        title = "Rule replacing the AI Diffusion rule"
+        rin = "{RIN}"
+        sources = ["reginfo", "federal-register"]
+
+        [[expectations]]
+        name = "in-the-fr"
+        rin = "{RIN}"
+        sources = ["federal-register"]
+
+        [[expectations]]
+        name = "words"
+        match_all = ["Artificial Intelligence Diffusion"]
+
+        [[expectations]]
+        name = "another-rin"
+        rin = "0694-AK43"
+
+        [[subscribers]]
+        email = "legal@example.com"
+    """)
+    )
+    config = load_config(path)
+    engine = open_database(config.database_url)
+    with session_scope(engine) as session:
+        sync_subscribers(session, config.subscribers)
+
+    def check(source: str, *items: Snapshot | ListingRead) -> None:
+        ingestor = Ingestor(engine, config.source(source), progress=lambda line: None, expectations=config.expectations)
+        for item in items:
+            ingestor.handle(item)
+        ingestor.finish()
+
+    yield path, config, engine, check
+    engine.dispose()
+
+
+def events(engine) -> list[Event]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Event).order_by(Event.id)))
+
+
+def met(engine) -> dict[str, tuple[str, Event]]:
+    """Each expectation met: the key of the document that met it, and its event."""
+    with session_scope(engine) as session:
+        return {
+            row.name: (session.get(Document, row.document_id).key, session.get(Event, row.event_id))
+            for row in session.exec(select(ExpectationMet))
+        }
+
+
+def test_met_at_the_review_then_filing_and_publication_only_join_the_thread(desk):
+    path, config, engine, check = desk
+    check("reginfo", rin_snapshot(AGENDA, None))  # the baseline: the agenda entry
+    check("federal-register", fr_snapshot("2025-00636", "published"))  # the rule being replaced, at the baseline
+    assert met(engine) == {}
+
+    check("reginfo", rin_snapshot(AGENDA, UNDER_REVIEW_REPORT))
+    first = met(engine)
+    assert set(first) == {"replacement-rule"}  # not in-the-fr (sources), not words (a review is no document)
+    key, event = first["replacement-rule"]
+    assert key == f"RIN {RIN}"
+    assert event.reasons == [REVIEW_REASON]
+    assert event.summary == "Under OIRA review: Rule replacing the AI Diffusion rule"
+    review = events(engine)[-2]
+    assert review.kind == "changed" and review.reasons[0] == "OIRA review received 2026-12-01: Interim Final Rule"
+    with session_scope(engine) as session:  # alerted at once, like any expectation met
+        assert session.exec(select(Delivery).where(Delivery.event_id == event.id)).one().cadence == "immediate"
+
+    check("federal-register", fr_snapshot("2026-24110", "public_inspection"))
+    second = met(engine)
+    assert second["replacement-rule"] == first["replacement-rule"]  # never again
+    assert second["in-the-fr"][0] == "2026-24110" and second["in-the-fr"][1].reasons == [FILING_REASON]
+    assert second["words"][1].reasons == [FILING_REASON]
+    assert second["words"][1].summary == "Filed for public inspection: words"
+    filing = events(engine)[-3]  # the filing's own event says what it is, then the two expectations it met
+    assert filing.kind == "new" and filing.reasons == [FILING_REASON] and filing.summary == FILING_REASON
+
+    check("federal-register", fr_snapshot("2026-24110", "published"))
+    assert met(engine) == second  # the publication meets nothing more
+    publication = events(engine)[-1]
+    assert publication.kind == "changed" and publication.reasons[0] == PUBLICATION_REASON
+    assert "paragraph added in Citation: 'Citation: 91 FR 82417'" in publication.reasons
+    assert publication.expectations == ["replacement-rule", "in-the-fr", "words"]
+    assert [e.name for e in config.expectations if e.name not in met(engine)] == ["another-rin"]
+
+    with session_scope(engine) as session:
+        rows = {row["name"]: row for row in expectation_rows(session, config, with_thread=True)}
+    thread = rows["replacement-rule"]["thread"]
+    assert [(e["source"], e["event"], e["document"]["key"]) for e in thread] == [
+        ("reginfo", "new", f"RIN {RIN}"),  # the agenda entry
+        ("federal-register", "new", "2025-00636"),  # the rule it replaces names the same RIN
+        ("reginfo", "changed", f"RIN {RIN}"),  # the review received
+        ("reginfo", "expectation_met", f"RIN {RIN}"),
+        ("federal-register", "new", "2026-24110"),  # the filing (the other expectations it met are theirs)
+        ("federal-register", "changed", "2026-24110"),  # the publication
+    ]
+    assert rows["replacement-rule"]["reason"] == REVIEW_REASON
+    assert rows["another-rin"]["thread"] == [] and rows["another-rin"]["status"] == "waiting"
+    words = [(e["event"], e["document"]["key"]) for e in rows["words"]["thread"]]
+    assert ("expectation_met", "2026-24110") in words and ("expectation_met", f"RIN {RIN}") not in words
+
+    answer = CliRunner().invoke(app, ["--config", str(path), "expectations", "--json"])
+    assert answer.exit_code == 0
+    assert json.loads(answer.output)[0]["thread"] == thread
+    table = CliRunner().invoke(app, ["--config", str(path), "expectations"]).output
+    assert REVIEW_REASON in table and FILING_REASON[:40] in table
+
+
+def test_a_rin_first_seen_after_the_baseline_meets_only_when_it_carries_a_review(desk):
+    _, _, engine, check = desk
+    check("reginfo", ListingRead("reginfo", "https://www.reginfo.gov/", WHEN))  # a baseline that found no RIN yet
+    check("reginfo", rin_snapshot(AGENDA, None))  # new after the baseline, an agenda entry only
+    assert met(engine) == {}
+    # In the threads of all three whose criteria its text meets, whatever their sources.
+    assert [e.expectations for e in events(engine)] == [["replacement-rule", "in-the-fr", "words"]]
+    check("reginfo", rin_snapshot(AGENDA, UNDER_REVIEW_REPORT))
+    assert met(engine)["replacement-rule"][1].reasons == [REVIEW_REASON]
+
+
+def read(snapshot: Snapshot):
+    kind = KINDS["reginfo" if snapshot.source == "reginfo" else "federal_register"]
+    return kind, kind.read(snapshot, None)
+
+
+def test_each_kind_names_its_signal():
+    kind, content = read(rin_snapshot(AGENDA, UNDER_REVIEW_REPORT))
+    new = rin_snapshot(AGENDA, UNDER_REVIEW_REPORT).extra
+    assert kind.signal_of(None, new, content) == Signal(UNDER_REVIEW, REVIEW_REASON, rin=RIN)
+    assert kind.signal_of({"reviews_received": ["2026-12-01"]}, new, content) is None  # the same review
+    assert (
+        kind.signal_of({"reviews_received": []}, {"reviews_received": []}, read(rin_snapshot(AGENDA, None))[1]) is None
+    )
+
+    filing = fr_snapshot("2026-24110", "public_inspection")
+    kind, content = read(filing)
+    assert kind.signal_of(None, filing.extra, content) == Signal(FILED, FILING_REASON, note=True)
+    assert kind.signal_of({"stage": "public_inspection"}, filing.extra, content) is None
+    published = fr_snapshot("2026-24110", "published")
+    kind, content = read(published)
+    signal = Signal(PUBLISHED, PUBLICATION_REASON, note=True)
+    assert kind.signal_of(None, published.extra, content) == signal  # new, published at once
+    assert kind.signal_of({"stage": "public_inspection"}, published.extra, content) == signal
+    assert kind.signal_of({"stage": "published"}, published.extra, content) is None  # a later change
+
+    page = KINDS["page"]
+    assert page.signal_of(None, {}, Content("Guidance", ())) == Signal(PUBLISHED, "First seen: Guidance")
+    assert page.signal_of({}, {}, Content("Guidance", ())) is None
