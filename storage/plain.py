@@ -223,9 +223,13 @@ def cached_redline(
     return None if row is None else unpack_redline(bytes(row[0]))
 
 
-def unpack_redline(body: bytes) -> str:
-    """A redline_cache row's body as its JSON text (here, so that reading it needs no SQLAlchemy)."""
-    return zstandard.ZstdDecompressor().decompress(body).decode("utf-8")
+def unpack_redline(body: bytes) -> str | None:
+    """A redline_cache row's body as its JSON text, or None when it does not read back (a damaged
+    row is only a miss: the redline is computed again). Here, so that reading needs no SQLAlchemy."""
+    try:
+        return zstandard.ZstdDecompressor().decompress(body).decode("utf-8")
+    except (zstandard.ZstdError, UnicodeDecodeError):
+        return None
 
 
 _DOCUMENT_COLUMNS = "id, source_id, key, url, title, latest_version"

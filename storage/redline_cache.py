@@ -8,7 +8,7 @@ simply misses the older rows; storage.plain reads the same rows without SQLAlche
 from __future__ import annotations
 
 import zstandard
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from storage.db import insert_if_absent, utcnow
 from storage.models import RedlineCache
@@ -28,6 +28,18 @@ def cached_redline(session: Session, document_id: int, from_version: int, to_ver
         )
     ).first()
     return None if body is None else unpack_redline(body)
+
+
+def forget_redline(session: Session, document_id: int, from_version: int, to_version: int, revision: str) -> None:
+    """Drop a kept redline that no longer reads back, so that a fresh one takes its place."""
+    session.exec(
+        delete(RedlineCache).where(
+            col(RedlineCache.document_id) == document_id,
+            col(RedlineCache.from_version) == from_version,
+            col(RedlineCache.to_version) == to_version,
+            col(RedlineCache.revision) == revision,
+        )
+    )
 
 
 def keep_redline(

@@ -807,7 +807,10 @@ def _kept_diff_json(ref: str, older: int | None, newer: int | None) -> str | Non
         kept = plain.cached_redline(connection, document.id, older, newer, REDLINE_REVISION)
     if judged is None or kept is None or judged[0] not in list(Severity):
         return None
-    redline = Redline.from_json(json.loads(kept))
+    try:
+        redline = Redline.from_json(json.loads(kept))
+    except (ValueError, KeyError, TypeError):  # a damaged row: the full path computes it again
+        return None
     return json.dumps(comparison_json(document_json(document), older, newer, judged[0], judged[1], redline))
 
 

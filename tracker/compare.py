@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from storage.models import Document, Source, Version
-from storage.redline_cache import cached_redline, keep_redline
+from storage.redline_cache import cached_redline, forget_redline, keep_redline
 from storage.repository import change_event, get_version, stored_id
 from tracker.kinds import KINDS
 from tracker.reading.content import Content
@@ -63,16 +63,26 @@ def compare_versions(
     if old is None:
         return Comparison(document, None, new, diff_contents(None, load_content(session, new)), None)
     document_id = stored_id(document)
-    kept = cached_redline(session, document_id, old.number, new.number, REDLINE_REVISION)
+    kept = _kept(session, document_id, old.number, new.number)
     judged = _judged_at_ingest(session, document, old, new)
     if kept is not None and judged is not None:
-        return Comparison(document, old, new, Redline.from_json(json.loads(kept)), judged)
+        return Comparison(document, old, new, kept, judged)
     old_content, new_content = load_content(session, old), load_content(session, new)
-    redline = Redline.from_json(json.loads(kept)) if kept is not None else diff_contents(old_content, new_content)
+    redline = kept if kept is not None else diff_contents(old_content, new_content)
     if kept is None:
         _keep(session, document_id, old.number, new.number, redline)
     assessment = judged or _judge(session, document, redline, old_content, new_content)
     return Comparison(document, old, new, redline, assessment)
+
+
+def _kept(session: Session, document_id: int, old: int, new: int) -> Redline | None:
+    """The redline kept for this pair; None when there is none, or when it does not read back."""
+    text = cached_redline(session, document_id, old, new, REDLINE_REVISION)
+    try:
+        return None if text is None else Redline.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        log.warning("redline of document %s, versions %s to %s kept unreadable: computed again", document_id, old, new)
+        return None
 
 
 def keep_comparison(session: Session, document_id: int, old: int, new: int, redline: Redline) -> None:
@@ -84,6 +94,7 @@ def _keep(session: Session, document_id: int, old: int, new: int, redline: Redli
     """A view keeps what it computed, when the database lets it: a read-only one only misses the cache."""
     try:
         with session.begin_nested():
+            forget_redline(session, document_id, old, new, REDLINE_REVISION)  # one that did not read back
             keep_comparison(session, document_id, old, new, redline)
     except SQLAlchemyError as exc:
         log.info("redline of document %s, versions %s to %s not kept: %s", document_id, old, new, exc)

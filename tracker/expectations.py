@@ -92,7 +92,11 @@ def newly_met(
 ) -> list[ExpectationConfig]:
     """Expectations this signal meets that nothing has met before."""
     candidates = [
-        e for e in expectations if (not signal.rin or _same_rin(e.rin, signal.rin)) and matches(e, source_name, content)
+        e
+        for e in expectations
+        if (not e.rin or signal.formal)
+        and (not signal.rin or _same_rin(e.rin, signal.rin))
+        and matches(e, source_name, content)
     ]
     if not candidates:
         return []

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage.blobs import put_blob
-from storage.db import session_scope, utcnow
+from storage.db import insert_if_absent, session_scope, utcnow
 from storage.models import (
     Document,
     Event,
@@ -273,6 +273,7 @@ class Ingestor:
         by an older reader is read again first, and the same bytes read differently (a changed
         charset header) are cosmetic, so how Rulewatch reads never counts as a change."""
         old_content = load_content(session, previous)
+        stored_old = old_content
         if previous.reader != READER:
             try:
                 key = require_row(session, Document, previous.document_id).key
@@ -295,7 +296,8 @@ class Ingestor:
                 ),
             )
         redline = diff_contents(old_content, content)
-        keep_comparison(session, previous.document_id, previous.number, version.number, redline)
+        if old_content is stored_old:  # a view compares the stored contents: keep only that redline
+            keep_comparison(session, previous.document_id, previous.number, version.number, redline)
         generic = assess(redline, old_content.links, content.links)
         return self.kind.assessed(old_content, content, generic)
 
@@ -306,6 +308,22 @@ class Ingestor:
         expectation, once ever, its reason naming the signal; later signals only join the thread."""
         met = newly_met(session, self.expectations, self.source.name, content, signal)
         for expectation in met:
+            # The row first, written only if absent: two crawls meeting it at once (a review and a
+            # filing on PostgreSQL) both carry on, and only the first raises the alarm.
+            first = insert_if_absent(
+                session,
+                ExpectationMet,
+                ["name"],
+                {
+                    "name": expectation.name,
+                    "met_at": event.detected_at,
+                    "document_id": event.document_id,
+                    "version": version.number,
+                    "event_id": None,
+                },
+            )
+            if not first:
+                continue
             met_event = Event(
                 kind="expectation_met",
                 source_id=event.source_id,
@@ -319,15 +337,9 @@ class Ingestor:
             )
             session.add(met_event)
             session.flush()
-            session.add(
-                ExpectationMet(
-                    name=expectation.name,
-                    met_at=event.detected_at,
-                    document_id=event.document_id,
-                    version=version.number,
-                    event_id=met_event.id,
-                )
-            )
+            met_row = session.get(ExpectationMet, expectation.name)
+            assert met_row is not None, "written just above, in this transaction"
+            met_row.event_id = met_event.id
             enqueue(session, met_event, self.source.name)
             self.progress(f"  {self.source.name}: expectation met: {expectation.name} ({signal.reason})")
 

@@ -22,13 +22,13 @@ from tracker.alerts.subscribers import sync_subscribers
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.demo.story import FILES as DEMO_FILES
-from tracker.expectations import expectation_rows
+from tracker.expectations import expectation_rows, newly_met
 from tracker.ingest import Ingestor
 from tracker.items import ListingRead, Snapshot
 from tracker.kinds import KINDS
 from tracker.kinds.base import FILED, PUBLISHED, UNDER_REVIEW, Signal
 from tracker.kinds.reginfo.spider import read_agenda, read_reviews, rin_document
-from tracker.reading.content import Content
+from tracker.reading.content import Block, Content
 
 RIN = "0694-AJ90"
 AGENDA = (DEMO_FILES / "reginfo" / "agenda.xml").read_bytes()
@@ -225,7 +225,7 @@ def read(snapshot: Snapshot):
 def test_each_kind_names_its_signal():
     kind, content = read(rin_snapshot(AGENDA, UNDER_REVIEW_REPORT))
     new = rin_snapshot(AGENDA, UNDER_REVIEW_REPORT).extra
-    assert kind.signal_of(None, new, content) == Signal(UNDER_REVIEW, REVIEW_REASON, rin=RIN)
+    assert kind.signal_of(None, new, content) == Signal(UNDER_REVIEW, REVIEW_REASON, rin=RIN, formal=True)
     assert kind.signal_of({"reviews_received": ["2026-12-01"]}, new, content) is None  # the same review
     assert (
         kind.signal_of({"reviews_received": []}, {"reviews_received": []}, read(rin_snapshot(AGENDA, None))[1]) is None
@@ -233,15 +233,49 @@ def test_each_kind_names_its_signal():
 
     filing = fr_snapshot("2026-24110", "public_inspection")
     kind, content = read(filing)
-    assert kind.signal_of(None, filing.extra, content) == Signal(FILED, FILING_REASON, note=True)
+    assert kind.signal_of(None, filing.extra, content) == Signal(FILED, FILING_REASON, note=True, formal=True)
     assert kind.signal_of({"stage": "public_inspection"}, filing.extra, content) is None
     published = fr_snapshot("2026-24110", "published")
     kind, content = read(published)
-    signal = Signal(PUBLISHED, PUBLICATION_REASON, note=True)
+    signal = Signal(PUBLISHED, PUBLICATION_REASON, note=True, formal=True)
     assert kind.signal_of(None, published.extra, content) == signal  # new, published at once
     assert kind.signal_of({"stage": "public_inspection"}, published.extra, content) == signal
     assert kind.signal_of({"stage": "published"}, published.extra, content) is None  # a later change
 
-    page = KINDS["page"]
+    page = KINDS["page"]  # a new page is not formal: naming a RIN, it joins the thread but meets nothing
     assert page.signal_of(None, {}, Content("Guidance", ())) == Signal(PUBLISHED, "First seen: Guidance")
     assert page.signal_of({}, {}, Content("Guidance", ())) is None
+
+
+def test_a_new_page_naming_the_rin_meets_no_rin_expectation(desk):
+    _, config, engine, _ = desk
+    page = Content("BIS press release", (Block(f"The rule (RIN {RIN}) was sent to OIRA today."),))
+    first_seen = KINDS["page"].signal_of(None, {}, page)
+    assert first_seen is not None and not first_seen.formal
+    with session_scope(engine) as session:
+        # `words`-only and rin-less expectations could meet on a page; one with a `rin` waits for a formal signal.
+        assert newly_met(session, config.expectations, "federal-register", page, first_seen) == []
+        formal = Signal(PUBLISHED, "Published", formal=True)
+        assert [e.name for e in newly_met(session, config.expectations, "federal-register", page, formal)] == [
+            "replacement-rule",
+            "in-the-fr",
+        ]
+
+
+def test_an_expectation_met_by_another_crawl_at_the_same_moment_costs_this_one_nothing(desk, monkeypatch):
+    """Two crawls (a review and a filing, on PostgreSQL) may both read 'not met'; the second to
+    write finds the row there and goes on: its version and its own event are stored, no second alarm."""
+    import tracker.expectations
+
+    _, _, engine, check = desk
+    check("reginfo", rin_snapshot(AGENDA, None))
+    check("federal-register", fr_snapshot("2025-00636", "published"))
+    check("reginfo", rin_snapshot(AGENDA, UNDER_REVIEW_REPORT))  # met here
+    assert set(met(engine)) == {"replacement-rule"}
+    monkeypatch.setattr(tracker.expectations, "met_expectation_names", lambda session: set())  # read before it was
+    check("federal-register", fr_snapshot("2026-24110", "public_inspection"))
+    assert met(engine)["replacement-rule"][0] == f"RIN {RIN}"  # still the review
+    filing = [e for e in events(engine) if e.document_id and e.kind == "new" and e.reasons == [FILING_REASON]]
+    assert len(filing) == 1  # the filing's version and event were stored
+    met_events = [e for e in events(engine) if e.kind == "expectation_met"]
+    assert sorted(e.expectations[0] for e in met_events) == ["in-the-fr", "replacement-rule", "words"]

@@ -14,7 +14,7 @@ from storage.db import session_scope
 from storage.models import Document, RedlineCache
 from storage.redline_cache import cached_redline
 from storage.repository import require_row
-from tests.support.history import GUIDANCE, NOTICE, build_history, page_file, snapshot
+from tests.support.history import GUIDANCE, NOTICE, Checks, build_history, page_file, snapshot
 from tracker.compare import compare_versions
 from tracker.kinds.page.config import PageConfig
 from tracker.kinds.page.content import read as read_page
@@ -160,3 +160,42 @@ def _contents(session, document, old, new):
     from tracker.stored import load_content
 
     return [load_content(session, get_version(session, document.id, n)) for n in (old, new)]
+
+
+@pytest.mark.parametrize("damage", [b"not zstd at all", "compressed, not JSON", "JSON, not a redline"])
+def test_a_damaged_kept_redline_is_computed_again_and_replaced(database_url, tmp_path, damage):
+    import zstandard
+    from sqlalchemy import update
+
+    history = build_history(database_url, tmp_path)
+    guidance = history.documents[GUIDANCE]
+    with session_scope(history.engine) as session:
+        fresh = compare_versions(session, require_row(session, Document, guidance), 2, 3).redline
+    body = {
+        "compressed, not JSON": zstandard.ZstdCompressor().compress(b"{half a redl"),
+        "JSON, not a redline": zstandard.ZstdCompressor().compress(b'{"hunks": 3}'),
+    }.get(damage, damage)
+    with session_scope(history.engine) as session:
+        session.exec(update(RedlineCache).where(RedlineCache.document_id == guidance).values(body=body))
+    with session_scope(history.engine) as session:
+        again = compare_versions(session, require_row(session, Document, guidance), 2, 3)
+    assert again.redline == fresh
+    with session_scope(history.engine) as session:
+        kept = cached_redline(session, guidance, 2, 3, REDLINE_REVISION)
+    assert kept is not None and Redline.from_json(json.loads(kept)) == fresh  # replaced by the good one
+
+
+def test_a_redline_of_a_version_read_again_is_not_kept(database_url, tmp_path, monkeypatch):
+    """Ingest reads an older reader's version again before comparing; that redline is not the one a
+    view computes from the stored contents, so it is not kept for the pair."""
+    from sqlalchemy import update
+
+    from storage.models import Version
+
+    history = build_history(database_url, tmp_path)
+    guidance = history.documents[GUIDANCE]
+    with session_scope(history.engine) as session:
+        session.exec(update(Version).where(Version.document_id == guidance, Version.number == 3).values(reader=0))
+    Checks(history).run("bis", (GUIDANCE, page_file("guidance_v1.html")))  # version 4, against a re-read 3
+    with session_scope(history.engine) as session:
+        assert cached_redline(session, guidance, 3, 4, REDLINE_REVISION) is None

@@ -28,6 +28,7 @@ from tracker.demo.mailbox import MailFolder
 from tracker.demo.server import FixtureServer
 from tracker.demo.story import TIMELINE, Sources
 from tracker.expectations import expectation_rows, thread
+from tracker.printable import printable
 
 EXPECTATIONS = """
 [[expectations]]
@@ -119,6 +120,7 @@ def write_config(folder: Path, server: FixtureServer, smtp_port: int) -> Path:
 
 
 def run_demo(folder: Path | None = None, echo: Callable[[str], None] = print, timeline=TIMELINE) -> Path:
+    echo = _escaping(echo)
     folder = Path(folder or tempfile.mkdtemp(prefix="rulewatch-demo-")).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / "rulewatch.db").exists():
@@ -160,6 +162,11 @@ def run_demo(folder: Path | None = None, echo: Callable[[str], None] = print, ti
     echo(f"    rulewatch --config {config_path} serve")
     echo(f"and open the promised rule's thread: {config.web.base_url}/expectations/{THREAD}")
     return folder
+
+
+def _escaping(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """The demo quotes fetched titles and reasons: each line it prints is escaped."""
+    return lambda text: echo("\n".join(printable(line) for line in text.split("\n")))
 
 
 def _print_new_events(engine, after_id: int, echo) -> None:

@@ -43,6 +43,7 @@ from warcio.warcwriter import WARCWriter
 from storage.blobs import get_blob
 from storage.models import Document, Version
 from tracker.items import Exchange
+from tracker.printable import describe_error
 from tracker.shapes import iso
 
 WARC_1_1 = "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
@@ -120,7 +121,7 @@ def write_evidence(session: Session, document: Document, version: Version, sourc
             _uri(source_fetch.exchanges[-1].url),
             version.fetched_at,
             _blob(session, version.sha256, "the document's body"),
-            content_type=version.content_type or "application/octet-stream",
+            content_type=_field_value(version.content_type or "application/octet-stream"),
             extra={"WARC-Refers-To": source_fetch.response_id},
         )
         records.append(conversion)
@@ -206,7 +207,7 @@ def _blob(session: Session, sha256: str, what: str) -> bytes:
     try:
         return get_blob(session, sha256)
     except Exception as exc:
-        raise EvidenceError(f"{what} cannot be read back from the database: {exc}") from None
+        raise EvidenceError(f"{what} cannot be read back from the database: {describe_error(exc)}") from None
 
 
 def _time(value: Any) -> datetime | None:

@@ -45,6 +45,9 @@ class Signal:
     lead: str  # one of LEADS: what happened, as the alert's headline says it
     reason: str  # the met event's reason, naming it: "OIRA review received 2026-11-02 for RIN 0694-AJ90"
     rin: str = ""  # when set, only an expectation with this `rin` is met by it (a review is no document)
+    # A review received, a filing or a publication: the only signals that meet an expectation with
+    # a `rin` (a new page that merely names the RIN joins its thread instead).
+    formal: bool = False
     # The version's own event leads with the reason too (its judge says it otherwise, or a new
     # document's "first seen" does).
     note: bool = False

@@ -36,11 +36,11 @@ def signal(previous_evidence: dict | None, extra: dict, content: Content) -> Sig
             return None
         status = fields.get("Status", "")
         reason = f"{FILED}: {number}" + (f", {status[:1].lower()}{status[1:]}" if status else "")
-        return Signal(FILED, reason, note=True)
+        return Signal(FILED, reason, note=True, formal=True)
     if previous_evidence is None or published_now(previous_evidence, extra):
         status = fields.get("Status") or "Published in the Federal Register"
         citation = fields.get("Citation", "")
-        return Signal(PUBLISHED, f"{status}: {number}" + (f", {citation}" if citation else ""), note=True)
+        return Signal(PUBLISHED, f"{status}: {number}" + (f", {citation}" if citation else ""), note=True, formal=True)
     return None
 
 

@@ -179,7 +179,7 @@ def signal(previous_evidence: dict | None, extra: dict, content: Content) -> Sig
     rin = next((b.text.removeprefix("RIN: ") for b in content.blocks if b.section == "RIN"), "")
     if not received or not rin:
         return None
-    return Signal(UNDER_REVIEW, f"{REVIEW_PREFIX}{received[-1]} for RIN {rin}", rin=rin)
+    return Signal(UNDER_REVIEW, f"{REVIEW_PREFIX}{received[-1]} for RIN {rin}", rin=rin, formal=True)
 
 
 # --- judging a change ------------------------------------------------------------------
