@@ -8,13 +8,19 @@ import shutil
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import uvicorn
 
-from tests.support.history import build_history
+from storage.db import session_scope
+from storage.repository import find_document
+from tests.support.history import Checks, History, build_history, publish_expected
 from tests.support.smtp import free_port
+from tracker.alerts.subscribers import upsert_subscriber
+from tracker.alerts.tokens import UNSUBSCRIBE, make_manage_token, make_token
+from tracker.settings import SubscriberConfig
 from tracker.web.app import create_app
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -96,3 +102,52 @@ def page(browser, request):
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
     assert errors == [], f"script ran in the page: {errors}"
+
+
+# -- the review desk: every page, for the accessibility, layout, keyboard and print checks ---------
+
+ADMIN_TOKEN = "admin-token-for-browser-tests"
+LONG_RULE = "https://www.bis.gov/long-rule"
+
+
+@dataclass
+class Desk:
+    """The app over a history with something on every page: an admin token, a subscriber, a met
+    expectation, and a long rule whose redline is collapsed around three separate changes."""
+
+    history: History
+    base_url: str
+    long_rule: int
+    manage_token: str
+    unsubscribe_token: str
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def long_rule_versions() -> tuple[bytes, bytes]:
+    paragraphs = [f"<p>({k}) Paragraph number {k} of a long regulation.</p>" for k in range(80)]
+    before = f"<html><body><main><h1>Long rule</h1>{''.join(paragraphs)}</main></body></html>"
+    paragraphs[10] = "<p>(10) Paragraph number 10 of a long regulation, as amended.</p>"
+    paragraphs[40] = "<p>(40) Paragraph number 40 of a long, revised regulation.</p>"
+    del paragraphs[70]
+    after = f"<html><body><main><h1>Long rule</h1>{''.join(paragraphs)}</main></body></html>"
+    return before.encode(), after.encode()
+
+
+@pytest.fixture(scope="module")
+def desk(module_database_url, tmp_path_factory):
+    history = build_history(module_database_url, tmp_path_factory.mktemp("desk"))
+    history.config = replace(history.config, web=replace(history.config.web, admin_token=ADMIN_TOKEN))
+    before, after = long_rule_versions()
+    Checks(history).run("bis", (LONG_RULE, before))
+    Checks(history).run("bis", (LONG_RULE, after))
+    publish_expected(history)
+    with session_scope(history.engine) as session:
+        long_rule = find_document(session, LONG_RULE).id
+        subscriber = upsert_subscriber(session, SubscriberConfig("legal@example.com", sources=("bis",)))
+        manage = make_manage_token("test-secret", subscriber)
+        unsubscribe = make_token("test-secret", subscriber, UNSUBSCRIBE)
+    with _serve(history) as base_url:
+        yield Desk(history, base_url, long_rule, manage, unsubscribe)
+    history.engine.dispose()

@@ -33,6 +33,7 @@ from tracker.exports.word import docx_filename, redline_docx
 from tracker.health import FAILING_AFTER, STALE_AFTER
 from tracker.redline.render import default_context, render_html, side_by_side_html
 from tracker.settings import Config
+from tracker.web.changenav import mark_changes
 from tracker.web.common import (
     bad_request,
     get_config,
@@ -190,6 +191,7 @@ def document_diff(
     around = 0 if only else None if context == "all" else default_context(shown)
     # Both renderers escape every piece of fetched text themselves.
     body = side_by_side_html(shown, around) if view == "side" else render_html(shown, around)
+    body, changes = mark_changes(body)
     link = _diff_link(comparison)
     return page(
         request,
@@ -197,6 +199,7 @@ def document_diff(
         comparison=comparison,
         document=comparison.document,
         redline_html=Markup(body),
+        changes=changes,
         view=view,
         only=bool(only),
         nothing_shown=bool(only) and not shown.changed,

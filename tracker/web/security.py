@@ -39,8 +39,10 @@ from storage.db import utcnow
 from storage.models import AdminAuthFailure, AdminSession
 from storage.repository import forget_admin_sessions, forget_auth_failures, recent_auth_failures
 
+# Scripts: only the app's own files (the redline page's keys, static/rulewatch-changes.js); never
+# an inline one. Fetched bytes are served only as downloads (nosniff), so none can run as a script.
 CSP = (
-    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
 )
 
 SECURITY_HEADERS = {
