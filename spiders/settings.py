@@ -28,17 +28,35 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.politeness.SharedRobotsTxtMiddleware": 100,
 }
 ROBOTSTXT_PARSER = "spiders.politeness.RobotParser"  # also matches the path a server serves (%2e%2e)
-QUIET_EXTENSIONS = {
+QUIET_EXTENSIONS = {  # none of them is wanted (stats nobody reads) or configured; as None, not even imported
     f"scrapy.extensions.{name}": None
-    for name in ("telnet.TelnetConsole", "corestats.CoreStats", "logcount.LogCount", "memusage.MemoryUsage")
-} | {"scrapy.extensions.logstats.LogStats": None}
+    for name in (
+        "corestats.CoreStats",
+        "logcount.LogCount",
+        "telnet.TelnetConsole",
+        "memusage.MemoryUsage",
+        "memdebug.MemoryDebugger",
+        "closespider.CloseSpider",
+        "feedexport.FeedExporter",
+        "logstats.LogStats",
+        "spiderstate.SpiderState",
+        "throttle.AutoThrottle",
+        "remote_control.RemoteControl",  # its module alone imports aiohttp
+    )
+}
 UNUSED_DOWNLOADER_MIDDLEWARES = {
     f"scrapy.downloadermiddlewares.{name}": None
-    for name in ("offsite.OffsiteMiddleware", "httpauth.HttpAuthMiddleware", "stats.DownloaderStats")
+    for name in (
+        "offsite.OffsiteMiddleware",
+        "httpauth.HttpAuthMiddleware",
+        "cookies.CookiesMiddleware",  # off (COOKIES_ENABLED), yet its module imports tldextract and requests
+        "stats.DownloaderStats",
+        "httpcache.HttpCacheMiddleware",
+    )
 }
 UNUSED_SPIDER_MIDDLEWARES = {
     f"scrapy.spidermiddlewares.{name}": None
-    for name in ("depth.DepthMiddleware", "metacopy.MetaCopyDetectionMiddleware")
+    for name in ("urllength.UrlLengthMiddleware", "depth.DepthMiddleware", "metacopy.MetaCopyDetectionMiddleware")
 }
 
 
