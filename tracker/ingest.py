@@ -368,9 +368,9 @@ class Ingestor:
                 return self.finish(own)
         return finish_checks(session, [self])[0]
 
-    def _finish_source(self, session: Session) -> CheckTally:
+    def _finish_source(self, session: Session, source: Source | None) -> CheckTally:
         tally = self.tally
-        source = require_row(session, Source, self.source_id)
+        source = source or require_row(session, Source, self.source_id)
         checked = utcnow()
         source.last_checked_at = checked
         if tally.succeeded:
@@ -408,8 +408,11 @@ def finish_checks(session: Session, ingestors: list[Ingestor]) -> list[CheckTall
     The documents are updated in the database, not in `session`: a caller must not hold
     them loaded there (a check's session never does)."""
     source_ids = sorted({ingestor.source_id for ingestor in ingestors})
-    for part in in_chunks(source_ids):  # into the session's identity map: require_row then reads no row
-        list(session.exec(select(Source).where(col(Source.id).in_(part))))
+    rows = {
+        stored_id(row): row
+        for part in in_chunks(source_ids)
+        for row in session.exec(select(Source).where(col(Source.id).in_(part)))
+    }
     seen = sorted({(ingestor.source_id, stored_key(key)) for ingestor in ingestors for key in ingestor.not_modified})
     now = utcnow()
     for pairs in in_chunks(seen):
@@ -419,7 +422,7 @@ def finish_checks(session: Session, ingestors: list[Ingestor]) -> list[CheckTall
             .values(last_seen_at=now, missing_checks=0, removed_at=None),
             execution_options={"synchronize_session": False},
         )
-    return [ingestor._finish_source(session) for ingestor in ingestors]
+    return [ingestor._finish_source(session, rows.get(ingestor.source_id)) for ingestor in ingestors]
 
 
 class DocumentTooSlow(BaseException):
