@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}; load average up to {load:.1f}\n")
     print(
         f"| poll CPU per page ≤ urlwatch's, first and conditional passes ({n} pages) "
-        f"| `python benchmarks/bench_poll.py` | first {rw_first:.1f} vs {uw_first:.1f} ms "
+        f"| `python benchmarks/bench_poll.py{' --one-shot' if args.one_shot else ''}` | first {rw_first:.1f} vs {uw_first:.1f} ms "
         f"(**{first_ratio:.2f}x**), 304 {rw_second:.1f} vs {uw_second:.1f} ms (**{second_ratio:.2f}x**): "
         f"{met(ok)} |"
     )
