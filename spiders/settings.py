@@ -30,6 +30,36 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.exchange.ExchangeRecorder": 950,
 }
 ROBOTSTXT_PARSER = "spiders.politeness.RobotParser"  # also matches the path a server serves (%2e%2e)
+QUIET_EXTENSIONS = {  # none of them is wanted (stats nobody reads) or configured; as None, not even imported
+    f"scrapy.extensions.{name}": None
+    for name in (
+        "corestats.CoreStats",
+        "logcount.LogCount",
+        "telnet.TelnetConsole",
+        "memusage.MemoryUsage",
+        "memdebug.MemoryDebugger",
+        "closespider.CloseSpider",
+        "feedexport.FeedExporter",
+        "logstats.LogStats",
+        "spiderstate.SpiderState",
+        "throttle.AutoThrottle",
+        "remote_control.RemoteControl",  # its module alone imports aiohttp
+    )
+}
+UNUSED_DOWNLOADER_MIDDLEWARES = {
+    f"scrapy.downloadermiddlewares.{name}": None
+    for name in (
+        "offsite.OffsiteMiddleware",
+        "httpauth.HttpAuthMiddleware",
+        "cookies.CookiesMiddleware",  # off (COOKIES_ENABLED), yet its module imports tldextract and requests
+        "stats.DownloaderStats",
+        "httpcache.HttpCacheMiddleware",
+    )
+}
+UNUSED_SPIDER_MIDDLEWARES = {
+    f"scrapy.spidermiddlewares.{name}": None
+    for name in ("urllength.UrlLengthMiddleware", "depth.DepthMiddleware", "metacopy.MetaCopyDetectionMiddleware")
+}
 
 
 def crawl_settings(fetch: FetchConfig) -> dict:
@@ -59,11 +89,17 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         "LOG_LEVEL": "WARNING",
         "LOG_INSTALL_ROOT_HANDLER": True,
         "ITEM_PIPELINES": {"spiders.pipelines.IngestPipeline": 100},
-        # Closest to the spider: a callback's error becomes a recorded failure, not a log line.
-        "SPIDER_MIDDLEWARES": {"spiders.pipelines.ReadingErrors": 1000},
+        # ReadingErrors, closest to the spider: a callback's error becomes a recorded failure, not a log line.
         "URLLENGTH_LIMIT": 0,  # Scrapy would skip longer URLs with only an INFO line; the server decides
-        "EXTENSIONS": {"scrapy.extensions.telnet.TelnetConsole": None},
+        # Per-request work nobody reads: Scrapy's stats and the extensions that keep or log them
+        # (the warm crawl process's memory is watched by tracker.crawl.warm), the offsite filter
+        # (the URL policy decides), HTTP auth and depth tracking (no spider uses them), and checks
+        # meant for spider authors (Scrapy parses a callback's source for every response to warn).
+        "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
+        "EXTENSIONS": dict(QUIET_EXTENSIONS),
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,
+        "SPIDER_MIDDLEWARES": {"spiders.pipelines.ReadingErrors": 1000, **UNUSED_SPIDER_MIDDLEWARES},
         "DOWNLOAD_HANDLERS": dict(DOWNLOAD_HANDLERS),
-        "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
+        "DOWNLOADER_MIDDLEWARES": {**DOWNLOADER_MIDDLEWARES, **UNUSED_DOWNLOADER_MIDDLEWARES},
         "ROBOTSTXT_PARSER": ROBOTSTXT_PARSER,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 
@@ -165,9 +166,17 @@ class Config:
     channels: tuple[ChannelConfig, ...] = ()  # [[channels]]: webhooks and Apprise targets
     cluster: ClusterConfig | None = None  # None: crawls run on this machine
 
-    def source(self, name: str) -> SourceConfig:
+    @cached_property
+    def _sources_by_name(self) -> dict[str, SourceConfig]:
+        """Each source by name (the first, should a name repeat): a pass looks up hundreds."""
+        by_name: dict[str, SourceConfig] = {}
         for source in self.sources:
-            if source.name == name:
-                return source
+            by_name.setdefault(source.name, source)
+        return by_name
+
+    def source(self, name: str) -> SourceConfig:
+        found = self._sources_by_name.get(name)
+        if found is not None:
+            return found
         known = ", ".join(s.name for s in self.sources) or "none"
         raise ConfigError(f"{self.path}: no source named {name!r} (configured: {known})")

@@ -14,7 +14,9 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from storage.db import session_scope, utcnow
-from storage.repository import count_events, ensure_source, get_source, max_event_id, stored_id
+from storage.models import Source
+from storage.repository import count_events, ensure_source, max_event_id, stored_id
+from tracker.crawl.rows import events_since, source_rows
 from tracker.health import report_health
 from tracker.items import FailureReason
 from tracker.settings import Config
@@ -106,20 +108,40 @@ def record_check(
     """Record what a finished crawl process reported (`outcome`, by source name, or None with
     the `crash` that explains why not) on each source, with its health."""
     results = []
-    with session_scope(engine) as session:
+    with session_scope(engine) as session:  # a few statements for all the sources, however many
+        rows = source_rows(session, config, names)
+        events = events_since(session, before)
         for name in names:
-            results.append(source_result(session, config, name, (outcome or {}).get(name), crash, before))
-            source = get_source(session, name)
-            if source is not None and results[-1].status != "skipped":
+            source = rows[name]
+            result = source_result(
+                session,
+                config,
+                name,
+                (outcome or {}).get(name),
+                crash,
+                before,
+                source,
+                events.get(stored_id(source), {}),
+            )
+            if result.status != "skipped":
                 report_health(session, config, source)
+            results.append(result)
     return results
 
 
 def source_result(
-    session, config: Config, name: str, data: dict | None, crash: str | None, before: int
+    session,
+    config: Config,
+    name: str,
+    data: dict | None,
+    crash: str | None,
+    before: int,
+    source: Source | None = None,
+    events: dict[str, int] | None = None,
 ) -> SourceResult:
-    """What one source's check did; a crawl that never reported is recorded as a failure."""
-    source = ensure_source(session, name, config.source(name).kind)
+    """What one source's check did; a crawl that never reported is recorded as a failure.
+    `source`: its row and `events`: its events since `before`, when the caller read them for many."""
+    source = source or ensure_source(session, name, config.source(name).kind)
     if data is None:
         source.last_checked_at = source.last_failure_at = utcnow()
         source.consecutive_failures += 1
@@ -136,7 +158,7 @@ def source_result(
         unchanged=data["unchanged"],
         new_versions=data["new_versions"],
         failures=data["failures"],
-        events=count_events(session, stored_id(source), before),
+        events=count_events(session, stored_id(source), before) if events is None else dict(events),
     )
 
 

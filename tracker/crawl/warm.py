@@ -192,6 +192,7 @@ class WarmCrawler:
         self._busy: set[CrawlProcess] = set()
         self._stopping = False
         self._cold = False  # standing by: no process kept between checks
+        self._replacing: threading.Thread | None = None  # retiring a process, then warming up its successor
 
     def warm_up(self) -> None:
         """Start the process the next check will use, so that check need not wait for it."""
@@ -257,6 +258,9 @@ class WarmCrawler:
         return CrawlProcess(process, stamp)
 
     def _take(self) -> CrawlProcess | None:
+        replacing = self._replacing
+        if replacing is not None:  # its successor comes once it has ended: their memory never adds up
+            replacing.join(STOP_GRACE + 1)
         with self._lock:
             if self._stopping:
                 return None
@@ -294,7 +298,7 @@ class WarmCrawler:
 
     def _replace_later(self, worker: CrawlProcess, reason: str) -> None:
         """Retire `worker`, then warm up its successor: one after the other, so that the two
-        processes' memory never adds up."""
+        processes' memory never adds up (a check due meanwhile waits for the successor)."""
         log.info("replacing crawl process %d (%s)", worker.pid, reason)
 
         def replace() -> None:
@@ -304,4 +308,5 @@ class WarmCrawler:
             if not cold:
                 self.warm_up()
 
-        threading.Thread(target=replace, name=f"replace-crawl-{worker.pid}", daemon=True).start()
+        self._replacing = threading.Thread(target=replace, name=f"replace-crawl-{worker.pid}", daemon=True)
+        self._replacing.start()

@@ -25,17 +25,11 @@ from sqlalchemy.engine import Engine
 from spiders.politeness import SharedHosts
 from spiders.settings import crawl_settings
 from storage.db import DatabaseError, open_database, session_scope, utcnow
-from storage.repository import (
-    ensure_source,
-    get_document,
-    get_version,
-    latest_validators,
-    list_documents,
-    stored_id,
-)
+from storage.repository import get_document, get_version, list_documents, stored_id
 from tracker.config import load_config
+from tracker.crawl.rows import source_rows, validators_by_source
 from tracker.health import waiting_until
-from tracker.ingest import Ingestor
+from tracker.ingest import Ingestor, finish_checks
 from tracker.kinds import kind_of
 from tracker.printable import printable
 from tracker.settings import Config, ConfigError
@@ -88,16 +82,18 @@ def prepare_crawls(config: Config, engine: Engine, names: list[str]) -> tuple[li
     together: dict[str, list[tuple]] = {}  # kind -> (source, validators, ingestor) of each source
     skipped: dict[str, dict] = {}
     with session_scope(engine) as session:  # one transaction for all: a pass may cover hundreds
+        rows = source_rows(session, config, names)
+        validators_of = validators_by_source(session, [stored_id(row) for row in rows.values()])
         for name in names:
             source = config.source(name)
             kind = kind_of(source.kind)
-            row = ensure_source(session, source.name, source.kind)
+            row = rows[name]
             until = waiting_until(row, config.fetch.retry_after_max)
             if until and until > utcnow():
                 waiting = f"the server asked us to wait until {until.isoformat()} (Retry-After)"
                 skipped[name] = {"skipped": waiting}
                 continue
-            validators = latest_validators(session, stored_id(row))
+            validators = validators_of[stored_id(row)]
             ingestor = Ingestor(
                 engine,
                 source,
@@ -148,7 +144,8 @@ def finish_crawls(checks: list[PreparedCrawl]) -> dict[str, dict]:
     if not ingestors:
         return {}
     with session_scope(ingestors[0].engine) as session:
-        return {ingestor.source.name: asdict(ingestor.finish(session)) for ingestor in ingestors}
+        tallies = finish_checks(session, ingestors)
+    return {ingestor.source.name: asdict(tally) for ingestor, tally in zip(ingestors, tallies, strict=True)}
 
 
 def crawl_here(config: Config, names: list[str]) -> dict[str, dict]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import re
 
-import pypdf
-
 from tracker.reading.blocks import (
     build_blocks,
     fold,
@@ -36,6 +34,8 @@ _HYPHENATED = re.compile(r"[a-z]-$")
 
 def normalize_pdf(body: bytes) -> Content:
     """A PDF's text, page by page, with wrapped lines joined back into paragraphs."""
+    import pypdf  # here, not above: few sources serve PDFs, and it costs every crawl process ~10 MB
+
     try:
         reader = pypdf.PdfReader(io.BytesIO(body))
         if reader.is_encrypted:
