@@ -23,6 +23,7 @@ from sqlmodel import select
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Channel, ChannelDelivery, Event
 from tests.conftest import FILES, PROJECT_ROOT
+from tests.support.history import snapshot
 from tests.support.smtp import free_port
 from tracker.alerts.channels import sync_channels
 from tracker.alerts.claims import GIVE_UP_AFTER
@@ -30,7 +31,6 @@ from tracker.alerts.sender import Sender
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.ingest import Ingestor
-from tracker.items import Snapshot
 
 PAGES = FILES / "pages"
 V1 = (PAGES / "guidance_v1.html").read_bytes()
@@ -58,18 +58,7 @@ class Room:
     def publish(self, body: bytes, url: str = GUIDANCE) -> None:
         source = self.config.source("bis")
         ingestor = Ingestor(self.engine, source, progress=lambda line: None, expectations=self.config.expectations)
-        ingestor.ingest_snapshot(
-            Snapshot(
-                source="bis",
-                key=url,
-                url=url,
-                final_url=url,
-                status=200,
-                headers={"Content-Type": "text/html; charset=utf-8"},
-                body=body,
-                fetched_at=utcnow(),
-            )
-        )
+        ingestor.ingest_snapshot(snapshot("bis", url, body))
         ingestor.finish()
 
     def drain(self, now=None):
