@@ -6,6 +6,10 @@ transaction (tracker.alerts.outbox), then claimed, sent and settled by the sende
 claims e-mail uses (tracker.alerts.claims). A plain http(s) URL is a signed webhook
 (tracker.alerts.webhook); any other scheme goes through Apprise, as plain text.
 
+Fetched text reaches chat rooms with its mentions broken (without_mentions): a title saying
+"@everyone" or "<!channel>" must not ping a whole server. A webhook's body is data for a
+program, and stays exactly as `changes --json` shows it.
+
 A channel's URL carries its tokens: it is never stored, logged or shown. Pages and logs
 name a channel by its name and scheme (ChannelConfig.shown), and every error Apprise or
 a receiver reports is stripped of the URL's parts before it is kept.
@@ -227,15 +231,37 @@ class ChannelSender:
         )
 
 
+ZERO_WIDTH_SPACE = "\u200b"
+# An '@' that pings: a whole room (Discord's @everyone/@here, Slack's and Mattermost's @channel/@here/@all,
+# Matrix's @room, Zulip's @**all**/@**stream**/@**topic**) anywhere, an id (Discord's @123, @&role, @!123),
+# or a handle at the start of a word (@alice, Matrix's @alice:example.org; an e-mail address keeps its '@').
+_AT_MENTION = re.compile(
+    r"@(?=[*_]*(?:everyone|here|channel|all|room|group|stream|topic)\b|[&!]?\d)|(?<![\w.+-])@(?=\w)", re.IGNORECASE
+)
+# A '<' that opens a mention: Discord's and Slack's <@id>, <@&role>, Slack's <!channel>/<!here>/<!subteam^id>,
+# a channel link <#id>, Teams' <at>name</at>.
+_BRACKET_MENTION = re.compile(r"<(?=[@!#]|at\b)", re.IGNORECASE)
+
+
+def without_mentions(text: str) -> str:
+    """`text` with a zero-width space after the '@' or '<' of every mention: it reads the same, and
+    no chat service sees a mention in it."""
+    text = _AT_MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
+    return _BRACKET_MENTION.sub("<" + ZERO_WIDTH_SPACE, text)
+
+
 def _notify(target: ChannelTarget, title: str, body: str) -> tuple[Outcome, str | None]:
-    """One Apprise notification, as plain text (Apprise escapes it for the service's own markup).
+    """One Apprise notification, as plain text (Apprise escapes it for the service's own markup), its
+    mentions broken: Discord's plugin, for one, sends the text as `content` that pings whoever it names.
 
     Apprise says only whether it worked, and a failure may be passing (a service down, a rate limit):
     it is retried until the outbox gives up on it (claims.GIVE_UP_AFTER), then recorded as failed."""
     apprise = _apprise()
     url = target.channel.url
     try:
-        result = target.notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+        result = target.notifier.notify(
+            title=without_mentions(title), body=without_mentions(body), body_format=apprise.NotifyFormat.TEXT
+        )
     except Exception as exc:  # a plugin's own bug: the same as a failure it reports
         return Outcome.RETRY, f"Apprise failed: {type(exc).__name__}: {redacted(one_line(str(exc), 200), url)}"
     if result:

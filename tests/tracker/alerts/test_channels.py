@@ -4,6 +4,7 @@ Teams incoming webhook. Events come through the real ingest path, so the channel
 written exactly as a check writes them.
 """
 
+import html
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from storage.db import open_database, session_scope, utcnow
 from storage.models import Channel, ChannelDelivery, Event
 from tests.conftest import FILES, PROJECT_ROOT
 from tests.support.smtp import free_port
-from tracker.alerts.channels import sync_channels
+from tracker.alerts.channels import sync_channels, without_mentions
 from tracker.alerts.claims import GIVE_UP_AFTER
 from tracker.alerts.sender import Sender
 from tracker.cli import app
@@ -242,6 +243,59 @@ def test_fetched_markup_reaches_a_markup_target_escaped(room, receiver):
     message = got.json()["message"]  # Apprise made HTML of the text, as the target asked: escaped
     assert "<br/>" in message and "<img" not in message
     assert "{+&nbsp;&lt;img&nbsp;src=x&nbsp;onerror=alert(1)&gt;+}" in message
+
+
+MENTIONS = "@everyone @here <@&123456> <@987654321> <!channel> <!here> @room @**all** <at>Legal</at> @alice"
+RAW_MENTIONS = ("@everyone", "@here", "<@", "<!", "@room", "@**", "<at>", "@alice")
+
+
+def test_fetched_mentions_reach_an_apprise_target_broken_and_a_webhook_as_they_are(room, receiver):
+    room = room(apprise(receiver, "team-json", "json", "/team") + webhook(receiver))
+    titled = b"<title>@everyone: Guidance"
+    room.publish(V1.replace(b"<title>Guidance", titled))
+    said = b"presumption of denial " + html.escape(MENTIONS).encode()
+    room.publish(V3.replace(b"<title>Guidance", titled).replace(b"presumption of denial", said))
+    assert room.drain().channels.delivered == 2
+    [got] = receiver.accepted["/team"]
+    title, message = got.json()["title"], got.json()["message"]
+    assert title.startswith("Substantive change: @\u200beveryone: Guidance")
+    assert without_mentions(MENTIONS) in message  # the fetched words are there, every mention broken
+    for raw in RAW_MENTIONS:
+        assert raw not in title and raw not in message, raw
+    [hooked] = receiver.accepted["/hook"]
+    element = hooked.json()
+    assert element["document"]["title"].startswith("@everyone: Guidance")  # data for a program: untouched
+
+
+ZWSP = "\u200b"
+
+
+@pytest.mark.parametrize(
+    ("service", "fetched", "sent"),
+    [
+        ("Discord", "@everyone and @here", f"@{ZWSP}everyone and @{ZWSP}here"),
+        (
+            "Discord ids",
+            "<@123> <@!123> <@&456> @789",
+            f"<{ZWSP}@{ZWSP}123> <{ZWSP}@{ZWSP}!123> <{ZWSP}@{ZWSP}&456> @{ZWSP}789",
+        ),
+        (
+            "Slack",
+            "<!channel> <!here|here> <!subteam^S1> <@U024BE7LH>",
+            f"<{ZWSP}!channel> <{ZWSP}!here|here> <{ZWSP}!subteam^S1> <{ZWSP}@{ZWSP}U024BE7LH>",
+        ),
+        ("Slack, Mattermost, Rocket.Chat", "@channel, @ALL, @here:", f"@{ZWSP}channel, @{ZWSP}ALL, @{ZWSP}here:"),
+        ("Matrix", "@room @alice:example.org", f"@{ZWSP}room @{ZWSP}alice:example.org"),
+        ("Zulip", "@**all** @**stream** @_**topic**", f"@{ZWSP}**all** @{ZWSP}**stream** @{ZWSP}_**topic**"),
+        ("Teams", "<at>Legal</at>", f"<{ZWSP}at>Legal</at>"),
+        ("Telegram", "(@bis_gov)", f"(@{ZWSP}bis_gov)"),
+        ("within a word", "rules@everyone.example", f"rules@{ZWSP}everyone.example"),
+        ("none", "rpd2@bis.doc.gov; a < b; <p>; 5 @ 3%", "rpd2@bis.doc.gov; a < b; <p>; 5 @ 3%"),
+    ],
+)
+def test_mentions_of_each_service_are_broken(service, fetched, sent):
+    assert without_mentions(fetched) == sent
+    assert without_mentions(sent) == sent  # once is enough
 
 
 @pytest.mark.parametrize("kind", ["webhook", "apprise"])
