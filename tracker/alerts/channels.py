@@ -33,7 +33,7 @@ from sqlmodel import Session, col, select
 from storage.db import session_scope, utcnow
 from storage.models import Channel, ChannelDelivery, Event
 from storage.repository import channel_delivery_problems, require_row, stored_id
-from tracker.alerts.claims import Claims, Outcome
+from tracker.alerts.claims import Claims, Outcome, unexpected_failure
 from tracker.alerts.email import event_text
 from tracker.alerts.event_summary import one_line, summarize_event
 from tracker.alerts.outbox import message_id
@@ -196,27 +196,35 @@ class ChannelSender:
         return self._targets[name]
 
     def _send(self, delivery_id: int, channel_ids: dict[int, str], now: datetime, report: ChannelReport) -> None:
-        with session_scope(self.engine) as session:
-            delivery = require_row(session, ChannelDelivery, delivery_id)
-            target = self._target(channel_ids[delivery.channel_id])
-            event = require_row(session, Event, delivery.event_id)
-            event_id = stored_id(event)
-            if target.notifier is None:
-                [element] = events_json(session, [event])
-                message: tuple[str, str] | bytes = webhook_body(element)
-            else:
-                summary = summarize_event(session, self.config, event)
-                message = (summary.headline, event_text(summary))
-        with self.claims.renewing(ChannelDelivery, [delivery_id]):
-            if isinstance(message, bytes):
-                outcome, error = self._post(target, event_id, message)
-            else:
-                outcome, error = _notify(target, *message)
+        target: ChannelTarget | None = None
+        shown = f"channel delivery {delivery_id}"
+        try:
+            with session_scope(self.engine) as session:
+                delivery = require_row(session, ChannelDelivery, delivery_id)
+                target = self._target(channel_ids[delivery.channel_id])
+                shown = target.channel.shown
+                event = require_row(session, Event, delivery.event_id)
+                event_id = stored_id(event)
+                if target.notifier is None:
+                    [element] = events_json(session, [event])
+                    message: tuple[str, str] | bytes = webhook_body(element)
+                else:
+                    summary = summarize_event(session, self.config, event)
+                    message = (summary.headline, event_text(summary))
+            with self.claims.renewing(ChannelDelivery, [delivery_id]):
+                if isinstance(message, bytes):
+                    outcome, error = self._post(target, event_id, message)
+                else:
+                    outcome, error = _notify(target, *message)
+        except Exception as exc:  # this delivery's alone (a bug, a row that cannot be read): the drain goes on
+            url = target.channel.url if target is not None else ""
+            outcome = Outcome.RETRY
+            error = unexpected_failure(exc, f"channel delivery {delivery_id} ({shown})", lambda t: redacted(t, url))
         outcome = self.claims.settle(ChannelDelivery, [delivery_id], outcome, error, now)
         if outcome == Outcome.SENT:
             report.delivered += 1
             return
-        report.errors.append(f"{target.channel.shown}: {error}")
+        report.errors.append(f"{shown}: {error}")
         if outcome == Outcome.RETRY:
             report.retrying += 1
         else:

@@ -19,10 +19,11 @@ from textwrap import dedent
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import select
 
 from storage.db import open_database, session_scope, utcnow
-from storage.models import Channel, ChannelDelivery, Event
+from storage.models import AdminNotice, Channel, ChannelDelivery, Event, Source
 from tests.conftest import FILES, PROJECT_ROOT
 from tests.support.smtp import free_port
 from tracker.alerts.channels import sync_channels, without_mentions
@@ -396,6 +397,54 @@ def test_a_permanent_failure_is_recorded_shown_to_admins_and_never_retried(room,
     shown = json.dumps(listed) + page + late.line() + "".join(row.last_error for row in room.rows())
     assert TOKEN not in shown and TOKEN.lower() not in shown.lower()
     assert "…" in hook.last_error
+
+
+def corrupt_reasons(room: Room, event_id: int) -> None:
+    """An event row that can no longer be read (its JSON column edited by hand): rendering it raises."""
+    with session_scope(room.engine) as session:
+        session.exec(text("UPDATE event SET reasons = '[broken' WHERE id = :id").bindparams(id=event_id))
+
+
+def test_a_delivery_that_raises_is_retried_alone_and_the_drain_goes_on(room, receiver, caplog):
+    room = room(webhook(receiver) + apprise(receiver, "team-json", "json", "/team"))
+    room.publish(V1)
+    room.publish(V3)  # the event that cannot be read
+    room.publish(V1)  # one after it, delivered all the same
+    with session_scope(room.engine) as session:
+        broken, fine = session.exec(select(Event.id).where(Event.kind == "changed").order_by(Event.id)).all()
+        source_id = session.exec(select(Source.id).where(Source.name == "bis")).one()
+        start = utcnow()
+        session.add(
+            AdminNotice(
+                email="admin@example.com",
+                source_id=source_id,
+                subject="s",
+                body="b",
+                next_attempt_at=start,
+                created_at=start,
+            )
+        )
+    corrupt_reasons(room, broken)
+
+    report = room.drain(start)
+    assert (report.channels.delivered, report.channels.retrying, report.channels.failed) == (2, 2, 0)
+    assert [got.json()["id"] for got in receiver.accepted["/hook"]] == [fine]
+    assert len(receiver.accepted["/team"]) == 1
+    rows = {(row.event_id, row.channel_id): row for row in room.rows()}
+    failing = [row for (event_id, _), row in rows.items() if event_id == broken]
+    assert [row.status for row in failing] == ["pending", "pending"]
+    for row in failing:
+        assert row.last_error.startswith("unexpected error: JSONDecodeError: ") and row.attempts == 1
+    with session_scope(room.engine) as session:  # the admin notices came after, and were tried
+        assert session.exec(select(AdminNotice.attempts)).one() == 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "rulewatch.alerts"]
+    assert len(logged) == 2 and "failed unexpectedly, to be retried: JSONDecodeError" in logged[0]
+    assert "hook (http://…)" in "".join(logged) and "team-json (json://…)" in "".join(logged)
+
+    # Tried again with the others' backoff, then failed for good with the outbox's limit.
+    late = room.drain(start + GIVE_UP_AFTER + timedelta(minutes=1))
+    assert (late.channels.failed, late.channels.failed_for_good) == (2, 2)
+    assert [row.status for row in room.rows() if row.event_id == broken] == ["failed", "failed"]
 
 
 def test_a_channel_removed_from_the_configuration_drops_what_it_had_pending(room, receiver):
