@@ -78,9 +78,7 @@ class SignInLimited(Exception):
     """Too many failed sign-ins lately from this address or for this account."""
 
     def __init__(self, wait_seconds: int, text: str = ""):
-        super().__init__(
-            text or f"Too many failed sign-ins; try again in {math.ceil(wait_seconds / 60)} minute(s)."
-        )
+        super().__init__(text or f"Too many failed sign-ins; try again in {math.ceil(wait_seconds / 60)} minute(s).")
         self.wait_seconds = wait_seconds
 
 
