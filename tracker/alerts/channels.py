@@ -37,7 +37,7 @@ from tracker.alerts.claims import Claims, Outcome, unexpected_failure
 from tracker.alerts.email import event_text
 from tracker.alerts.event_summary import one_line, summarize_event
 from tracker.alerts.outbox import message_id
-from tracker.alerts.webhook import post_event, webhook_body, webhook_client
+from tracker.alerts.webhook import DEADLINE, post_event, webhook_body, webhook_client
 from tracker.schemas import events_json
 from tracker.settings import ChannelConfig, Config, ConfigError
 
@@ -146,6 +146,7 @@ class ChannelSender:
         self.claims = claims
         self._targets: dict[str, ChannelTarget] | None = None
         self._client: httpx.Client | None = None
+        self.webhook_deadline = DEADLINE  # seconds for one webhook's whole exchange
 
     def drain(self, now: datetime, report: ChannelReport) -> None:
         report.configured = bool(self.config.channels)
@@ -235,7 +236,13 @@ class ChannelSender:
             self._client = webhook_client(self.config.fetch.user_agent)
         channel = target.channel
         return post_event(
-            self._client, channel.url, channel.secret, event_id, body, lambda text: redacted(text, channel.url)
+            self._client,
+            channel.url,
+            channel.secret,
+            event_id,
+            body,
+            lambda text: redacted(text, channel.url),
+            self.webhook_deadline,
         )
 
 

@@ -25,6 +25,7 @@ from sqlmodel import select
 from storage.db import open_database, session_scope, utcnow
 from storage.models import AdminNotice, Channel, ChannelDelivery, Event, Source
 from tests.conftest import FILES, PROJECT_ROOT
+from tests.support.receiver import Drip
 from tests.support.smtp import free_port
 from tracker.alerts.channels import sync_channels, without_mentions
 from tracker.alerts.claims import GIVE_UP_AFTER
@@ -356,6 +357,33 @@ def test_a_receiver_that_is_down_is_retried(room, receiver):
     assert hook.status == apprise_row.status == "pending"
     assert hook.last_error.startswith("cannot reach the webhook")
     assert apprise_row.last_error.startswith("Apprise could not deliver it")
+
+
+@pytest.mark.parametrize(
+    ("drip", "error"),
+    [
+        (Drip(503, in_head=True), "the webhook did not finish answering within 1 s"),
+        (Drip(503), "the webhook answered HTTP 503 Slow: a"),
+        (Drip(200), None),  # delivered: the body of a 2xx is never read
+    ],
+)
+def test_a_receiver_dripping_its_answer_holds_the_drain_no_longer_than_the_deadline(room, receiver, drip, error):
+    room = room(webhook(receiver))
+    room.publish(V1)
+    room.publish(V3)
+    receiver.reply = lambda path, attempt: drip  # a byte every 0.1 s: well within each read's 10 s
+    sender = Sender(room.config, room.engine)
+    sender.channels.webhook_deadline = 1.0
+    report = sender.drain()
+    [row] = room.rows()
+    if error is None:
+        assert (report.channels.delivered, row.status) == (1, "sent")
+        return
+    assert (report.channels.retrying, row.status, row.attempts) == (1, "pending", 1)
+    assert row.last_error.startswith(error)
+    if not drip.in_head:
+        assert row.last_error.endswith("(the rest of its answer not read within 1 s)")
+    assert receiver.dripped["/hook"] > 0
 
 
 def test_a_permanent_failure_is_recorded_shown_to_admins_and_never_retried(room, receiver):
