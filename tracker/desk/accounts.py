@@ -9,7 +9,7 @@ Passwords are hashed with Argon2id at OWASP's first recommendation, 2 passes ove
 with one lane: every check at /login takes that much memory, and a process runs at most
 CHECKS_AT_ONCE of them at a time (more answer 429 at once), so a burst of sign-ins costs
 at most 38 MiB and two cores. Hashes made with other parameters (argon2-cffi's default,
-64 MiB, before) still verify and are made anew at the next sign-in. A session is a random
+64 MiB, before) still verify, at their own cost, and are made anew at the next sign-in. A session is a random
 id in a cookie whose SHA-256 is a row; signing out deletes the row, and it ends by itself
 after 12 hours.
 
@@ -75,7 +75,7 @@ class LinkInvalid(AccountError):
 
 
 class SignInLimited(Exception):
-    """Too many failed sign-ins lately from this address or for this account."""
+    """Too many failed sign-ins lately from this address, or for this account from it."""
 
     def __init__(self, wait_seconds: int, text: str = ""):
         super().__init__(text or f"Too many failed sign-ins; try again in {math.ceil(wait_seconds / 60)} minute(s).")
