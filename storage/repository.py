@@ -426,22 +426,34 @@ def forget_user_sessions(session: Session, expired_by: datetime) -> None:
 
 
 def recent_sign_in_failures(
-    session: Session, since: datetime, limit: int, client: str | None = None, email: str | None = None
+    session: Session,
+    since: datetime,
+    limit: int,
+    client: str | None = None,
+    email: str | None = None,
+    other_than: int | None = None,
 ) -> list[datetime]:
-    """When sign-in failed after `since`, from this client or for this account, newest first, at most `limit`."""
+    """When sign-in failed after `since`, from this client and/or for this account (leaving out the
+    row `other_than`), newest first, at most `limit`."""
     query = select(SignInFailure.at).where(col(SignInFailure.at) > since)
     if client is not None:
         query = query.where(SignInFailure.client == client)
     if email is not None:
         query = query.where(SignInFailure.email == email)
+    if other_than is not None:
+        query = query.where(col(SignInFailure.id) != other_than)
     return list(session.exec(query.order_by(col(SignInFailure.at).desc()).limit(limit)))
 
 
-def forget_sign_in_failures(session: Session, until: datetime, email: str | None = None) -> None:
-    """Delete the failed sign-ins recorded at or before `until` (of one account, or of all)."""
+def forget_sign_in_failures(
+    session: Session, until: datetime, email: str | None = None, client: str | None = None
+) -> None:
+    """Delete the failed sign-ins recorded at or before `until` (of one account and/or client, or of all)."""
     query = delete(SignInFailure).where(col(SignInFailure.at) <= until)
     if email is not None:
         query = query.where(col(SignInFailure.email) == email)
+    if client is not None:
+        query = query.where(col(SignInFailure.client) == client)
     session.exec(query)
 
 

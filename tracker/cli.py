@@ -634,7 +634,8 @@ def users_add(email: str, role: str) -> None:
 @users.command("link")
 @click.argument("email")
 def users_link(email: str) -> None:
-    """A new one-time sign-in link for the account EMAIL, to set a forgotten password; earlier links stop working."""
+    """A new one-time sign-in link for the account EMAIL, to set a forgotten password; earlier links stop
+    working, and using it signs the account out everywhere else."""
     from storage.db import session_scope
     from storage.repository import get_user
     from tracker.desk.accounts import AccountError, account_email, issue_link, link_url
@@ -650,7 +651,10 @@ def users_link(email: str) -> None:
             email = user.email
     except AccountError as exc:
         fail(str(exc))
-    say(f"A one-time sign-in link for {email} (valid 24 hours, works once; earlier links no longer work):")
+    say(
+        f"A one-time sign-in link for {email} (valid 24 hours, works once; earlier links no longer work). "
+        "Once it sets a new password, every session the account had ends:"
+    )
     click.echo(link_url(config.web.base_url, token))
 
 

@@ -1,8 +1,8 @@
 """A real HTTP receiver on loopback for channel tests: webhooks and Apprise's json:// and form://.
 
 Every POST is answered by `reply(path, attempt)` (the attempt counted per path from 1): a status
-code, or "hold" to keep the sender waiting until `release()`, then answer 503 as a receiver
-going down would. Only requests answered 2xx are `accepted`. A path given a secret in
+code, "hold" to keep the sender waiting until `release()`, then answer 503 as a receiver
+going down would, or a `Drip`: an answer sent a byte at a time, never finished. Only requests answered 2xx are `accepted`. A path given a secret in
 `secrets` is a Rulewatch webhook: it checks the headers and the signature as a receiver
 should, and answers 401 (recorded in `refused`) when they are wrong.
 """
@@ -21,6 +21,16 @@ from urllib.parse import parse_qs
 
 
 @dataclass(frozen=True)
+class Drip:
+    """An answer that never ends: its status line, then a byte every `every` seconds, in its head
+    (a header that never ends) or in its body (after a complete head), until the sender goes."""
+
+    status: int
+    in_head: bool = False
+    every: float = 0.1
+
+
+@dataclass(frozen=True)
 class Received:
     path: str
     headers: dict[str, str]  # names lower-cased
@@ -35,12 +45,13 @@ class Received:
 
 class Receiver:
     def __init__(self) -> None:
-        self.reply: Callable[[str, int], int | str] = lambda path, attempt: 200
+        self.reply: Callable[[str, int], int | str | Drip] = lambda path, attempt: 200
         self.secrets: dict[str, str] = {}
         self.accepted: dict[str, list[Received]] = defaultdict(list)
         self.refused: dict[str, list[str]] = defaultdict(list)
         self.attempts: dict[str, int] = defaultdict(int)
         self.holding = threading.Event()
+        self.dripped: dict[str, int] = defaultdict(int)  # bytes dripped, by path
         self._released = threading.Event()
         self._lock = threading.Lock()
         receiver = self
@@ -83,6 +94,9 @@ class Receiver:
             self.attempts[received.path] += 1
             attempt = self.attempts[received.path]
         status = self.reply(received.path, attempt)
+        if isinstance(status, Drip):
+            self._drip(handler, received.path, status)
+            return
         if status == "hold":
             self.holding.set()
             self._released.wait(60)
@@ -106,6 +120,18 @@ class Receiver:
         if 200 <= status < 300:
             with self._lock:
                 self.accepted[received.path].append(received)
+
+    def _drip(self, handler: BaseHTTPRequestHandler, path: str, drip: Drip) -> None:
+        handler.close_connection = True
+        head = f"HTTP/1.1 {drip.status} Slow\r\nContent-Type: text/plain\r\n"
+        head += "X-Slow: " if drip.in_head else "Content-Length: 100000\r\n\r\n"
+        try:
+            handler.wfile.write(head.encode())
+            while not self._released.wait(drip.every):
+                handler.wfile.write(b"a")
+                self.dripped[path] += 1
+        except OSError:  # the sender gave up and closed the connection
+            return
 
 
 def webhook_problem(received: Received, secret: str) -> str | None:

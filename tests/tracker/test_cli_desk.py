@@ -15,7 +15,7 @@ from tests.support.accounts import PASSWORD, make_account
 from tests.support.contract import REVIEW_FIELDS
 from tests.support.history import build_history
 from tracker.cli import app
-from tracker.desk.accounts import password_matches, user_for_link
+from tracker.desk.accounts import password_matches, session_user, set_password, start_session, user_for_link
 
 LINK = re.compile(r"^https://review\.example/login/link/([A-Za-z0-9_-]{40,})$", re.MULTILINE)
 
@@ -55,6 +55,22 @@ def test_users_add_prints_a_one_time_link_that_sets_the_password(rulewatch, hist
     with session_scope(history.engine) as session:
         assert user_for_link(session, token) is None and user_for_link(session, fresh) is not None
     assert rulewatch("users", "link", "nobody@example.com").exit_code == 2
+
+
+def test_a_recovery_link_ends_the_accounts_sessions_once_used(rulewatch, history):
+    make_account(history.engine, "reviewer@example.com", "reviewer")
+    with session_scope(history.engine) as session:
+        user = session.exec(select(UserAccount)).one()
+        stolen = start_session(session, user, "203.0.113.5")  # whoever has the old password
+    relinked = rulewatch("users", "link", "reviewer@example.com")
+    assert relinked.exit_code == 0
+    assert "Once it sets a new password, every session the account had ends" in relinked.output
+    [token] = LINK.findall(relinked.output)
+    with session_scope(history.engine) as session:
+        assert session_user(session, stolen) is not None  # issuing the link alone ends nothing
+        set_password(session, token, "a new passphrase entirely")
+    with session_scope(history.engine) as session:
+        assert session_user(session, stolen) is None
 
 
 def test_users_list_and_remove(rulewatch, history):

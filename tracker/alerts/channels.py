@@ -6,6 +6,10 @@ transaction (tracker.alerts.outbox), then claimed, sent and settled by the sende
 claims e-mail uses (tracker.alerts.claims). A plain http(s) URL is a signed webhook
 (tracker.alerts.webhook); any other scheme goes through Apprise, as plain text.
 
+Fetched text reaches chat rooms with its mentions broken (without_mentions): a title saying
+"@everyone" or "<!channel>" must not ping a whole server. A webhook's body is data for a
+program, and stays exactly as `changes --json` shows it.
+
 A channel's URL carries its tokens: it is never stored, logged or shown. Pages and logs
 name a channel by its name and scheme (ChannelConfig.shown), and every error Apprise or
 a receiver reports is stripped of the URL's parts before it is kept.
@@ -29,11 +33,11 @@ from sqlmodel import Session, col, select
 from storage.db import session_scope, utcnow
 from storage.models import Channel, ChannelDelivery, Event
 from storage.repository import channel_delivery_problems, require_row, stored_id
-from tracker.alerts.claims import Claims, Outcome
+from tracker.alerts.claims import Claims, Outcome, unexpected_failure
 from tracker.alerts.email import event_text
 from tracker.alerts.event_summary import one_line, summarize_event
 from tracker.alerts.outbox import message_id
-from tracker.alerts.webhook import post_event, webhook_body, webhook_client
+from tracker.alerts.webhook import DEADLINE, post_event, webhook_body, webhook_client
 from tracker.schemas import events_json
 from tracker.settings import ChannelConfig, Config, ConfigError
 
@@ -142,6 +146,7 @@ class ChannelSender:
         self.claims = claims
         self._targets: dict[str, ChannelTarget] | None = None
         self._client: httpx.Client | None = None
+        self.webhook_deadline = DEADLINE  # seconds for one webhook's whole exchange
 
     def drain(self, now: datetime, report: ChannelReport) -> None:
         report.configured = bool(self.config.channels)
@@ -192,27 +197,35 @@ class ChannelSender:
         return self._targets[name]
 
     def _send(self, delivery_id: int, channel_ids: dict[int, str], now: datetime, report: ChannelReport) -> None:
-        with session_scope(self.engine) as session:
-            delivery = require_row(session, ChannelDelivery, delivery_id)
-            target = self._target(channel_ids[delivery.channel_id])
-            event = require_row(session, Event, delivery.event_id)
-            event_id = stored_id(event)
-            if target.notifier is None:
-                [element] = events_json(session, [event])
-                message: tuple[str, str] | bytes = webhook_body(element)
-            else:
-                summary = summarize_event(session, self.config, event)
-                message = (summary.headline, event_text(summary))
-        with self.claims.renewing(ChannelDelivery, [delivery_id]):
-            if isinstance(message, bytes):
-                outcome, error = self._post(target, event_id, message)
-            else:
-                outcome, error = _notify(target, *message)
+        target: ChannelTarget | None = None
+        shown = f"channel delivery {delivery_id}"
+        try:
+            with session_scope(self.engine) as session:
+                delivery = require_row(session, ChannelDelivery, delivery_id)
+                target = self._target(channel_ids[delivery.channel_id])
+                shown = target.channel.shown
+                event = require_row(session, Event, delivery.event_id)
+                event_id = stored_id(event)
+                if target.notifier is None:
+                    [element] = events_json(session, [event])
+                    message: tuple[str, str] | bytes = webhook_body(element)
+                else:
+                    summary = summarize_event(session, self.config, event)
+                    message = (summary.headline, event_text(summary))
+            with self.claims.renewing(ChannelDelivery, [delivery_id]):
+                if isinstance(message, bytes):
+                    outcome, error = self._post(target, event_id, message)
+                else:
+                    outcome, error = _notify(target, *message)
+        except Exception as exc:  # this delivery's alone (a bug, a row that cannot be read): the drain goes on
+            url = target.channel.url if target is not None else ""
+            outcome = Outcome.RETRY
+            error = unexpected_failure(exc, f"channel delivery {delivery_id} ({shown})", lambda t: redacted(t, url))
         outcome = self.claims.settle(ChannelDelivery, [delivery_id], outcome, error, now)
         if outcome == Outcome.SENT:
             report.delivered += 1
             return
-        report.errors.append(f"{target.channel.shown}: {error}")
+        report.errors.append(f"{shown}: {error}")
         if outcome == Outcome.RETRY:
             report.retrying += 1
         else:
@@ -223,19 +236,47 @@ class ChannelSender:
             self._client = webhook_client(self.config.fetch.user_agent)
         channel = target.channel
         return post_event(
-            self._client, channel.url, channel.secret, event_id, body, lambda text: redacted(text, channel.url)
+            self._client,
+            channel.url,
+            channel.secret,
+            event_id,
+            body,
+            lambda text: redacted(text, channel.url),
+            self.webhook_deadline,
         )
 
 
+ZERO_WIDTH_SPACE = "\u200b"
+# An '@' that pings: a whole room (Discord's @everyone/@here, Slack's and Mattermost's @channel/@here/@all,
+# Matrix's @room, Zulip's @**all**/@**stream**/@**topic**) anywhere, an id (Discord's @123, @&role, @!123),
+# or a handle at the start of a word (@alice, Matrix's @alice:example.org; an e-mail address keeps its '@').
+_AT_MENTION = re.compile(
+    r"@(?=[*_]*(?:everyone|here|channel|all|room|group|stream|topic)\b|[&!]?\d)|(?<![\w.+-])@(?=\w)", re.IGNORECASE
+)
+# A '<' that opens a mention: Discord's and Slack's <@id>, <@&role>, Slack's <!channel>/<!here>/<!subteam^id>,
+# a channel link <#id>, Teams' <at>name</at>.
+_BRACKET_MENTION = re.compile(r"<(?=[@!#]|at\b)", re.IGNORECASE)
+
+
+def without_mentions(text: str) -> str:
+    """`text` with a zero-width space after the '@' or '<' of every mention: it reads the same, and
+    no chat service sees a mention in it."""
+    text = _AT_MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
+    return _BRACKET_MENTION.sub("<" + ZERO_WIDTH_SPACE, text)
+
+
 def _notify(target: ChannelTarget, title: str, body: str) -> tuple[Outcome, str | None]:
-    """One Apprise notification, as plain text (Apprise escapes it for the service's own markup).
+    """One Apprise notification, as plain text (Apprise escapes it for the service's own markup), its
+    mentions broken: Discord's plugin, for one, sends the text as `content` that pings whoever it names.
 
     Apprise says only whether it worked, and a failure may be passing (a service down, a rate limit):
     it is retried until the outbox gives up on it (claims.GIVE_UP_AFTER), then recorded as failed."""
     apprise = _apprise()
     url = target.channel.url
     try:
-        result = target.notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
+        result = target.notifier.notify(
+            title=without_mentions(title), body=without_mentions(body), body_format=apprise.NotifyFormat.TEXT
+        )
     except Exception as exc:  # a plugin's own bug: the same as a failure it reports
         return Outcome.RETRY, f"Apprise failed: {type(exc).__name__}: {redacted(one_line(str(exc), 200), url)}"
     if result:

@@ -10,19 +10,24 @@ CLAIM_LEASE (an owner on another machine); the row is then sent again with the
 same Message-ID (a channel's, with the same X-Rulewatch-Event): the one unavoidable
 window, and a recognisable one.
 Temporary failures are retried with exponential backoff, the first retry within
-a minute, then up to an hour apart, for GIVE_UP_AFTER at most.
+a minute, then up to an hour apart, for GIVE_UP_AFTER at most. An unexpected error
+in sending one row (a bug, a row that cannot be read) is logged and counts as a
+temporary failure of that row alone (unexpected_failure): the drain goes on.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import update
@@ -32,9 +37,13 @@ from sqlmodel import Session, col, select
 from storage.db import session_scope, utcnow
 from storage.models import AdminNotice, ChannelDelivery, Delivery
 from storage.repository import stored_id
+from tracker.printable import describe_error, printable
 
 OutboxRow = TypeVar("OutboxRow", bound=Delivery | ChannelDelivery | AdminNotice)
 OUTBOXES: tuple[type[Delivery | ChannelDelivery | AdminNotice], ...] = (Delivery, ChannelDelivery, AdminNotice)
+
+log = logging.getLogger("rulewatch.alerts")
+_PROJECT = str(Path(__file__).resolve().parents[2])  # frames of our own code say where a bug is
 
 CLAIM_LEASE = timedelta(seconds=45)  # a claim unrenewed this long belonged to a process that died
 RENEW_EVERY = 10  # seconds between two renewals of the claims in flight
@@ -52,6 +61,17 @@ class Outcome(StrEnum):
 def retry_delay(attempts: int) -> timedelta:
     """30 s, 60 s, 2 min, 4 min … capped at an hour."""
     return timedelta(seconds=min(MAX_RETRY, FIRST_RETRY * 2 ** max(0, attempts - 1)))
+
+
+def unexpected_failure(exc: Exception, what: str, scrub: Callable[[str], str] = str) -> str:
+    """Log an unexpected error in sending `what` (one outbox row), with where it was raised; the
+    text to keep as the row's error. `scrub` takes secrets out of the error's own words."""
+    text = scrub(describe_error(exc))
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f.filename.startswith(_PROJECT) and "site-packages" not in f.filename] or frames
+    where = f" (raised in {Path(ours[-1].filename).name}:{ours[-1].lineno})" if ours else ""
+    log.error("%s failed unexpectedly, to be retried: %s%s", printable(what), text, where)
+    return f"unexpected error: {text}"
 
 
 @dataclass(frozen=True)

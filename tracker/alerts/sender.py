@@ -4,7 +4,8 @@ One drain takes back the claims of dead senders, then sends the immediate
 deliveries due, the channels' deliveries (tracker.alerts.channels), the digests
 whose period has ended and the admin notices, each claimed, sent and settled the
 same way (tracker.alerts.claims); mail goes over one SMTP connection
-(tracker.alerts.smtp).
+(tracker.alerts.smtp). An unexpected error in one of them is that one's failure,
+retried as a temporary one; the drain goes on with the rest.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from storage.db import session_scope, utcnow
 from storage.models import AdminNotice, Delivery, Event, Subscriber
 from storage.repository import require_row, stored_id
 from tracker.alerts.channels import ChannelReport, ChannelSender
-from tracker.alerts.claims import Claims, OutboxRow, Outcome, SenderProcess
+from tracker.alerts.claims import Claims, OutboxRow, Outcome, SenderProcess, unexpected_failure
 from tracker.alerts.digests import claim_due_digest, close_period, digest_subscribers
 from tracker.alerts.email import event_message, notice_message
 from tracker.alerts.event_summary import summarize_event
@@ -80,7 +81,11 @@ class Sender:
                 self._send_event(delivery_id, now, report)
             self.channels.drain(now, report.channels)
             for subscriber_id in digest_subscribers(self.engine):
-                digest = claim_due_digest(self.engine, self.config, self.claims, subscriber_id, now)
+                try:
+                    digest = claim_due_digest(self.engine, self.config, self.claims, subscriber_id, now)
+                except Exception as exc:  # nothing was claimed (rolled back): tried again at the next drain
+                    report.errors.append(unexpected_failure(exc, f"the digest of subscriber {subscriber_id}"))
+                    continue
                 if digest is not None and self._deliver(digest.message, Delivery, digest.delivery_ids, now, report):
                     report.digests += 1
                     close_period(self.engine, digest)
@@ -96,29 +101,40 @@ class Sender:
         return report
 
     def _send_event(self, delivery_id: int, now: datetime, report: DrainReport) -> None:
-        with session_scope(self.engine) as session:
-            delivery = require_row(session, Delivery, delivery_id)
-            subscriber = require_row(session, Subscriber, delivery.subscriber_id)
-            if not subscriber.active:
-                delivery.status = "dropped"
-                delivery.last_error = "subscriber unsubscribed before it was sent"
-                return
-            message = event_message(
-                summarize_event(session, self.config, require_row(session, Event, delivery.event_id)),
-                sender=self.config.mail.sender,
-                recipient=subscriber.email,
-                message_id=delivery.message_id,
-                unsubscribe_url=unsubscribe_url(session, self.config, subscriber),
-                feed_url=subscriber_feed_url(session, self.config, subscriber),
-                manage_url=subscription_url(session, self.config, subscriber),
-                sent_at=now,
+        try:
+            with session_scope(self.engine) as session:
+                delivery = require_row(session, Delivery, delivery_id)
+                subscriber = require_row(session, Subscriber, delivery.subscriber_id)
+                if not subscriber.active:
+                    delivery.status = "dropped"
+                    delivery.last_error = "subscriber unsubscribed before it was sent"
+                    return
+                message = event_message(
+                    summarize_event(session, self.config, require_row(session, Event, delivery.event_id)),
+                    sender=self.config.mail.sender,
+                    recipient=subscriber.email,
+                    message_id=delivery.message_id,
+                    unsubscribe_url=unsubscribe_url(session, self.config, subscriber),
+                    feed_url=subscriber_feed_url(session, self.config, subscriber),
+                    manage_url=subscription_url(session, self.config, subscriber),
+                    sent_at=now,
+                )
+        except Exception as exc:
+            self._settle(
+                Delivery, [delivery_id], Outcome.RETRY, unexpected_failure(exc, f"delivery {delivery_id}"), now, report
             )
+            return
         self._deliver(message, Delivery, [delivery_id], now, report)
 
     def _send_notice(self, notice_id: int, now: datetime, report: DrainReport) -> None:
-        with session_scope(self.engine) as session:
-            notice = require_row(session, AdminNotice, notice_id)
-            message = notice_message(notice, sender=self.config.mail.sender, sent_at=now)
+        try:
+            with session_scope(self.engine) as session:
+                notice = require_row(session, AdminNotice, notice_id)
+                message = notice_message(notice, sender=self.config.mail.sender, sent_at=now)
+        except Exception as exc:
+            error = unexpected_failure(exc, f"admin notice {notice_id}")
+            self._settle(AdminNotice, [notice_id], Outcome.RETRY, error, now, report)
+            return
         self._deliver(message, AdminNotice, [notice_id], now, report)
 
     def _deliver(
@@ -133,6 +149,20 @@ class Sender:
             outcome, error = Outcome.RETRY, str(exc)
         except PermanentFailure as exc:
             outcome, error = Outcome.FAILED, str(exc)
+        except Exception as exc:
+            self.mailer.close()  # in an unknown state: the next message opens a new connection
+            outcome, error = Outcome.RETRY, unexpected_failure(exc, f"the message {message['Message-ID']}")
+        return self._settle(table, row_ids, outcome, error, now, report)
+
+    def _settle(
+        self,
+        table: type[OutboxRow],
+        row_ids: list[int],
+        outcome: Outcome,
+        error: str | None,
+        now: datetime,
+        report: DrainReport,
+    ) -> bool:
         outcome = self.claims.settle(table, row_ids, outcome, error, now)
         if error is None:  # sent
             report.sent += 1

@@ -2,16 +2,24 @@
 
 An account starts without a password: `rulewatch users add` prints a one-time link
 (valid 24 hours, only its SHA-256 kept) whose page lets its owner choose one. Following
-the link again, after it was used or once a newer one was issued, does nothing.
+the link again, after it was used or once a newer one was issued, does nothing; two
+posts of one link at once spend it once (a conditional UPDATE).
 
-Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's second choice:
-3 passes over 64 MiB). A session is a random id in a cookie whose SHA-256 is a row;
-signing out deletes the row, and it ends by itself after 12 hours.
+Passwords are hashed with Argon2id at OWASP's first recommendation, 2 passes over 19 MiB
+with one lane: every check at /login takes that much memory, and a process runs at most
+CHECKS_AT_ONCE of them at a time (more answer 429 at once), so a burst of sign-ins costs
+at most 38 MiB and two cores. Hashes made with other parameters (argon2-cffi's default,
+64 MiB, before) still verify, at their own cost, and are made anew at the next sign-in. A session is a random
+id in a cookie whose SHA-256 is a row; signing out deletes the row, and it ends by itself
+after 12 hours.
 
-Sign-in guesses are counted in the database, per client address and per account: 10
-failures from one address or 5 for one account within 15 minutes hold that address or
-account back (429) until the oldest of them is 15 minutes old. An unknown address costs
-the same hashing time as a known one, so timing does not tell which accounts exist.
+Sign-in attempts are counted in the database: each is stored and committed before its
+password is checked (forgiven when it matches), so parallel requests see each other. 10
+failures from one address, or 5 for one account from one address, within 15 minutes hold
+that address (or that account from that address) back (429) until the oldest of them is
+15 minutes old. Guesses from elsewhere never lock an account's owner out; spraying from
+one address meets its address limit. An unknown address costs the same hashing time as a
+known one, so timing does not tell which accounts exist.
 """
 
 from __future__ import annotations
@@ -19,11 +27,12 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+import threading
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, col, delete
+from sqlmodel import Session, col, delete, update
 
 from storage.db import utcnow
 from storage.models import SignInFailure, SignInLink, UserAccount, UserSession
@@ -41,14 +50,19 @@ ROLES = ("viewer", "reviewer", "admin")
 REVIEWER_ROLES = ("reviewer", "admin")  # who may review events
 LINK_PATH = "/login/link/"  # + the token: the page of a one-time sign-in link
 LINK_MAX_AGE = timedelta(hours=24)
+LINK_INVALID = "This sign-in link is no longer valid: it was used, it expired, or a newer one was given."
 SESSION_MAX_AGE = timedelta(hours=12)
 MIN_PASSWORD = 12  # characters
 MAX_PASSWORD = 1024  # characters: more is refused before hashing
 CLIENT_LIMIT = 10  # failed sign-ins from one address …
-ACCOUNT_LIMIT = 5  # … or for one account …
+ACCOUNT_LIMIT = 5  # … or for one account from one address …
 LIMIT_WINDOW = timedelta(minutes=15)  # … within this long, then 429 until the oldest is this old
+CHECKS_AT_ONCE = 2  # password checks a process runs at the same time; more are answered 429
+BUSY_RETRY_AFTER = 2  # seconds: the Retry-After of that 429
 
-_hasher = PasswordHasher()
+# OWASP's Password Storage Cheat Sheet, first choice for Argon2id: m=19 MiB, t=2, p=1.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+_checks = threading.BoundedSemaphore(CHECKS_AT_ONCE)
 _unknown_account_hash: list[str] = []  # a hash to check unknown addresses against, made once
 
 
@@ -56,12 +70,23 @@ class AccountError(ValueError):
     """An account cannot be added, found or changed; the message says what to do."""
 
 
-class SignInLimited(Exception):
-    """Too many failed sign-ins lately from this address or for this account."""
+class LinkInvalid(AccountError):
+    """A one-time link that was used, expired or replaced."""
 
-    def __init__(self, wait_seconds: int):
-        super().__init__(f"Too many failed sign-ins; try again in {math.ceil(wait_seconds / 60)} minute(s).")
+
+class SignInLimited(Exception):
+    """Too many failed sign-ins lately from this address, or for this account from it."""
+
+    def __init__(self, wait_seconds: int, text: str = ""):
+        super().__init__(text or f"Too many failed sign-ins; try again in {math.ceil(wait_seconds / 60)} minute(s).")
         self.wait_seconds = wait_seconds
+
+
+class SignInBusy(SignInLimited):
+    """This process is already checking CHECKS_AT_ONCE passwords."""
+
+    def __init__(self) -> None:
+        super().__init__(BUSY_RETRY_AFTER, f"Too many sign-ins at once; try again in {BUSY_RETRY_AFTER} seconds.")
 
 
 def _sha256(token: str) -> str:
@@ -153,14 +178,24 @@ def set_password(session: Session, token: str, password: str, now: datetime | No
     now = now or utcnow()
     user = user_for_link(session, token, now)
     if user is None:
-        raise AccountError("This sign-in link is no longer valid: it was used, it expired, or a newer one was given.")
+        raise LinkInvalid(LINK_INVALID)
     problem = password_problem(password, user.email)
     if problem:
         raise AccountError(problem)
-    link = session.get(SignInLink, _sha256(token))
-    if link is not None:
-        link.used_at = now
-    user.password_hash = hash_password(password)
+    encoded = hash_password(password)
+    # Spent only if still unspent: of two posts at once, the second finds it used (or waits for the first).
+    spent = session.exec(
+        update(SignInLink)
+        .where(
+            col(SignInLink.token_sha256) == _sha256(token),
+            col(SignInLink.used_at).is_(None),
+            col(SignInLink.expires_at) > now,
+        )
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:
+        raise LinkInvalid(LINK_INVALID)
+    user.password_hash = encoded
     user.password_set_at = now
     session.exec(delete(UserSession).where(col(UserSession.user_id) == user.id))
     record(session, user.email, "password_set", now, subject=user.email)
@@ -192,36 +227,65 @@ def _wait(failures: list[datetime], now: datetime) -> int:
 def sign_in(
     session: Session, typed_email: str, password: str, client: str, now: datetime | None = None
 ) -> UserAccount | None:
-    """The account whose e-mail and password these are, or None (recorded as a failure).
-    SignInLimited, without looking at the password, when the address or account failed too often."""
+    """The account whose e-mail and password these are, or None (the attempt stays a failure).
+
+    SignInBusy when this process is checking CHECKS_AT_ONCE passwords already; SignInLimited,
+    without looking at the password, when the address, or the account from this address, failed
+    too often. Commits: the attempt is stored before the password is checked, and no
+    transaction stays open while Argon2 runs."""
     now = now or utcnow()
     client = client[:100]
     try:
         email = account_email(typed_email)
     except AccountError:
         email = typed_email.strip().lower()[:320]
+    if not _checks.acquire(blocking=False):
+        raise SignInBusy()
+    try:
+        encoded = _count_attempt(session, client, email, now)
+        if encoded is not None and len(password) <= MAX_PASSWORD:
+            matches = password_matches(encoded, password)
+        else:
+            # The same work as a real check, so an unknown address answers as slowly as a known one.
+            if not _unknown_account_hash:
+                _unknown_account_hash.append(hash_password(secrets.token_urlsafe(16)))
+            password_matches(_unknown_account_hash[0], password[:MAX_PASSWORD])
+            matches = False
+    finally:
+        _checks.release()
+    if not matches:
+        return None
+    forget_sign_in_failures(session, until=now, email=email, client=client)  # this attempt and earlier ones
+    user = get_user(session, email)
+    if user is not None and user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _count_attempt(session: Session, client: str, email: str, now: datetime) -> str | None:
+    """Store a sign-in attempt as a failure, committed, then check the limits against the
+    attempts stored before it; the hash to check the password against (None: no such account)."""
     since = now - LIMIT_WINDOW
+    forget_sign_in_failures(session, until=since)
+    attempt = SignInFailure(client=client, email=email, at=now)
+    session.add(attempt)
+    session.commit()  # seen by every attempt that counts after this one
+    attempt_id = stored_id(attempt)
     for failures, limit in (
-        (recent_sign_in_failures(session, since, CLIENT_LIMIT, client=client), CLIENT_LIMIT),
-        (recent_sign_in_failures(session, since, ACCOUNT_LIMIT, email=email), ACCOUNT_LIMIT),
+        (recent_sign_in_failures(session, since, CLIENT_LIMIT, client=client, other_than=attempt_id), CLIENT_LIMIT),
+        (
+            recent_sign_in_failures(session, since, ACCOUNT_LIMIT, client=client, email=email, other_than=attempt_id),
+            ACCOUNT_LIMIT,
+        ),
     ):
         if len(failures) >= limit:
+            session.exec(delete(SignInFailure).where(col(SignInFailure.id) == attempt_id))
+            session.commit()  # refused unchecked: not a guess
             raise SignInLimited(_wait(failures, now))
     user = get_user(session, email)
-    if user is not None and user.password_hash and len(password) <= MAX_PASSWORD:
-        if password_matches(user.password_hash, password):
-            forget_sign_in_failures(session, until=now, email=email)
-            if _hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = hash_password(password)
-            return user
-    else:
-        # The same work as a real check, so an unknown address answers as slowly as a known one.
-        if not _unknown_account_hash:
-            _unknown_account_hash.append(hash_password(secrets.token_urlsafe(16)))
-        password_matches(_unknown_account_hash[0], password[:MAX_PASSWORD])
-    forget_sign_in_failures(session, until=since)
-    session.add(SignInFailure(client=client, email=email, at=now))
-    return None
+    encoded = user.password_hash if user is not None else None
+    session.commit()  # no transaction (on SQLite, no write lock) held while Argon2 runs
+    return encoded
 
 
 def start_session(session: Session, user: UserAccount, client: str, now: datetime | None = None) -> str:

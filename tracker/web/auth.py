@@ -7,7 +7,9 @@ public, the admin token guards /admin. Once an account exists, every page needs 
 (a redirect to /login) and every API path a session or the admin token (401), except
 feeds, subscribers' own links (/subscription/…, /unsubscribe/…), /login and /healthz.
 
-The session cookie is HttpOnly and SameSite=Lax, Secure when [web] base_url is https.
+The session cookie is HttpOnly and SameSite=Lax. Every cookie the app sets (the session's,
+the sign-in forms', the admin token's) is Secure when [web] base_url is https or the request
+came over https (secure_cookies).
 Lax, not Strict, so a link from an e-mail to a redline opens signed in; a form posted from
 another site carries no cookie, and every form here carries a CSRF token bound to the
 session besides. The one JSON route that writes (POST /api/events/{id}/review) takes only
@@ -175,6 +177,8 @@ def _refusal(request: Request, status: int, text: str, headers: Mapping[str, str
 
 
 def secure_cookies(request: Request, config: Config) -> bool:
+    """Whether a cookie set in answer to this request gets the Secure flag: behind a proxy that
+    ends TLS the request itself is plain http, so an https base_url decides too."""
     return config.web.base_url.startswith("https://") or request.url.scheme == "https"
 
 

@@ -19,6 +19,7 @@ from tracker.desk.accounts import (
     LINK_PATH,
     MIN_PASSWORD,
     AccountError,
+    LinkInvalid,
     SignInLimited,
     end_session,
     set_password,
@@ -192,6 +193,8 @@ def use_link(
         return _link_page(request, session, config, token, user.email, 400, "The two passwords differ.")
     try:
         set_password(session, token, password)
+    except LinkInvalid:  # spent by another post of the same link a moment ago
+        return message(request, 404, "Link no longer valid", LINK_INVALID)
     except AccountError as exc:
         return _link_page(request, session, config, token, user.email, 400, str(exc))
     client = client_address(request)

@@ -33,7 +33,7 @@ from tracker.schemas import (
 )
 from tracker.settings import Config
 from tracker.shapes import iso
-from tracker.web.auth import Reader, form_csrf, form_csrf_valid, reader_of, signing_key_of
+from tracker.web.auth import Reader, form_csrf, form_csrf_valid, reader_of, secure_cookies, signing_key_of
 from tracker.web.common import (
     first,
     forbidden,
@@ -206,7 +206,7 @@ def admin_login(
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure_cookies(request, config),
     )
     return response
 
@@ -231,7 +231,9 @@ def admin_logout(
     end_admin_session(session, key, request.cookies.get(ADMIN_COOKIE))  # a copy of the cookie dies with it
     session.commit()
     response = RedirectResponse("/admin", status_code=303)
-    response.delete_cookie(ADMIN_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(
+        ADMIN_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookies(request, config)
+    )
     return response
 
 

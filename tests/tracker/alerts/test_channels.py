@@ -4,6 +4,7 @@ Teams incoming webhook. Events come through the real ingest path, so the channel
 written exactly as a check writes them.
 """
 
+import html
 import json
 import os
 import re
@@ -18,14 +19,16 @@ from textwrap import dedent
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import select
 
 from storage.db import open_database, session_scope, utcnow
-from storage.models import Channel, ChannelDelivery, Event
+from storage.models import AdminNotice, Channel, ChannelDelivery, Event, Source
 from tests.conftest import FILES, PROJECT_ROOT
 from tests.support.history import snapshot
+from tests.support.receiver import Drip
 from tests.support.smtp import free_port
-from tracker.alerts.channels import sync_channels
+from tracker.alerts.channels import sync_channels, without_mentions
 from tracker.alerts.claims import GIVE_UP_AFTER
 from tracker.alerts.sender import Sender
 from tracker.cli import app
@@ -233,6 +236,59 @@ def test_fetched_markup_reaches_a_markup_target_escaped(room, receiver):
     assert "{+&nbsp;&lt;img&nbsp;src=x&nbsp;onerror=alert(1)&gt;+}" in message
 
 
+MENTIONS = "@everyone @here <@&123456> <@987654321> <!channel> <!here> @room @**all** <at>Legal</at> @alice"
+RAW_MENTIONS = ("@everyone", "@here", "<@", "<!", "@room", "@**", "<at>", "@alice")
+
+
+def test_fetched_mentions_reach_an_apprise_target_broken_and_a_webhook_as_they_are(room, receiver):
+    room = room(apprise(receiver, "team-json", "json", "/team") + webhook(receiver))
+    titled = b"<title>@everyone: Guidance"
+    room.publish(V1.replace(b"<title>Guidance", titled))
+    said = b"presumption of denial " + html.escape(MENTIONS).encode()
+    room.publish(V3.replace(b"<title>Guidance", titled).replace(b"presumption of denial", said))
+    assert room.drain().channels.delivered == 2
+    [got] = receiver.accepted["/team"]
+    title, message = got.json()["title"], got.json()["message"]
+    assert title.startswith("Substantive change: @\u200beveryone: Guidance")
+    assert without_mentions(MENTIONS) in message  # the fetched words are there, every mention broken
+    for raw in RAW_MENTIONS:
+        assert raw not in title and raw not in message, raw
+    [hooked] = receiver.accepted["/hook"]
+    element = hooked.json()
+    assert element["document"]["title"].startswith("@everyone: Guidance")  # data for a program: untouched
+
+
+ZWSP = "\u200b"
+
+
+@pytest.mark.parametrize(
+    ("service", "fetched", "sent"),
+    [
+        ("Discord", "@everyone and @here", f"@{ZWSP}everyone and @{ZWSP}here"),
+        (
+            "Discord ids",
+            "<@123> <@!123> <@&456> @789",
+            f"<{ZWSP}@{ZWSP}123> <{ZWSP}@{ZWSP}!123> <{ZWSP}@{ZWSP}&456> @{ZWSP}789",
+        ),
+        (
+            "Slack",
+            "<!channel> <!here|here> <!subteam^S1> <@U024BE7LH>",
+            f"<{ZWSP}!channel> <{ZWSP}!here|here> <{ZWSP}!subteam^S1> <{ZWSP}@{ZWSP}U024BE7LH>",
+        ),
+        ("Slack, Mattermost, Rocket.Chat", "@channel, @ALL, @here:", f"@{ZWSP}channel, @{ZWSP}ALL, @{ZWSP}here:"),
+        ("Matrix", "@room @alice:example.org", f"@{ZWSP}room @{ZWSP}alice:example.org"),
+        ("Zulip", "@**all** @**stream** @_**topic**", f"@{ZWSP}**all** @{ZWSP}**stream** @{ZWSP}_**topic**"),
+        ("Teams", "<at>Legal</at>", f"<{ZWSP}at>Legal</at>"),
+        ("Telegram", "(@bis_gov)", f"(@{ZWSP}bis_gov)"),
+        ("within a word", "rules@everyone.example", f"rules@{ZWSP}everyone.example"),
+        ("none", "rpd2@bis.doc.gov; a < b; <p>; 5 @ 3%", "rpd2@bis.doc.gov; a < b; <p>; 5 @ 3%"),
+    ],
+)
+def test_mentions_of_each_service_are_broken(service, fetched, sent):
+    assert without_mentions(fetched) == sent
+    assert without_mentions(sent) == sent  # once is enough
+
+
 @pytest.mark.parametrize("kind", ["webhook", "apprise"])
 def test_temporary_failures_are_retried_with_backoff(room, receiver, kind):
     channel = webhook(receiver, path="/target") if kind == "webhook" else apprise(receiver, "j", "json", "/target")
@@ -292,6 +348,33 @@ def test_a_receiver_that_is_down_is_retried(room, receiver):
     assert apprise_row.last_error.startswith("Apprise could not deliver it")
 
 
+@pytest.mark.parametrize(
+    ("drip", "error"),
+    [
+        (Drip(503, in_head=True), "the webhook did not finish answering within 1 s"),
+        (Drip(503), "the webhook answered HTTP 503 Slow: a"),
+        (Drip(200), None),  # delivered: the body of a 2xx is never read
+    ],
+)
+def test_a_receiver_dripping_its_answer_holds_the_drain_no_longer_than_the_deadline(room, receiver, drip, error):
+    room = room(webhook(receiver))
+    room.publish(V1)
+    room.publish(V3)
+    receiver.reply = lambda path, attempt: drip  # a byte every 0.1 s: well within each read's 10 s
+    sender = Sender(room.config, room.engine)
+    sender.channels.webhook_deadline = 1.0
+    report = sender.drain()
+    [row] = room.rows()
+    if error is None:
+        assert (report.channels.delivered, row.status) == (1, "sent")
+        return
+    assert (report.channels.retrying, row.status, row.attempts) == (1, "pending", 1)
+    assert row.last_error.startswith(error)
+    if not drip.in_head:
+        assert row.last_error.endswith("(the rest of its answer not read within 1 s)")
+    assert receiver.dripped["/hook"] > 0
+
+
 def test_a_permanent_failure_is_recorded_shown_to_admins_and_never_retried(room, receiver):
     from tracker.web.app import create_app
 
@@ -331,6 +414,54 @@ def test_a_permanent_failure_is_recorded_shown_to_admins_and_never_retried(room,
     shown = json.dumps(listed) + page + late.line() + "".join(row.last_error for row in room.rows())
     assert TOKEN not in shown and TOKEN.lower() not in shown.lower()
     assert "…" in hook.last_error
+
+
+def corrupt_reasons(room: Room, event_id: int) -> None:
+    """An event row that can no longer be read (its JSON column edited by hand): rendering it raises."""
+    with session_scope(room.engine) as session:
+        session.exec(text("UPDATE event SET reasons = '[broken' WHERE id = :id").bindparams(id=event_id))
+
+
+def test_a_delivery_that_raises_is_retried_alone_and_the_drain_goes_on(room, receiver, caplog):
+    room = room(webhook(receiver) + apprise(receiver, "team-json", "json", "/team"))
+    room.publish(V1)
+    room.publish(V3)  # the event that cannot be read
+    room.publish(V1)  # one after it, delivered all the same
+    with session_scope(room.engine) as session:
+        broken, fine = session.exec(select(Event.id).where(Event.kind == "changed").order_by(Event.id)).all()
+        source_id = session.exec(select(Source.id).where(Source.name == "bis")).one()
+        start = utcnow()
+        session.add(
+            AdminNotice(
+                email="admin@example.com",
+                source_id=source_id,
+                subject="s",
+                body="b",
+                next_attempt_at=start,
+                created_at=start,
+            )
+        )
+    corrupt_reasons(room, broken)
+
+    report = room.drain(start)
+    assert (report.channels.delivered, report.channels.retrying, report.channels.failed) == (2, 2, 0)
+    assert [got.json()["id"] for got in receiver.accepted["/hook"]] == [fine]
+    assert len(receiver.accepted["/team"]) == 1
+    rows = {(row.event_id, row.channel_id): row for row in room.rows()}
+    failing = [row for (event_id, _), row in rows.items() if event_id == broken]
+    assert [row.status for row in failing] == ["pending", "pending"]
+    for row in failing:
+        assert row.last_error.startswith("unexpected error: JSONDecodeError: ") and row.attempts == 1
+    with session_scope(room.engine) as session:  # the admin notices came after, and were tried
+        assert session.exec(select(AdminNotice.attempts)).one() == 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "rulewatch.alerts"]
+    assert len(logged) == 2 and "failed unexpectedly, to be retried: JSONDecodeError" in logged[0]
+    assert "hook (http://…)" in "".join(logged) and "team-json (json://…)" in "".join(logged)
+
+    # Tried again with the others' backoff, then failed for good with the outbox's limit.
+    late = room.drain(start + GIVE_UP_AFTER + timedelta(minutes=1))
+    assert (late.channels.failed, late.channels.failed_for_good) == (2, 2)
+    assert [row.status for row in room.rows() if row.event_id == broken] == ["failed", "failed"]
 
 
 def test_a_channel_removed_from_the_configuration_drops_what_it_had_pending(room, receiver):

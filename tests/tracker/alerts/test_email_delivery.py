@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import select
 
 from storage.db import open_database, session_scope, utcnow
-from storage.models import AdminNotice, Delivery, Source, Subscriber
+from storage.models import AdminNotice, Delivery, Event, Source, Subscriber
 from tests.conftest import FILES, PROJECT_ROOT
 from tracker.alerts import claims as claims_module
 from tracker.alerts.claims import CLAIM_LEASE
@@ -195,6 +196,21 @@ def test_temporary_failure_is_retried_with_backoff(newsroom, smtp):
     third = room.drain(start + timedelta(minutes=3))
     assert third.sent == 1 and len(smtp.messages) == 1
     assert room.deliveries()[0].status == "sent" and room.deliveries()[0].attempts == 3
+
+
+def test_a_delivery_whose_event_cannot_be_read_is_retried_and_the_next_one_sent(newsroom, smtp):
+    room = newsroom('[[subscribers]]\nemail = "legal@example.com"\n')
+    room.publish(page("guidance_v1.html"))
+    room.publish(page("guidance_v3_negation.html"))
+    room.publish(page("guidance_v1.html"))
+    with session_scope(room.engine) as session:
+        broken = session.exec(select(Event.id).where(Event.kind == "changed").order_by(Event.id)).first()
+        session.exec(text("UPDATE event SET reasons = '[broken' WHERE id = :id").bindparams(id=broken))
+    report = room.drain()
+    assert (report.sent, report.retrying, report.failed) == (1, 1, 0) and len(smtp.messages) == 1
+    first, second = room.deliveries()
+    assert (first.event_id, first.status, second.status) == (broken, "pending", "sent")
+    assert first.last_error.startswith("unexpected error: JSONDecodeError: ")
 
 
 def test_server_down_is_temporary(newsroom, smtp):

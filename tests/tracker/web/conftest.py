@@ -35,9 +35,9 @@ def shared_client(shared_history):
 
 @pytest.fixture
 def admin_client(history):
-    """The app with an admin token configured."""
+    """The app with an admin token configured, on https as the history's base_url is: its Secure cookies are sent back."""
     config = replace(history.config, web=replace(history.config.web, admin_token=ADMIN_TOKEN))
-    return TestClient(create_app(config, history.engine))
+    return TestClient(create_app(config, history.engine), base_url="https://testserver")
 
 
 @pytest.fixture

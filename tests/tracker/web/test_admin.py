@@ -120,6 +120,23 @@ def test_admin_login_sets_a_strict_http_only_cookie(admin_client, history, subsc
     assert admin_client.get("/admin").status_code == 401
 
 
+def test_the_admin_cookie_is_secure_when_base_url_is_https_as_the_session_cookie_is(history):
+    # Plain http between a TLS-ending proxy and the app: base_url alone says the site is https.
+    https_site = replace(history.config, web=replace(history.config.web, admin_token=ADMIN_TOKEN))
+    assert https_site.web.base_url.startswith("https://")
+    plain_site = replace(https_site, web=replace(https_site.web, base_url="http://127.0.0.1:8000"))
+    for config, secure in ((https_site, True), (plain_site, False)):
+        client = TestClient(create_app(config, history.engine))  # http://testserver
+        signed_in = log_in(client)
+        assert signed_in.status_code == 303 and ("Secure" in signed_in.headers["set-cookie"]) is secure
+        client.cookies.set("rulewatch_admin", signed_in.cookies["rulewatch_admin"])  # as the proxy's client would
+        page = client.get("/admin")
+        assert page.status_code == 200
+        signed_out = client.post("/admin/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
+        cleared = signed_out.headers["set-cookie"]
+        assert cleared.startswith('rulewatch_admin=""') and ("Secure" in cleared) is secure
+
+
 def test_a_cookie_stops_working_when_the_token_changes(admin_client, history):
     cookie = log_in(admin_client).headers["set-cookie"].split(";")[0].split("=", 1)[1]
     config = replace(history.config, web=replace(history.config.web, admin_token="a-new-token"))

@@ -3,6 +3,7 @@ sign-in limits, roles, the review form and API, feeds for signed-in readers, the
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -13,10 +14,10 @@ from sqlmodel import select
 
 from storage.db import session_scope, utcnow
 from storage.models import AuditEntry, Event, SignInLink
-from tests.support.accounts import PASSWORD, csrf_of, make_account, sign_in
+from tests.support.accounts import PASSWORD, HeldChecks, csrf_of, make_account, sign_in
 from tests.tracker.web.helpers import ADMIN_TOKEN, assert_no_live_markup
 from tracker.alerts.event_summary import diff_url
-from tracker.desk.accounts import ACCOUNT_LIMIT, CLIENT_LIMIT, add_user
+from tracker.desk.accounts import ACCOUNT_LIMIT, CHECKS_AT_ONCE, CLIENT_LIMIT, add_user
 from tracker.web.app import create_app
 
 VIEWER, REVIEWER, ADMIN = "viewer@example.com", "reviewer@example.com", "admin@example.com"
@@ -214,13 +215,39 @@ def test_failed_sign_ins_are_limited_per_account_then_per_client(desk):
     assert "Too many failed sign-ins" in limited.text
     assert "rulewatch_session" not in limited.headers.get("set-cookie", "")
     elsewhere = browser(desk, client=("192.0.2.7", 40000))
-    assert sign_in(elsewhere, REVIEWER).status_code == 429  # the account is held back everywhere
-    assert sign_in(elsewhere, VIEWER).status_code == 303  # other accounts are not
+    assert sign_in(elsewhere, REVIEWER).status_code == 303  # the guesser does not lock the owner out
+    same_address = browser(desk)
+    assert sign_in(same_address, VIEWER).status_code == 303  # nor is the address held back for other accounts
 
     for n in range(CLIENT_LIMIT - ACCOUNT_LIMIT):
         assert sign_in(client, f"guess{n}@example.com", "guess guess guess").status_code == 401
     assert sign_in(client, ADMIN).status_code == 429  # this address is held back for every account
     assert sign_in(browser(desk, client=("192.0.2.8", 40000)), ADMIN).status_code == 303
+
+
+def test_more_sign_ins_at_once_than_the_process_checks_are_answered_429(desk, monkeypatch):
+    held = HeldChecks(monkeypatch)
+    answers: list = []
+    posts = []
+    for n in range(CHECKS_AT_ONCE):
+        client = browser(desk, client=(f"192.0.2.{n}", 40000))
+        form = client.get("/login").text  # the forms first: their pages need no check
+        data = {"csrf_token": csrf_of(form), "email": REVIEWER, "password": "guess guess guess"}
+        posts.append(threading.Thread(target=lambda c=client, d=data: answers.append(c.post("/login", data=d))))
+    for post in posts:
+        post.start()
+    try:
+        for _ in posts:
+            assert held.entered.acquire(timeout=60)
+        busy = sign_in(browser(desk, client=("192.0.2.99", 40000)), VIEWER)
+    finally:
+        held.gate.set()
+        for post in posts:
+            post.join()
+    assert busy.status_code == 429 and busy.headers["retry-after"] == "2"
+    assert "Too many sign-ins at once; try again in 2 seconds." in busy.text
+    assert sorted(answer.status_code for answer in answers) == [401] * CHECKS_AT_ONCE
+    assert sign_in(browser(desk, client=("192.0.2.99", 40000)), VIEWER).status_code == 303  # its turn now
 
 
 # -- roles -------------------------------------------------------------------------------------------
