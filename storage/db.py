@@ -25,7 +25,7 @@ from sqlmodel import Session, SQLModel, create_engine
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # The newest migration (tests/storage checks it is Alembic's head). A database already
 # there is opened without loading Alembic, which every crawl process would pay for.
-SCHEMA_REVISION = "0011"
+SCHEMA_REVISION = "0013"
 
 
 class DatabaseError(Exception):
