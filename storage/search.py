@@ -21,6 +21,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import zstandard
 from sqlalchemy import bindparam, text
@@ -108,6 +109,8 @@ def index_missing(connection: Connection) -> int:
             after = version_id
             try:
                 content = json.loads(get_blob(session, content_sha256))
+                if not isinstance(content, dict):
+                    raise ValueError(f"a JSON {type(content).__name__} where a content's object belongs")
             except (BlobError, ValueError) as exc:
                 log.warning(
                     "version %s is left out of the search index: its content cannot be read (%s)", version_id, exc
@@ -170,7 +173,7 @@ def versions_of(session: Session, document_ids: Collection[int]) -> dict[int, li
             .order_by(col(Version.number))
         )
         for version_id, document_id, number, fetched_at in session.exec(query):
-            found[document_id].append(VersionRef(version_id or 0, document_id, number, fetched_at))
+            found[document_id].append(VersionRef(cast(int, version_id), document_id, number, fetched_at))
     return found
 
 

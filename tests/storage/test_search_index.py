@@ -146,9 +146,13 @@ def test_texts_and_versions_read_back(engine):
 
 
 def test_a_rolled_back_transaction_leaves_no_index_row(engine):
-    with pytest.raises(RuntimeError), session_scope(engine) as session:
-        store(session, "bis", "doc", content("Rolled back words."))
-        raise RuntimeError("the transaction fails after the version was indexed")
+    def store_then_fail():
+        with session_scope(engine) as session:
+            store(session, "bis", "doc", content("Rolled back words."))
+            raise RuntimeError("the transaction fails after the version was indexed")
+
+    with pytest.raises(RuntimeError):
+        store_then_fail()
     assert found(engine, "rolled") == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM version_text")).scalar() == 0
