@@ -17,3 +17,4 @@ EVENT_FIELDS = frozenset(
         "summary",
     }
 )
+SEARCH_HIT_FIELDS = frozenset({"document", "first_version", "first_seen", "last_version", "gone_in", "snippet"})

@@ -1,4 +1,4 @@
-"""The web app: dashboard, documents and redlines, changes, feeds, subscriptions, admin, JSON API.
+"""The web app: dashboard, documents and redlines, changes, search, feeds, subscriptions, admin, JSON API.
 
 Each area has its own router module (routes_*.py). Pages are rendered on the
 server and work without JavaScript; every response gets the security headers,
@@ -33,6 +33,7 @@ from tracker.web import (
     routes_changes,
     routes_documents,
     routes_feeds,
+    routes_search,
     routes_subscriptions,
 )
 from tracker.web.common import message
@@ -112,6 +113,7 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
 
     app.include_router(routes_documents.router)
     app.include_router(routes_changes.router)
+    app.include_router(routes_search.router)
     app.include_router(routes_feeds.router)
     app.include_router(routes_subscriptions.router)
     app.include_router(routes_admin.pages)

@@ -7,6 +7,7 @@
 /api/documents/{id}/diff       as `rulewatch diff DOC --format json`
 /api/sources          source health
 /api/expectations     as `rulewatch expectations --json`
+/api/search?q=        as `rulewatch search QUERY --json`
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from storage.models import Document
 from storage.repository import (
     MAX_ROW_ID,
+    get_source,
     list_documents,
     list_events,
     list_sources,
@@ -30,12 +32,14 @@ from tracker.schemas import (
     DocumentSummary,
     ExpectationStatus,
     Redline,
+    SearchHit,
     SourceHealth,
     VersionRecord,
     document_summary_json,
     event_json,
     version_json,
 )
+from tracker.search import SearchError, hit_json, search
 from tracker.settings import Config
 from tracker.web.common import get_config, get_session
 from tracker.web.queries import FilterError, change_filters, source_health
@@ -124,3 +128,22 @@ def sources(session: Session = Depends(get_session), config: Config = Depends(ge
 def expectations(session: Session = Depends(get_session), config: Config = Depends(get_config)) -> list[dict]:
     """Each promised document: waiting, or met (when, by which document)."""
     return expectation_rows(session, config)
+
+
+@router.get("/search", response_model=list[SearchHit], response_model_exclude_unset=True)
+def search_versions(
+    q: str = Query("", description='Words (every one must occur) or a "quoted phrase".'),
+    source: str = Query("", description="Only this source's documents."),
+    session: Session = Depends(get_session),
+) -> list[dict]:
+    """Every stretch of versions of a document that has the query: first and last version, the version it was gone in."""
+    source_id = None
+    if source:
+        row = get_source(session, source)
+        if row is None:
+            raise HTTPException(400, f"source: no source named {source!r} has been checked yet")
+        source_id = row.id
+    try:
+        return [hit_json(hit) for hit in search(session, q, source_id)]
+    except SearchError as exc:
+        raise HTTPException(400, f"q: {exc}") from None

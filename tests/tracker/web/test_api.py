@@ -26,6 +26,7 @@ API_PATHS = {
     "/api/documents/{document_id}/diff",
     "/api/sources",
     "/api/expectations",
+    "/api/search",
     "/api/admin/sources",
     "/api/admin/subscribers",
     "/api/admin/deliveries",

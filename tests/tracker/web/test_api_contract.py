@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Document, Subscriber
-from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS
+from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS, SEARCH_HIT_FIELDS
 from tests.tracker.web.helpers import ADMIN_TOKEN
 
 DOCUMENT = set(DOCUMENT_FIELDS)
@@ -24,6 +24,7 @@ CONTRACT = {
     "/api/documents/{document_id}/diff": ("get", False, {"document", "from", "to", "severity", "reasons", "ops"}),
     "/api/sources": ("get", True, SOURCE),
     "/api/expectations": ("get", True, {"name", "status", "met_at", "document", "version"}),
+    "/api/search": ("get", True, set(SEARCH_HIT_FIELDS)),
     "/api/admin/sources": ("get", True, SOURCE),
     "/api/admin/subscribers": ("get", True, SUBSCRIBER),
     "/api/admin/deliveries": ("get", True, {"id", "event_id", "subscriber", "status", "attempts", "last_error"}),
@@ -85,6 +86,8 @@ def test_nested_shapes_are_documented(openapi):
     assert {"op", "text", "section"} <= set(op["required"])
     expectation = element(openapi, "/api/expectations")
     assert set(resolve(openapi, expectation["properties"]["document"])["properties"]) == DOCUMENT
+    hit = element(openapi, "/api/search")
+    assert set(resolve(openapi, hit["properties"]["document"])["properties"]) == DOCUMENT
 
 
 def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
@@ -100,6 +103,7 @@ def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
         "/api/documents/{document_id}/diff": client.get(f"/api/documents/{document_id}/diff"),
         "/api/sources": client.get("/api/sources"),
         "/api/expectations": client.get("/api/expectations"),
+        "/api/search": client.get("/api/search?q=exporters"),
     }
     for path, answer in answers.items():
         assert answer.status_code == 200, path
