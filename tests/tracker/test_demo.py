@@ -2,14 +2,18 @@
 
 import email
 import email.policy
+import json
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Version
+from tracker.cli import app
 from tracker.demo.run import run_demo
-from tracker.demo.story import TIMELINE
+from tracker.demo.story import PRESS_RELEASE, TIMELINE
+from tracker.schemas import iso
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +103,18 @@ def test_emails_were_written_once_each(played):
     subjects = " ".join(" ".join(str(m["Subject"]).split()) for m in messages)
     assert "Published: Rule replacing the AI Diffusion rule (2025-00636)" in subjects
     assert f"--config {folder / 'rulewatch.toml'} serve" in output
+
+
+def test_search_names_the_release_and_the_versions_the_huawei_sentence_came_and_went(played):
+    folder, _, _, documents, versions = played
+    query = '"Huawei Ascend chips anywhere in the world"'
+    result = CliRunner().invoke(app, ["--config", str(folder / "rulewatch.toml"), "search", query, "--json"])
+    assert result.exit_code == 0, result.output
+    [hit] = json.loads(result.output)
+    release = next(d for d in documents.values() if d.url.endswith(PRESS_RELEASE))
+    assert (hit["source"], hit["document"]["id"]) == ("bis", release.id)
+    # In the baseline (1) and the version that linked the guidance (2); the silent edit (3) took it out.
+    assert (hit["first_version"], hit["last_version"], hit["gone_in"]) == (1, 2, 3)
+    [first] = [v for v in versions if v.document_id == release.id and v.number == 1]
+    assert hit["first_seen"] == iso(first.fetched_at)
+    assert "using Huawei Ascend chips anywhere in the world violates U.S. export controls" in hit["snippet"]
