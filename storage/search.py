@@ -1,43 +1,50 @@
 """The full-text index of every version's readable text, and the reads a search makes of it.
 
-Each version has a row in `version_text` (its readable text, zstd-compressed) and its words
-in the database's own full-text index, `version_words`: an FTS5 table on SQLite, a tsvector
-column with a GIN index on PostgreSQL. Ingest writes both in the version's own transaction.
+A version's readable text is its passages: its title, then each block's text, one per line.
+Each distinct passage is stored once (`passage`, by its SHA-256), whichever versions and
+documents share it; a version keeps the list of its passages (`version_passages`). The
+words of each version and of each passage are in the database's own full-text index
+(`version_words`, `passage_words`): FTS5 tables on SQLite, tsvector columns with GIN
+indexes on PostgreSQL. Ingest writes all of it in the version's own transaction.
 
-The index holds each version's distinct words, as `words()` finds them: runs of letters and
-digits of the text lowercased by `fold()`. Queries are made of the same words, quoted, so
-the index answers "which versions have all these words" exactly, and the same way on both
-databases: no stemmer, stop list, parser or tokenizer of the database's own decides it (the
-FTS5 table uses the `ascii` tokenizer, which leaves such words whole; PostgreSQL gets them
+The index holds distinct words as `words()` finds them: runs of letters and digits of the
+text lowercased by `fold()`. Queries are made of the same words, quoted, so the index
+answers "which versions (or passages) have all these words" exactly, and the same way on
+both databases: no stemmer, stop list, parser or tokenizer of the database decides it (the
+FTS5 tables use the `ascii` tokenizer, which leaves such words whole; PostgreSQL gets them
 as lexemes through array_to_tsvector). Whether a phrase occurs as written is decided by
-reading the text back (tracker.search).
+reading the passages that have its words (tracker.search): each distinct passage once,
+however many versions share it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
-from collections.abc import Collection, Iterable, Iterator
+from array import array
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from itertools import accumulate, pairwise
 
 import zstandard
-from sqlalchemy import bindparam, text
+from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from storage.blobs import BlobError, get_blob
-from storage.models import Version
+from storage.models import Document
 
 log = logging.getLogger(__name__)
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits of any script; "_" separates words as punctuation does
 MAX_WORD = 64  # characters of a word the index keeps (PostgreSQL refuses lexemes over 2,047 bytes)
 PART_WORDS = 5_000  # words in one tsvector (PostgreSQL refuses a tsvector of 1 MB or more)
-LEVEL = 3
 FILL_BATCH = 200
+_CHUNK = 500  # values bound in one IN (…)
 
 
 def fold(value: str) -> str:
@@ -52,11 +59,15 @@ def words(value: str) -> list[str]:
     return [word[:MAX_WORD] for word in WORD.findall(fold(value))]
 
 
+def passages_of(content: dict) -> list[str]:
+    """A version's passages from its stored content (tracker.reading.content.Content.to_json):
+    the title, then each block's text; what expectations read and redlines compare."""
+    return [content.get("title", ""), *(block.get("text", "") for block in content.get("blocks", []))]
+
+
 def readable_text(content: dict) -> str:
-    """A version's readable text from its stored content (tracker.reading.content.Content.to_json):
-    the title, then each block's text, one per line: what expectations read and redlines compare."""
-    blocks = content.get("blocks", [])
-    return "\n".join([content.get("title", ""), *(block.get("text", "") for block in blocks)])
+    """A version's readable text: its passages, one per line."""
+    return "\n".join(passages_of(content))
 
 
 def index_version(session: Session, version_id: int, content: dict) -> None:
@@ -65,26 +76,69 @@ def index_version(session: Session, version_id: int, content: dict) -> None:
 
 
 def _index(connection: Connection, version_id: int, content: dict) -> None:
-    body = readable_text(content)
+    passages = passages_of(content)
+    ids = _passage_ids(connection, passages)
+    deltas = [ids[0], *(b - a for a, b in pairwise(ids))]  # small numbers compress well
     connection.execute(
-        text("INSERT INTO version_text (version_id, body) VALUES (:id, :body)"),
-        {"id": version_id, "body": zstandard.ZstdCompressor(level=LEVEL).compress(body.encode("utf-8"))},
+        text("INSERT INTO version_passages (version_id, passages) VALUES (:id, :passages)"),
+        {"id": version_id, "passages": zstandard.ZstdCompressor().compress(array("q", deltas).tobytes())},
     )
-    distinct = sorted(set(words(body)))
-    if connection.dialect.name == "postgresql":
-        for part, start in enumerate(range(0, max(len(distinct), 1), PART_WORDS)):
-            connection.execute(
-                text(
-                    "INSERT INTO version_words (version_id, part, words)"
-                    " VALUES (:id, :part, array_to_tsvector(CAST(:words AS text[])))"
-                ),
-                {"id": version_id, "part": part, "words": distinct[start : start + PART_WORDS]},
-            )
+    _add_words(connection, "version_words", {version_id: {word for passage in passages for word in words(passage)}})
+
+
+def _passage_ids(connection: Connection, passages: list[str]) -> list[int]:
+    """The id of each passage, storing (and indexing) those not stored yet."""
+    digests = [hashlib.sha256(passage.encode("utf-8")).hexdigest() for passage in passages]
+    known: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(digests))):
+        known.update(_rows(connection, "SELECT sha256, id FROM passage WHERE sha256 IN :values", chunk))
+    new = {digest: passage for digest, passage in zip(digests, passages, strict=True) if digest not in known}
+    if new:
+        # Another process may store the same passage at the same moment: the first one wins,
+        # and indexes it; the other reads its id.
+        written = dict(_insert_passages(connection, new))
+        _add_words(connection, "passage_words", {id_: set(words(new[digest])) for digest, id_ in written.items()})
+        known.update(written)
+        for chunk in _chunks(sorted(set(new) - set(written))):
+            known.update(_rows(connection, "SELECT sha256, id FROM passage WHERE sha256 IN :values", chunk))
+    return [known[digest] for digest in digests]
+
+
+def _insert_passages(connection: Connection, new: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """(SHA-256, id) of each passage of `new` ({sha256: text}) this transaction stored."""
+    insert = "INSERT INTO passage (sha256, text) {} ON CONFLICT (sha256) DO NOTHING RETURNING sha256, id"
+    if connection.dialect.name == "postgresql":  # one statement, one round trip
+        rows = "SELECT * FROM unnest(CAST(:digests AS text[]), CAST(:texts AS text[]))"
+        yield from connection.execute(text(insert.format(rows)), {"digests": list(new), "texts": list(new.values())})
     else:
+        for digest, passage in new.items():
+            yield from connection.execute(
+                text(insert.format("VALUES (:digest, :text)")), {"digest": digest, "text": passage}
+            )
+
+
+def _add_words(connection: Connection, table: str, rows: dict[int, set[str]]) -> None:
+    """Each row's distinct words into the full-text index `table`, by the row's id."""
+    if connection.dialect.name == "postgresql":
+        ids, parts, lists = [], [], []
+        for row_id, distinct in rows.items():
+            ordered = sorted(distinct)
+            for part, start in enumerate(range(0, max(len(ordered), 1), PART_WORDS)):
+                ids.append(row_id)
+                parts.append(part)
+                lists.append(" ".join(ordered[start : start + PART_WORDS]))  # a word has no space
         connection.execute(
-            text("INSERT INTO version_words (rowid, words) VALUES (:id, :words)"),
-            {"id": version_id, "words": " ".join(distinct)},
+            text(
+                f"INSERT INTO {table} (id, part, words) SELECT id, part, array_to_tsvector(string_to_array(words, ' '))"
+                " FROM unnest(CAST(:ids AS integer[]), CAST(:parts AS integer[]), CAST(:words AS text[]))"
+                " AS row (id, part, words)"
+            ),
+            {"ids": ids, "parts": parts, "words": lists},
         )
+    else:
+        statement = text(f"INSERT INTO {table} (rowid, words) VALUES (:id, :words)")
+        for row_id, distinct in rows.items():
+            connection.execute(statement, {"id": row_id, "words": " ".join(sorted(distinct))})
 
 
 def index_missing(connection: Connection) -> int:
@@ -97,8 +151,8 @@ def index_missing(connection: Connection) -> int:
     while True:
         batch = connection.execute(
             text(
-                "SELECT v.id, v.content_sha256 FROM version v"
-                " WHERE v.id > :after AND NOT EXISTS (SELECT 1 FROM version_text t WHERE t.version_id = v.id)"
+                "SELECT v.id, v.content_sha256 FROM version v WHERE v.id > :after"
+                " AND NOT EXISTS (SELECT 1 FROM version_passages p WHERE p.version_id = v.id)"
                 " ORDER BY v.id LIMIT :limit"
             ),
             {"after": after, "limit": FILL_BATCH},
@@ -122,75 +176,123 @@ def index_missing(connection: Connection) -> int:
     return done
 
 
+# -- reading ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class VersionRef:
     id: int
     document_id: int
     number: int
-    fetched_at: datetime
 
 
 def matching_versions(session: Session, wanted: Collection[str], source_id: int | None = None) -> list[int]:
-    """The ids of the versions whose text has every word in `wanted` (words as `words()` gives
-    them), of one source's documents or of all."""
-    if not wanted:
-        raise ValueError("a search of the index needs at least one word")
-    connection = session.connection()
-    params: dict = {"source": source_id}
+    """The ids of the versions that have every word in `wanted` (words as `words()` gives
+    them) somewhere in their text, of one source's documents or of all."""
     of_source = (
-        " AND v.document_id IN (SELECT d.id FROM document d WHERE d.source_id = :source)"
+        " AND id IN (SELECT v.id FROM version v JOIN document d ON d.id = v.document_id WHERE d.source_id = :source)"
         if source_id is not None
         else ""
     )
+    return _matching(session.connection(), "version_words", wanted, of_source, {"source": source_id})
+
+
+def matching_passages(session: Session, wanted: Collection[str]) -> list[int]:
+    """The ids of the passages that have every word in `wanted`."""
+    return _matching(session.connection(), "passage_words", wanted, "", {})
+
+
+def _matching(connection: Connection, table: str, wanted: Collection[str], narrower: str, params: dict) -> list[int]:
+    if not wanted:
+        raise ValueError("a search of the index needs at least one word")
     if connection.dialect.name == "postgresql":
-        # A version whose words fill more than one tsvector has each word in one of them.
-        having = []
+        # A row whose words fill more than one tsvector has each word in one of them.
+        each = []
         for n, word in enumerate(sorted(wanted)):
-            params[f"w{n}"] = _lexeme(word)
-            having.append(f"SELECT version_id FROM version_words WHERE words @@ CAST(:w{n} AS tsquery)")
-        query = f"SELECT v.id FROM version v WHERE v.id IN ({' INTERSECT '.join(having)}){of_source}"
+            params[f"w{n}"] = "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"  # a tsquery of one lexeme
+            each.append(f"SELECT id FROM {table} WHERE words @@ CAST(:w{n} AS tsquery)")
+        found = " INTERSECT ".join(each)
     else:
-        params["match"] = " ".join(f'"{word}"' for word in sorted(wanted))
-        query = (
-            "SELECT v.id FROM version_words JOIN version v ON v.id = version_words.rowid"
-            f" WHERE version_words MATCH :match{of_source}"
-        )
-    return [row[0] for row in connection.execute(text(query), params)]
+        params["match"] = " ".join(f'"{word}"' for word in sorted(wanted))  # each word a quoted string
+        found = f"SELECT rowid AS id FROM {table} WHERE {table} MATCH :match"
+    query = f"SELECT id FROM ({found}) AS found WHERE true{narrower}"
+    return [row[0] for row in _fetch(connection, query, params)]
 
 
-def _lexeme(word: str) -> str:
-    """`word` as a tsquery of that one lexeme, quoted (a word is letters and digits; the quoting holds anyway)."""
-    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def versions_of(session: Session, document_ids: Collection[int]) -> dict[int, list[VersionRef]]:
-    """Every version of these documents, by document, in version order."""
-    found: dict[int, list[VersionRef]] = {document_id: [] for document_id in document_ids}
-    for chunk in _chunks(sorted(document_ids)):
-        query = (
-            select(Version.id, Version.document_id, Version.number, Version.fetched_at)
-            .where(col(Version.document_id).in_(chunk))
-            .order_by(col(Version.number))
-        )
-        for version_id, document_id, number, fetched_at in session.exec(query):
-            found[document_id].append(VersionRef(cast(int, version_id), document_id, number, fetched_at))
+def versions_with(session: Session, version_ids: Collection[int]) -> dict[int, list[VersionRef]]:
+    """Every version of each document one of these versions is of, by document, in version order."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "id", version_ids)
+    query = (
+        "SELECT id, document_id, number FROM version"
+        f" WHERE document_id IN (SELECT document_id FROM version WHERE {where}) ORDER BY document_id, number"
+    )
+    found: dict[int, list[VersionRef]] = {}
+    for version_id, document_id, number in _fetch(connection, query, params):
+        found.setdefault(document_id, []).append(VersionRef(version_id, document_id, number))
     return found
 
 
-def texts(session: Session, version_ids: Iterable[int]) -> Iterator[tuple[int, str]]:
-    """(version id, readable text) of each of these versions that is indexed, read as the caller goes."""
+def fetched_at(session: Session, version_ids: Collection[int]) -> dict[int, datetime]:
+    """When each of these versions was fetched."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "id", version_ids)
+    query = text(f"SELECT id, fetched_at FROM version WHERE {where}").columns(id=Integer, fetched_at=UTCDateTime)
+    return dict(connection.execute(query, params).all())
+
+
+def documents(session: Session, document_ids: Collection[int]) -> list[Document]:
+    found: list[Document] = []
+    for chunk in _chunks(sorted(document_ids)):
+        found += session.exec(select(Document).where(col(Document.id).in_(chunk)))
+    return found
+
+
+def version_passages(session: Session, version_ids: Collection[int]) -> Iterator[tuple[int, list[int]]]:
+    """(version id, its passages' ids in order) of each of these versions that is indexed, read as the caller goes."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "version_id", version_ids)
     decompressor = zstandard.ZstdDecompressor()
-    for chunk in _chunks(list(version_ids)):
-        rows = session.connection().execute(
-            text("SELECT version_id, body FROM version_text WHERE version_id IN :ids").bindparams(
-                bindparam("ids", expanding=True)
-            ),
-            {"ids": chunk},
-        )
-        for version_id, body in rows:
-            yield version_id, decompressor.decompress(bytes(body)).decode("utf-8")
+    for version_id, packed in _fetch(
+        connection, f"SELECT version_id, passages FROM version_passages WHERE {where}", params
+    ):
+        deltas = array("q")
+        deltas.frombytes(decompressor.decompress(bytes(packed)))
+        yield version_id, list(accumulate(deltas))
 
 
-def _chunks(values: list[int], size: int = 500) -> Iterator[list[int]]:
+def passage_texts(session: Session, passage_ids: Collection[int]) -> Iterator[tuple[int, str]]:
+    """(passage id, its text) of each of these passages, read as the caller goes."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "id", passage_ids)
+    yield from _fetch(connection, f"SELECT id, text FROM passage WHERE {where}", params)
+
+
+def _fetch(connection: Connection, query: str, params: dict) -> list[tuple]:
+    """Every row of a query, as plain tuples. On SQLite straight from the driver (its parameters are
+    written :name too), in the connection's transaction: many thousand rows cost a tenth as much."""
+    if connection.dialect.name == "sqlite":
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return cursor.execute(query, params).fetchall()
+        finally:
+            cursor.close()
+    return [tuple(row) for row in connection.execute(text(query), params)]
+
+
+def _ids_in(connection: Connection, column: str, ids: Collection[int]) -> tuple[str, dict]:
+    """`column IN ids` as SQL of one parameter, however many ids: an array, or JSON on SQLite."""
+    if connection.dialect.name == "postgresql":
+        return f"{column} = ANY(CAST(:ids AS integer[]))", {"ids": list(ids)}
+    return f"{column} IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(list(ids))}
+
+
+def _rows(connection: Connection, query: str, values: list) -> Iterator[tuple]:
+    statement = text(query).bindparams(bindparam("values", expanding=True))
+    for row in connection.execute(statement, {"values": values}):
+        yield tuple(row)
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
     for start in range(0, len(values), size):
         yield values[start : start + size]

@@ -1,10 +1,11 @@
 """Search: words or a "quoted phrase" across every version of every document.
 
 The database's full-text index (storage.search) names the versions that have every word
-of the query. A term that is one plain word is then found exactly; any other term (a
-phrase, or a word with punctuation such as "U.S." or "744.23") is looked for in each such
-version's text: case-insensitive, any run of spaces matching any other, never across two
-paragraphs, and whole words at both ends ("export" is not found in "exporter").
+of the query; for a term that is one plain word, that is exact. Any other term (a phrase,
+or a word with punctuation such as "U.S." or "744.23") is looked for in the passages (a
+title, a paragraph) that have its words, each distinct passage read once however many
+versions share it: case-insensitive, any run of spaces matching any other, within one
+passage, and whole words at both ends ("export" is not found in "exporter").
 
 A hit is one stretch of consecutive versions of a document that have the query: from
 `first_version` (fetched at `first_seen`) to `last_version`, and `gone_in`, the version
@@ -18,11 +19,23 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from storage.models import Document, Version
-from storage.repository import list_sources, require_row
-from storage.search import WORD, VersionRef, fold, matching_versions, texts, versions_of, words
+from storage.models import Document
+from storage.repository import list_sources
+from storage.search import (
+    WORD,
+    VersionRef,
+    fetched_at,
+    fold,
+    matching_passages,
+    matching_versions,
+    passage_texts,
+    version_passages,
+    versions_with,
+    words,
+)
+from storage.search import documents as list_documents
 from tracker.schemas import document_json, iso
 
 MAX_QUERY = 500  # characters
@@ -77,8 +90,12 @@ def parse_query(query: str) -> tuple[Term, ...]:
         raise SearchError('nothing to search for: give words or a "quoted phrase"')
     if len(terms) > MAX_TERMS:
         raise SearchError(f"the query has {len(terms)} words and phrases; search for at most {MAX_TERMS}")
-    if not any(term.words for term in terms):
-        raise SearchError("search for at least one word of letters or digits, not punctuation alone")
+    for term in terms:
+        if not term.words:
+            raise SearchError(
+                f"{term.text} has no letter or digit to search for; leave it out, or put it in a quoted phrase"
+                ' with words (such as "§ 744.23")'
+            )
     return terms
 
 
@@ -100,7 +117,7 @@ class Hit:
     first_seen: datetime
     last_version: int
     gone_in: int | None
-    snippet: str  # the text around the query's first match in first_version, from one paragraph
+    snippet: str  # the passage of first_version that shows the query best, or some of it
     marks: tuple[tuple[int, int], ...]  # where the snippet shows the query's terms: [start, end)
 
 
@@ -115,29 +132,50 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     """Every hit of `query`, in one source's documents or all; SearchError for a query it cannot search."""
     terms = parse_query(query)
     found = matching_versions(session, {word for term in terms for word in term.words}, source_id)
-    to_read = [term for term in terms if not term.exact_in_index]
-    if to_read:
-        found = [version_id for version_id, body in texts(session, found) if _has_all(fold(body), to_read)]
     if not found:
         return []
-    documents = set(session.exec(select(Version.document_id).where(col(Version.id).in_(found))))
+    # The passages each term is in: from the index for a plain word; read, for any other term.
+    places: list[set[int]] = []
+    for term in terms:
+        passages = matching_passages(session, set(term.words))
+        if not term.exact_in_index:
+            passages = [id_ for id_, body in passage_texts(session, passages) if term.pattern.search(fold(body))]
+        if not passages:
+            return []
+        places.append(set(passages))
+    read = [places[n] for n, term in enumerate(terms) if not term.exact_in_index]
+    if read:
+        found = [
+            version_id
+            for version_id, passages in version_passages(session, found)
+            if all(not place.isdisjoint(passages) for place in read)
+        ]
     having = set(found)
     stretches = [
-        stretch for versions in versions_of(session, documents).values() for stretch in _stretches(versions, having)
+        stretch for versions in versions_with(session, having).values() for stretch in _stretches(versions, having)
     ]
-    firsts = dict(texts(session, [stretch.versions[0].id for stretch in stretches]))
+    firsts = [stretch.versions[0].id for stretch in stretches]
+    # Each hit shows the first passage of its first version that has the rarest term.
+    rarest = min(range(len(terms)), key=lambda n: (len(places[n]), -len(terms[n].text)))
+    shown = {
+        version_id: next((id_ for id_ in passages if id_ in places[rarest]), 0)
+        for version_id, passages in version_passages(session, firsts)
+    }
+    bodies = dict(passage_texts(session, set(shown.values())))
+    seen = fetched_at(session, firsts)
     sources = {source.id: source.name for source in list_sources(session)}
+    documents = {document.id: document for document in list_documents(session, {s.document_id for s in stretches})}
     hits = []
     for stretch in stretches:
-        document = require_row(session, Document, stretch.document_id)
+        document = documents[stretch.document_id]
         first, last = stretch.versions[0], stretch.versions[-1]
-        snippet, marks = _snippet(firsts.get(first.id, ""), terms)
+        snippet, marks = _snippet(bodies.get(shown.get(first.id, 0), ""), terms, terms[rarest])
         hits.append(
             Hit(
                 source=sources.get(document.source_id, ""),
                 document=document,
                 first_version=first.number,
-                first_seen=first.fetched_at,
+                first_seen=seen[first.id],
                 last_version=last.number,
                 gone_in=stretch.after.number if stretch.after is not None else None,
                 snippet=snippet,
@@ -146,10 +184,6 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
         )
     hits.sort(key=lambda hit: (-hit.first_seen.timestamp(), hit.document.id or 0, hit.first_version))
     return hits
-
-
-def _has_all(folded: str, terms: list[Term]) -> bool:
-    return all(term.pattern.search(folded) for term in terms)
 
 
 def _stretches(versions: list[VersionRef], having: set[int]) -> list[_Stretch]:
@@ -165,39 +199,32 @@ def _stretches(versions: list[VersionRef], having: set[int]) -> list[_Stretch]:
     return stretches
 
 
-def _snippet(body: str, terms: tuple[Term, ...]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """At most about SNIPPET characters of the paragraph where the query shows best, and
-    where its terms are in them."""
-    folded = fold(body)  # as long as `body`, position for position
+def _snippet(passage: str, terms: tuple[Term, ...], anchor: Term) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """At most about SNIPPET characters of a passage around the anchor's first match, and
+    where the query's terms are in them."""
+    folded = fold(passage)  # as long as `passage`, position for position
     spans = {term: [match.span() for match in term.pattern.finditer(folded)] for term in terms}
-    present = [term for term in terms if spans[term]]
-    if not present:
-        return "", ()
-    # The rarest term in this text shows where the query is: a phrase, a name, not "export".
-    anchor = min(present, key=lambda term: (len(spans[term]), -len(term.text)))
+    if not spans[anchor]:
+        return passage[:SNIPPET] + ("…" if len(passage) > SNIPPET else ""), ()
     start, end = spans[anchor][0]
-    line_start = body.rfind("\n", 0, start) + 1
-    line_end = body.find("\n", end)
-    line_end = len(body) if line_end < 0 else line_end
-    left, right = line_start, line_end
-    if right - left > SNIPPET:
-        left = max(line_start, start - max(SNIPPET - (end - start), 0) // 3)
-        right = min(line_end, max(end, left + SNIPPET))
-        left = max(line_start, min(left, right - SNIPPET, start))
-        if left > line_start:  # start at a word
-            space = body.find(" ", left, start)
+    left, right = 0, len(passage)
+    if right > SNIPPET:
+        left = max(0, min(start - max(SNIPPET - (end - start), 0) // 3, len(passage) - SNIPPET))
+        right = min(len(passage), max(end, left + SNIPPET))
+        if left > 0:  # start at a word
+            space = passage.find(" ", left, start)
             left = space + 1 if space >= 0 else left
-        if right < line_end:  # end at a word
-            space = body.rfind(" ", end, right)
+        if right < len(passage):  # end at a word
+            space = passage.rfind(" ", end, right)
             right = space if space >= 0 else right
     marks: list[tuple[int, int]] = []
     for s, e in sorted(span for term in terms for span in spans[term] if left <= span[0] and span[1] <= right):
         if not marks or s >= marks[-1][1]:  # of overlapping terms, the first is marked
             marks.append((s, e))
-    prefix = "…" if left > line_start else ""
-    suffix = "…" if right < line_end else ""
+    prefix = "…" if left > 0 else ""
+    suffix = "…" if right < len(passage) else ""
     shift = len(prefix) - left
-    return prefix + body[left:right] + suffix, tuple((s + shift, e + shift) for s, e in marks)
+    return prefix + passage[left:right] + suffix, tuple((s + shift, e + shift) for s, e in marks)
 
 
 def hit_json(hit: Hit) -> dict:

@@ -18,12 +18,15 @@ from storage.repository import ensure_source
 from storage.search import (
     MAX_WORD,
     PART_WORDS,
+    fetched_at,
     fold,
     index_version,
+    matching_passages,
     matching_versions,
+    passage_texts,
     readable_text,
-    texts,
-    versions_of,
+    version_passages,
+    versions_with,
     words,
 )
 
@@ -134,15 +137,34 @@ def test_the_index_holds_every_word_of_a_long_text(engine):
     assert found(engine, "y" * MAX_WORD) == [version]  # a word longer than the index keeps: its start
 
 
-def test_texts_and_versions_read_back(engine):
+def text_of(engine, version_id: int) -> str:
+    """A version's readable text, rebuilt from its passages."""
     with session_scope(engine) as session:
-        ids = store(session, "bis", "doc", content("First."), content("Second ünïcode\u00a0text."))
+        [(_, passages)] = version_passages(session, [version_id])
+        bodies = dict(passage_texts(session, passages))
+    return "\n".join(bodies[passage] for passage in passages)
+
+
+def test_each_passage_is_stored_once_and_versions_keep_their_order(engine):
+    with session_scope(engine) as session:
+        ids = store(
+            session, "bis", "doc", content("First.", "Shared."), content("Shared.", "Second ünïcode\u00a0text.")
+        )
+        (other,) = store(session, "fr", "other", content("Shared.", "First."))
         document_id = session.get(Version, ids[0]).document_id
+    assert text_of(engine, ids[0]) == "A title\nFirst.\nShared."
+    assert text_of(engine, ids[1]) == "A title\nShared.\nSecond ünïcode\u00a0text."
+    assert text_of(engine, other) == "A title\nShared.\nFirst."
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM passage")).scalar() == 4
     with session_scope(engine) as session:
-        assert dict(texts(session, ids)) == {ids[0]: "A title\nFirst.", ids[1]: "A title\nSecond ünïcode\u00a0text."}
-        [(document, versions)] = versions_of(session, {document_id}).items()
+        [(_, body)] = passage_texts(session, matching_passages(session, {"shared"}))
+        assert body == "Shared."
+        assert matching_passages(session, {"first", "shared"}) == []  # in one version, never in one passage
+        assert sorted(matching_versions(session, {"first", "shared"})) == sorted([ids[0], other])
+        [(document, versions)] = versions_with(session, {ids[0]}).items()  # all of the document's
         assert document == document_id and [(v.id, v.number) for v in versions] == [(ids[0], 1), (ids[1], 2)]
-        assert versions[0].fetched_at.tzinfo is not None
+        assert all(moment.tzinfo is not None for moment in fetched_at(session, ids).values())
 
 
 def test_a_rolled_back_transaction_leaves_no_index_row(engine):
@@ -155,7 +177,8 @@ def test_a_rolled_back_transaction_leaves_no_index_row(engine):
         store_then_fail()
     assert found(engine, "rolled") == []
     with engine.connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM version_text")).scalar() == 0
+        for table in ("version_passages", "passage"):
+            assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
 
 
 def test_0013_indexes_the_versions_a_0011_database_holds(engine, database_url, caplog):
@@ -170,7 +193,9 @@ def test_0013_indexes_the_versions_a_0011_database_holds(engine, database_url, c
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0011")
-    assert not {"version_text", "version_words"} & set(inspect(engine).get_table_names())
+    assert not {"passage", "version_passages", "version_words", "passage_words"} & set(
+        inspect(engine).get_table_names()
+    )
     with session_scope(engine) as session:
         blob = session.get(Blob, session.get(Version, damaged).content_sha256)
         blob.data = b"not zstd"
@@ -180,9 +205,12 @@ def test_0013_indexes_the_versions_a_0011_database_holds(engine, database_url, c
     assert f"version {damaged} is left out of the search index" in caplog.text
     assert found(engine, "huawei") == [kept[0]]
     assert found(engine, "gone") == [kept[1]]
+    assert (text_of(engine, kept[0]), text_of(engine, kept[1])) == (
+        "A title\nHuawei Ascend chips.",
+        "A title\nGone now.",
+    )
     with session_scope(engine) as session:
-        assert dict(texts(session, kept)) == {kept[0]: "A title\nHuawei Ascend chips.", kept[1]: "A title\nGone now."}
-        assert session.exec(select(Version.id)).all()  # nothing else touched
+        assert sorted(session.exec(select(Version.id)).all()) == sorted([*kept, damaged])  # nothing else touched
     with engine.connect() as connection:
         current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert current == SCHEMA_REVISION == ScriptDirectory.from_config(config).get_current_head()
@@ -196,3 +224,42 @@ def _alembic_config():
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
+
+
+@pytest.mark.postgres
+def test_two_transactions_storing_the_same_passage_share_one_row(postgres_url):
+    """The second waits for the first, then takes its passage: one row, indexed once, no failure."""
+    import threading
+    import uuid
+
+    name = f"rulewatch-test-{uuid.uuid4().hex[:8]}"
+    first = open_database(postgres_url)
+    second = open_database(f"{postgres_url}&application_name={name}")
+    shared = content("A passage both documents carry.")
+    done: list[int] = []
+    with session_scope(first) as session:
+        (kept,) = store(session, "bis", "one", shared)
+
+        def other() -> None:
+            with session_scope(second) as other_session:
+                done.extend(store(other_session, "fr", "two", shared))
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        with first.connect() as watcher:  # until the other transaction waits for this one's passages
+            while (
+                thread.is_alive()
+                and not watcher.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name AND wait_event_type = 'Lock'"
+                    ),
+                    {"name": name},
+                ).scalar()
+            ):
+                thread.join(0.05)
+    thread.join()
+    assert found(first, "carry") == sorted([kept, *done])
+    with first.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM passage")).scalar() == 2
+        assert connection.execute(text("SELECT count(*) FROM passage_words")).scalar() == 2
+    assert text_of(first, done[0]) == text_of(first, kept) == "A title\nA passage both documents carry."

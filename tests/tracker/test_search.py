@@ -123,7 +123,8 @@ def test_a_query_is_words_and_quoted_phrases():
         ("x" * (MAX_QUERY + 1), f"at most {MAX_QUERY}"),
         ("", "nothing to search for"),
         ('   ""  ', "nothing to search for"),
-        ("* ^ ( ) : - + §", "at least one word of letters or digits"),
+        ("* ^ ( ) : - + §", "\\* has no letter or digit to search for"),
+        ('huawei "§"', "§ has no letter or digit to search for; leave it out, or put it in a quoted phrase"),
         (" ".join(f"w{n}" for n in range(40)), "at most 32"),
     ],
 )
@@ -180,7 +181,7 @@ def test_words_with_punctuation_are_read_as_written(stored):
     assert hits(engine, "744.2") == []
     assert hits(engine, "U.S. places") == []  # version 2 has "places", and no "U.S."
     assert hits(engine, "U.S.") == [(GUIDANCE, 3, 4, None), (GUIDANCE, 1, 1, 2)]
-    assert hits(engine, "§ alpha") == []  # "§" must occur too
+    assert hits(engine, '"Section 744.23" alpha') == [(NOTICE, 1, 1, None)]
     assert hits(engine, "Section alpha") == [(NOTICE, 1, 1, None)]
 
 
@@ -191,11 +192,12 @@ def test_a_source_narrows_the_search(stored):
     assert hits(engine, "widgets", source="bis") == [(GUIDANCE, 1, 4, None)]
 
 
-def test_the_snippet_is_the_paragraph_around_the_rarest_term():
+def test_the_snippet_is_the_passage_around_the_anchor_term():
     from tracker.search import _snippet
 
-    body = "Title\n" + "Export controls apply. " * 20 + "Huawei Ascend chips are named here. " + "More text. " * 30
-    snippet, marks = _snippet(body, parse_query('export "Huawei Ascend"'))
+    body = "Export controls apply. " * 20 + "Huawei Ascend chips are named here. " + "More text. " * 30
+    terms = parse_query('export "Huawei Ascend"')
+    snippet, marks = _snippet(body, terms, terms[1])
     assert snippet.startswith("…") and snippet.endswith("…") and len(snippet) <= 242
     assert "Huawei Ascend chips are named here." in snippet
     marked = [snippet[s:e] for s, e in marks]
@@ -217,7 +219,7 @@ def test_ingest_indexes_a_version_in_its_own_transaction(setup, monkeypatch):
     [failure] = ingestor.finish().failures
     assert "could not be stored" in failure
     with engine.connect() as connection:
-        for table in ("version", "version_text"):
+        for table in ("version", "version_passages", "passage"):
             assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
     assert hits(engine, "widgets") == []
 
@@ -309,7 +311,7 @@ def test_the_command_line_says_what_is_wrong_in_one_line(stored):
         (['"Huawei Ascend'], "has no closing quote"),
         (["huawei", "--source", "nope"], "no source named 'nope'"),
         (["a\x1b[2Jb"], "control characters"),
-        (["*"], "at least one word"),
+        (["*"], "has no letter or digit"),
     ):
         result = run(path, *args)
         assert result.exit_code == 2, args
