@@ -16,6 +16,7 @@ it). Text that goes, then comes back, is two hits. Newest appearance first.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,12 +58,29 @@ class Term:
     text: str  # as written, its spaces collapsed
     phrase: bool
     words: tuple[str, ...]  # what the index knows of it
-    pattern: re.Pattern[str]  # where it occurs in a folded text
+    pattern: re.Pattern[str]  # in a folded text; where it starts is checked by spans()
+    whole_start: bool  # it starts with a letter or digit, so the character before must not be one
 
     @property
     def exact_in_index(self) -> bool:
         """One whole word the index holds as it is: the index alone decides where it is."""
         return len(self.words) == 1 and fold(self.text) == self.words[0]
+
+    def spans(self, folded: str) -> Iterator[tuple[int, int]]:
+        """Where the term occurs in a folded text, first to last, not overlapping."""
+        # Checked here rather than with a look-behind, which would stop the regex engine from
+        # skipping ahead to the term's first characters: ten times slower on a long passage.
+        at = 0
+        while (match := self.pattern.search(folded, at)) is not None:
+            start, end = match.span()
+            if self.whole_start and start > 0 and WORD.match(folded, start - 1):
+                at = start + 1
+                continue
+            yield start, end
+            at = end
+
+    def found_in(self, folded: str) -> bool:
+        return next(self.spans(folded), None) is not None
 
 
 def parse_query(query: str) -> tuple[Term, ...]:
@@ -102,9 +120,8 @@ def parse_query(query: str) -> tuple[Term, ...]:
 def _term(text: str, phrase: bool) -> Term:
     folded = fold(text)
     body = r"[^\S\n]+".join(re.escape(piece) for piece in folded.split())
-    before = f"(?<!{_WORD_CHAR})" if WORD.match(folded[0]) else ""
     after = f"(?!{_WORD_CHAR})" if WORD.match(folded[-1]) else ""
-    return Term(text, phrase, tuple(words(text)), re.compile(before + body + after))
+    return Term(text, phrase, tuple(words(text)), re.compile(body + after), bool(WORD.match(folded[0])))
 
 
 @dataclass(frozen=True)
@@ -139,7 +156,7 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     for term in terms:
         passages = matching_passages(session, set(term.words))
         if not term.exact_in_index:
-            passages = [id_ for id_, body in passage_texts(session, passages) if term.pattern.search(fold(body))]
+            passages = [id_ for id_, body in passage_texts(session, passages) if term.found_in(fold(body))]
         if not passages:
             return []
         places.append(set(passages))
@@ -203,7 +220,7 @@ def _snippet(passage: str, terms: tuple[Term, ...], anchor: Term) -> tuple[str, 
     """At most about SNIPPET characters of a passage around the anchor's first match, and
     where the query's terms are in them."""
     folded = fold(passage)  # as long as `passage`, position for position
-    spans = {term: [match.span() for match in term.pattern.finditer(folded)] for term in terms}
+    spans = {term: list(term.spans(folded)) for term in terms}
     if not spans[anchor]:
         return passage[:SNIPPET] + ("…" if len(passage) > SNIPPET else ""), ()
     start, end = spans[anchor][0]

@@ -6,6 +6,7 @@ Versions come through the real ingest path (tracker.ingest.Ingestor), a day apar
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -131,6 +132,27 @@ def test_a_query_is_words_and_quoted_phrases():
 def test_a_query_that_cannot_be_searched_says_what_to_change(query, says):
     with pytest.raises(SearchError, match=says.replace("(", r"\(")):
         parse_query(query)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="ab .\n", max_size=30), phrase=st.text(alphabet="ab .", min_size=1, max_size=6))
+def test_a_term_is_found_where_a_whole_word_match_is(text, phrase):
+    """spans() against the plain regular expression with a look-behind, on a tiny alphabet."""
+    from tracker.search import _term
+
+    if not phrase.split():
+        return
+    term = _term(" ".join(phrase.split()), phrase=True)
+    body = r"[^\S\n]+".join(re.escape(piece) for piece in phrase.split())
+    before = r"(?<![^\W_])" if phrase.strip()[0].isalnum() else ""
+    after = r"(?![^\W_])" if phrase.strip()[-1].isalnum() else ""
+    expected = [m.span() for m in re.finditer(before + body + after, text)]
+    assert list(term.spans(text)) == expected
+
+
+def test_a_term_is_found_after_a_false_start_inside_it():
+    [term] = parse_query('"a a"')
+    assert list(term.spans("xa a a")) == [(3, 6)]
 
 
 def test_the_readable_text_is_what_the_redline_and_expectations_read():
