@@ -161,7 +161,12 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
             return []
         places.append(set(passages))
     read = [places[n] for n, term in enumerate(terms) if not term.exact_in_index]
-    if read:
+    if len(read) == 1:  # the usual case, a phrase: its check without a loop over the terms
+        [place] = read
+        found = [
+            version_id for version_id, passages in version_passages(session, found) if not place.isdisjoint(passages)
+        ]
+    elif read:
         found = [
             version_id
             for version_id, passages in version_passages(session, found)

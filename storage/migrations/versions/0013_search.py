@@ -42,6 +42,8 @@ def upgrade() -> None:
                 sa.PrimaryKeyConstraint("id", "part"),
             )
             op.create_index(f"ix_{table}_words", table, ["words"], postgresql_using="gin")
+            # The few rows whose words fill more than one tsvector, found at once.
+            op.create_index(f"ix_{table}_parts", table, ["id"], postgresql_where=sa.text("part > 0"))
     else:
         # Only the words: no copy of the text (content=''), no positions (detail=none), and the
         # `ascii` tokenizer keeps each word as storage.search.words() made it.
