@@ -68,19 +68,23 @@ class Term:
 
     def spans(self, folded: str) -> Iterator[tuple[int, int]]:
         """Where the term occurs in a folded text, first to last, not overlapping."""
-        # Checked here rather than with a look-behind, which would stop the regex engine from
-        # skipping ahead to the term's first characters: ten times slower on a long passage.
         at = 0
-        while (match := self.pattern.search(folded, at)) is not None:
-            start, end = match.span()
-            if self.whole_start and start > 0 and WORD.match(folded, start - 1):
-                at = start + 1
-                continue
-            yield start, end
-            at = end
+        while (match := self._next(folded, at)) is not None:
+            yield match.span()
+            at = match.end()
 
     def found_in(self, folded: str) -> bool:
-        return next(self.spans(folded), None) is not None
+        return self._next(folded, 0) is not None
+
+    def _next(self, folded: str, at: int) -> re.Match[str] | None:
+        # The start is checked here rather than by a look-behind, which would keep the regex
+        # engine from skipping ahead to the term's first characters: ten times slower.
+        while (match := self.pattern.search(folded, at)) is not None:
+            start = match.start()
+            if not (self.whole_start and start > 0 and folded[start - 1].isalnum()):  # isalnum: [^\W_]
+                return match
+            at = start + 1
+        return None
 
 
 def parse_query(query: str) -> tuple[Term, ...]:
@@ -151,18 +155,16 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     found = matching_versions(session, {word for term in terms for word in term.words}, source_id)
     if not found:
         return []
-    # The passages each term is in: from the index for a plain word; read, for any other term.
-    places: list[set[int]] = []
-    for term in terms:
-        passages = matching_passages(session, set(term.words))
+    # The passages a term that is not one plain word is in: those with its words, read.
+    read: dict[int, set[int]] = {}
+    for n, term in enumerate(terms):
         if not term.exact_in_index:
-            passages = [id_ for id_, body in passage_texts(session, passages) if term.found_in(fold(body))]
-        if not passages:
-            return []
-        places.append(set(passages))
-    read = [places[n] for n, term in enumerate(terms) if not term.exact_in_index]
+            candidates = matching_passages(session, set(term.words))
+            read[n] = {id_ for id_, body in passage_texts(session, candidates) if term.found_in(fold(body))}
+            if not read[n]:
+                return []
     if len(read) == 1:  # the usual case, a phrase: its check without a loop over the terms
-        [place] = read
+        [place] = read.values()
         found = [
             version_id for version_id, passages in version_passages(session, found) if not place.isdisjoint(passages)
         ]
@@ -170,17 +172,24 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
         found = [
             version_id
             for version_id, passages in version_passages(session, found)
-            if all(not place.isdisjoint(passages) for place in read)
+            if all(not place.isdisjoint(passages) for place in read.values())
         ]
     having = set(found)
     stretches = [
         stretch for versions in versions_with(session, having).values() for stretch in _stretches(versions, having)
     ]
     firsts = [stretch.versions[0].id for stretch in stretches]
-    # Each hit shows the first passage of its first version that has the rarest term.
-    rarest = min(range(len(terms)), key=lambda n: (len(places[n]), -len(terms[n].text)))
+    # Each hit shows the first passage of its first version that has the rarest term read, or
+    # else the longest word (a name rather than "export"): the passages of a plain word are the
+    # index's, fetched for that one word only.
+    if read:
+        shows = min(read, key=lambda n: (len(read[n]), -len(terms[n].text)))
+        place = read[shows]
+    else:
+        shows = max(range(len(terms)), key=lambda n: len(terms[n].text))
+        place = set(matching_passages(session, set(terms[shows].words)))
     shown = {
-        version_id: next((id_ for id_ in passages if id_ in places[rarest]), 0)
+        version_id: next((id_ for id_ in passages if id_ in place), 0)
         for version_id, passages in version_passages(session, firsts)
     }
     bodies = dict(passage_texts(session, set(shown.values())))
@@ -191,7 +200,7 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     for stretch in stretches:
         document = documents[stretch.document_id]
         first, last = stretch.versions[0], stretch.versions[-1]
-        snippet, marks = _snippet(bodies.get(shown.get(first.id, 0), ""), terms, terms[rarest])
+        snippet, marks = _snippet(bodies.get(shown.get(first.id, 0), ""), terms, terms[shows])
         hits.append(
             Hit(
                 source=sources.get(document.source_id, ""),

@@ -189,6 +189,7 @@ def test_0013_indexes_the_versions_a_0011_database_holds(engine, database_url, c
     with session_scope(engine) as session:
         kept = store(session, "bis", "doc", content("Huawei Ascend chips."), content("Gone now."))
         (damaged,) = store(session, "fr", "other", content("Huawei damaged."))
+        (older,) = store(session, "fr", "older", content("Stored by a release\x00 that kept NUL."))
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -205,12 +206,13 @@ def test_0013_indexes_the_versions_a_0011_database_holds(engine, database_url, c
     assert f"version {damaged} is left out of the search index" in caplog.text
     assert found(engine, "huawei") == [kept[0]]
     assert found(engine, "gone") == [kept[1]]
+    assert found(engine, "release", "kept") == [older] and text_of(engine, older).endswith("release that kept NUL.")
     assert (text_of(engine, kept[0]), text_of(engine, kept[1])) == (
         "A title\nHuawei Ascend chips.",
         "A title\nGone now.",
     )
     with session_scope(engine) as session:
-        assert sorted(session.exec(select(Version.id)).all()) == sorted([*kept, damaged])  # nothing else touched
+        assert sorted(session.exec(select(Version.id)).all()) == sorted([*kept, damaged, older])  # nothing else touched
     with engine.connect() as connection:
         current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     assert current == SCHEMA_REVISION == ScriptDirectory.from_config(config).get_current_head()

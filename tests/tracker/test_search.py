@@ -150,6 +150,16 @@ def test_a_term_is_found_where_a_whole_word_match_is(text, phrase):
     assert list(term.spans(text)) == expected
 
 
+def test_a_word_character_is_what_isalnum_says():
+    """Term._next checks a term's start with str.isalnum(): the same characters as storage.search.WORD."""
+    import sys
+
+    from storage.search import WORD
+
+    every = (chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
+    assert [c for c in every if bool(WORD.fullmatch(c)) != c.isalnum()] == []
+
+
 def test_a_term_is_found_after_a_false_start_inside_it():
     [term] = parse_query('"a a"')
     assert list(term.spans("xa a a")) == [(3, 6)]
