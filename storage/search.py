@@ -296,8 +296,10 @@ def _fetch(connection: Connection, query: str, params: dict) -> list[tuple]:
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         if connection.dialect.name == "postgresql":  # psycopg's parameters are written %(name)s
-            query = _NAMED.sub(r"%(\1)s", query)
-        cursor.execute(query, params)
+            # Rows in PostgreSQL's binary format: bytea as it is, not as hexadecimal text.
+            cursor.execute(_NAMED.sub(r"%(\1)s", query), params, binary=True)  # type: ignore[call-arg]
+        else:
+            cursor.execute(query, params)
         return list(cursor.fetchall())
     finally:
         cursor.close()
