@@ -584,6 +584,54 @@ def export(doc: str, version: str | None, output: str) -> None:
     say(f"wrote {target}: version {number} of document {document.id} as WARC 1.1", err=True)
 
 
+@app.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array.")
+@click.option("--source", default=None, help="Only this source's documents.")
+def search(query: tuple[str, ...], as_json: bool, source: str | None) -> None:
+    """Words (every one must occur) or a "quoted phrase" (quote it for the shell too) across every
+    version of every document: where, since when, gone when."""
+    from storage.db import session_scope
+    from storage.models import storable_text
+    from storage.repository import get_source
+    from tracker.search import SearchError, hit_json
+    from tracker.search import search as find
+
+    text = storable_text(" ".join(query))  # bytes the locale could not decode arrive as lone surrogates
+    _, engine = load()
+    with session_scope(engine) as session:
+        source_id = None
+        if source:
+            row = get_source(session, source)
+            if row is None:
+                fail(f"no source named {source!r} has been checked yet")
+            source_id = row.id
+        try:
+            rows = [hit_json(hit) for hit in find(session, text, source_id)]
+        except SearchError as exc:
+            fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        say(f"No version of any document has {text}.")
+        return
+    _table(
+        ["document", "source", "first seen", "last", "gone in", "snippet"],
+        [
+            [
+                f"{r['document']['id']} {r['document']['title'] or r['document']['url']}",
+                r["source"],
+                f"v{r['first_version']} {r['first_seen']}",
+                f"v{r['last_version']}",
+                f"v{r['gone_in']}" if r["gone_in"] is not None else "-",
+                r["snippet"],
+            ]
+            for r in rows
+        ],
+    )
+
+
 # -- the review desk ------------------------------------------------------------------------------
 
 

@@ -40,6 +40,7 @@ from storage.models import (
     storable_text,
 )
 from storage.repository import ensure_source, get_document, get_version, require_row, stored_id, stored_key
+from storage.search import index_version
 from tracker.alerts.outbox import enqueue
 from tracker.compare import keep_comparison
 from tracker.expectations import newly_met, threaded
@@ -206,6 +207,7 @@ class Ingestor:
             return None
 
         evidence = _evidence(session, snapshot)
+        stored_content = content.to_json()
         version = Version(
             document_id=stored_id(document),
             number=document.latest_version + 1,
@@ -219,7 +221,7 @@ class Ingestor:
             content_hash=digest,
             content_sha256=put_blob(
                 session,
-                json.dumps(content.to_json(), sort_keys=True).encode(),
+                json.dumps(stored_content, sort_keys=True).encode(),
                 base=previous.content_sha256 if previous else None,
             ),
             title=content.title,
@@ -227,6 +229,8 @@ class Ingestor:
             reader=READER,
         )
         session.add(version)
+        session.flush()
+        index_version(session, stored_id(version), stored_content)  # searchable once the version is stored
         document.latest_version = version.number
         document.url = snapshot.url  # e.g. a filing's public-inspection page, then its published one
         document.title = content.title or document.title or snapshot.title_hint

@@ -214,3 +214,17 @@ class ChannelDeliveryRecord(Shape):
     next_attempt_at: IsoTime | None
     last_error: str | None
     created_at: IsoTime | None
+
+
+class SearchHit(Shape):
+    """One element of `rulewatch search QUERY --json`: a stretch of consecutive versions of a document that have the query."""
+
+    source: str
+    document: DocumentRef
+    first_version: int = Field(description="The first version of the stretch: where the query appeared.")
+    first_seen: IsoTime = Field(description="When first_version was fetched.")
+    last_version: int = Field(description="The last version of the stretch that has the query.")
+    gone_in: int | None = Field(
+        description="The version right after last_version, which no longer has it; null while the latest version has it."
+    )
+    snippet: str = Field(description="The text around the query's first match in first_version, from one paragraph.")

@@ -20,3 +20,4 @@ EVENT_FIELDS = frozenset(
 )
 REVIEW_FIELDS = frozenset({"status", "by", "at", "notes"})
 REVIEW_NOTE_FIELDS = frozenset({"by", "at", "text"})
+SEARCH_HIT_FIELDS = frozenset({"document", "first_version", "first_seen", "last_version", "gone_in", "snippet"})

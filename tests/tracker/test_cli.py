@@ -127,6 +127,7 @@ def test_fetched_text_reaches_the_terminal_escaped(tmp_path, database_url):
         ["diff", str(doc_id)],
         ["diff", str(doc_id), "--format", "text"],
         ["diff", str(doc_id), "--format", "html"],
+        ["search", "exporters"],
     ):
         result = run("--config", str(path), *command)
         assert result.exit_code == 0, (command, result.output)
@@ -145,6 +146,8 @@ def test_json_output_keeps_fetched_text_exact(tmp_path, database_url):
     assert HOSTILE_URL in [d["url"] for d in documents]
     history = json.loads(run("--config", str(path), "history", str(doc_id), "--json").output)
     assert history[-1]["final_url"] == HOSTILE_URL
+    hits = json.loads(run("--config", str(path), "search", "exporters", "--json").output)
+    assert HOSTILE_TITLE in [h["document"]["title"] for h in hits]
 
 
 def test_check_summary_and_errors_are_escaped(tmp_path, database_url, monkeypatch):

@@ -15,7 +15,8 @@ from storage.models import Document, Event, Version
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.demo.run import run_demo
-from tracker.demo.story import TIMELINE
+from tracker.demo.story import PRESS_RELEASE, TIMELINE
+from tracker.shapes import iso
 from tracker.web.app import create_app
 
 REVIEW_STEP = 6  # "2 Nov 2026": OIRA receives the replacement rule
@@ -200,3 +201,18 @@ def test_the_demo_ends_on_the_thread_page(played):
         query = f"from={low}&amp;to={high}" if low and high else f"to={high or low}"
         assert f'href="/documents/{document}/diff?{query}"' in page.text, event
     engine.dispose()
+
+
+def test_search_names_the_release_and_the_versions_the_huawei_sentence_came_and_went(played):
+    folder, _, _, documents, versions = played
+    query = '"Huawei Ascend chips anywhere in the world"'
+    result = CliRunner().invoke(app, ["--config", str(folder / "rulewatch.toml"), "search", query, "--json"])
+    assert result.exit_code == 0, result.output
+    [hit] = json.loads(result.output)
+    release = next(d for d in documents.values() if d.url.endswith(PRESS_RELEASE))
+    assert (hit["source"], hit["document"]["id"]) == ("bis", release.id)
+    # In the baseline (1) and the version that linked the guidance (2); the silent edit (3) took it out.
+    assert (hit["first_version"], hit["last_version"], hit["gone_in"]) == (1, 2, 3)
+    [first] = [v for v in versions if v.document_id == release.id and v.number == 1]
+    assert hit["first_seen"] == iso(first.fetched_at)
+    assert "using Huawei Ascend chips anywhere in the world violates U.S. export controls" in hit["snippet"]

@@ -1,5 +1,5 @@
-"""The web app: dashboard, documents and redlines, changes, feeds, subscriptions, the review desk
-(sign-in, the review queue, the audit log), admin, JSON API.
+"""The web app: dashboard, documents and redlines, changes, search, feeds, subscriptions, the review
+desk (sign-in, the review queue, the audit log), admin, JSON API.
 
 Each area has its own router module (routes_*.py). Pages are rendered on the
 server and work without JavaScript; every response gets the security headers,
@@ -38,6 +38,7 @@ from tracker.web import (
     routes_expectations,
     routes_feeds,
     routes_review,
+    routes_search,
     routes_subscriptions,
 )
 from tracker.web.auth import gate, is_untouched
@@ -131,6 +132,7 @@ def create_app(config: Config, engine: Engine) -> FastAPI:
     app.include_router(routes_documents.router)
     app.include_router(routes_changes.router)
     app.include_router(routes_expectations.router)
+    app.include_router(routes_search.router)
     app.include_router(routes_feeds.router)
     app.include_router(routes_subscriptions.router)
     app.include_router(routes_admin.pages)

@@ -9,6 +9,7 @@
 /api/sources          source health
 /api/expectations     as `rulewatch expectations --json`, each with its thread
 /api/expectations/{name}   one of those
+/api/search?q=        as `rulewatch search QUERY --json`
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session
 from storage.models import Document
 from storage.repository import (
     MAX_ROW_ID,
+    get_source,
     list_documents,
     list_events,
     list_sources,
@@ -31,10 +33,12 @@ from tracker.schemas import (
     DocumentSummary,
     ExpectationStatus,
     Redline,
+    SearchHit,
     SourceHealth,
     VersionRecord,
     events_json,
 )
+from tracker.search import SearchError, hit_json, search
 from tracker.settings import Config
 from tracker.shapes import document_summary_json, version_json
 from tracker.web.common import get_config, get_session
@@ -130,3 +134,22 @@ def expectation(name: str, session: Session = Depends(get_session), config: Conf
         known = ", ".join(e.name for e in config.expectations) or "none"
         raise HTTPException(404, f"There is no expectation {name!r} in the configuration (configured: {known}).")
     return row
+
+
+@router.get("/search", response_model=list[SearchHit], response_model_exclude_unset=True)
+def search_versions(
+    q: str = Query("", description='Words (every one must occur) or a "quoted phrase".'),
+    source: str = Query("", description="Only this source's documents."),
+    session: Session = Depends(get_session),
+) -> list[dict]:
+    """Every stretch of versions of a document that has the query: first and last version, the version it was gone in."""
+    source_id = None
+    if source:
+        row = get_source(session, source)
+        if row is None:
+            raise HTTPException(400, f"source: no source named {source!r} has been checked yet")
+        source_id = row.id
+    try:
+        return [hit_json(hit) for hit in search(session, q, source_id)]
+    except SearchError as exc:
+        raise HTTPException(400, f"q: {exc}") from None

@@ -27,6 +27,7 @@ API_PATHS = {
     "/api/sources",
     "/api/expectations",
     "/api/expectations/{name}",
+    "/api/search",
     "/api/admin/sources",
     "/api/admin/subscribers",
     "/api/admin/deliveries",

@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.models import Document, Subscriber
-from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS, REVIEW_FIELDS, REVIEW_NOTE_FIELDS
+from tests.support.contract import DOCUMENT_FIELDS, EVENT_FIELDS, REVIEW_FIELDS, REVIEW_NOTE_FIELDS, SEARCH_HIT_FIELDS
 from tests.support.history import publish_expected
 from tests.tracker.web.helpers import ADMIN_TOKEN
 
@@ -27,6 +27,7 @@ CONTRACT = {
     "/api/sources": ("get", True, SOURCE),
     "/api/expectations": ("get", True, EXPECTATION),
     "/api/expectations/{name}": ("get", False, EXPECTATION),
+    "/api/search": ("get", True, set(SEARCH_HIT_FIELDS)),
     "/api/admin/sources": ("get", True, SOURCE),
     "/api/admin/subscribers": ("get", True, SUBSCRIBER),
     "/api/admin/deliveries": ("get", True, {"id", "event_id", "subscriber", "status", "attempts", "last_error"}),
@@ -99,6 +100,9 @@ def test_nested_shapes_are_documented(openapi):
         note = resolve(openapi, resolve(openapi, review["properties"]["notes"])["items"])
         assert set(note["properties"]) == set(note["required"]) == REVIEW_NOTE_FIELDS
 
+    hit = element(openapi, "/api/search")
+    assert set(resolve(openapi, hit["properties"]["document"])["properties"]) == DOCUMENT
+
 
 def test_the_review_action_documents_its_body(openapi):
     body = openapi["paths"]["/api/events/{event_id}/review"]["post"]["requestBody"]
@@ -122,6 +126,7 @@ def test_what_the_api_answers_is_what_it_documents(client, history, openapi):
         "/api/sources": client.get("/api/sources"),
         "/api/expectations": client.get("/api/expectations"),
         "/api/expectations/{name}": client.get("/api/expectations/gp10"),
+        "/api/search": client.get("/api/search?q=exporters"),
     }
     for path, answer in answers.items():
         assert answer.status_code == 200, path

@@ -78,6 +78,8 @@ def test_every_page_shows_fetched_markup_as_text(hostile):
         "/changes?source=bis",
         "/expectations",
         "/expectations/evil",
+        "/search?q=script",
+        f"/search?q={SCRIPT}",
         "/admin",
         f"/subscription/{manage}",
     ]
@@ -118,6 +120,8 @@ def test_what_users_type_is_escaped_in_error_pages(hostile):
         f"/documents/{press}/diff?from={SCRIPT}",
         f"/documents/{press}/diff?view={IMG}",
         f"/subscription/{SCRIPT}",
+        f'/search?q="{SCRIPT}',
+        f"/search?q=widgets&source={SCRIPT}",
     ):
         answer = client.get(path)
         assert answer.status_code in (400, 404), path
@@ -135,6 +139,7 @@ def test_the_api_returns_fetched_markup_as_plain_json_strings(hostile):
         "/api/sources",
         "/api/expectations",
         "/api/expectations/evil",
+        "/api/search?q=script",
         "/api/admin/sources",
     ):
         answer = client.get(path)
@@ -149,6 +154,8 @@ def test_the_api_returns_fetched_markup_as_plain_json_strings(hostile):
     ops = client.get(f"/api/documents/{press}/diff?from=1&to=2").json()["ops"]
     assert any(IMG in op["text"] for op in ops if op["op"] == "insert")
     assert SCRIPT in client.get("/api/admin/sources").json()[0]["last_error"]
+    [hit] = client.get("/api/search", params={"q": SCRIPT}).json()
+    assert hit["document"]["title"] == "Press release " + SCRIPT and hit["snippet"] == "Press release " + SCRIPT
 
 
 def test_raw_snapshot_with_live_markup_is_never_served_as_html(hostile):

@@ -1,0 +1,323 @@
+"""The full-text index of every version's readable text, and the reads a search makes of it.
+
+A version's readable text is its passages: its title, then each block's text, one per line.
+Each distinct passage is stored once (`passage`, by its SHA-256), whichever versions and
+documents share it; a version keeps the list of its passages (`version_passages`). The
+words of each version and of each passage are in the database's own full-text index
+(`version_words`, `passage_words`): FTS5 tables on SQLite, tsvector columns with GIN
+indexes on PostgreSQL. Ingest writes all of it in the version's own transaction.
+
+The index holds distinct words as `words()` finds them: runs of letters and digits of the
+text lowercased by `fold()`. Queries are made of the same words, quoted, so the index
+answers "which versions (or passages) have all these words" exactly, and the same way on
+both databases: no stemmer, stop list, parser or tokenizer of the database decides it (the
+FTS5 tables use the `ascii` tokenizer, which leaves such words whole; PostgreSQL gets them
+as lexemes through array_to_tsvector). Whether a phrase occurs as written is decided by
+reading the passages that have its words (tracker.search): each distinct passage once,
+however many versions share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from array import array
+from collections.abc import Collection, Iterator
+from datetime import datetime
+from itertools import accumulate, pairwise
+from typing import NamedTuple
+
+import zstandard
+from sqlalchemy import Integer, bindparam, text
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, col, select
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from storage.blobs import BlobError, get_blob
+from storage.models import Document, storable_text
+
+log = logging.getLogger(__name__)
+
+WORD = re.compile(r"[^\W_]+")  # letters and digits of any script; "_" separates words as punctuation does
+MAX_WORD = 64  # characters of a word the index keeps (PostgreSQL refuses lexemes over 2,047 bytes)
+PART_WORDS = 5_000  # words in one tsvector (PostgreSQL refuses a tsvector of 1 MB or more)
+FILL_BATCH = 200
+_CHUNK = 500  # values bound in one IN (…)
+
+
+def fold(value: str) -> str:
+    """`value` lowercased with one character for each character, so that a position in the
+    folded text is the same position in the text. Capital dotted I is the one character
+    whose lowercase is two; final sigma counts as sigma."""
+    return value.replace("\u0130", "i").lower().replace("\u03c2", "\u03c3")
+
+
+def words(value: str) -> list[str]:
+    """The words of `value` as the index keeps them, in order: folded, at most MAX_WORD long."""
+    return [word[:MAX_WORD] for word in WORD.findall(fold(value))]
+
+
+def passages_of(content: dict) -> list[str]:
+    """A version's passages from its stored content (tracker.reading.content.Content.to_json):
+    the title, then each block's text; what expectations read and redlines compare."""
+    return [content.get("title", ""), *(block.get("text", "") for block in content.get("blocks", []))]
+
+
+def readable_text(content: dict) -> str:
+    """A version's readable text: its passages, one per line."""
+    return "\n".join(passages_of(content))
+
+
+def index_version(session: Session, version_id: int, content: dict) -> None:
+    """Index one version, given its content as stored; in the caller's transaction."""
+    _index(session.connection(), version_id, content)
+
+
+def _index(connection: Connection, version_id: int, content: dict) -> None:
+    # Content ingest stored is storable already; content stored by an older release may not be.
+    passages = [storable_text(passage) for passage in passages_of(content)]
+    ids = _passage_ids(connection, passages)
+    deltas = [ids[0], *(b - a for a, b in pairwise(ids))]  # small numbers compress well
+    connection.execute(
+        text("INSERT INTO version_passages (version_id, passages) VALUES (:id, :passages)"),
+        {"id": version_id, "passages": zstandard.ZstdCompressor().compress(array("q", deltas).tobytes())},
+    )
+    _add_words(connection, "version_words", {version_id: {word for passage in passages for word in words(passage)}})
+
+
+def _passage_ids(connection: Connection, passages: list[str]) -> list[int]:
+    """The id of each passage, storing (and indexing) those not stored yet."""
+    digests = [hashlib.sha256(passage.encode("utf-8")).hexdigest() for passage in passages]
+    known: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(digests))):
+        known.update(_rows(connection, "SELECT sha256, id FROM passage WHERE sha256 IN :values", chunk))
+    new = {digest: passage for digest, passage in zip(digests, passages, strict=True) if digest not in known}
+    if new:
+        # Another process may store the same passage at the same moment: the first one wins,
+        # and indexes it; the other reads its id.
+        written = dict(_insert_passages(connection, new))
+        _add_words(connection, "passage_words", {id_: set(words(new[digest])) for digest, id_ in written.items()})
+        known.update(written)
+        for chunk in _chunks(sorted(set(new) - set(written))):
+            known.update(_rows(connection, "SELECT sha256, id FROM passage WHERE sha256 IN :values", chunk))
+    return [known[digest] for digest in digests]
+
+
+def _insert_passages(connection: Connection, new: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """(SHA-256, id) of each passage of `new` ({sha256: text}) this transaction stored."""
+    insert = "INSERT INTO passage (sha256, text) {} ON CONFLICT (sha256) DO NOTHING RETURNING sha256, id"
+    if connection.dialect.name == "postgresql":  # one statement, one round trip
+        rows = "SELECT * FROM unnest(CAST(:digests AS text[]), CAST(:texts AS text[]))"
+        yield from connection.execute(text(insert.format(rows)), {"digests": list(new), "texts": list(new.values())})
+    else:
+        for digest, passage in new.items():
+            yield from connection.execute(
+                text(insert.format("VALUES (:digest, :text)")), {"digest": digest, "text": passage}
+            )
+
+
+def _add_words(connection: Connection, table: str, rows: dict[int, set[str]]) -> None:
+    """Each row's distinct words into the full-text index `table`, by the row's id."""
+    if connection.dialect.name == "postgresql":
+        ids, parts, lists = [], [], []
+        for row_id, distinct in rows.items():
+            ordered = sorted(distinct)
+            for part, start in enumerate(range(0, max(len(ordered), 1), PART_WORDS)):
+                ids.append(row_id)
+                parts.append(part)
+                lists.append(" ".join(ordered[start : start + PART_WORDS]))  # a word has no space
+        connection.execute(
+            text(
+                f"INSERT INTO {table} (id, part, words) SELECT id, part, array_to_tsvector(string_to_array(words, ' '))"
+                " FROM unnest(CAST(:ids AS integer[]), CAST(:parts AS integer[]), CAST(:words AS text[]))"
+                " AS row (id, part, words)"
+            ),
+            {"ids": ids, "parts": parts, "words": lists},
+        )
+    else:
+        statement = text(f"INSERT INTO {table} (rowid, words) VALUES (:id, :words)")
+        for row_id, distinct in rows.items():
+            connection.execute(statement, {"id": row_id, "words": " ".join(sorted(distinct))})
+
+
+def index_missing(connection: Connection) -> int:
+    """Index every version that has no index row yet (what the migration that made the index
+    runs); returns how many were indexed. A version whose content cannot be read back (a
+    damaged database) is left out with a warning naming it."""
+    session = Session(bind=connection)  # to read blobs only; it never commits nor rolls back
+    done = 0
+    after = 0
+    while True:
+        batch = connection.execute(
+            text(
+                "SELECT v.id, v.content_sha256 FROM version v WHERE v.id > :after"
+                " AND NOT EXISTS (SELECT 1 FROM version_passages p WHERE p.version_id = v.id)"
+                " ORDER BY v.id LIMIT :limit"
+            ),
+            {"after": after, "limit": FILL_BATCH},
+        ).all()
+        if not batch:
+            break
+        for version_id, content_sha256 in batch:
+            after = version_id
+            try:
+                content = json.loads(get_blob(session, content_sha256))
+                if not isinstance(content, dict):
+                    raise ValueError(f"a JSON {type(content).__name__} where a content's object belongs")
+            except (BlobError, ValueError) as exc:
+                log.warning(
+                    "version %s is left out of the search index: its content cannot be read (%s)", version_id, exc
+                )
+                continue
+            _index(connection, version_id, content)
+            done += 1
+        session.expunge_all()  # the blobs read so far
+    return done
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+class VersionRef(NamedTuple):  # many thousands at a time: a tuple is made the fastest
+    id: int
+    document_id: int
+    number: int
+
+
+def matching_versions(session: Session, wanted: Collection[str], source_id: int | None = None) -> list[int]:
+    """The ids of the versions that have every word in `wanted` (words as `words()` gives
+    them) somewhere in their text, of one source's documents or of all."""
+    of_source = (
+        " AND id IN (SELECT v.id FROM version v JOIN document d ON d.id = v.document_id WHERE d.source_id = :source)"
+        if source_id is not None
+        else ""
+    )
+    return _matching(session.connection(), "version_words", wanted, of_source, {"source": source_id})
+
+
+def matching_passages(session: Session, wanted: Collection[str]) -> list[int]:
+    """The ids of the passages that have every word in `wanted`."""
+    return _matching(session.connection(), "passage_words", wanted, "", {})
+
+
+def _matching(connection: Connection, table: str, wanted: Collection[str], narrower: str, params: dict) -> list[int]:
+    if not wanted:
+        raise ValueError("a search of the index needs at least one word")
+    if connection.dialect.name == "postgresql":
+        # One tsquery of all the words finds a row whose words are in one tsvector (all but the
+        # longest texts); a row whose words fill several has each word in one of them.
+        lexemes = [_lexeme(word) for word in sorted(wanted)]
+        params["all"] = " & ".join(lexemes)
+        params.update({f"w{n}": lexeme for n, lexeme in enumerate(lexemes)})
+        each = " AND ".join(f"bool_or(words @@ CAST(:w{n} AS tsquery))" for n in range(len(lexemes)))
+        found = (
+            f"SELECT id FROM {table} WHERE words @@ CAST(:all AS tsquery) UNION SELECT id FROM {table}"
+            f" WHERE id IN (SELECT id FROM {table} WHERE part > 0) GROUP BY id HAVING {each}"
+        )
+    else:
+        params["match"] = " ".join(f'"{word}"' for word in sorted(wanted))  # each word a quoted string
+        found = f"SELECT rowid AS id FROM {table} WHERE {table} MATCH :match"
+    query = f"SELECT id FROM ({found}) AS found WHERE true{narrower}"
+    if connection.dialect.name != "postgresql":
+        return [row[0] for row in _fetch(connection, query, params)]
+    # When most rows have the words, the planner would rather read every tsvector than the GIN
+    # index: it does not count unpacking them, ten times the cost. The index, then, for this query.
+    [(before, _)] = _fetch(
+        connection, "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)", {}
+    )
+    try:
+        return [row[0] for row in _fetch(connection, query, params)]
+    finally:
+        _fetch(connection, "SELECT set_config('enable_seqscan', :before, true)", {"before": before})
+
+
+def _lexeme(word: str) -> str:
+    """A word as a tsquery of that one lexeme: quoted (a word is letters and digits; the quoting holds anyway)."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def versions_with(session: Session, version_ids: Collection[int]) -> dict[int, list[VersionRef]]:
+    """Every version of each document one of these versions is of, by document, in version order."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "id", version_ids)
+    query = (
+        "SELECT id, document_id, number FROM version"
+        f" WHERE document_id IN (SELECT document_id FROM version WHERE {where}) ORDER BY document_id, number"
+    )
+    found: dict[int, list[VersionRef]] = {}
+    for version_id, document_id, number in _fetch(connection, query, params):
+        found.setdefault(document_id, []).append(VersionRef(version_id, document_id, number))
+    return found
+
+
+def fetched_at(session: Session, version_ids: Collection[int]) -> dict[int, datetime]:
+    """When each of these versions was fetched."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "id", version_ids)
+    query = text(f"SELECT id, fetched_at FROM version WHERE {where}").columns(id=Integer, fetched_at=UTCDateTime)
+    return dict(connection.execute(query, params).all())
+
+
+def documents(session: Session, document_ids: Collection[int]) -> list[Document]:
+    found: list[Document] = []
+    for chunk in _chunks(sorted(document_ids)):
+        found += session.exec(select(Document).where(col(Document.id).in_(chunk)))
+    return found
+
+
+def version_passages(session: Session, version_ids: Collection[int]) -> Iterator[tuple[int, list[int]]]:
+    """(version id, its passages' ids in order) of each of these versions that is indexed, read as the caller goes."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "version_id", version_ids)
+    decompressor = zstandard.ZstdDecompressor()
+    for version_id, packed in _fetch(
+        connection, f"SELECT version_id, passages FROM version_passages WHERE {where}", params
+    ):
+        deltas = array("q")
+        deltas.frombytes(decompressor.decompress(bytes(packed)))
+        yield version_id, list(accumulate(deltas))
+
+
+def passage_texts(session: Session, passage_ids: Collection[int]) -> Iterator[tuple[int, str]]:
+    """(passage id, its text) of each of these passages, read as the caller goes."""
+    connection = session.connection()
+    where, params = _ids_in(connection, "id", passage_ids)
+    yield from _fetch(connection, f"SELECT id, text FROM passage WHERE {where}", params)
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")  # a :name parameter (these queries cast with CAST, never ::)
+
+
+def _fetch(connection: Connection, query: str, params: dict) -> list[tuple]:
+    """Every row of a query, as plain tuples, straight from the driver in the connection's
+    transaction: many thousand rows cost a fraction of what SQLAlchemy's rows do."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "postgresql":  # psycopg's parameters are written %(name)s
+            # Rows in PostgreSQL's binary format: bytea as it is, not as hexadecimal text.
+            cursor.execute(_NAMED.sub(r"%(\1)s", query), params, binary=True)  # type: ignore[call-arg]
+        else:
+            cursor.execute(query, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _ids_in(connection: Connection, column: str, ids: Collection[int]) -> tuple[str, dict]:
+    """`column IN ids` as SQL of one parameter, however many ids: an array, or JSON on SQLite."""
+    if connection.dialect.name == "postgresql":  # as text: the driver is slow to write a long list
+        return f"{column} = ANY(CAST(:ids AS integer[]))", {"ids": "{" + ",".join(map(str, ids)) + "}"}
+    return f"{column} IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(list(ids))}
+
+
+def _rows(connection: Connection, query: str, values: list) -> Iterator[tuple]:
+    statement = text(query).bindparams(bindparam("values", expanding=True))
+    for row in connection.execute(statement, {"values": values}):
+        yield tuple(row)
+
+
+def _chunks(values: list, size: int = _CHUNK) -> Iterator[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
