@@ -79,6 +79,14 @@ def module_database_url(request, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
+def other_module_database_url(request, module_database_url, tmp_path_factory) -> str:
+    """A second database on the same dialect, for a module that serves two apps apart."""
+    if module_database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path_factory.mktemp('other-module-db') / 'rulewatch.db'}"
+    return _postgres_schema_url(request)
+
+
+@pytest.fixture(scope="module")
 def shared_history(module_database_url, tmp_path_factory):
     """The event history of tests/support/history.py, built once per module for the tests that
     only read it. A test that writes takes a fresh `history`; a write here fails that test."""

@@ -15,11 +15,16 @@ import pytest
 import uvicorn
 
 from storage.db import session_scope
+from storage.models import Event
 from storage.repository import find_document
+from tests.support.accounts import make_account
 from tests.support.history import Checks, History, build_history, publish_expected
 from tests.support.smtp import free_port
+from tracker.alerts.event_summary import diff_url
 from tracker.alerts.subscribers import upsert_subscriber
 from tracker.alerts.tokens import UNSUBSCRIBE, make_manage_token, make_token
+from tracker.desk.accounts import add_user
+from tracker.desk.reviews import review_event
 from tracker.settings import SubscriberConfig
 from tracker.web.app import create_app
 
@@ -150,4 +155,41 @@ def desk(module_database_url, tmp_path_factory):
         unsubscribe = make_token("test-secret", subscriber, UNSUBSCRIBE)
     with _serve(history) as base_url:
         yield Desk(history, base_url, long_rule, manage, unsubscribe)
+    history.engine.dispose()
+
+
+# -- the same app once accounts exist: every page but signing in wants a sign-in ------------------
+
+VIEWER, REVIEWER, ADMIN = "viewer@example.com", "reviewer@example.com", "admin@example.com"
+NEWCOMER = "newcomer@example.com"
+REVIEW_NOTE = "Negation confirmed against the <b>Federal Register</b> text;\nfiled under § 744.23."
+
+
+@dataclass
+class LockedDesk:
+    """The app over a history of its own in which accounts exist: a viewer, a reviewer and an
+    admin with passwords, a newcomer whose one-time link is unused, and reviews in three states
+    (the negation in review with a note, the minor typo reviewed, the press release new)."""
+
+    history: History
+    base_url: str
+    link_token: str
+    negation: str  # the redline of the negation, where its review form is
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@pytest.fixture(scope="module")
+def locked_desk(other_module_database_url, tmp_path_factory):
+    history = build_history(other_module_database_url, tmp_path_factory.mktemp("locked"))
+    for email, role in ((VIEWER, "viewer"), (REVIEWER, "reviewer"), (ADMIN, "admin")):
+        make_account(history.engine, email, role)
+    with session_scope(history.engine) as session:
+        _, link_token = add_user(session, NEWCOMER, "reviewer", ADMIN)
+        review_event(session, history.events["negation"], "in_review", REVIEW_NOTE, REVIEWER)
+        review_event(session, history.events["minor"], "reviewed", "Typo only.", REVIEWER)
+        negation = diff_url("", session.get(Event, history.events["negation"]))
+    with _serve(history) as base_url:
+        yield LockedDesk(history, base_url, link_token, negation)
     history.engine.dispose()

@@ -3,7 +3,9 @@ axe-core finds no serious or critical accessibility violation, the page never sc
 (a wide table scrolls inside its own box), everything it loads comes from the app itself and
 loads, and a screenshot of each goes to tests/browser/artifacts/.
 
-To check a new page, add a line to PAGES: a name, and what a reader does to get there.
+To check a new page, add a line to PAGES: a name, and what a reader does to get there. Most
+pages are read where no account exists yet (the app open to all); a page behind a sign-in is a
+`Locked` visit, to the same app over another history in which accounts exist (LockedDesk).
 axe-core comes from npm: `npm ci --prefix tests/browser` (.ci/run does it).
 """
 
@@ -11,13 +13,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from itertools import count
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page
 
 from storage.db import session_scope
-from tests.browser.conftest import ADMIN_TOKEN, ARTIFACTS, Desk
+from tests.browser.conftest import ADMIN, ADMIN_TOKEN, ARTIFACTS, REVIEWER, VIEWER, Desk, LockedDesk
+from tests.support.accounts import PASSWORD
 from tests.support.history import GUIDANCE, NOTICE, PRESS
 from tracker.alerts.subscribers import upsert_subscriber
 from tracker.alerts.tokens import UNSUBSCRIBE, make_token
@@ -66,10 +72,57 @@ def path(address: str) -> Callable[[Page, Desk], object]:
     return lambda page, desk: page.goto(desk.url(address))
 
 
+@dataclass(frozen=True)
+class Locked:
+    """A visit to the app where accounts exist."""
+
+    go: Callable[[Page, LockedDesk], object]
+
+
+def sign_in(page: Page, desk: LockedDesk, email: str, password: str = PASSWORD, then: str = "/") -> None:
+    page.goto(desk.url("/login?next=" + quote(then, safe="/")))
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+
+def signed_in(email: str, address: str | Callable[[LockedDesk], str]) -> Locked:
+    """The page at `address`, for the account `email` signed in on the sign-in form."""
+
+    def go(page: Page, desk: LockedDesk) -> None:
+        wanted = address if isinstance(address, str) else address(desk)
+        sign_in(page, desk, email, then=wanted)
+        assert page.url == desk.url(wanted), page.url
+        assert f"Signed in as {email}" in page.inner_text("header")
+
+    return Locked(go)
+
+
+def sign_in_refused(page: Page, desk: LockedDesk) -> None:
+    sign_in(page, desk, "nobody@example.com", "not the password")
+    assert "do not match an account" in page.inner_text("main")
+
+
+def set_password(page: Page, desk: LockedDesk) -> None:
+    page.goto(desk.url(f"/login/link/{desk.link_token}"))
+    assert page.locator("h1").inner_text() == "Choose a password"
+
+
+def set_password_refused(page: Page, desk: LockedDesk) -> None:
+    """Two passwords that differ: the page again with why, and the link still unused."""
+    set_password(page, desk)
+    page.get_by_label("New password").fill(PASSWORD)
+    page.get_by_label("The same again").fill(PASSWORD + "!")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Set password and sign in").click()
+    assert "The two passwords differ" in page.inner_text("main")
+
+
 # Not here: /docs, Swagger UI as the fastapi-offline package ships it, whose own markup and
 # styles axe faults (contrast, nested controls, no lang): not written by this app. Feeds,
 # /healthz and /openapi.json are not pages.
-PAGES: dict[str, Callable[[Page, Desk], object]] = {
+PAGES: dict[str, Callable[[Page, Desk], object] | Locked] = {
     "dashboard": path("/"),
     "changes": path("/changes"),
     "changes-none-match": path("/changes?until=2000-01-01"),
@@ -89,6 +142,21 @@ PAGES: dict[str, Callable[[Page, Desk], object]] = {
     "admin-sign-in": path("/admin"),
     "admin-sign-in-refused": lambda page, desk: sign_in_as_admin(page, desk, token="not-the-token"),
     "admin": sign_in_as_admin,
+    "sign-in": path("/login"),
+    "sign-in-refused": Locked(sign_in_refused),
+    "set-password": Locked(set_password),
+    "set-password-refused": Locked(set_password_refused),
+    "review-queue": path("/review"),
+    "review-queue-none-match": path("/review?status=not_relevant"),
+    "review-queue-as-reviewer": signed_in(REVIEWER, "/review"),
+    "review-queue-all-as-viewer": signed_in(VIEWER, "/review?status=all"),
+    "diff-as-reviewer": signed_in(REVIEWER, lambda desk: desk.negation),
+    "diff-as-viewer": signed_in(VIEWER, lambda desk: desk.negation),
+    "audit-log": signed_in(ADMIN, "/admin/audit"),
+    "expectations": path("/expectations"),
+    "expectation-met": path("/expectations/gp10"),
+    "expectation-waiting-as-viewer": signed_in(VIEWER, "/expectations/gp10"),
+    "dashboard-as-admin": signed_in(ADMIN, "/"),
     "error-not-found": path("/no/such/page"),
     "error-bad-request": path("/changes?since=yesterday"),
 }
@@ -127,7 +195,7 @@ def described(violation: dict) -> str:
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("name", list(PAGES))
-def test_page_is_accessible_and_fits(browser, desk, name, viewport):
+def test_page_is_accessible_and_fits(browser, desk, request, name, viewport):
     # Playwright adds axe as an inline script, which the site's policy forbids: this context
     # lets it in (test_redline_keys.py runs the page's own script under the real policy).
     context = browser.new_context(viewport=VIEWPORTS[viewport], is_mobile=viewport == "mobile", bypass_csp=True)
@@ -138,9 +206,15 @@ def test_page_is_accessible_and_fits(browser, desk, name, viewport):
     page.on("response", lambda r: r.status >= 400 and "/static/" in r.url and errors.append(f"{r.status} {r.url}"))
     # A request the browser gave up because the reader moved on to the next page is no failure.
     page.on("requestfailed", lambda r: r.failure == "net::ERR_ABORTED" or errors.append(f"{r.failure}: {r.url}"))
-    page.on("request", lambda r: r.url.startswith(desk.base_url) or elsewhere.append(r.url))
+    visit = PAGES[name]
+    if isinstance(visit, Locked):
+        locked: LockedDesk = request.getfixturevalue("locked_desk")
+        base_url, go = locked.base_url, partial(visit.go, page, locked)
+    else:
+        base_url, go = desk.base_url, partial(visit, page, desk)
+    page.on("request", lambda r: r.url.startswith(base_url) or elsewhere.append(r.url))
     try:
-        PAGES[name](page, desk)
+        go()
         page.wait_for_load_state("networkidle")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{viewport}.png"), full_page=True)

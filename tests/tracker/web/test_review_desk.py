@@ -113,7 +113,7 @@ def test_the_admin_token_still_works_for_the_api_and_the_admin_page(history):
     assert client.get("/admin").status_code == 200
     assert client.get("/review").status_code == 200
     audit = client.get("/admin/audit").text
-    assert "<td>admin token</td>\n      <td>sign in</td>" in audit
+    assert '<td data-label="Who">admin token</td>\n      <td data-label="Action">sign in</td>' in audit
 
 
 # -- sessions ----------------------------------------------------------------------------------------
@@ -411,7 +411,7 @@ def test_the_audit_log_is_for_admins_and_keeps_every_action(desk):
     assert "Checked &lt;script&gt;alert(1)&lt;/script&gt; &amp; filed" in text
     assert f'href="{redline_of(desk, "negation").replace("&", "&amp;")}">{event}</a>' in text
     for action in ("user added", "sign in link", "password set", "sign in", "review"):
-        assert f"<td>{action}</td>" in text, action
+        assert f'<td data-label="Action">{action}</td>' in text, action
     assert text.index("in review → reviewed") < text.index("new → in review")  # newest first
     assert admin.get("/admin").status_code == 200  # an admin account needs no admin token
 
