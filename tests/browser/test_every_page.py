@@ -157,6 +157,9 @@ PAGES: dict[str, Callable[[Page, Desk], object] | Locked] = {
     "expectation-met": path("/expectations/gp10"),
     "expectation-waiting-as-viewer": signed_in(VIEWER, "/expectations/gp10"),
     "dashboard-as-admin": signed_in(ADMIN, "/"),
+    "search": path('/search?q="Exporters+may"'),
+    "search-nothing-found": path("/search?q=zebra"),
+    "search-refused": path('/search?q="unclosed'),
     "error-not-found": path("/no/such/page"),
     "error-bad-request": path("/changes?since=yesterday"),
 }
