@@ -42,7 +42,9 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop running in the thread while it is up,
+# and tests of other files that run on the same worker afterwards start loops of their own.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         message = "Chromium is not installed (apt-get install chromium; .ci/run does it)"

@@ -30,6 +30,15 @@ from tracker.alerts.tokens import UNSUBSCRIBE, make_token
 from tracker.settings import SubscriberConfig
 
 AXE = ARTIFACTS.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory) -> str:
+    """SQLite alone: how a page reads and fits does not depend on the database, and the review
+    desk's PostgreSQL half is held by test_review_desk.py and the Chromium review test."""
+    return f"sqlite:///{tmp_path_factory.mktemp('pages') / 'rulewatch.db'}"
+
+
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "mobile": {"width": 390, "height": 844}}
 FAILING_IMPACTS = ("serious", "critical")
 _addresses = count(1)
