@@ -51,7 +51,7 @@ def normalize_pdf(body: bytes) -> Content:
     return Content(shortened(title, _PDF_TITLE_MAX), blocks)
 
 
-# What authoring tools write when nobody gave a title: their own placeholders, the file's
+# What authoring tools write when nobody gave a title: their own stand-in titles, the file's
 # name ("Microsoft Word - " and the name of the document printed, not its title), a path.
 _PLACEHOLDER_PDF_TITLE = re.compile(
     r"|untitled(?: document)?|no title|title|(?:document|book|presentation|slide)\s*\d*|powerpoint presentation"
