@@ -12,8 +12,10 @@ only an expectation with that `rin`). The first signal meets it, once; later one
 join its thread.
 
 The thread: ingest names on each event the expectations whose criteria (all but
-`sources`) the version meets, and every event of a document so named, before and
-after, belongs to the thread, oldest first.
+`sources`) the version meets, and those whose thread holds a document published under a
+citation the version cites (the eCFR part a rule amended: "[…; 91 FR 82417, Nov. 25,
+2026]", where the rule's own RIN is rarely written). Every event of a document so named,
+before and after, belongs to the thread, oldest first.
 """
 
 from __future__ import annotations
@@ -24,18 +26,25 @@ from typing import Any
 
 from sqlmodel import Session
 
-from storage.models import Document, Event, ExpectationMet
+from storage.models import Document, Event, ExpectationMet, Source
 from storage.repository import (
     documents_naming,
     events_of_documents,
+    get_version,
     list_expectations_met,
     met_expectation_names,
+    require_row,
 )
+from tracker.kinds import kind_of
 from tracker.kinds.base import LEADS, PUBLISHED, Signal
 from tracker.reading.content import Content
 from tracker.schemas import events_json
 from tracker.settings import Config, ExpectationConfig
 from tracker.shapes import document_json, iso
+from tracker.stored import load_content
+
+# "91 FR 82417", "91  FR\n82417": a volume and a page of the Federal Register.
+_FR_CITATION = re.compile(r"(?<![\w.])(\d{1,3})\s+FR\s+(\d{1,6})(?!\w)")
 
 
 @lru_cache(maxsize=512)
@@ -77,6 +86,37 @@ def threaded(expectations: tuple[ExpectationConfig, ...], content: Content) -> l
         return []
     text = _searched(content)
     return [e.name for e in expectations if _criteria_hold(e, text)]
+
+
+def fr_citations(content: Content) -> set[str]:
+    """The Federal Register citations the content makes, as "91 FR 82417"."""
+    return {f"{volume} FR {page}" for volume, page in _FR_CITATION.findall(_searched(content))}
+
+
+def thread_citations(session: Session, expectations: tuple[ExpectationConfig, ...]) -> dict[str, set[str]]:
+    """Each expectation's thread's own citations: those its documents were published under
+    (their kinds say, from their latest versions). Expectations whose threads have none are left out."""
+    found: dict[str, set[str]] = {}
+    citation_of: dict[int, str] = {}  # by document: documents are in several threads
+    for expectation in expectations:
+        for document_id in documents_naming(session, expectation.name):
+            if document_id not in citation_of:
+                citation_of[document_id] = _published_as(session, document_id)
+            if citation_of[document_id]:
+                found.setdefault(expectation.name, set()).add(citation_of[document_id])
+    return found
+
+
+def _published_as(session: Session, document_id: int) -> str:
+    document = require_row(session, Document, document_id)
+    kind = kind_of(require_row(session, Source, document.source_id).kind)
+    version = get_version(session, document_id, document.latest_version) if kind.published_as else None
+    return kind.citation_of(load_content(session, version)) if version is not None else ""
+
+
+def threads_citing(citations: dict[str, set[str]], cited: set[str]) -> list[str]:
+    """The expectations whose thread's own citations (thread_citations) are among `cited`."""
+    return [name for name, own in citations.items() if not own.isdisjoint(cited)]
 
 
 def _same_rin(configured: str, signalled: str) -> bool:

@@ -43,7 +43,7 @@ from storage.repository import ensure_source, get_document, get_version, require
 from storage.search import index_version
 from tracker.alerts.outbox import enqueue
 from tracker.compare import keep_comparison
-from tracker.expectations import newly_met, threaded
+from tracker.expectations import fr_citations, newly_met, thread_citations, threaded, threads_citing
 from tracker.health import retry_after_held
 from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
 from tracker.kinds import kind_of
@@ -102,6 +102,7 @@ class Ingestor:
         self.progress = lambda line: show(printable(line))  # fetched titles and URLs, escaped
         self.tally = CheckTally()
         self.not_modified: list[str] = []  # keys of documents answered 304, marked seen in finish()
+        self._thread_citations: dict[str, set[str]] | None = None  # read once a check, when needed
         if row is None:
             with session_scope(engine) as session:
                 row = ensure_source(session, source.name, source.kind)
@@ -259,7 +260,13 @@ class Ingestor:
                 summary=assessment.reasons[0] if assessment.reasons else assessment.severity,
                 detected_at=utcnow(),
             )
-        event.expectations = threaded(self.expectations, content)
+        named = threaded(self.expectations, content)
+        if self.kind.published_as and named:  # a thread may gain a citation
+            self._thread_citations = None
+        cited = fr_citations(content) if self.expectations else set()
+        if cited:
+            named += [name for name in threads_citing(self._citations(session), cited) if name not in named]
+        event.expectations = named
         signal = None
         if not self.baseline:
             signal = self.kind.signal_of(previous.evidence if previous else None, snapshot.extra, content)
@@ -272,6 +279,11 @@ class Ingestor:
         if signal is not None:
             self._meet_expectations(session, event, version, content, signal)
         return event
+
+    def _citations(self, session: Session) -> dict[str, set[str]]:
+        if self._thread_citations is None:
+            self._thread_citations = thread_citations(session, self.expectations)
+        return self._thread_citations
 
     def _assess(self, session: Session, previous: Version, version: Version, content: Content) -> Assessment:
         """The change since the previous version, judged on the document alone: a version read

@@ -164,6 +164,7 @@ def test_the_thread_runs_from_the_agenda_through_the_review_to_the_publication(p
         ),
         ("federal-register", "new", rule, "Filed for public inspection: FR Doc 2026-24110, on public inspection since"),
         ("federal-register", "changed", rule, "Published in the Federal Register on 2026-11-25: FR Doc 2026-24110"),
+        ("ear", "changed", "15 CFR 744", ""),  # the eCFR part amended by it: its source note cites 91 FR 82417
         (
             "federal-register",
             "new",

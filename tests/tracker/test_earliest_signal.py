@@ -78,6 +78,14 @@ def fr_snapshot(number: str, stage: str) -> Snapshot:
     return Snapshot("federal-register", number, url, url, 200, {"Content-Type": JSON}, body, WHEN, extra=extra)
 
 
+def ecfr_snapshot(amended_on: str) -> Snapshot:
+    """15 CFR part 744 as the ecfr spider hands it on: the part's XML as amended on that day."""
+    body = (DEMO_FILES / "ecfr" / f"part_744_{amended_on}.xml").read_bytes()
+    url = "https://www.ecfr.gov/current/title-15/part-744"
+    extra = {"format": "ecfr", "amendment_date": amended_on, "issue_date": None}
+    return Snapshot("ecfr", "15 CFR 744", url, url, 200, {"Content-Type": "application/xml"}, body, WHEN, extra=extra)
+
+
 @pytest.fixture
 def desk(tmp_path, database_url):
     path = tmp_path / "rulewatch.toml"
@@ -95,6 +103,12 @@ def desk(tmp_path, database_url):
         name = "federal-register"
         kind = "federal_register"
         agencies = ["industry-and-security-bureau"]
+
+        [[sources]]
+        name = "ecfr"
+        kind = "ecfr"
+        title = 15
+        parts = ["744"]
 
         [[expectations]]
         name = "replacement-rule"
@@ -279,3 +293,33 @@ def test_an_expectation_met_by_another_crawl_at_the_same_moment_costs_this_one_n
     assert len(filing) == 1  # the filing's version and event were stored
     met_events = [e for e in events(engine) if e.kind == "expectation_met"]
     assert sorted(e.expectations[0] for e in met_events) == ["in-the-fr", "replacement-rule", "words"]
+
+
+def test_the_ecfr_part_a_rule_amends_joins_its_thread_by_citation(desk):
+    """eCFR text rarely names a RIN; its source note cites the rule that amended it ("91 FR 82417")."""
+    _, config, engine, check = desk
+    check("ecfr", ecfr_snapshot("2025-01-16"))  # cites 90 FR 4544 (2025-00636), not yet in any thread
+    check("federal-register", fr_snapshot("2026-24110", "published"))
+    assert events(engine)[0].expectations == []  # read before anything cited was stored
+    check("ecfr", ecfr_snapshot("2026-11-25"))  # the source note adds "91 FR 82417, Nov. 25, 2026"
+    amendment = events(engine)[-1]
+    assert (amendment.kind, amendment.expectations) == ("changed", ["replacement-rule", "in-the-fr", "words"])
+    with session_scope(engine) as session:
+        rows = {row["name"]: row for row in expectation_rows(session, config, with_thread=True)}
+    keys = [(e["source"], e["event"], e["document"]["key"]) for e in rows["replacement-rule"]["thread"]]
+    assert ("ecfr", "changed", "15 CFR 744") in keys and ("ecfr", "new", "15 CFR 744") in keys  # the whole part
+    assert rows["another-rin"]["thread"] == []
+
+
+def test_a_citation_joins_only_the_threads_published_under_it(desk):
+    _, _, engine, check = desk
+
+    def versions() -> list[list[str]]:  # the expectations named on each version's event
+        return [e.expectations for e in events(engine) if e.kind in ("new", "changed")]
+
+    check("federal-register", fr_snapshot("2025-00637", "published"))  # 90 FR 4585, a briefing: "words" only
+    check("ecfr", ecfr_snapshot("2025-01-16"))  # cites 90 FR 4544 among others, not 90 FR 4585
+    assert versions() == [["words"], []]
+    check("federal-register", fr_snapshot("2025-00636", "published"))  # 90 FR 4544, in three threads by its text
+    check("ecfr", ecfr_snapshot("2026-11-25"))  # still cites 90 FR 4544: now in those three threads
+    assert versions()[2:] == [["replacement-rule", "in-the-fr", "words"]] * 2

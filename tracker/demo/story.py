@@ -227,10 +227,10 @@ TIMELINE = (
         ),
     ),
     Step(
-        "later",
-        "The eCFR catches up: 15 CFR part 744 is amended.",
+        "27 Nov 2026",
+        "The eCFR catches up: 15 CFR part 744 is amended by the replacement rule (91 FR 82417), which joins it to the rule's thread.",
         serving(
-            bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2026-01-15", review="concluded"
+            bis="v2-edited", guidance_online=True, fr=["2026-24110", *PUBLISHED], ecfr="2026-11-25", review="concluded"
         ),
     ),
     Step(
@@ -241,7 +241,7 @@ TIMELINE = (
             guidance_online=True,
             fr=["C1-2026-24110", "2026-24110", *PUBLISHED],
             saved={"2026-24110": "2026-24110.corrected.json"},
-            ecfr="2026-01-15",
+            ecfr="2026-11-25",
             review="concluded",
         ),
     ),

@@ -88,6 +88,10 @@ class Kind:
     # in a change of its own fields (an OIRA review received, a new stage), said before the
     # generic reasons of tracker.severity; "" when the generic rules say it all.
     judge: str = ""
+    # "module:function" (Content) -> the citation the document was published under
+    # ("91 FR 82417"), or "": a document that cites it (an eCFR part amended by it) joins
+    # the threads that document is in. "": the kind's documents are not published so.
+    published_as: str = ""
 
     def spider_class(self) -> type:
         return load(self.spider)
@@ -102,6 +106,9 @@ class Kind:
         if generic.severity == "cosmetic" and generic.reasons == ("no visible text changed",):
             reasons.remove(generic.reasons[0])
         return Assessment(severity, tuple(reasons[:MAX_REASONS]))
+
+    def citation_of(self, content: Content) -> str:
+        return load(self.published_as)(content) if self.published_as else ""
 
     def signal_of(self, previous_evidence: dict | None, extra: dict, content: Content) -> Signal | None:
         hook = load(self.signal) if self.signal else first_seen

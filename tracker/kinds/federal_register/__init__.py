@@ -23,13 +23,22 @@ def older_copy(previous_evidence: dict, extra: dict) -> bool:
     return extra.get("stage") == "public_inspection" and previous_evidence.get("stage") == "published"
 
 
+def header_fields(content: Content) -> dict[str, str]:
+    """The header's fields ("Citation" → "91 FR 82417"), as tracker.kinds.federal_register.content writes them."""
+    fields: dict[str, str] = {}
+    for block in content.blocks[:HEADER_FIELDS]:
+        fields.setdefault(block.section, block.text.partition(": ")[2])
+    return fields
+
+
+def published_as(content: Content) -> str:
+    """The document's Federal Register citation ("91 FR 82417"); "" while it is on public inspection."""
+    return header_fields(content).get("Citation", "")
+
+
 def signal(previous_evidence: dict | None, extra: dict, content: Content) -> Signal | None:
     """A filing new on public inspection, or a document published (new, or leaving public inspection)."""
-    fields: dict[str, str] = {}
-    for block in content.blocks[
-        :HEADER_FIELDS
-    ]:  # the header's fields, as tracker.kinds.federal_register.content writes them
-        fields.setdefault(block.section, block.text.partition(": ")[2])
+    fields = header_fields(content)
     number = f"FR Doc {fields['Document number']}" if fields.get("Document number") else "an FR document"
     if extra.get("stage") == "public_inspection":
         if previous_evidence is not None:
@@ -51,5 +60,6 @@ KIND = Kind(
     reader="tracker.kinds.federal_register.content:read",
     default_interval="15m",
     signal="tracker.kinds.federal_register:signal",
+    published_as="tracker.kinds.federal_register:published_as",
     older_copy=older_copy,
 )
