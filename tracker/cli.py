@@ -132,7 +132,7 @@ def check(source: tuple[str, ...]) -> None:
         fail(f"{config.path}: no [[sources]] configured; add one (see README) and run again")
     ensure_writable(engine)  # a check stores what it finds: an unusable database is an error, not a result
     say(f"Checking {len(names)} source(s): {', '.join(names)}", err=True)
-    _sync_recipients(config, engine)
+    _sync_configuration(config, engine)
     for result in run_check(config, engine, names):
         # A result's line, then an indented line of its first failure, which quotes fetched text.
         summary, newline, failures = result.line().partition("\n")
@@ -204,7 +204,7 @@ def run() -> None:
     _channels_ready(config)
     ensure_writable(engine)
     configure_logging()
-    _sync_recipients(config, engine)
+    _sync_configuration(config, engine)
     serve_forever(config, engine)
 
 
@@ -866,11 +866,13 @@ def _kept_diff_json(ref: str, older: int | None, newer: int | None) -> str | Non
     return json.dumps(comparison_json(document_json(document), older, newer, judged[0], judged[1], redline))
 
 
-def _sync_recipients(config: Config, engine: Engine) -> None:
-    """The configured subscribers and channels into the database, where a check's events find them."""
+def _sync_configuration(config: Config, engine: Engine) -> None:
+    """The configured subscribers and channels into the database, where a check's events find
+    them; and the threads of expectations new to it gathered from what is stored."""
     from storage.db import session_scope
     from tracker.alerts.channels import sync_channels
     from tracker.alerts.subscribers import SubscriberError, sync_subscribers
+    from tracker.expectations import gather_threads
 
     try:
         with session_scope(engine) as session:
@@ -878,6 +880,8 @@ def _sync_recipients(config: Config, engine: Engine) -> None:
             sync_channels(session, config.channels)
     except SubscriberError as exc:
         fail(f"{config.path}: subscribers: {exc}")
+    with session_scope(engine) as session:
+        gather_threads(session, config.expectations, progress=lambda line: say(line, err=True))
 
 
 def _channels_ready(config: Config) -> None:

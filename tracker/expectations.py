@@ -20,13 +20,16 @@ before and after, belongs to the thread, oldest first.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from storage.models import Document, Event, ExpectationMet, Source
+from storage.db import insert_if_absent
+from storage.models import Document, Event, ExpectationMet, Setting, Source
 from storage.repository import (
     documents_naming,
     events_of_documents,
@@ -34,6 +37,7 @@ from storage.repository import (
     list_expectations_met,
     met_expectation_names,
     require_row,
+    stored_id,
 )
 from tracker.kinds import kind_of
 from tracker.kinds.base import LEADS, PUBLISHED, Signal
@@ -43,6 +47,7 @@ from tracker.settings import Config, ExpectationConfig
 from tracker.shapes import document_json, iso
 from tracker.stored import load_content
 
+GATHERED_KEY = "expectations_gathered"  # Setting: {name: its criteria} whose stored documents were gathered
 # "91 FR 82417", "91  FR\n82417": a volume and a page of the Federal Register.
 _FR_CITATION = re.compile(r"(?<![\w.])(\d{1,3})\s+FR\s+(\d{1,6})(?!\w)")
 
@@ -117,6 +122,74 @@ def _published_as(session: Session, document_id: int) -> str:
 def threads_citing(citations: dict[str, set[str]], cited: set[str]) -> list[str]:
     """The expectations whose thread's own citations (thread_citations) are among `cited`."""
     return [name for name, own in citations.items() if not own.isdisjoint(cited)]
+
+
+def gather_threads(
+    session: Session, expectations: tuple[ExpectationConfig, ...], progress: Callable[[str], None] | None = None
+) -> int:
+    """Ingest names an event's expectations as it stores the version; an expectation new to
+    the configuration (or whose criteria changed) gathers here the documents already stored
+    whose latest version is in its thread, by naming it on that version's event. Once per
+    expectation and criteria; returns how many documents joined a thread."""
+    row = session.get(Setting, GATHERED_KEY)
+    gathered = json.loads(row.value) if row else {}
+    pending = tuple(e for e in expectations if gathered.get(e.name) != _criteria(e))
+    if not pending:
+        return 0
+    documents = list(session.exec(select(Document).where(col(Document.latest_version) > 0).order_by(col(Document.id))))
+    if progress and documents:
+        names = ", ".join(e.name for e in pending)
+        progress(f"Gathering the threads of {names} from {len(documents)} stored documents…")
+    joining: dict[int, list[str]] = {}
+    cites: dict[int, set[str]] = {}
+    for document in documents:
+        version = get_version(session, stored_id(document), document.latest_version)
+        if version is None:
+            continue
+        content = load_content(session, version)
+        text = _searched(content)
+        joining[stored_id(document)] = [e.name for e in pending if _criteria_hold(e, text)]
+        cites[stored_id(document)] = fr_citations(content)
+        session.expunge(version)  # its content is read; the blobs stay out of the session too
+    joined = _name_on_latest(session, documents, joining)
+    citations = thread_citations(session, pending)  # with the documents just gathered
+    joined += _name_on_latest(
+        session, documents, {id_: threads_citing(citations, cited) for id_, cited in cites.items() if cited}
+    )
+    gathered.update({e.name: _criteria(e) for e in pending})
+    if row is not None:
+        row.value = json.dumps(gathered)
+    else:  # another process gathering at the same moment may write it first: either record will do
+        insert_if_absent(session, Setting, ["key"], {"key": GATHERED_KEY, "value": json.dumps(gathered)})
+    return joined
+
+
+def _criteria(expectation: ExpectationConfig) -> str:
+    return json.dumps([expectation.match_any, expectation.match_all, expectation.rin, expectation.cfr_part])
+
+
+def _name_on_latest(session: Session, documents: list[Document], names: dict[int, list[str]]) -> int:
+    """Name these expectations on the event of each document's latest version; how many documents gained one."""
+    joined = 0
+    for document in documents:
+        wanted = names.get(stored_id(document))
+        if not wanted:
+            continue
+        event = session.exec(
+            select(Event)
+            .where(Event.document_id == document.id, Event.to_version == document.latest_version)
+            .where(col(Event.kind).in_(("new", "changed")))
+            .order_by(col(Event.id))
+        ).first()
+        if event is None:
+            continue
+        added = [name for name in wanted if name not in event.expectations]
+        if added:
+            event.expectations = [*event.expectations, *added]
+            session.add(event)
+            session.flush()  # documents_naming reads them
+            joined += 1
+    return joined
 
 
 def _same_rin(configured: str, signalled: str) -> bool:

@@ -8,6 +8,7 @@ built by the spider's own functions from saved reports, the FR ones are the demo
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from textwrap import dedent
 
@@ -22,7 +23,7 @@ from tracker.alerts.subscribers import sync_subscribers
 from tracker.cli import app
 from tracker.config import load_config
 from tracker.demo.story import FILES as DEMO_FILES
-from tracker.expectations import expectation_rows, newly_met
+from tracker.expectations import expectation_rows, gather_threads, newly_met
 from tracker.ingest import Ingestor
 from tracker.items import ListingRead, Snapshot
 from tracker.kinds import KINDS
@@ -323,3 +324,41 @@ def test_a_citation_joins_only_the_threads_published_under_it(desk):
     check("federal-register", fr_snapshot("2025-00636", "published"))  # 90 FR 4544, in three threads by its text
     check("ecfr", ecfr_snapshot("2026-11-25"))  # still cites 90 FR 4544: now in those three threads
     assert versions()[2:] == [["replacement-rule", "in-the-fr", "words"]] * 2
+
+
+def test_an_expectation_added_later_gathers_the_documents_already_stored(desk):
+    _, config, engine, _ = desk
+
+    def check_without_expectations(source: str, item: Snapshot) -> None:  # as before they were configured
+        ingestor = Ingestor(engine, config.source(source), progress=lambda line: None)
+        ingestor.handle(item)
+        ingestor.finish()
+
+    check_without_expectations("reginfo", rin_snapshot(AGENDA, None))
+    check_without_expectations("federal-register", fr_snapshot("2025-00637", "published"))
+    check_without_expectations("federal-register", fr_snapshot("2026-24110", "published"))
+    check_without_expectations("ecfr", ecfr_snapshot("2026-11-25"))
+    assert all(e.expectations == [] for e in events(engine))
+
+    lines: list[str] = []
+    with session_scope(engine) as session:
+        assert gather_threads(session, config.expectations, progress=lines.append) == 4
+    assert lines == [
+        "Gathering the threads of replacement-rule, in-the-fr, words, another-rin from 4 stored documents…"
+    ]
+    assert [e.expectations for e in events(engine)] == [
+        ["replacement-rule", "in-the-fr", "words"],  # the RIN's agenda entry (its title names the rule too)
+        ["words"],  # the briefing names the AI Diffusion rule, not the RIN
+        ["replacement-rule", "in-the-fr", "words"],  # the replacement rule
+        ["replacement-rule", "in-the-fr", "words"],  # the eCFR part it amended, by its citation
+    ]
+    with session_scope(engine) as session:  # once: nothing new to gather
+        assert gather_threads(session, config.expectations, progress=lines.append) == 0
+        thread = expectation_rows(session, config, with_thread=True)[0]["thread"]
+    assert len(lines) == 1
+    assert [e["document"]["key"] for e in thread] == [f"RIN {RIN}", "2026-24110", "15 CFR 744"]
+
+    # Criteria changed: gathered again; what was named stays named.
+    edited = replace(config, expectations=(replace(config.expectations[3], rin="", match_any=("part 744",)),))
+    with session_scope(engine) as session:
+        assert gather_threads(session, edited.expectations) == 2  # the rule and the part name part 744
