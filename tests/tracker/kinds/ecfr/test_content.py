@@ -110,7 +110,7 @@ def test_notes_citations_authority_and_tables_are_kept():
 
 
 def test_the_amendment_is_substantive_and_anchored_to_its_paragraph():
-    old, new = read("part_744_2025-01-16.xml"), read("part_744_2026-01-15.xml")
+    old, new = read("part_744_2025-01-16.xml"), read("part_744_2026-11-25.xml")
     assessment = assess(diff_contents(old, new))
     assert assessment.severity == "substantive"
     anchored = [r for r in assessment.reasons if r.endswith("in 15 CFR 744.23(a)(2)(ii)")]

@@ -99,12 +99,12 @@ def test_an_html_page_instead_of_versions_is_a_failure_saying_so():
     "name, status, words",
     [
         ("unavailable_503.json", 503, "Title 15 currently unavailable"),
-        ("bad_date_400.json", 400, "Bad date: 2026-01-15"),
+        ("bad_date_400.json", 400, "Bad date: 2026-11-25"),
     ],
 )
 def test_an_api_error_is_a_failure_in_the_api_s_own_words(name, status, words):
     spider = ecfr_spider()
-    request = spider.xml_request("744", "2026-01-15", None)
+    request = spider.xml_request("744", "2026-11-25", None)
     [failure] = spider.parse_xml(answer(request, saved(name), status=status, headers=JSON_HEADERS))
     assert failure.error == f"HTTP {status} from {request.url}: {words}"
 
@@ -200,8 +200,8 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     asked_again = server.hits_for(FULL.format(part="744", date="2025-01-16"))[1]
     assert asked_again.headers["If-None-Match"] == '"744-a"'
 
-    serve_versions(server, "744", "versions_744_2026-01-15.json")
-    serve_xml(server, "744", "2026-01-15", "part_744_2026-01-15.xml", etag='"744-b"')
+    serve_versions(server, "744", "versions_744_2026-11-25.json")
+    serve_xml(server, "744", "2026-11-25", "part_744_2026-11-25.xml", etag='"744-b"')
     third = check(config, engine)
     assert third.status == "ok" and third.new_versions == 1 and third.events == {"changed:substantive": 1}
 
@@ -213,7 +213,7 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     assert "negation added in 15 CFR 744.23(a)(2)(ii)" in anchored
     assert any(r.startswith("number changed: 25 percent → 10 percent") for r in anchored)
     _, _, versions, _ = stored_state(engine)
-    assert versions[-1].evidence["amendment_date"] == "2026-01-15"
+    assert versions[-1].evidence["amendment_date"] == "2026-11-25"
 
 
 def test_503_while_the_title_is_reprocessed_is_waited_out(server, ear):
@@ -232,12 +232,12 @@ def test_503_while_the_title_is_reprocessed_is_waited_out(server, ear):
 
 
 def test_a_bad_date_is_a_clear_failure(server, ear):
-    serve_versions(server, "744", "versions_744_2026-01-15.json")
-    serve_xml(server, "744", "2026-01-15", "bad_date_400.json", status=400, content_type="application/json")
+    serve_versions(server, "744", "versions_744_2026-11-25.json")
+    serve_xml(server, "744", "2026-11-25", "bad_date_400.json", status=400, content_type="application/json")
     config, engine = ear("744")
     result = check(config, engine)
     assert result.status == "failed"
-    assert "HTTP 400" in result.failures[0] and "Bad date: 2026-01-15" in result.failures[0]
+    assert "HTTP 400" in result.failures[0] and "Bad date: 2026-11-25" in result.failures[0]
     assert stored_state(engine)[2] == []
 
 
@@ -285,15 +285,15 @@ def test_an_unreadable_versions_answer_says_why_by_its_reason(content_type, body
 
 
 def test_latest_amendment_ignores_entries_without_a_date():
-    data = json.loads((ECFR / "versions_744_2026-01-15.json").read_text(encoding="utf-8"))
-    assert latest_amendment(data) == ("2026-01-15", "2026-01-20")
+    data = json.loads((ECFR / "versions_744_2026-11-25.json").read_text(encoding="utf-8"))
+    assert latest_amendment(data) == ("2026-11-25", "2026-11-27")
     data["content_versions"] += [
         {"amendment_date": None, "issue_date": "2027-01-01"},
         {"amendment_date": "2099-99-99", "issue_date": "2099-99-99"},
         {"amendment_date": "../../etc", "issue_date": None},
         "not an entry",
     ]
-    assert latest_amendment(data) == ("2026-01-15", "2026-01-20")
+    assert latest_amendment(data) == ("2026-11-25", "2026-11-27")
 
 
 @pytest.mark.parametrize(
