@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 from textwrap import dedent
@@ -70,6 +71,12 @@ def database_url(request, tmp_path) -> str:
     return _postgres_schema_url(request)
 
 
+# For a test of what a crawl fetches or refuses (the URL policy, robots.txt, Retry-After, limits):
+# it stores at most a source's failure, through the same code on both databases, so it runs on
+# SQLite alone. What is stored (versions, events, removals, search) is tested on both.
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def module_database_url(request, tmp_path_factory) -> str:
     """A database built once for a module's read-only fixtures, on each of the two dialects."""
@@ -130,6 +137,15 @@ def receiver():
     loopback = Receiver().start()
     yield loopback
     loopback.stop()
+
+
+@pytest.fixture(autouse=True)
+def _warm_crawls_ended():
+    """The crawl processes a test started through tests.support.crawls end with it."""
+    yield
+    crawls = sys.modules.get("tests.support.crawls")
+    if crawls is not None:
+        crawls.stop_crawls()
 
 
 @pytest.fixture

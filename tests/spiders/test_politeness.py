@@ -6,8 +6,8 @@ import pytest
 
 from spiders.politeness import RobotParser
 from storage.db import open_database
+from tests.support.crawls import run_check
 from tracker.config import load_config
-from tracker.crawl.launch import run_check
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\nDisallow: /%7Euser/\nAllow: /\n"
 

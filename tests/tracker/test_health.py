@@ -7,10 +7,10 @@ from sqlmodel import select
 from storage.db import open_database, session_scope, utcnow
 from storage.models import AdminNotice, Source
 from storage.repository import ensure_source
+from tests.support.crawls import run_check
 from tests.support.smtp import SmtpSink
 from tracker.alerts.sender import Sender
 from tracker.config import load_config
-from tracker.crawl.launch import run_check
 from tracker.health import FAILING_AFTER, failure_reason, is_failing, is_stale, report_health
 from tracker.items import FailureReason
 from tracker.web.queries import source_health

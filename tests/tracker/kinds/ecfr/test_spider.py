@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from scrapy.http import TextResponse
 
 from storage.db import open_database
-from tests.conftest import FILES
+from tests.conftest import FILES, sqlite_only
+from tests.support.crawls import run_check
 from tests.support.responses import answer, start_requests
 from tests.support.stored import stored_state
 from tracker.cli import app
 from tracker.config import load_config
-from tracker.crawl.launch import run_check
 from tracker.items import FailureReason, FetchFailed, Snapshot
 from tracker.kinds import KINDS
 from tracker.kinds.ecfr.config import EcfrConfig
@@ -216,6 +216,7 @@ def test_a_new_amendment_date_is_a_substantive_change_anchored_in_the_cfr(server
     assert versions[-1].evidence["amendment_date"] == "2026-11-25"
 
 
+@sqlite_only
 def test_503_while_the_title_is_reprocessed_is_waited_out(server, ear):
     serve_versions(server, "744", "unavailable_503.json", status=503, headers={"Retry-After": "3600"})
     config, engine = ear("744")
@@ -231,6 +232,7 @@ def test_503_while_the_title_is_reprocessed_is_waited_out(server, ear):
     assert len(server.hits_for(VERSIONS.format(part="744"))) == 1
 
 
+@sqlite_only
 def test_a_bad_date_is_a_clear_failure(server, ear):
     serve_versions(server, "744", "versions_744_2026-11-25.json")
     serve_xml(server, "744", "2026-11-25", "bad_date_400.json", status=400, content_type="application/json")
@@ -241,6 +243,7 @@ def test_a_bad_date_is_a_clear_failure(server, ear):
     assert stored_state(engine)[2] == []
 
 
+@sqlite_only
 def test_truncated_xml_is_a_failure_with_its_bytes_kept(server, ear):
     serve_versions(server, "744", "versions_744_2025-01-16.json")
     serve_xml(server, "744", "2025-01-16", "part_744_truncated.xml")
@@ -253,6 +256,7 @@ def test_truncated_xml_is_a_failure_with_its_bytes_kept(server, ear):
     assert "malformed eCFR XML" in source.last_error and source.last_failure_reason == FailureReason.UNREADABLE
 
 
+@sqlite_only
 def test_html_or_malformed_json_instead_of_versions_is_a_failure(server, ear):
     page = "<!DOCTYPE html><html><head><title>eCFR :: Request Access</title></head><body>Request access</body></html>"
     server.set(VERSIONS.format(part="734"), page)
@@ -310,6 +314,7 @@ def test_versions_that_name_no_amendment_are_an_error(data, message):
         latest_amendment(data)
 
 
+@sqlite_only
 def test_a_redirect_off_the_api_host_is_refused(server, other_server, ear):
     server.set(VERSIONS.format(part="744"), b"", status=302, headers={"Location": other_server.url("/page")})
     config, engine = ear("744")
@@ -319,6 +324,7 @@ def test_a_redirect_off_the_api_host_is_refused(server, other_server, ear):
     assert stored_state(engine)[2] == []
 
 
+@sqlite_only
 def test_the_api_s_own_words_in_a_failure_are_escaped(server, ear):
     server.set(
         VERSIONS.format(part="744"),

@@ -21,10 +21,10 @@ from sqlmodel import select
 from spiders.base import now
 from storage.db import session_scope
 from storage.models import Document, Event, Source, Version
-from tests.conftest import FILES
+from tests.conftest import FILES, sqlite_only
+from tests.support.crawls import run_check
 from tests.support.responses import answer, requests_in, start_requests
 from tracker.config import load_config
-from tracker.crawl.launch import run_check
 from tracker.items import FailureReason, FetchFailed, ListingRead, Snapshot
 from tracker.kinds import KINDS
 from tracker.kinds.federal_register.config import FederalRegisterConfig
@@ -481,6 +481,7 @@ def test_a_correction_links_to_what_it_corrects(server, fr, fr_source):
 
 
 @pytest.mark.parametrize("where", ["search", "document", "full_text"])
+@sqlite_only
 def test_the_request_access_page_is_a_failure(server, fr, fr_source, where):
     fr.search(["2025-00636"])
     fr.document("2025-00636")
@@ -500,6 +501,7 @@ def test_the_request_access_page_is_a_failure(server, fr, fr_source, where):
     assert (source_row(engine).baseline_at is None) == (where == "search")
 
 
+@sqlite_only
 def test_malformed_json_is_a_failure_and_the_other_documents_still_count(fr, fr_source):
     fr.search(["2026-00789", "2025-00636"])
     fr.document("2026-00789")
@@ -512,6 +514,7 @@ def test_malformed_json_is_a_failure_and_the_other_documents_still_count(fr, fr_
     assert sorted(documents(engine)) == ["2026-00789"]
 
 
+@sqlite_only
 def test_a_full_text_that_cannot_be_fetched_stores_no_version(server, fr, fr_source):
     fr.search(["2025-00636"])
     fr.document("2025-00636")
@@ -523,6 +526,7 @@ def test_a_full_text_that_cannot_be_fetched_stores_no_version(server, fr, fr_sou
 
 
 @pytest.mark.parametrize("status", [429, 503])
+@sqlite_only
 def test_back_off_with_retry_after_is_honoured(server, fr, fr_source, status):
     fr.search(["2025-00636"])
     fr.document("2025-00636")
@@ -550,6 +554,7 @@ def test_back_off_with_retry_after_is_honoured(server, fr, fr_source, status):
 # --- searches and politeness, without a crawl ----------------------------------
 
 
+@sqlite_only
 def test_searches_per_agency_term_rin_and_cfr_part(write_config):
     config = load_config(
         write_config(
@@ -603,6 +608,7 @@ def versions_count(engine) -> int:
         return len(session.exec(select(Version)).all())
 
 
+@sqlite_only
 def test_a_body_html_url_on_the_local_disk_is_refused_never_read(server, fr, fr_source):
     config, engine = fr_source()
     fr.search(["2025-00636", "2026-00789"])
@@ -619,6 +625,7 @@ def test_a_body_html_url_on_the_local_disk_is_refused_never_read(server, fr, fr_
                 assert attached["url"].startswith(server.base_url)
 
 
+@sqlite_only
 def test_a_public_inspection_raw_text_url_on_the_local_disk_is_refused(server, fr, fr_source):
     fr.search(["2026-00789"])
     fr.document("2026-00789")
@@ -633,6 +640,7 @@ def test_a_public_inspection_raw_text_url_on_the_local_disk_is_refused(server, f
     assert sorted(documents(engine)) == ["2026-00789"]
 
 
+@sqlite_only
 def test_text_and_next_page_urls_on_another_port_are_refused(server, other_server, fr, fr_source):
     other_server.set("/text.txt", "A text that must never be read.", content_type="text/plain")
     fr.search(["2025-00636"], ["2025-00637"])
@@ -649,6 +657,7 @@ def test_text_and_next_page_urls_on_another_port_are_refused(server, other_serve
     assert documents(engine) == {}
 
 
+@sqlite_only
 def test_a_full_text_redirected_to_another_host_is_not_followed(server, other_server, fr, fr_source):
     fr.search(["2025-00636"])
     fr.document("2025-00636")
@@ -698,6 +707,7 @@ def test_a_filing_whose_text_is_not_available_yet_is_a_version_of_its_metadata(s
     assert "RIN 0694-AJ90" not in text_of(engine, filed) and text_of(engine, filed)  # the record's fields only
 
 
+@sqlite_only
 def test_a_document_number_is_one_path_segment_of_the_api(server, fr, fr_source):
     fr.search(["2025-00636"])
     listing = json.loads(server.routes[SEARCH].body)
@@ -718,6 +728,7 @@ def bad_record_failures(result) -> list[str]:
     return [failure for failure in result.failures if "skipped:" in failure]
 
 
+@sqlite_only
 def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source):
     """The crawl of one case; every odd value is read in process above."""
     odd = HOSTILE
@@ -739,6 +750,7 @@ def test_one_malformed_search_result_costs_only_itself(server, fr, fr_source):
     assert not any(hit.path.startswith("/api/v1/documents/") and "2099" in hit.path for hit in server.hits)
 
 
+@sqlite_only
 def test_a_document_number_written_as_a_number_is_read_as_its_digits(server, fr, fr_source):
     fr.search(["2025-00636"])
     listing = json.loads(server.routes[SEARCH].body)
@@ -753,6 +765,7 @@ def test_a_document_number_written_as_a_number_is_read_as_its_digits(server, fr,
     assert sorted(documents(engine)) == ["2025", "2025-00636"]
 
 
+@sqlite_only
 def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr_source):
     """The crawl of one case; every odd field is read in process above."""
     odd = ODD_INSPECTION_FIELDS[0]
@@ -772,6 +785,7 @@ def test_one_malformed_public_inspection_record_costs_only_itself(server, fr, fr
     assert failure.startswith(f"result 1 of {server.base_url}{CURRENT} skipped: {field}"), failure
 
 
+@sqlite_only
 def test_a_public_inspection_record_of_another_agency_is_not_read_further(server, fr, fr_source):
     fr.search(["2026-00789"])
     fr.document("2026-00789")

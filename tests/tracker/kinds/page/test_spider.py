@@ -14,10 +14,10 @@ from sqlmodel import select
 from storage.db import open_database, session_scope, utcnow
 from storage.models import Document, Event, Source, Version
 from storage.repository import ensure_source
-from tests.conftest import FILES
+from tests.conftest import FILES, sqlite_only
+from tests.support.crawls import run_check
 from tests.support.responses import answer, start_requests
 from tracker.config import load_config
-from tracker.crawl.launch import run_check
 from tracker.items import FailureReason, FetchFailed, NotModified, Snapshot
 from tracker.kinds import KINDS
 from tracker.kinds.page.config import PageConfig
@@ -182,6 +182,7 @@ def test_conditional_requests_and_304(server, page_source):
     assert len(versions) == 1 and len(events) == 1
 
 
+@sqlite_only
 def test_robots_txt_is_obeyed(server, page_source):
     server.set("/robots.txt", "User-agent: *\nDisallow: /page\n", content_type="text/plain")
     server.set("/page", PAGE)
@@ -196,6 +197,7 @@ def test_robots_txt_is_obeyed(server, page_source):
 
 
 @pytest.mark.parametrize("status", [404, 500, 503])
+@sqlite_only
 def test_http_errors_are_recorded_failures_not_versions(server, page_source, status):
     server.set("/page", "<html><body><main>Error page</main></body></html>", status=status)
     config, engine = page_source()
@@ -208,6 +210,7 @@ def test_http_errors_are_recorded_failures_not_versions(server, page_source, sta
     assert source.baseline_at is None  # a failed first check is not the baseline
 
 
+@sqlite_only
 def test_retry_after_is_honoured(server, page_source):
     server.set("/page", "busy", status=503, content_type="text/plain", headers={"Retry-After": "3600"})
     config, engine = page_source()
@@ -237,6 +240,7 @@ def test_gone_becomes_removed_only_after_consecutive_checks(server, page_source)
         assert session.exec(select(Document)).one().removed_at is not None
 
 
+@sqlite_only
 def test_timeout(server, page_source):
     server.set("/page", PAGE, delay=3)
     config, engine = page_source(fetch="delay = 0\ntimeout = 1\nretries = 0")
@@ -245,6 +249,7 @@ def test_timeout(server, page_source):
     assert state(engine)[1] == []
 
 
+@sqlite_only
 def test_body_over_the_cap(server, page_source):
     server.set("/page", b"<html><body><main>" + b"<p>word</p>" * 20000 + b"</main></body></html>")
     config, engine = page_source(fetch="delay = 0\ntimeout = 5\nretries = 0\nmax_bytes = 10000")
@@ -253,6 +258,7 @@ def test_body_over_the_cap(server, page_source):
     assert state(engine)[1] == []
 
 
+@sqlite_only
 def test_truncated_body(server, page_source):
     server.set("/page", PAGE, truncate_to=200)
     config, engine = page_source()
@@ -285,6 +291,7 @@ def test_wrong_charset_header_falls_back_to_detection(server, page_source):
         assert "für Güter" in load_content(session, version).text()
 
 
+@sqlite_only
 def test_non_html_content_is_a_clear_failure(server, page_source):
     server.set("/page", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, content_type="image/png")
     config, engine = page_source()
@@ -293,6 +300,7 @@ def test_non_html_content_is_a_clear_failure(server, page_source):
     assert state(engine)[1] == []
 
 
+@sqlite_only
 def test_selector_that_matches_nothing_is_a_failure(server, page_source):
     server.set("/page", PAGE)
     config, engine = page_source(selector="#no-such-region")
@@ -301,6 +309,7 @@ def test_selector_that_matches_nothing_is_a_failure(server, page_source):
     assert state(engine)[1] == []
 
 
+@sqlite_only
 def test_redirect_is_followed_and_recorded(server, page_source):
     server.set("/old", b"", status=301, headers={"Location": "/page"})
     server.set("/page", PAGE)
@@ -310,6 +319,7 @@ def test_redirect_is_followed_and_recorded(server, page_source):
     assert version.url == server.url("/old") and version.final_url == server.url("/page")
 
 
+@sqlite_only
 def test_unreachable_host(page_source, write_config):
     config = load_config(write_config('[[sources]]\nname = "watched"\nkind = "page"\nurl = "http://127.0.0.1:9/x"\n'))
     engine = open_database(config.database_url)
@@ -322,6 +332,7 @@ def test_unreachable_host(page_source, write_config):
 # --- redirects and <meta refresh>: only to the page's own host and port ------
 
 
+@sqlite_only
 def test_a_redirect_to_another_port_is_refused_not_followed(server, other_server, page_source):
     server.set("/old", b"", status=302, headers={"Location": other_server.url("/page")})
     config, engine = page_source(path="/old")
@@ -333,6 +344,7 @@ def test_a_redirect_to_another_port_is_refused_not_followed(server, other_server
     assert state(engine)[1] == []
 
 
+@sqlite_only
 def test_a_meta_refresh_is_followed_on_the_same_host_only(server, other_server, page_source):
     refresh = '<html><head><meta http-equiv="refresh" content="0; url={}"></head><body>Moved.</body></html>'
     server.set("/moved", refresh.format("/page"))
@@ -351,6 +363,7 @@ def test_a_meta_refresh_is_followed_on_the_same_host_only(server, other_server, 
 
 
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,<main>hi</main>"])
+@sqlite_only
 def test_a_redirect_to_another_scheme_is_a_failure_naming_it(server, page_source, location):
     server.set("/old", b"", status=301, headers={"Location": location})
     config, engine = page_source(path="/old")
@@ -364,6 +377,7 @@ def test_a_redirect_to_another_scheme_is_a_failure_naming_it(server, page_source
 
 
 @pytest.mark.parametrize("value", ["Fri, 31 Dec 9999 23:59:59 GMT", "9" * 20, "1" + "0" * 5000])
+@sqlite_only
 def test_a_retry_after_beyond_the_cap_is_held_to_it_and_said(server, page_source, value):
     server.set("/page", "busy", status=503, content_type="text/plain", headers={"Retry-After": value})
     config, engine = page_source()
@@ -377,6 +391,7 @@ def test_a_retry_after_beyond_the_cap_is_held_to_it_and_said(server, page_source
     assert check(config, engine).status == "skipped" and len(server.hits_for("/page")) == 1
 
 
+@sqlite_only
 def test_retry_after_max_is_the_configured_one(server, page_source):
     server.set("/page", "busy", status=429, content_type="text/plain", headers={"Retry-After": "86400"})
     config, engine = page_source(fetch='delay = 0\nretries = 0\nretry_after_max = "2h"')
@@ -386,6 +401,7 @@ def test_retry_after_max_is_the_configured_one(server, page_source):
 
 
 @pytest.mark.parametrize("value", ["soon", "-5", "1.5", "\u00b2", "Mon, 99 Foo 2026 25:61:61 GMT", ""])
+@sqlite_only
 def test_an_unreadable_retry_after_is_a_plain_failure(server, page_source, value):
     server.set("/page", "busy", status=503, content_type="text/plain", headers={"Retry-After": value})
     config, engine = page_source()
@@ -394,6 +410,7 @@ def test_an_unreadable_retry_after_is_a_plain_failure(server, page_source, value
     assert state(engine)[0].retry_after is None
 
 
+@sqlite_only
 def test_a_source_held_by_a_far_retry_after_of_old_is_checked_after_the_cap(server, page_source):
     server.set("/page", PAGE)
     config, engine = page_source()
@@ -409,6 +426,7 @@ def test_a_source_held_by_a_far_retry_after_of_old_is_checked_after_the_cap(serv
 HOSTILE_ENCODING = "x\x1b[2J\x1b]0;owned\x07\x1b[1A"  # clear screen, window title, cursor up
 
 
+@sqlite_only
 def test_fetched_text_in_scrapy_log_lines_is_escaped(server, page_source, capfd):
     # Scrapy warns about an unknown Content-Encoding, quoting the server's header as it came.
     server.set("/page", PAGE, headers={"Content-Encoding": HOSTILE_ENCODING})
@@ -424,6 +442,7 @@ def test_fetched_text_in_scrapy_log_lines_is_escaped(server, page_source, capfd)
 
 
 @pytest.mark.parametrize("target", ["http://[bad", "http://[::1/x", "http://127.0.0.1:99999/x", "https://host:port/"])
+@sqlite_only
 def test_a_malformed_meta_refresh_target_is_ignored_and_the_page_kept(server, page_source, target):
     refresh = f'<meta http-equiv="refresh" content="0; url={target}">'.encode()
     server.set("/page", PAGE.replace(b"<head>", b"<head>" + refresh, 1))

@@ -9,10 +9,10 @@ from datetime import date
 import pytest
 
 from storage.db import open_database
-from tests.conftest import FILES
+from tests.conftest import FILES, sqlite_only
+from tests.support.crawls import run_check
 from tests.support.stored import stored_state
 from tracker.config import load_config
-from tracker.crawl.launch import run_check
 from tracker.kinds.reginfo.spider import editions
 
 AGENDA = (FILES / "genuine" / "reginfo" / "reginfo-rin-data-202510.xml").read_bytes()
@@ -120,6 +120,7 @@ def test_an_unchanged_agenda_answers_304_and_stores_nothing(server, reginfo):
     assert len(versions) == 2
 
 
+@sqlite_only
 def test_a_review_report_that_fails_is_a_recorded_failure_and_no_version(server, reginfo):
     serve(server)
     server.set(REPORT.format("EO_RULE_COMPLETED_YTD.xml"), b"busy", status=503, content_type="text/plain")
@@ -132,6 +133,7 @@ def test_a_review_report_that_fails_is_a_recorded_failure_and_no_version(server,
     assert server.hits_for(REPORT.format(f"REGINFO_RIN_DATA_{EDITION}.xml")) == []  # never reached
 
 
+@sqlite_only
 def test_a_malformed_agenda_and_a_rin_found_nowhere_are_recorded_failures(server, reginfo):
     serve(server, agenda=AGENDA[:5000])
     config, engine = reginfo()
@@ -149,6 +151,7 @@ def test_a_malformed_agenda_and_a_rin_found_nowhere_are_recorded_failures(server
     assert source.last_failure_reason == "not_listed"
 
 
+@sqlite_only
 def test_a_redirect_off_the_api_host_is_refused(server, other_server, reginfo):
     serve(server)
     other_server.set(REPORT.format("EO_RULES_UNDER_REVIEW.xml"), UNDER_REVIEW, content_type=XML)

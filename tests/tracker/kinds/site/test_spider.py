@@ -17,10 +17,10 @@ from sqlmodel import select
 from storage.blobs import get_blob
 from storage.db import open_database, session_scope
 from storage.models import Document, Event, Version
-from tests.conftest import FILES
+from tests.conftest import FILES, sqlite_only
+from tests.support.crawls import run_check
 from tests.support.responses import answer, requests_in, start_requests
 from tracker.config import load_config
-from tracker.crawl.launch import run_check
 from tracker.items import NotModified, Snapshot
 from tracker.kinds import KINDS
 from tracker.kinds.site.config import SiteConfig
@@ -253,6 +253,7 @@ def test_crawl_follows_matching_links_on_allowed_hosts_and_reads_pdfs(server, ot
     assert "Skip to main content" not in press.text() and "dataLayer" not in press.text()
 
 
+@sqlite_only
 def test_redirect_to_another_host_is_refused(server, other_server, bis_source):
     port = server.base_url.rsplit(":", 1)[1]
     moved, renamed, local = "/press-release/moved", "/press-release/renamed", "/press-release/local"
@@ -362,6 +363,7 @@ def test_rerender_is_nothing_new_links_are_tracked_and_the_silent_edit_is_substa
     assert "anywhere in the world violates" not in content_of(engine, url).text()
 
 
+@sqlite_only
 def test_max_pages_is_respected(server, bis_source):
     serve_bis(server)
     config, engine = bis_source(extra="max_pages = 3")
@@ -371,6 +373,7 @@ def test_max_pages_is_respected(server, bis_source):
     assert server.url(LISTING) in documents(engine)
 
 
+@sqlite_only
 def test_robots_txt_disallow_is_respected(server, bis_source):
     serve_bis(server)
     server.set("/robots.txt", "User-agent: *\nDisallow: /media/documents/\n", content_type="text/plain")
@@ -383,6 +386,7 @@ def test_robots_txt_disallow_is_respected(server, bis_source):
     assert not any("/media/documents/" in key for key in documents(engine))
 
 
+@sqlite_only
 def test_a_bare_host_allows_its_default_ports_only(server, bis_source):
     serve_bis(server)
     config, engine = bis_source(extra='hosts = ["127.0.0.1"]')  # the loopback server is on another port
@@ -392,6 +396,7 @@ def test_a_bare_host_allows_its_default_ports_only(server, bis_source):
     assert server.hits == []  # not even robots.txt
 
 
+@sqlite_only
 def test_a_malformed_link_is_skipped_alone_and_the_rest_are_followed(server, bis_source, capfd):
     port = server.base_url.rsplit(":", 1)[1]
     after = "/press-release/after-the-bad-links"
