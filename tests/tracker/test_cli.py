@@ -433,3 +433,19 @@ def test_quick_commands_load_no_sqlalchemy(sqlite_history):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT)
         assert done.returncode == 0, done.stderr
         assert "LOADED []" in done.stderr, (command, done.stderr)
+
+
+def test_the_service_loads_what_exports_feeds_and_channels_need_only_when_used():
+    """Each library held for the whole life of `rulewatch run` is memory a poll never uses
+    (issue 12's memory goal): exports, feeds, webhooks and Apprise load on first use."""
+    import subprocess
+    import sys
+
+    on_demand = ("docx", "warcio", "feedgen", "httpx", "apprise")
+    script = (
+        "import sys\nimport tracker.cli, tracker.web.app, tracker.service.scheduler, tracker.crawl.warm_worker\n"
+        f"print('LOADED', sorted(m for m in {on_demand!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout, done.stdout

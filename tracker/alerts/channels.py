@@ -22,10 +22,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import httpx
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -40,6 +39,9 @@ from tracker.alerts.outbox import message_id
 from tracker.alerts.webhook import DEADLINE, post_event, webhook_body, webhook_client
 from tracker.schemas import events_json
 from tracker.settings import ChannelConfig, Config, ConfigError
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def sync_channels(session: Session, configured: tuple[ChannelConfig, ...]) -> None:

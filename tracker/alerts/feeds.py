@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from feedgen.feed import FeedGenerator
 from sqlmodel import Session
 
 from storage.models import Document, Event, Subscriber
@@ -79,6 +78,8 @@ def build_feed(
     else:
         title, path, key, alternate = "Rulewatch: all changes", "/feeds/changes", "changes", f"{base}/"
         events = _feed_events(session, limit)
+
+    from feedgen.feed import FeedGenerator  # with its dateutil: loaded by the first feed, not the service
 
     feed = FeedGenerator()
     feed.id(_tag(base, f"feeds/{key}"))

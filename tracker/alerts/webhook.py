@@ -18,9 +18,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tracker.alerts.claims import Outcome
 from tracker.alerts.event_summary import one_line
@@ -30,6 +28,9 @@ SIGNATURE_HEADER = "X-Rulewatch-Signature"
 TIMEOUT = 10.0  # seconds for each of connecting, sending and waiting for the answer
 DEADLINE = 30.0  # seconds for the whole exchange, however the receiver paces it
 RETRIED_4XX = (408, 429)  # Request Timeout, Too Many Requests: the receiver asks to come back later
+
+if TYPE_CHECKING:
+    import httpx  # imported where a webhook is sent: a service without webhooks never loads it
 
 
 def webhook_body(element: dict) -> bytes:
@@ -53,6 +54,8 @@ def outcome_of(status: int) -> Outcome:
 def webhook_client(user_agent: str) -> httpx.Client:
     """One client for a drain's webhooks: a timeout on every step, redirects never followed, and a
     new connection for each POST (so the deadline always knows the socket it may have to shut)."""
+    import httpx
+
     return httpx.Client(
         timeout=TIMEOUT,
         follow_redirects=False,
@@ -74,6 +77,8 @@ def post_event(
 
     The URL may carry a token: `scrub` takes its parts out of whatever the error quotes
     from elsewhere (the receiver's answer, the network's error)."""
+    import httpx
+
     headers = {
         "Content-Type": "application/json",
         EVENT_HEADER: str(event_id),
@@ -106,6 +111,8 @@ def post_event(
 def _start_of(response: httpx.Response, most: int = 2000) -> str:
     """The start of an answer's body, on one line: the receiver's own words, untrusted (shown escaped).
     What came before the connection broke (or was shut at the deadline) is kept."""
+    import httpx
+
     head = b""
     try:
         for chunk in response.iter_bytes():

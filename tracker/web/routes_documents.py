@@ -27,9 +27,6 @@ from storage.repository import (
 )
 from tracker.compare import Comparison, ComparisonError, compare_versions
 from tracker.expectations import expectation_rows
-from tracker.exports.warc import EvidenceError, evidence_filename, write_evidence
-from tracker.exports.word import MEDIA_TYPE as DOCX_TYPE
-from tracker.exports.word import docx_filename, redline_docx
 from tracker.health import FAILING_AFTER, STALE_AFTER
 from tracker.redline.render import default_context, render_html, side_by_side_html
 from tracker.settings import Config
@@ -126,6 +123,9 @@ def raw_attachment(
 @router.get("/documents/{document_id:id}/versions/{number:id}/evidence.warc.gz")
 def version_evidence_warc(request: Request, document_id: int, number: int, session: Session = Depends(get_session)):
     """The version's fetches as a WARC 1.1 file (tracker.exports.warc)."""
+    # Exports load their libraries (warcio, python-docx) when first asked for, not with the service.
+    from tracker.exports.warc import EvidenceError, evidence_filename, write_evidence
+
     document = session.get(Document, document_id)
     version = get_version(session, document_id, number) if document else None
     if document is None or version is None:
@@ -254,13 +254,15 @@ def export_diff_docx(
     session: Session = Depends(get_session),
 ):
     """The redline as a Word document whose changes are tracked changes (tracker.exports.word)."""
+    from tracker.exports.word import MEDIA_TYPE, docx_filename, redline_docx
+
     found = _comparison(request, session, document_id, from_, to)
     if not isinstance(found, Comparison):
         return found
     source = session.get(Source, found.document.source_id)
     return Response(
         redline_docx(found, source.name if source else ""),
-        media_type=DOCX_TYPE,
+        media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{docx_filename(found)}"'},
     )
 
