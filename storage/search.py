@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from array import array
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from itertools import accumulate, pairwise
 from typing import NamedTuple
@@ -32,7 +32,7 @@ from typing import NamedTuple
 import zstandard
 from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from storage.blobs import BlobError, get_blob
@@ -194,15 +194,35 @@ def matching_versions(session: Session, wanted: Collection[str], source_id: int 
         if source_id is not None
         else ""
     )
-    return _matching(session.connection(), "version_words", wanted, of_source, {"source": source_id})
+    connection = session.connection()
+    params: dict = {"source": source_id}
+    query = _matching(connection, "version_words", wanted, of_source, params)
+    return [row[0] for row in _with_index(connection, query, params)]
 
 
 def matching_passages(session: Session, wanted: Collection[str]) -> list[int]:
     """The ids of the passages that have every word in `wanted`."""
-    return _matching(session.connection(), "passage_words", wanted, "", {})
+    connection = session.connection()
+    params: dict = {}
+    query = _matching(connection, "passage_words", wanted, "", params)
+    return [row[0] for row in _with_index(connection, query, params)]
 
 
-def _matching(connection: Connection, table: str, wanted: Collection[str], narrower: str, params: dict) -> list[int]:
+def passages_with(session: Session, wanted: Collection[str]) -> list[tuple[int, str]]:
+    """(id, text) of each passage that has every word in `wanted`: matching_passages and
+    passage_texts in one query."""
+    connection = session.connection()
+    params: dict = {}
+    found = _matching(connection, "passage_words", wanted, "", params)
+    if connection.dialect.name == "postgresql":  # the ids as one array: a scan of the primary key, not a join
+        query = f"SELECT id, text FROM passage WHERE id = ANY(ARRAY({found}))"
+    else:
+        query = f"SELECT id, text FROM passage WHERE id IN ({found})"
+    return _with_index(connection, query, params)
+
+
+def _matching(connection: Connection, table: str, wanted: Collection[str], narrower: str, params: dict) -> str:
+    """The query of the ids of the rows of `table` that have every word in `wanted`; its parameters into `params`."""
     if not wanted:
         raise ValueError("a search of the index needs at least one word")
     if connection.dialect.name == "postgresql":
@@ -219,16 +239,20 @@ def _matching(connection: Connection, table: str, wanted: Collection[str], narro
     else:
         params["match"] = " ".join(f'"{word}"' for word in sorted(wanted))  # each word a quoted string
         found = f"SELECT rowid AS id FROM {table} WHERE {table} MATCH :match"
-    query = f"SELECT id FROM ({found}) AS found WHERE true{narrower}"
+    return f"SELECT id FROM ({found}) AS found WHERE true{narrower}"
+
+
+def _with_index(connection: Connection, query: str, params: dict) -> list[tuple]:
+    """The rows of a query of the full-text index."""
     if connection.dialect.name != "postgresql":
-        return [row[0] for row in _fetch(connection, query, params)]
+        return _fetch(connection, query, params)
     # When most rows have the words, the planner would rather read every tsvector than the GIN
     # index: it does not count unpacking them, ten times the cost. The index, then, for this query.
     [(before, _)] = _fetch(
         connection, "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)", {}
     )
     try:
-        return [row[0] for row in _fetch(connection, query, params)]
+        return _fetch(connection, query, params)
     finally:
         _fetch(connection, "SELECT set_config('enable_seqscan', :before, true)", {"before": before})
 
@@ -261,23 +285,60 @@ def fetched_at(session: Session, version_ids: Collection[int]) -> dict[int, date
 
 
 def documents(session: Session, document_ids: Collection[int]) -> list[Document]:
-    found: list[Document] = []
-    for chunk in _chunks(sorted(document_ids)):
-        found += session.exec(select(Document).where(col(Document.id).in_(chunk)))
-    return found
+    where, params = _ids_in(session.connection(), "id", document_ids)
+    return list(session.exec(select(Document).where(text(where)).params(params)))
 
 
 def version_passages(session: Session, version_ids: Collection[int]) -> Iterator[tuple[int, list[int]]]:
-    """(version id, its passages' ids in order) of each of these versions that is indexed, read as the caller goes."""
+    """(version id, its passages' ids in order) of each of these versions that is indexed."""
+    lists = passage_lists(session, version_ids)
+    for version_id in lists:
+        yield version_id, list(lists.ids(version_id))
+
+
+def passage_lists(session: Session, version_ids: Collection[int]) -> PassageLists:
+    """The passage lists of each of these versions that is indexed, as stored: each decoded when asked."""
     connection = session.connection()
     where, params = _ids_in(connection, "version_id", version_ids)
-    decompressor = zstandard.ZstdDecompressor()
-    for version_id, packed in _fetch(
-        connection, f"SELECT version_id, passages FROM version_passages WHERE {where}", params
-    ):
-        deltas = array("q")
-        deltas.frombytes(decompressor.decompress(bytes(packed)))
-        yield version_id, list(accumulate(deltas))
+    return PassageLists(_fetch(connection, f"SELECT version_id, passages FROM version_passages WHERE {where}", params))
+
+
+class PassageLists:
+    """Versions' passage lists as stored (zstd of int64 deltas), by version id. A search may
+    hold ten thousand: each is decoded as it is read, into no list unless one is asked for."""
+
+    def __init__(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        self._packed = dict(rows)
+        self._decompress = zstandard.ZstdDecompressor().decompress  # one for all: each costs 10 µs
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __contains__(self, version_id: object) -> bool:
+        return version_id in self._packed
+
+    def ids(self, version_id: int) -> Iterator[int]:
+        """The version's passages' ids in order, as the caller goes."""
+        return accumulate(memoryview(self._decompress(self._packed[version_id])).cast("q"))
+
+    def holding(self, places: Collection[set[int]]) -> list[int]:
+        """The versions that have, for each set of passage ids in `places`, a passage in it."""
+        if len(places) == 1:  # the usual case, one phrase: read each list only up to a passage in it
+            [place] = places
+            return [version_id for version_id in self._packed if not place.isdisjoint(self.ids(version_id))]
+        found = []
+        for version_id in self._packed:
+            ids = set(self.ids(version_id))
+            if all(not place.isdisjoint(ids) for place in places):
+                found.append(version_id)
+        return found
+
+    def first_in(self, version_id: int, place: set[int]) -> int | None:
+        """The version's first passage that is in `place`, if any."""
+        return next((id_ for id_ in self.ids(version_id) if id_ in place), None)
 
 
 def passage_texts(session: Session, passage_ids: Collection[int]) -> Iterator[tuple[int, str]]:

@@ -31,8 +31,9 @@ from storage.search import (
     fold,
     matching_passages,
     matching_versions,
+    passage_lists,
     passage_texts,
-    version_passages,
+    passages_with,
     versions_with,
     words,
 )
@@ -159,21 +160,13 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     read: dict[int, set[int]] = {}
     for n, term in enumerate(terms):
         if not term.exact_in_index:
-            candidates = matching_passages(session, set(term.words))
-            read[n] = {id_ for id_, body in passage_texts(session, candidates) if term.found_in(fold(body))}
+            read[n] = {id_ for id_, body in passages_with(session, set(term.words)) if term.found_in(fold(body))}
             if not read[n]:
                 return []
-    if len(read) == 1:  # the usual case, a phrase: its check without a loop over the terms
-        [place] = read.values()
-        found = [
-            version_id for version_id, passages in version_passages(session, found) if not place.isdisjoint(passages)
-        ]
-    elif read:
-        found = [
-            version_id
-            for version_id, passages in version_passages(session, found)
-            if all(not place.isdisjoint(passages) for place in read.values())
-        ]
+    lists = None
+    if read:  # the versions that have a passage with each such term
+        lists = passage_lists(session, found)
+        found = lists.holding(read.values())
     having = set(found)
     stretches = [
         stretch for versions in versions_with(session, having).values() for stretch in _stretches(versions, having)
@@ -188,10 +181,9 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     else:
         shows = max(range(len(terms)), key=lambda n: len(terms[n].text))
         place = set(matching_passages(session, set(terms[shows].words)))
-    shown = {
-        version_id: next((id_ for id_ in passages if id_ in place), 0)
-        for version_id, passages in version_passages(session, firsts)
-    }
+    if lists is None:
+        lists = passage_lists(session, firsts)
+    shown = {version_id: lists.first_in(version_id, place) or 0 for version_id in firsts if version_id in lists}
     bodies = dict(passage_texts(session, set(shown.values())))
     seen = fetched_at(session, firsts)
     sources = {source.id: source.name for source in list_sources(session)}

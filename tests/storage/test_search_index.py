@@ -23,7 +23,9 @@ from storage.search import (
     index_version,
     matching_passages,
     matching_versions,
+    passage_lists,
     passage_texts,
+    passages_with,
     readable_text,
     version_passages,
     versions_with,
@@ -161,6 +163,22 @@ def test_each_passage_is_stored_once_and_versions_keep_their_order(engine):
         [(_, body)] = passage_texts(session, matching_passages(session, {"shared"}))
         assert body == "Shared."
         assert matching_passages(session, {"first", "shared"}) == []  # in one version, never in one passage
+        [shared] = matching_passages(session, {"shared"})
+        assert passages_with(session, {"shared"}) == [(shared, "Shared.")]  # the ids and texts in one query
+        assert passages_with(session, {"first", "shared"}) == []
+        [title], [first], [second] = (matching_passages(session, {word}) for word in ("title", "first", "second"))
+        lists = passage_lists(session, [*ids, other, 10**6])  # an id of no version is left out
+        assert sorted(lists) == sorted([*ids, other]) and 10**6 not in lists
+        assert [list(lists.ids(version)) for version in (*ids, other)] == [
+            [title, first, shared],
+            [title, shared, second],
+            [title, shared, first],
+        ]
+        assert lists.first_in(other, {first, shared}) == shared and lists.first_in(ids[1], {first}) is None
+        # A version is held when it has a passage of each place.
+        assert sorted(lists.holding([{first}])) == sorted([ids[0], other])
+        assert sorted(lists.holding([{first, second}, {shared}])) == sorted([*ids, other])
+        assert lists.holding([{first}, {second}]) == []
         assert sorted(matching_versions(session, {"first", "shared"})) == sorted([ids[0], other])
         [(document, versions)] = versions_with(session, {ids[0]}).items()  # all of the document's
         assert document == document_id and [(v.id, v.number) for v in versions] == [(ids[0], 1), (ids[1], 2)]
