@@ -27,7 +27,6 @@ from array import array
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from itertools import accumulate, pairwise
-from typing import NamedTuple
 
 import zstandard
 from sqlalchemy import Integer, bindparam, text
@@ -180,12 +179,6 @@ def index_missing(connection: Connection) -> int:
 # -- reading ---------------------------------------------------------------------------------
 
 
-class VersionRef(NamedTuple):  # many thousands at a time: a tuple is made the fastest
-    id: int
-    document_id: int
-    number: int
-
-
 def matching_versions(session: Session, wanted: Collection[str], source_id: int | None = None) -> list[int]:
     """The ids of the versions that have every word in `wanted` (words as `words()` gives
     them) somewhere in their text, of one source's documents or of all."""
@@ -197,7 +190,7 @@ def matching_versions(session: Session, wanted: Collection[str], source_id: int 
     connection = session.connection()
     params: dict = {"source": source_id}
     query = _matching(connection, "version_words", wanted, of_source, params)
-    return [row[0] for row in _with_index(connection, query, params)]
+    return list(dict.fromkeys(row[0] for row in _with_index(connection, query, params)))
 
 
 def matching_passages(session: Session, wanted: Collection[str]) -> list[int]:
@@ -205,7 +198,7 @@ def matching_passages(session: Session, wanted: Collection[str]) -> list[int]:
     connection = session.connection()
     params: dict = {}
     query = _matching(connection, "passage_words", wanted, "", params)
-    return [row[0] for row in _with_index(connection, query, params)]
+    return list(dict.fromkeys(row[0] for row in _with_index(connection, query, params)))
 
 
 def passages_with(session: Session, wanted: Collection[str]) -> list[tuple[int, str]]:
@@ -214,7 +207,8 @@ def passages_with(session: Session, wanted: Collection[str]) -> list[tuple[int, 
     connection = session.connection()
     params: dict = {}
     found = _matching(connection, "passage_words", wanted, "", params)
-    if connection.dialect.name == "postgresql":  # the ids as one array: a scan of the primary key, not a join
+    if connection.dialect.name == "postgresql":
+        # The ids as one array (each once): a scan of the primary key rather than a join.
         query = f"SELECT id, text FROM passage WHERE id = ANY(ARRAY({found}))"
     else:
         query = f"SELECT id, text FROM passage WHERE id IN ({found})"
@@ -227,13 +221,14 @@ def _matching(connection: Connection, table: str, wanted: Collection[str], narro
         raise ValueError("a search of the index needs at least one word")
     if connection.dialect.name == "postgresql":
         # One tsquery of all the words finds a row whose words are in one tsvector (all but the
-        # longest texts); a row whose words fill several has each word in one of them.
+        # longest texts); a row whose words fill several has each word in one of them. Such a
+        # row may be found both ways: the caller drops the second (UNION would hash every id).
         lexemes = [_lexeme(word) for word in sorted(wanted)]
         params["all"] = " & ".join(lexemes)
         params.update({f"w{n}": lexeme for n, lexeme in enumerate(lexemes)})
         each = " AND ".join(f"bool_or(words @@ CAST(:w{n} AS tsquery))" for n in range(len(lexemes)))
         found = (
-            f"SELECT id FROM {table} WHERE words @@ CAST(:all AS tsquery) UNION SELECT id FROM {table}"
+            f"SELECT id FROM {table} WHERE words @@ CAST(:all AS tsquery) UNION ALL SELECT id FROM {table}"
             f" WHERE id IN (SELECT id FROM {table} WHERE part > 0) GROUP BY id HAVING {each}"
         )
     else:
@@ -262,17 +257,19 @@ def _lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def versions_with(session: Session, version_ids: Collection[int]) -> dict[int, list[VersionRef]]:
-    """Every version of each document one of these versions is of, by document, in version order."""
+def versions_with(session: Session, version_ids: Collection[int]) -> dict[int, list[tuple[int, int]]]:
+    """Every version of each document one of these versions is of, by document: (id, number)
+    of each, in version order. Plain tuples, ten thousand at a time: the garbage collector
+    stops following those (not a named tuple's) after it first meets them."""
     connection = session.connection()
     where, params = _ids_in(connection, "id", version_ids)
     query = (
         "SELECT id, document_id, number FROM version"
         f" WHERE document_id IN (SELECT document_id FROM version WHERE {where}) ORDER BY document_id, number"
     )
-    found: dict[int, list[VersionRef]] = {}
+    found: dict[int, list[tuple[int, int]]] = {}
     for version_id, document_id, number in _fetch(connection, query, params):
-        found.setdefault(document_id, []).append(VersionRef(version_id, document_id, number))
+        found.setdefault(document_id, []).append((version_id, number))
     return found
 
 

@@ -26,7 +26,6 @@ from storage.models import Document
 from storage.repository import list_sources
 from storage.search import (
     WORD,
-    VersionRef,
     fetched_at,
     fold,
     matching_passages,
@@ -146,8 +145,9 @@ class Hit:
 @dataclass(frozen=True)
 class _Stretch:
     document_id: int
-    versions: list[VersionRef]  # consecutive, each with the query
-    after: VersionRef | None  # the next version, without it
+    first: tuple[int, int]  # (id, number) of its first version
+    last: int  # the number of its last version
+    gone_in: int | None  # the number of the version right after it, without the query
 
 
 def search(session: Session, query: str, source_id: int | None = None) -> list[Hit]:
@@ -169,9 +169,11 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
         found = lists.holding(read.values())
     having = set(found)
     stretches = [
-        stretch for versions in versions_with(session, having).values() for stretch in _stretches(versions, having)
+        stretch
+        for document_id, versions in versions_with(session, having).items()
+        for stretch in _stretches(document_id, versions, having)
     ]
-    firsts = [stretch.versions[0].id for stretch in stretches]
+    firsts = [stretch.first[0] for stretch in stretches]
     # Each hit shows the first passage of its first version that has the rarest term read, or
     # else the longest word (a name rather than "export"): the passages of a plain word are the
     # index's, fetched for that one word only.
@@ -191,16 +193,16 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     hits = []
     for stretch in stretches:
         document = documents[stretch.document_id]
-        first, last = stretch.versions[0], stretch.versions[-1]
-        snippet, marks = _snippet(bodies.get(shown.get(first.id, 0), ""), terms, terms[shows])
+        first_id, first_number = stretch.first
+        snippet, marks = _snippet(bodies.get(shown.get(first_id, 0), ""), terms, terms[shows])
         hits.append(
             Hit(
                 source=sources.get(document.source_id, ""),
                 document=document,
-                first_version=first.number,
-                first_seen=seen[first.id],
-                last_version=last.number,
-                gone_in=stretch.after.number if stretch.after is not None else None,
+                first_version=first_number,
+                first_seen=seen[first_id],
+                last_version=stretch.last,
+                gone_in=stretch.gone_in,
                 snippet=snippet,
                 marks=marks,
             )
@@ -209,16 +211,20 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     return hits
 
 
-def _stretches(versions: list[VersionRef], having: set[int]) -> list[_Stretch]:
-    """Each run of consecutive versions (in version order) whose ids are in `having`."""
+def _stretches(document_id: int, versions: list[tuple[int, int]], having: set[int]) -> list[_Stretch]:
+    """Each run of consecutive versions ((id, number) in version order) whose ids are in `having`."""
     stretches = []
-    run: list[VersionRef] = []
-    for version in [*versions, None]:
-        if version is not None and version.id in having:
-            run.append(version)
-        elif run:
-            stretches.append(_Stretch(run[0].document_id, run, version))
-            run = []
+    first: tuple[int, int] | None = None
+    last = 0
+    for version_id, number in versions:
+        if version_id in having:
+            first = first or (version_id, number)
+            last = number
+        elif first is not None:
+            stretches.append(_Stretch(document_id, first, last, number))
+            first = None
+    if first is not None:
+        stretches.append(_Stretch(document_id, first, last, None))
     return stretches
 
 
