@@ -306,7 +306,7 @@ class PassageLists:
 
     def __init__(self, rows: Iterable[tuple[int, bytes]]) -> None:
         self._packed = dict(rows)
-        self._decompress = zstandard.ZstdDecompressor().decompress  # one for all: each costs 10 µs
+        self._decompress = zstandard.ZstdDecompressor().decompress  # one for them all: making one takes 10 µs
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._packed)
