@@ -182,15 +182,32 @@ def index_missing(connection: Connection) -> int:
 def matching_versions(session: Session, wanted: Collection[str], source_id: int | None = None) -> list[int]:
     """The ids of the versions that have every word in `wanted` (words as `words()` gives
     them) somewhere in their text, of one source's documents or of all."""
+    connection = session.connection()
+    params: dict = {}
+    query = _matching_versions(connection, wanted, source_id, params)
+    return list(dict.fromkeys(row[0] for row in _with_index(connection, query, params)))
+
+
+def matching_passage_lists(session: Session, wanted: Collection[str], source_id: int | None = None) -> PassageLists:
+    """The passage lists of the versions matching_versions names, in one query."""
+    connection = session.connection()
+    params: dict = {}
+    found = _matching_versions(connection, wanted, source_id, params)
+    if connection.dialect.name == "postgresql":
+        query = f"SELECT version_id, passages FROM version_passages WHERE version_id = ANY(ARRAY({found}))"
+    else:
+        query = f"SELECT version_id, passages FROM version_passages WHERE version_id IN ({found})"
+    return PassageLists(_with_index(connection, query, params))
+
+
+def _matching_versions(connection: Connection, wanted: Collection[str], source_id: int | None, params: dict) -> str:
+    if source_id is None:
+        return _matching(connection, "version_words", wanted, "", params)
+    params["source"] = source_id
     of_source = (
         " AND id IN (SELECT v.id FROM version v JOIN document d ON d.id = v.document_id WHERE d.source_id = :source)"
-        if source_id is not None
-        else ""
     )
-    connection = session.connection()
-    params: dict = {"source": source_id}
-    query = _matching(connection, "version_words", wanted, of_source, params)
-    return list(dict.fromkeys(row[0] for row in _with_index(connection, query, params)))
+    return _matching(connection, "version_words", wanted, of_source, params)
 
 
 def matching_passages(session: Session, wanted: Collection[str]) -> list[int]:

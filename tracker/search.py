@@ -28,6 +28,7 @@ from storage.search import (
     WORD,
     fetched_at,
     fold,
+    matching_passage_lists,
     matching_passages,
     matching_versions,
     passage_lists,
@@ -153,7 +154,13 @@ class _Stretch:
 def search(session: Session, query: str, source_id: int | None = None) -> list[Hit]:
     """Every hit of `query`, in one source's documents or all; SearchError for a query it cannot search."""
     terms = parse_query(query)
-    found = matching_versions(session, {word for term in terms for word in term.words}, source_id)
+    wanted = {word for term in terms for word in term.words}
+    lists = None
+    if all(term.exact_in_index for term in terms):
+        found = matching_versions(session, wanted, source_id)
+    else:  # a term to read in passages: the passage lists of the versions with every word, at once
+        lists = matching_passage_lists(session, wanted, source_id)
+        found = list(lists)
     if not found:
         return []
     # The passages a term that is not one plain word is in: those with its words, read.
@@ -163,9 +170,7 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
             read[n] = {id_ for id_, body in passages_with(session, set(term.words)) if term.found_in(fold(body))}
             if not read[n]:
                 return []
-    lists = None
-    if read:  # the versions that have a passage with each such term
-        lists = passage_lists(session, found)
+    if lists is not None:  # the versions that have a passage with each such term
         found = lists.holding(read.values())
     having = set(found)
     stretches = [

@@ -21,6 +21,7 @@ from storage.search import (
     fetched_at,
     fold,
     index_version,
+    matching_passage_lists,
     matching_passages,
     matching_versions,
     passage_lists,
@@ -75,8 +76,11 @@ def store(session, source: str, key: str, *versions: dict) -> list[int]:
 
 
 def found(engine, *wanted: str, source_id: int | None = None) -> list[int]:
+    """The versions with these words; their passage lists are read for the same ones."""
     with session_scope(engine) as session:
-        return sorted(matching_versions(session, set(wanted), source_id))
+        ids = sorted(matching_versions(session, set(wanted), source_id))
+        assert sorted(matching_passage_lists(session, set(wanted), source_id)) == ids
+    return ids
 
 
 def test_fold_keeps_every_position():

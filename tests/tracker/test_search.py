@@ -231,6 +231,9 @@ def test_a_source_narrows_the_search(stored):
     assert hits(engine, "paragraph") == [(NOTICE, 1, 1, None)]
     assert hits(engine, "paragraph", source="bis") == []
     assert hits(engine, "widgets", source="bis") == [(GUIDANCE, 1, 4, None)]
+    assert hits(engine, '"ship widgets"', source="bis") == [(GUIDANCE, 1, 4, None)]
+    assert hits(engine, '"ship widgets"', source="fr") == hits(engine, "744.23", source="bis") == []
+    assert hits(engine, "744.23", source="fr") == [(NOTICE, 1, 1, None)]
 
 
 def test_the_snippet_is_the_passage_around_the_anchor_term():
