@@ -24,15 +24,14 @@ import json
 import logging
 import re
 from array import array
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 from itertools import accumulate, pairwise
-from typing import NamedTuple
 
 import zstandard
 from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.engine import Connection
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from storage.blobs import BlobError, get_blob
@@ -180,55 +179,92 @@ def index_missing(connection: Connection) -> int:
 # -- reading ---------------------------------------------------------------------------------
 
 
-class VersionRef(NamedTuple):  # many thousands at a time: a tuple is made the fastest
-    id: int
-    document_id: int
-    number: int
-
-
 def matching_versions(session: Session, wanted: Collection[str], source_id: int | None = None) -> list[int]:
     """The ids of the versions that have every word in `wanted` (words as `words()` gives
     them) somewhere in their text, of one source's documents or of all."""
+    connection = session.connection()
+    params: dict = {}
+    query = _matching_versions(connection, wanted, source_id, params)
+    return list(dict.fromkeys(row[0] for row in _with_index(connection, query, params)))
+
+
+def matching_passage_lists(session: Session, wanted: Collection[str], source_id: int | None = None) -> PassageLists:
+    """The passage lists of the versions matching_versions names, in one query."""
+    connection = session.connection()
+    params: dict = {}
+    found = _matching_versions(connection, wanted, source_id, params)
+    if connection.dialect.name == "postgresql":
+        query = f"SELECT version_id, passages FROM version_passages WHERE version_id = ANY(ARRAY({found}))"
+    else:
+        query = f"SELECT version_id, passages FROM version_passages WHERE version_id IN ({found})"
+    return PassageLists(_with_index(connection, query, params))
+
+
+def _matching_versions(connection: Connection, wanted: Collection[str], source_id: int | None, params: dict) -> str:
+    if source_id is None:
+        return _matching(connection, "version_words", wanted, "", params)
+    params["source"] = source_id
     of_source = (
         " AND id IN (SELECT v.id FROM version v JOIN document d ON d.id = v.document_id WHERE d.source_id = :source)"
-        if source_id is not None
-        else ""
     )
-    return _matching(session.connection(), "version_words", wanted, of_source, {"source": source_id})
+    return _matching(connection, "version_words", wanted, of_source, params)
 
 
 def matching_passages(session: Session, wanted: Collection[str]) -> list[int]:
     """The ids of the passages that have every word in `wanted`."""
-    return _matching(session.connection(), "passage_words", wanted, "", {})
+    connection = session.connection()
+    params: dict = {}
+    query = _matching(connection, "passage_words", wanted, "", params)
+    return list(dict.fromkeys(row[0] for row in _with_index(connection, query, params)))
 
 
-def _matching(connection: Connection, table: str, wanted: Collection[str], narrower: str, params: dict) -> list[int]:
+def passages_with(session: Session, wanted: Collection[str]) -> list[tuple[int, str]]:
+    """(id, text) of each passage that has every word in `wanted`: matching_passages and
+    passage_texts in one query."""
+    connection = session.connection()
+    params: dict = {}
+    found = _matching(connection, "passage_words", wanted, "", params)
+    if connection.dialect.name == "postgresql":
+        # The ids as one array (each once): a scan of the primary key rather than a join.
+        query = f"SELECT id, text FROM passage WHERE id = ANY(ARRAY({found}))"
+    else:
+        query = f"SELECT id, text FROM passage WHERE id IN ({found})"
+    return _with_index(connection, query, params)
+
+
+def _matching(connection: Connection, table: str, wanted: Collection[str], narrower: str, params: dict) -> str:
+    """The query of the ids of the rows of `table` that have every word in `wanted`; its parameters into `params`."""
     if not wanted:
         raise ValueError("a search of the index needs at least one word")
     if connection.dialect.name == "postgresql":
         # One tsquery of all the words finds a row whose words are in one tsvector (all but the
-        # longest texts); a row whose words fill several has each word in one of them.
+        # longest texts); a row whose words fill several has each word in one of them. Such a
+        # row may be found both ways: the caller drops the second (UNION would hash every id).
         lexemes = [_lexeme(word) for word in sorted(wanted)]
         params["all"] = " & ".join(lexemes)
         params.update({f"w{n}": lexeme for n, lexeme in enumerate(lexemes)})
         each = " AND ".join(f"bool_or(words @@ CAST(:w{n} AS tsquery))" for n in range(len(lexemes)))
         found = (
-            f"SELECT id FROM {table} WHERE words @@ CAST(:all AS tsquery) UNION SELECT id FROM {table}"
+            f"SELECT id FROM {table} WHERE words @@ CAST(:all AS tsquery) UNION ALL SELECT id FROM {table}"
             f" WHERE id IN (SELECT id FROM {table} WHERE part > 0) GROUP BY id HAVING {each}"
         )
     else:
         params["match"] = " ".join(f'"{word}"' for word in sorted(wanted))  # each word a quoted string
         found = f"SELECT rowid AS id FROM {table} WHERE {table} MATCH :match"
-    query = f"SELECT id FROM ({found}) AS found WHERE true{narrower}"
+    return f"SELECT id FROM ({found}) AS found WHERE true{narrower}"
+
+
+def _with_index(connection: Connection, query: str, params: dict) -> list[tuple]:
+    """The rows of a query of the full-text index."""
     if connection.dialect.name != "postgresql":
-        return [row[0] for row in _fetch(connection, query, params)]
+        return _fetch(connection, query, params)
     # When most rows have the words, the planner would rather read every tsvector than the GIN
     # index: it does not count unpacking them, ten times the cost. The index, then, for this query.
     [(before, _)] = _fetch(
         connection, "SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)", {}
     )
     try:
-        return [row[0] for row in _fetch(connection, query, params)]
+        return _fetch(connection, query, params)
     finally:
         _fetch(connection, "SELECT set_config('enable_seqscan', :before, true)", {"before": before})
 
@@ -238,17 +274,19 @@ def _lexeme(word: str) -> str:
     return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def versions_with(session: Session, version_ids: Collection[int]) -> dict[int, list[VersionRef]]:
-    """Every version of each document one of these versions is of, by document, in version order."""
+def versions_with(session: Session, version_ids: Collection[int]) -> dict[int, list[tuple[int, int]]]:
+    """Every version of each document one of these versions is of, by document: (id, number)
+    of each, in version order. Plain tuples, ten thousand at a time: the garbage collector
+    stops following those (not a named tuple's) after it first meets them."""
     connection = session.connection()
     where, params = _ids_in(connection, "id", version_ids)
     query = (
         "SELECT id, document_id, number FROM version"
         f" WHERE document_id IN (SELECT document_id FROM version WHERE {where}) ORDER BY document_id, number"
     )
-    found: dict[int, list[VersionRef]] = {}
+    found: dict[int, list[tuple[int, int]]] = {}
     for version_id, document_id, number in _fetch(connection, query, params):
-        found.setdefault(document_id, []).append(VersionRef(version_id, document_id, number))
+        found.setdefault(document_id, []).append((version_id, number))
     return found
 
 
@@ -261,23 +299,60 @@ def fetched_at(session: Session, version_ids: Collection[int]) -> dict[int, date
 
 
 def documents(session: Session, document_ids: Collection[int]) -> list[Document]:
-    found: list[Document] = []
-    for chunk in _chunks(sorted(document_ids)):
-        found += session.exec(select(Document).where(col(Document.id).in_(chunk)))
-    return found
+    where, params = _ids_in(session.connection(), "id", document_ids)
+    return list(session.exec(select(Document).where(text(where)).params(params)))
 
 
 def version_passages(session: Session, version_ids: Collection[int]) -> Iterator[tuple[int, list[int]]]:
-    """(version id, its passages' ids in order) of each of these versions that is indexed, read as the caller goes."""
+    """(version id, its passages' ids in order) of each of these versions that is indexed."""
+    lists = passage_lists(session, version_ids)
+    for version_id in lists:
+        yield version_id, list(lists.ids(version_id))
+
+
+def passage_lists(session: Session, version_ids: Collection[int]) -> PassageLists:
+    """The passage lists of each of these versions that is indexed, as stored: each decoded when asked."""
     connection = session.connection()
     where, params = _ids_in(connection, "version_id", version_ids)
-    decompressor = zstandard.ZstdDecompressor()
-    for version_id, packed in _fetch(
-        connection, f"SELECT version_id, passages FROM version_passages WHERE {where}", params
-    ):
-        deltas = array("q")
-        deltas.frombytes(decompressor.decompress(bytes(packed)))
-        yield version_id, list(accumulate(deltas))
+    return PassageLists(_fetch(connection, f"SELECT version_id, passages FROM version_passages WHERE {where}", params))
+
+
+class PassageLists:
+    """Versions' passage lists as stored (zstd of int64 deltas), by version id. A search may
+    hold ten thousand: each is decoded as it is read, into no list unless one is asked for."""
+
+    def __init__(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        self._packed = dict(rows)
+        self._decompress = zstandard.ZstdDecompressor().decompress  # one for them all: making one takes 10 µs
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __contains__(self, version_id: object) -> bool:
+        return version_id in self._packed
+
+    def ids(self, version_id: int) -> Iterator[int]:
+        """The version's passages' ids in order, as the caller goes."""
+        return accumulate(memoryview(self._decompress(self._packed[version_id])).cast("q"))
+
+    def holding(self, places: Collection[set[int]]) -> list[int]:
+        """The versions that have, for each set of passage ids in `places`, a passage in it."""
+        if len(places) == 1:  # the usual case, one phrase: read each list only up to a passage in it
+            [place] = places
+            return [version_id for version_id in self._packed if not place.isdisjoint(self.ids(version_id))]
+        found = []
+        for version_id in self._packed:
+            ids = set(self.ids(version_id))
+            if all(not place.isdisjoint(ids) for place in places):
+                found.append(version_id)
+        return found
+
+    def first_in(self, version_id: int, place: set[int]) -> int | None:
+        """The version's first passage that is in `place`, if any."""
+        return next((id_ for id_ in self.ids(version_id) if id_ in place), None)
 
 
 def passage_texts(session: Session, passage_ids: Collection[int]) -> Iterator[tuple[int, str]]:

@@ -26,13 +26,14 @@ from storage.models import Document
 from storage.repository import list_sources
 from storage.search import (
     WORD,
-    VersionRef,
     fetched_at,
     fold,
+    matching_passage_lists,
     matching_passages,
     matching_versions,
+    passage_lists,
     passage_texts,
-    version_passages,
+    passages_with,
     versions_with,
     words,
 )
@@ -145,40 +146,39 @@ class Hit:
 @dataclass(frozen=True)
 class _Stretch:
     document_id: int
-    versions: list[VersionRef]  # consecutive, each with the query
-    after: VersionRef | None  # the next version, without it
+    first: tuple[int, int]  # (id, number) of its first version
+    last: int  # the number of its last version
+    gone_in: int | None  # the number of the version right after it, without the query
 
 
 def search(session: Session, query: str, source_id: int | None = None) -> list[Hit]:
     """Every hit of `query`, in one source's documents or all; SearchError for a query it cannot search."""
     terms = parse_query(query)
-    found = matching_versions(session, {word for term in terms for word in term.words}, source_id)
+    wanted = {word for term in terms for word in term.words}
+    lists = None
+    if all(term.exact_in_index for term in terms):
+        found = matching_versions(session, wanted, source_id)
+    else:  # a term to read in passages: the passage lists of the versions with every word, at once
+        lists = matching_passage_lists(session, wanted, source_id)
+        found = list(lists)
     if not found:
         return []
     # The passages a term that is not one plain word is in: those with its words, read.
     read: dict[int, set[int]] = {}
     for n, term in enumerate(terms):
         if not term.exact_in_index:
-            candidates = matching_passages(session, set(term.words))
-            read[n] = {id_ for id_, body in passage_texts(session, candidates) if term.found_in(fold(body))}
+            read[n] = {id_ for id_, body in passages_with(session, set(term.words)) if term.found_in(fold(body))}
             if not read[n]:
                 return []
-    if len(read) == 1:  # the usual case, a phrase: its check without a loop over the terms
-        [place] = read.values()
-        found = [
-            version_id for version_id, passages in version_passages(session, found) if not place.isdisjoint(passages)
-        ]
-    elif read:
-        found = [
-            version_id
-            for version_id, passages in version_passages(session, found)
-            if all(not place.isdisjoint(passages) for place in read.values())
-        ]
+    if lists is not None:  # the versions that have a passage with each such term
+        found = lists.holding(read.values())
     having = set(found)
     stretches = [
-        stretch for versions in versions_with(session, having).values() for stretch in _stretches(versions, having)
+        stretch
+        for document_id, versions in versions_with(session, having).items()
+        for stretch in _stretches(document_id, versions, having)
     ]
-    firsts = [stretch.versions[0].id for stretch in stretches]
+    firsts = [stretch.first[0] for stretch in stretches]
     # Each hit shows the first passage of its first version that has the rarest term read, or
     # else the longest word (a name rather than "export"): the passages of a plain word are the
     # index's, fetched for that one word only.
@@ -188,10 +188,9 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     else:
         shows = max(range(len(terms)), key=lambda n: len(terms[n].text))
         place = set(matching_passages(session, set(terms[shows].words)))
-    shown = {
-        version_id: next((id_ for id_ in passages if id_ in place), 0)
-        for version_id, passages in version_passages(session, firsts)
-    }
+    if lists is None:
+        lists = passage_lists(session, firsts)
+    shown = {version_id: lists.first_in(version_id, place) or 0 for version_id in firsts if version_id in lists}
     bodies = dict(passage_texts(session, set(shown.values())))
     seen = fetched_at(session, firsts)
     sources = {source.id: source.name for source in list_sources(session)}
@@ -199,16 +198,16 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     hits = []
     for stretch in stretches:
         document = documents[stretch.document_id]
-        first, last = stretch.versions[0], stretch.versions[-1]
-        snippet, marks = _snippet(bodies.get(shown.get(first.id, 0), ""), terms, terms[shows])
+        first_id, first_number = stretch.first
+        snippet, marks = _snippet(bodies.get(shown.get(first_id, 0), ""), terms, terms[shows])
         hits.append(
             Hit(
                 source=sources.get(document.source_id, ""),
                 document=document,
-                first_version=first.number,
-                first_seen=seen[first.id],
-                last_version=last.number,
-                gone_in=stretch.after.number if stretch.after is not None else None,
+                first_version=first_number,
+                first_seen=seen[first_id],
+                last_version=stretch.last,
+                gone_in=stretch.gone_in,
                 snippet=snippet,
                 marks=marks,
             )
@@ -217,16 +216,20 @@ def search(session: Session, query: str, source_id: int | None = None) -> list[H
     return hits
 
 
-def _stretches(versions: list[VersionRef], having: set[int]) -> list[_Stretch]:
-    """Each run of consecutive versions (in version order) whose ids are in `having`."""
+def _stretches(document_id: int, versions: list[tuple[int, int]], having: set[int]) -> list[_Stretch]:
+    """Each run of consecutive versions ((id, number) in version order) whose ids are in `having`."""
     stretches = []
-    run: list[VersionRef] = []
-    for version in [*versions, None]:
-        if version is not None and version.id in having:
-            run.append(version)
-        elif run:
-            stretches.append(_Stretch(run[0].document_id, run, version))
-            run = []
+    first: tuple[int, int] | None = None
+    last = 0
+    for version_id, number in versions:
+        if version_id in having:
+            first = first or (version_id, number)
+            last = number
+        elif first is not None:
+            stretches.append(_Stretch(document_id, first, last, number))
+            first = None
+    if first is not None:
+        stretches.append(_Stretch(document_id, first, last, None))
     return stretches
 
 

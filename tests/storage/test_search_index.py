@@ -21,9 +21,12 @@ from storage.search import (
     fetched_at,
     fold,
     index_version,
+    matching_passage_lists,
     matching_passages,
     matching_versions,
+    passage_lists,
     passage_texts,
+    passages_with,
     readable_text,
     version_passages,
     versions_with,
@@ -73,8 +76,11 @@ def store(session, source: str, key: str, *versions: dict) -> list[int]:
 
 
 def found(engine, *wanted: str, source_id: int | None = None) -> list[int]:
+    """The versions with these words; their passage lists are read for the same ones."""
     with session_scope(engine) as session:
-        return sorted(matching_versions(session, set(wanted), source_id))
+        ids = sorted(matching_versions(session, set(wanted), source_id))
+        assert sorted(matching_passage_lists(session, set(wanted), source_id)) == ids
+    return ids
 
 
 def test_fold_keeps_every_position():
@@ -135,6 +141,10 @@ def test_the_index_holds_every_word_of_a_long_text(engine):
     assert found(engine, many[0]) == found(engine, many[-1]) == [version]
     assert found(engine, many[0], many[PART_WORDS + 3], many[-1]) == [version]
     assert found(engine, "y" * MAX_WORD) == [version]  # a word longer than the index keeps: its start
+    with session_scope(engine) as session:  # the passage: found once, though in one tsvector and in all of them
+        [(passage, body)] = passages_with(session, {many[0]})
+        assert body == " ".join(many) and matching_passages(session, {many[0]}) == [passage]
+        assert passages_with(session, {many[0], many[-1]}) == [(passage, body)]
 
 
 def text_of(engine, version_id: int) -> str:
@@ -161,9 +171,25 @@ def test_each_passage_is_stored_once_and_versions_keep_their_order(engine):
         [(_, body)] = passage_texts(session, matching_passages(session, {"shared"}))
         assert body == "Shared."
         assert matching_passages(session, {"first", "shared"}) == []  # in one version, never in one passage
+        [shared] = matching_passages(session, {"shared"})
+        assert passages_with(session, {"shared"}) == [(shared, "Shared.")]  # the ids and texts in one query
+        assert passages_with(session, {"first", "shared"}) == []
+        [title], [first], [second] = (matching_passages(session, {word}) for word in ("title", "first", "second"))
+        lists = passage_lists(session, [*ids, other, 10**6])  # an id of no version is left out
+        assert sorted(lists) == sorted([*ids, other]) and 10**6 not in lists
+        assert [list(lists.ids(version)) for version in (*ids, other)] == [
+            [title, first, shared],
+            [title, shared, second],
+            [title, shared, first],
+        ]
+        assert lists.first_in(other, {first, shared}) == shared and lists.first_in(ids[1], {first}) is None
+        # A version is held when it has a passage of each place.
+        assert sorted(lists.holding([{first}])) == sorted([ids[0], other])
+        assert sorted(lists.holding([{first, second}, {shared}])) == sorted([*ids, other])
+        assert lists.holding([{first}, {second}]) == []
         assert sorted(matching_versions(session, {"first", "shared"})) == sorted([ids[0], other])
         [(document, versions)] = versions_with(session, {ids[0]}).items()  # all of the document's
-        assert document == document_id and [(v.id, v.number) for v in versions] == [(ids[0], 1), (ids[1], 2)]
+        assert document == document_id and versions == [(ids[0], 1), (ids[1], 2)]
         assert all(moment.tzinfo is not None for moment in fetched_at(session, ids).values())
 
 

@@ -197,6 +197,15 @@ def test_a_phrase_is_matched_whole_and_within_one_paragraph(stored):
     assert hits(engine, '"ascend huawei"') == []  # both words, in the other order
 
 
+def test_every_phrase_and_punctuated_word_must_be_in_one_version(stored):
+    _, engine = stored
+    # "may ship widgets" is in versions 1 to 3, the long phrase and "U.S." in 1, 3 and 4.
+    assert hits(engine, f'"may ship widgets" "{PHRASE}"') == [(GUIDANCE, 3, 3, 4), (GUIDANCE, 1, 1, 2)]
+    assert hits(engine, '"may ship widgets" U.S.') == [(GUIDANCE, 3, 3, 4), (GUIDANCE, 1, 1, 2)]
+    assert hits(engine, '"may not ship" U.S. "export controls"') == [(GUIDANCE, 4, 4, None)]
+    assert hits(engine, '"may not ship" "in some places"') == []  # each in a version, never both in one
+
+
 def test_words_must_all_be_in_one_version(stored):
     _, engine = stored
     assert hits(engine, "widgets partners") == [(GUIDANCE, 1, 4, None)]
@@ -222,6 +231,9 @@ def test_a_source_narrows_the_search(stored):
     assert hits(engine, "paragraph") == [(NOTICE, 1, 1, None)]
     assert hits(engine, "paragraph", source="bis") == []
     assert hits(engine, "widgets", source="bis") == [(GUIDANCE, 1, 4, None)]
+    assert hits(engine, '"ship widgets"', source="bis") == [(GUIDANCE, 1, 4, None)]
+    assert hits(engine, '"ship widgets"', source="fr") == hits(engine, "744.23", source="bis") == []
+    assert hits(engine, "744.23", source="fr") == [(NOTICE, 1, 1, None)]
 
 
 def test_the_snippet_is_the_passage_around_the_anchor_term():
