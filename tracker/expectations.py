@@ -150,13 +150,14 @@ def gather_threads(
         text = _searched(content)
         joining[stored_id(document)] = [e.name for e in pending if _criteria_hold(e, text)]
         cites[stored_id(document)] = fr_citations(content)
-        session.expunge(version)  # its content is read; the blobs stay out of the session too
+        session.expunge_all()  # the version and blobs just read: one document's in memory at a time
     joined = _name_on_latest(session, documents, joining)
     citations = thread_citations(session, pending)  # with the documents just gathered
     joined += _name_on_latest(
         session, documents, {id_: threads_citing(citations, cited) for id_, cited in cites.items() if cited}
     )
     gathered.update({e.name: _criteria(e) for e in pending})
+    row = session.get(Setting, GATHERED_KEY)  # again: reading let go of every row read before
     if row is not None:
         row.value = json.dumps(gathered)
     else:  # another process gathering at the same moment may write it first: either record will do
