@@ -19,6 +19,7 @@ import math
 import zlib
 
 import zstandard
+from sqlalchemy import text
 from sqlmodel import Session
 
 from storage.db import insert_if_absent
@@ -45,7 +46,7 @@ def put_blob(session: Session, data: bytes, base: str | None = None) -> str:
     as a delta against it when that is smaller than a full copy.
     """
     digest = sha256_hex(data)
-    if session.get(Blob, digest) is not None:
+    if _stored(session, digest):
         return digest  # stored already, whichever way
     stored, base_sha256, depth = zstandard.ZstdCompressor(level=LEVEL).compress(data), None, 0
     base_blob = session.get(Blob, base) if base and base != digest else None
@@ -66,6 +67,12 @@ def put_blob(session: Session, data: bytes, base: str | None = None) -> str:
     # Another process may store the same bytes at the same moment: let the first win.
     insert_if_absent(session, Blob, ["sha256"], values)
     return digest
+
+
+def _stored(session: Session, digest: str) -> bool:
+    # A plain SELECT of the key: loading the row through the ORM would read its data too.
+    query = text("SELECT 1 FROM blob WHERE sha256 = :digest")
+    return session.connection().execute(query, {"digest": digest}).first() is not None
 
 
 def get_blob(session: Session, digest: str) -> bytes:

@@ -7,6 +7,7 @@ PostgreSQL (postgresql+psycopg://…) behaves the same.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -158,12 +159,22 @@ def insert_if_absent(session: Session, model: type[SQLModel], key: list[str], va
     For rows two processes may write at the same moment: the first wins, and the
     other carries on rather than fail. SQLite and PostgreSQL both say ON CONFLICT DO NOTHING.
     """
+    statement = _insert_unless_present(session.get_bind().dialect.name, model, tuple(key))
+    # Core, with the values as parameters: compiled once per table and set of columns.
+    return session.connection().execute(statement, values).first() is not None
+
+
+@functools.cache
+def _insert_unless_present(dialect_name: str, model: type[SQLModel], key: tuple[str, ...]) -> Any:
     # The dialect's own INSERT, imported here: PostgreSQL's module alone takes ~60 ms to load.
-    dialect = importlib.import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")
-    insert = dialect.insert(model).values(**values).on_conflict_do_nothing(index_elements=key)
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{dialect_name}")
+    table = model.__table__  # type: ignore[attr-defined]
     # RETURNING tells: the row count of such an INSERT is -1 on PostgreSQL (SQLAlchemy 2.1, psycopg 3).
-    written = session.execute(insert.returning(*(getattr(model, name) for name in key)))
-    return written.first() is not None
+    return (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=list(key))
+        .returning(*(table.c[name] for name in key))
+    )
 
 
 @contextmanager

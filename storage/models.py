@@ -31,6 +31,16 @@ def storable_text(text: str) -> str:
     return text
 
 
+# Default factories as plain functions: pydantic reads a factory's signature each time it
+# builds a row, and a builtin's (list, dict) is parsed from text, ~50 µs a field.
+def no_items() -> list:
+    return []
+
+
+def no_fields() -> dict:
+    return {}
+
+
 class StoredText(TypeDecorator[str]):
     """TEXT for values that may come from fetched data; written as storable_text()."""
 
@@ -145,7 +155,7 @@ class Version(SQLModel, table=True):
     title: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
     # Source-specific evidence, e.g. {"stage": "published", "attachments": [{"url", "sha256", …}]}
     evidence: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(StoredJSON, nullable=False, default=dict, server_default="{}")
+        default_factory=no_fields, sa_column=Column(StoredJSON, nullable=False, default=dict, server_default="{}")
     )
     reader: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # tracker.reading.body.READER that read it
 
@@ -181,8 +191,10 @@ class Event(SQLModel, table=True):
     from_version: int | None = None
     to_version: int | None = None
     severity: str | None = Field(default=None, max_length=20)
-    reasons: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
-    expectations: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
+    reasons: list[str] = Field(default_factory=no_items, sa_column=Column(StoredJSON, nullable=False, default=list))
+    expectations: list[str] = Field(
+        default_factory=no_items, sa_column=Column(StoredJSON, nullable=False, default=list)
+    )
     summary: str = Field(default="", sa_column=Column(StoredText, nullable=False, default=""))
     baseline: bool = False
     detected_at: datetime = Field(index=True)
@@ -194,8 +206,10 @@ class Subscriber(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(index=True, unique=True, max_length=320)  # normalized
     # Source and expectation names followed; none of either: everything.
-    sources: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
-    expectations: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
+    sources: list[str] = Field(default_factory=no_items, sa_column=Column(StoredJSON, nullable=False, default=list))
+    expectations: list[str] = Field(
+        default_factory=no_items, sa_column=Column(StoredJSON, nullable=False, default=list)
+    )
     min_severity: str = Field(default="substantive", max_length=20)
     digest: str = Field(default="off", max_length=10)  # off | daily | weekly
     active: bool = True
@@ -233,8 +247,10 @@ class Channel(SQLModel, table=True):
     name: str = Field(index=True, unique=True, max_length=200)
     scheme: str = Field(max_length=40)  # what an admin is shown of its URL
     # Source and expectation names followed; none of either: everything (as for subscribers).
-    sources: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
-    expectations: list[str] = Field(default_factory=list, sa_column=Column(StoredJSON, nullable=False, default=list))
+    sources: list[str] = Field(default_factory=no_items, sa_column=Column(StoredJSON, nullable=False, default=list))
+    expectations: list[str] = Field(
+        default_factory=no_items, sa_column=Column(StoredJSON, nullable=False, default=list)
+    )
     min_severity: str = Field(default="substantive", max_length=20)
     active: bool = True  # false once it is no longer configured
     created_at: datetime

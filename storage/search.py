@@ -44,6 +44,7 @@ MAX_WORD = 64  # characters of a word the index keeps (PostgreSQL refuses lexeme
 PART_WORDS = 5_000  # words in one tsvector (PostgreSQL refuses a tsvector of 1 MB or more)
 FILL_BATCH = 200
 _CHUNK = 500  # values bound in one IN (…)
+_ROWS_PER_INSERT = 400  # rows of one multi-row INSERT: 800 values, far below SQLite's limit
 
 
 def fold(value: str) -> str:
@@ -77,17 +78,18 @@ def index_version(session: Session, version_id: int, content: dict) -> None:
 def _index(connection: Connection, version_id: int, content: dict) -> None:
     # Content ingest stored is storable already; content stored by an older release may not be.
     passages = [storable_text(passage) for passage in passages_of(content)]
-    ids = _passage_ids(connection, passages)
+    words_of = {passage: set(words(passage)) for passage in passages}  # each distinct passage read once
+    ids = _passage_ids(connection, passages, words_of)
     deltas = [ids[0], *(b - a for a, b in pairwise(ids))]  # small numbers compress well
     connection.execute(
         text("INSERT INTO version_passages (version_id, passages) VALUES (:id, :passages)"),
         {"id": version_id, "passages": zstandard.ZstdCompressor().compress(array("q", deltas).tobytes())},
     )
-    _add_words(connection, "version_words", {version_id: {word for passage in passages for word in words(passage)}})
+    _add_words(connection, "version_words", {version_id: set().union(*words_of.values())})
 
 
-def _passage_ids(connection: Connection, passages: list[str]) -> list[int]:
-    """The id of each passage, storing (and indexing) those not stored yet."""
+def _passage_ids(connection: Connection, passages: list[str], words_of: dict[str, set[str]]) -> list[int]:
+    """The id of each passage, storing (and indexing, with its words from `words_of`) those not stored yet."""
     digests = [hashlib.sha256(passage.encode("utf-8")).hexdigest() for passage in passages]
     known: dict[str, int] = {}
     for chunk in _chunks(sorted(set(digests))):
@@ -97,7 +99,7 @@ def _passage_ids(connection: Connection, passages: list[str]) -> list[int]:
         # Another process may store the same passage at the same moment: the first one wins,
         # and indexes it; the other reads its id.
         written = dict(_insert_passages(connection, new))
-        _add_words(connection, "passage_words", {id_: set(words(new[digest])) for digest, id_ in written.items()})
+        _add_words(connection, "passage_words", {id_: words_of[new[digest]] for digest, id_ in written.items()})
         known.update(written)
         for chunk in _chunks(sorted(set(new) - set(written))):
             known.update(_rows(connection, "SELECT sha256, id FROM passage WHERE sha256 IN :values", chunk))
@@ -110,15 +112,18 @@ def _insert_passages(connection: Connection, new: dict[str, str]) -> Iterator[tu
     if connection.dialect.name == "postgresql":  # one statement, one round trip
         rows = "SELECT * FROM unnest(CAST(:digests AS text[]), CAST(:texts AS text[]))"
         yield from connection.execute(text(insert.format(rows)), {"digests": list(new), "texts": list(new.values())})
-    else:
-        for digest, passage in new.items():
-            yield from connection.execute(
-                text(insert.format("VALUES (:digest, :text)")), {"digest": digest, "text": passage}
-            )
+        return
+    # SQLite: many rows to a statement, in the driver's own placeholders (SQLAlchemy adds nothing here)
+    pairs = list(new.items())
+    for chunk in _chunks(pairs, _ROWS_PER_INSERT):
+        statement = insert.format("VALUES " + ", ".join(["(?, ?)"] * len(chunk)))
+        yield from connection.exec_driver_sql(statement, tuple(value for pair in chunk for value in pair))
 
 
 def _add_words(connection: Connection, table: str, rows: dict[int, set[str]]) -> None:
     """Each row's distinct words into the full-text index `table`, by the row's id."""
+    if not rows:
+        return
     if connection.dialect.name == "postgresql":
         ids, parts, lists = [], [], []
         for row_id, distinct in rows.items():
@@ -136,9 +141,10 @@ def _add_words(connection: Connection, table: str, rows: dict[int, set[str]]) ->
             {"ids": ids, "parts": parts, "words": lists},
         )
     else:
-        statement = text(f"INSERT INTO {table} (rowid, words) VALUES (:id, :words)")
-        for row_id, distinct in rows.items():
-            connection.execute(statement, {"id": row_id, "words": " ".join(sorted(distinct))})
+        connection.exec_driver_sql(
+            f"INSERT INTO {table} (rowid, words) VALUES (?, ?)",
+            [(row_id, " ".join(sorted(distinct))) for row_id, distinct in rows.items()],
+        )
 
 
 def index_missing(connection: Connection) -> int:
