@@ -9,6 +9,8 @@ robots.txt and the per-host delay are shared by the crawlers of a check
 
 from __future__ import annotations
 
+from scrapy.settings import default_settings
+
 from tracker.settings import FetchConfig
 
 # The Scrapy project a Scrapyd node serves: one spider, `check` (spiders/check.py).
@@ -22,44 +24,43 @@ DOWNLOAD_HANDLERS = {"http": _POLITE_HTTP, "https": _POLITE_HTTP, "file": None, 
 DOWNLOADER_MIDDLEWARES = {
     # Before the robots.txt middleware (100), so a refused host is not even asked for its robots.txt.
     "spiders.policy.UrlPolicyMiddleware": 40,
-    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "spiders.policy.LenientMetaRefresh": 580,
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.politeness.SharedRobotsTxtMiddleware": 100,
     # Nearest the wire: what was sent and received, before redirects and decoding (a version's WARC evidence).
     "spiders.exchange.ExchangeRecorder": 950,
 }
 ROBOTSTXT_PARSER = "spiders.politeness.RobotParser"  # also matches the path a server serves (%2e%2e)
-QUIET_EXTENSIONS = {  # none of them is wanted (stats nobody reads) or configured; as None, not even imported
-    f"scrapy.extensions.{name}": None
-    for name in (
-        "corestats.CoreStats",
-        "logcount.LogCount",
-        "telnet.TelnetConsole",
-        "memusage.MemoryUsage",
-        "memdebug.MemoryDebugger",
-        "closespider.CloseSpider",
-        "feedexport.FeedExporter",
-        "logstats.LogStats",
-        "spiderstate.SpiderState",
-        "throttle.AutoThrottle",
-        "remote_control.RemoteControl",  # its module alone imports aiohttp
-    )
+# Scrapy's own components, less those not wanted, are given as the *_BASE settings: an entry
+# of the overrides set to None would still be imported (Scrapy loads every component an
+# override names to normalize it), and some modules are heavy: remote_control imports
+# aiohttp, cookies tldextract and requests (~12 MB in every crawl process, for nothing).
+UNWANTED = {
+    # Extensions: stats nobody reads, and consoles, feeds, throttling nobody configures.
+    *default_settings.EXTENSIONS_BASE,
+    # Downloader middlewares: the URL policy decides what is offsite; no spider uses HTTP auth,
+    # cookies (off: COOKIES_ENABLED), stats or the HTTP cache; two are replaced by our own.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware",
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware",
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+    "scrapy.downloadermiddlewares.stats.DownloaderStats",
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",  # SharedRobotsTxtMiddleware
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware",  # LenientMetaRefresh
+    # Spider middlewares: no length limit (the server decides), no depth tracking, no check
+    # meant for spider authors.
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware",
+    "scrapy.spidermiddlewares.depth.DepthMiddleware",
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware",
 }
-UNUSED_DOWNLOADER_MIDDLEWARES = {
-    f"scrapy.downloadermiddlewares.{name}": None
-    for name in (
-        "offsite.OffsiteMiddleware",
-        "httpauth.HttpAuthMiddleware",
-        "cookies.CookiesMiddleware",  # off (COOKIES_ENABLED), yet its module imports tldextract and requests
-        "stats.DownloaderStats",
-        "httpcache.HttpCacheMiddleware",
-    )
-}
-UNUSED_SPIDER_MIDDLEWARES = {
-    f"scrapy.spidermiddlewares.{name}": None
-    for name in ("urllength.UrlLengthMiddleware", "depth.DepthMiddleware", "metacopy.MetaCopyDetectionMiddleware")
-}
+
+
+def wanted(base: dict[str, int]) -> dict[str, int]:
+    return {path: order for path, order in base.items() if path not in UNWANTED}
+
+
+EXTENSIONS_BASE = wanted(default_settings.EXTENSIONS_BASE)
+DOWNLOADER_MIDDLEWARES_BASE = wanted(default_settings.DOWNLOADER_MIDDLEWARES_BASE)
+SPIDER_MIDDLEWARES_BASE = wanted(default_settings.SPIDER_MIDDLEWARES_BASE)
 
 
 def crawl_settings(fetch: FetchConfig) -> dict:
@@ -96,10 +97,12 @@ def crawl_settings(fetch: FetchConfig) -> dict:
         # (the URL policy decides), HTTP auth and depth tracking (no spider uses them), and checks
         # meant for spider authors (Scrapy parses a callback's source for every response to warn).
         "STATS_CLASS": "scrapy.statscollectors.DummyStatsCollector",
-        "EXTENSIONS": dict(QUIET_EXTENSIONS),
+        "EXTENSIONS_BASE": dict(EXTENSIONS_BASE),
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
-        "SPIDER_MIDDLEWARES": {"spiders.pipelines.ReadingErrors": 1000, **UNUSED_SPIDER_MIDDLEWARES},
+        "SPIDER_MIDDLEWARES_BASE": dict(SPIDER_MIDDLEWARES_BASE),
+        "SPIDER_MIDDLEWARES": {"spiders.pipelines.ReadingErrors": 1000},
         "DOWNLOAD_HANDLERS": dict(DOWNLOAD_HANDLERS),
-        "DOWNLOADER_MIDDLEWARES": {**DOWNLOADER_MIDDLEWARES, **UNUSED_DOWNLOADER_MIDDLEWARES},
+        "DOWNLOADER_MIDDLEWARES_BASE": dict(DOWNLOADER_MIDDLEWARES_BASE),
+        "DOWNLOADER_MIDDLEWARES": dict(DOWNLOADER_MIDDLEWARES),
         "ROBOTSTXT_PARSER": ROBOTSTXT_PARSER,
     }
