@@ -35,7 +35,8 @@ from sqlmodel import Session, select
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from storage.blobs import BlobError, get_blob
-from storage.models import Document, storable_text
+from storage.models import Document
+from storage.text import storable_text
 
 log = logging.getLogger(__name__)
 

@@ -592,8 +592,8 @@ def search(query: tuple[str, ...], as_json: bool, source: str | None) -> None:
     """Words (every one must occur) or a "quoted phrase" (quote it for the shell too) across every
     version of every document: where, since when, gone when."""
     from storage.db import session_scope
-    from storage.models import storable_text
     from storage.repository import get_source
+    from storage.text import storable_text
     from tracker.search import SearchError, hit_json
     from tracker.search import search as find
 

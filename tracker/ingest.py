@@ -16,12 +16,8 @@ with the other documents.
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -37,7 +33,6 @@ from storage.models import (
     ExpectationMet,
     Source,
     Version,
-    storable_text,
 )
 from storage.repository import ensure_source, get_document, get_version, require_row, stored_id, stored_key
 from storage.search import index_version
@@ -48,10 +43,10 @@ from tracker.health import retry_after_held
 from tracker.items import FailureReason, FetchFailed, ListingRead, NotModified, Snapshot
 from tracker.kinds import kind_of
 from tracker.kinds.base import Signal
+from tracker.outcomes import DocumentTooSlow, ReadingBudget, Refused, read_snapshot, too_slow
 from tracker.printable import describe_error, printable
 from tracker.reading.body import READER
 from tracker.reading.content import Content, content_hash
-from tracker.reading.errors import ContentError
 from tracker.redline.compute import diff_contents
 from tracker.settings import ExpectationConfig, FetchConfig, SourceConfig
 from tracker.severity import assess
@@ -126,24 +121,19 @@ class Ingestor:
     def ingest_snapshot(self, snapshot: Snapshot) -> Event | None:
         """Read the snapshot and store what it says; anything going wrong is a recorded failure."""
         budget = ReadingBudget(self.document_budget)
-        too_slow = f"{snapshot.url} took longer than {self.document_budget:g}s to read; refused"
-        try:
-            with budget.running():
-                content = storable_content(self.kind.read(snapshot, self.source))
-        except ContentError as exc:
-            self._refuse(snapshot, str(exc), exc.reason)
-            return None
-        except DocumentTooSlow:
-            self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
-            return None
-        except Exception as exc:
-            self._refuse(snapshot, f"{snapshot.url} could not be read: {describe_error(exc)}", FailureReason.UNREADABLE)
+        return self.ingest_read(snapshot, read_snapshot(self.kind, snapshot, self.source, budget), budget)
+
+    def ingest_read(self, snapshot: Snapshot, read: Content | Refused, budget: ReadingBudget) -> Event | None:
+        """Store a snapshot already read (here, or in a crawl process): its version and event, or
+        its refusal; `budget` holds what is left of the document's seconds for the comparison."""
+        if isinstance(read, Refused):
+            self._refuse(snapshot, read.error, read.reason)
             return None
         try:
             with session_scope(self.engine) as session:  # rolled back whole on any error
-                event = self._store(session, snapshot, content, budget)
+                event = self._store(session, snapshot, read, budget)
         except DocumentTooSlow:
-            self._refuse(snapshot, too_slow, FailureReason.TOO_SLOW)
+            self._refuse(snapshot, too_slow(snapshot, budget), FailureReason.TOO_SLOW)
             return None
         except Exception as exc:
             self._fail(snapshot, f"{snapshot.url} could not be stored: {describe_error(exc)}", FailureReason.NOT_STORED)
@@ -461,69 +451,6 @@ def finish_checks(session: Session, ingestors: list[Ingestor]) -> list[CheckTall
             execution_options={"synchronize_session": False},
         )
     return [ingestor._finish_source(session, rows.get(ingestor.source_id)) for ingestor in ingestors]
-
-
-class DocumentTooSlow(BaseException):
-    """One document's reading ran past its budget. Raised from SIGALRM, so a BaseException:
-    parsers catch Exception around their own work and must not swallow it."""
-
-
-class ReadingBudget:
-    """The seconds one document may spend being read and compared, over one or more steps.
-
-    Enforced with a SIGALRM timer, so only in the main thread: where a crawl's reactor runs
-    its pipeline, and so every ingest of a check. Elsewhere the work runs unbounded.
-    """
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.left = seconds
-
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        if not self.seconds or not _alarm_usable():
-            yield
-            return
-        if self.left <= 0:
-            raise DocumentTooSlow
-
-        def on_alarm(signum, frame):
-            raise DocumentTooSlow
-
-        previous_handler = signal.signal(signal.SIGALRM, on_alarm)
-        previous_delay = previous_interval = 0.0
-        started = time.monotonic()
-        try:
-            previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, self.left)
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            spent = time.monotonic() - started
-            self.left -= spent
-            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous_handler is None else previous_handler)
-            if previous_delay:  # a timer someone set before ours: it runs on
-                signal.setitimer(signal.ITIMER_REAL, max(previous_delay - spent, 0.001), previous_interval)
-
-
-def _alarm_usable() -> bool:
-    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-
-
-def storable_content(content: Content) -> Content:
-    """The content with every text as the database can store it (NUL removed, lone surrogates replaced)."""
-    return Content(
-        title=storable_text(content.title),
-        blocks=tuple(
-            replace(
-                block,
-                text=storable_text(block.text),
-                label=storable_text(block.label),
-                section=storable_text(block.section),
-            )
-            for block in content.blocks
-        ),
-        links=tuple(storable_text(link) for link in content.links),
-    )
 
 
 def mark_seen(document: Document) -> None:

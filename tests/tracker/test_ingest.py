@@ -9,6 +9,7 @@ recorded failure of the source with a one-line reason, and the check goes on.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -200,6 +201,31 @@ def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(source
     [document], _ = stored(sources.engine)
     assert document.url == "https://www.bis.gov/guidance"
     assert tally.failure_reason == FailureReason.TOO_SLOW
+
+
+def test_a_comparison_past_the_budget_in_the_services_thread_is_a_failure(sources, monkeypatch):
+    """The service stores and compares what its crawl process read, in a thread of its own:
+    there the budget is enforced by a timer thread, not SIGALRM."""
+    ingestor = sources("page", document_budget=0.3)
+    assert ingestor.ingest_snapshot(page_snapshot(PAGE)) is not None
+
+    def stuck(old, new):
+        while True:  # a comparison in a loop it never leaves
+            time.sleep(0.01)
+
+    monkeypatch.setattr(ingest_module, "diff_contents", stuck)
+    changed = (FILES / "pages" / "guidance_v3_negation.html").read_bytes()
+    outcome: list = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(ingestor.ingest_snapshot(page_snapshot(changed))), daemon=True
+    )
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive() and outcome == [None]
+    tally = ingestor.finish()
+    assert tally.failure_reason == FailureReason.TOO_SLOW
+    assert "took longer than 0.3s to read" in tally.failures[0]
+    assert len(stored(sources.engine)[1]) == 1  # the first version only: nothing half-stored
 
 
 def test_the_reason_of_the_failure_shown_is_stored_and_cleared_on_a_clean_check(sources):

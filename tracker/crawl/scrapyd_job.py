@@ -18,16 +18,13 @@ from scrapy.crawler import CrawlerRunner
 from scrapy.settings import Settings
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from spiders.politeness import SharedHosts
 from spiders.settings import crawl_settings
 from storage.db import open_database, session_scope, utcnow
 from storage.models import NodeJob
 from tracker.config import load_config
-from tracker.crawl.worker import (
-    escape_log_messages,
-    finish_crawls,
-    prepare_crawls,
-    quiet_noisy_loggers,
-)
+from tracker.crawl.orders import escape_log_messages, quiet_noisy_loggers
+from tracker.crawl.plans import finish_crawls, plan_crawls, spider_storing_here
 
 
 class NodeJobSpider(scrapy.Spider):
@@ -51,11 +48,13 @@ class NodeJobSpider(scrapy.Spider):
             settings.set("LOG_FILE", self.settings["LOG_FILE"], priority="cmdline")
         runner = CrawlerRunner(settings)
         quiet_noisy_loggers()
-        checks, self.results = prepare_crawls(config, engine, self.source_names)
-        for check in checks:
-            runner.crawl(check.spider, **check.arguments)
+        crawls, self.results = plan_crawls(config, engine, self.source_names)
+        shared = SharedHosts()
+        for crawl in crawls:
+            spider, arguments = spider_storing_here(crawl, config, engine, shared)
+            runner.crawl(spider, **arguments)
         await maybe_deferred_to_future(runner.join())
-        self.results.update(finish_crawls(checks))
+        self.results.update(finish_crawls(crawls))
         if self.run_id is not None:
             record_results(engine, self.run_id, self.results)
         self.logger.info("checked %d source(s): %s", len(self.results), json.dumps(self.results))

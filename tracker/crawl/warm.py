@@ -2,7 +2,9 @@
 
 A one-shot crawl process (launch.run_check) pays about a second of start-up for every check,
 most of the time from a change to its e-mail when sources are polled often. A WarmCrawler
-keeps a crawl process (tracker.crawl.warm_worker) waiting and hands it one check at a time.
+keeps a crawl process (tracker.crawl.warm_worker) waiting and hands it one check at a time:
+it plans the check here (tracker.crawl.plans), the crawl process fetches and reads, and each
+outcome it sends back is stored here, so the database's libraries live in this process only.
 A process is replaced after `recycle_after` checks, when its memory passes `rss_limit_kb`,
 or when the config file changed since it read it. One that dies during a check is replaced
 for the next one, and that check's sources are recorded failed; one still busy at the
@@ -13,17 +15,19 @@ once) get a process each, as they did before; one of them stays warm for the nex
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import pickle
 import select
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy.engine import Engine
 
@@ -39,6 +43,12 @@ from tracker.crawl.launch import (
     worker_command,
     worker_environment,
 )
+from tracker.crawl.orders import HEADER, CrawlOrder, write_frame
+from tracker.crawl.plans import finish_crawls, plan_crawls, stored_links_of
+from tracker.ingest import Ingestor
+from tracker.items import Snapshot
+from tracker.outcomes import ReadingBudget
+from tracker.printable import describe_error
 from tracker.settings import Config
 
 log = logging.getLogger("rulewatch.crawl")
@@ -48,6 +58,8 @@ STOP_GRACE = 5.0  # seconds a process has to end by itself before it is killed
 # A crawl process ended by one of these was stopped with the service (the terminal's Ctrl-C
 # or a stop of its process group), not by a fault of the sources it was checking.
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+MESSAGES = ("outcome", "links", "done")  # what a crawl process may send
+EOF = object()  # a crawl process's output ended
 
 
 def config_stamp(path: Path | None) -> tuple | None:
@@ -95,44 +107,64 @@ class CrawlProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def ask(self, names: list[str], timeout: float) -> WorkerAnswer:
-        """Run one check of `names` on this process and wait at most `timeout` seconds for it."""
+    def ask(self, orders: list[CrawlOrder], timeout: float, receive: Callable[[tuple], Any]) -> WorkerAnswer:
+        """Run one check of `orders` on this process, handing each message it sends to
+        `receive` (whose answer, if any, goes back to it), for at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
         try:
-            self.stdin.write((json.dumps({"sources": names}) + "\n").encode())
-            self.stdin.flush()
+            write_frame(self.stdin, ("check", orders))
         except OSError:
             return self._ended()  # it died before it could take the check
-        line = self._read_line(time.monotonic() + timeout)
-        if line is None:
-            self.kill()
-            return WorkerAnswer(crash=timeout_failure(timeout))
-        if not line:
-            return self._ended()
-        try:
-            answer = json.loads(line)
-            results, self.rss_kb = answer["results"], answer["rss_kb"]
-        except (ValueError, TypeError, KeyError):
-            self.kill()
-            return WorkerAnswer(crash="the crawl process answered something unreadable and was stopped")
-        self.checks += 1
-        return WorkerAnswer(results=results)
+        while True:
+            message = self._read_frame(deadline)
+            if message is None:
+                self.kill()
+                return WorkerAnswer(crash=timeout_failure(timeout))
+            if message is EOF:
+                return self._ended()
+            if not isinstance(message, tuple) or not message or message[0] not in MESSAGES:
+                self.kill()
+                return WorkerAnswer(crash="the crawl process answered something unreadable and was stopped")
+            if message[0] == "done":
+                self.rss_kb = message[1]
+                self.checks += 1
+                return WorkerAnswer(results={})
+            reply = receive(message)
+            if reply is not None:
+                try:
+                    write_frame(self.stdin, reply)
+                except OSError:
+                    return self._ended()
 
-    def _read_line(self, deadline: float) -> bytes | None:
-        """The next line the process writes; b"" once its output ended, None at the deadline."""
+    def _read_frame(self, deadline: float) -> Any:
+        """The next message the process sends; EOF once its output ended, None at the deadline."""
+        header = self._read_exactly(HEADER.size, deadline)
+        if header is None or header is EOF:
+            return header
+        (size,) = HEADER.unpack(header)
+        data = self._read_exactly(size, deadline)
+        if data is None or data is EOF:
+            return data
+        try:
+            return pickle.loads(data)
+        except Exception:
+            return ("unreadable",)
+
+    def _read_exactly(self, size: int, deadline: float) -> Any:
         stdout = self.stdout.fileno()
         readable = select.poll()  # not select.select: the service may hold more than 1024 descriptors
         readable.register(stdout, select.POLLIN)
-        while b"\n" not in self._pending:
+        while len(self._pending) < size:
             left = deadline - time.monotonic()
             if left <= 0 or not readable.poll(left * 1000):
                 return None
-            chunk = os.read(stdout, 65536)
+            chunk = os.read(stdout, max(65536, size - len(self._pending)))
             if not chunk:
-                return b""
+                return EOF
             self._pending += chunk
-        line, _, rest = bytes(self._pending).partition(b"\n")
-        self._pending = bytearray(rest)
-        return line
+        data = bytes(self._pending[:size])
+        del self._pending[:size]
+        return data
 
     def _ended(self) -> WorkerAnswer:
         try:
@@ -211,17 +243,51 @@ class WarmCrawler:
             idle.retire()
 
     def check(self, names: list[str]) -> list[SourceResult]:
-        """One pass over the named sources; failures are recorded, never raised."""
+        """One pass over the named sources; failures are recorded, never raised.
+
+        Planned and stored here; the crawl process fetches and reads, and sends each outcome."""
         with session_scope(self.engine) as session:
             before = max_event_id(session)
+        crawls, results = plan_crawls(self.config, self.engine, names)
+        if not crawls:  # every source is waiting (Retry-After)
+            return record_check(self.config, self.engine, names, results, None, before)
         worker = self._take()
         if worker is None:
             return interrupted(names, int(signal.SIGTERM))
-        answer = worker.ask(names, self.timeout)
+        ingestors = {name: ingestor for crawl in crawls for name, ingestor in crawl.ingestors.items()}
+        answer = worker.ask([crawl.order for crawl in crawls], self.timeout, partial(self._receive, ingestors))
         self._give_back(worker, answer)
         if answer.shutdown_signal is not None or (answer.results is None and self._stopping):
             return interrupted(names, answer.shutdown_signal or int(signal.SIGTERM))
-        return record_check(self.config, self.engine, names, answer.results, answer.crash, before)
+        if answer.results is not None:
+            results.update(finish_crawls(crawls))
+        return record_check(
+            self.config, self.engine, names, results if answer.results is not None else None, answer.crash, before
+        )
+
+    def _receive(self, ingestors: dict[str, Ingestor], message: tuple) -> tuple | None:
+        """Store an outcome the crawl process sent, or answer its question; an error is logged
+        in one line, as the one-shot crawl's pipeline does, and never ends the check."""
+        kind, name, *rest = message
+        ingestor = ingestors.get(name)
+        if ingestor is None:
+            log.error("the crawl process sent a message of a source it was not asked to check: %r", name)
+            return ("links", None) if kind == "links" else None
+        if kind == "links":
+            try:
+                return ("links", stored_links_of(self.engine, ingestor.source_id)(rest[0]))
+            except Exception as exc:
+                log.error("%s: the stored links of %s could not be read: %s", name, rest[0], describe_error(exc))
+                return ("links", None)
+        item, read, left = rest
+        try:
+            if isinstance(item, Snapshot):
+                ingestor.ingest_read(item, read, ReadingBudget(ingestor.document_budget, left))
+            else:
+                ingestor.handle(item)
+        except Exception as exc:
+            log.error("%s: the outcome of %s could not be recorded: %s", name, item.url, describe_error(exc))
+        return None
 
     def stop(self) -> None:
         """End every process: an idle one at once, a busy one by SIGTERM (its check comes back skipped)."""

@@ -2,26 +2,29 @@
 
     python -m tracker.crawl.warm_worker [--config FILE]
 
-Started and fed by tracker.crawl.warm.WarmCrawler. Each line on stdin is one check,
-{"sources": [names]}; it runs as the one-shot worker runs it (tracker.crawl.worker:
-prepare_crawls, its spiders sharing one SharedHosts, finish_crawls), and its answer is one
-line on stdout: {"results": {name: tally}, "rss_kb": resident memory after the check}.
-The reactor stays up between checks, so a check pays no start-up. End of stdin ends the
-process. Progress goes to stderr, escaped, as in the one-shot worker; whatever else would
-be printed goes there too, so nothing can garble an answer. On a configuration or database
-error it exits with code 2, on any other error with 1, as the one-shot worker does.
+Started and fed by tracker.crawl.warm.WarmCrawler, in frames (tracker.crawl.orders). Each
+("check", orders) runs the ordered spiders, sharing one SharedHosts. This process fetches
+and reads, and stores nothing: it never loads the database's libraries. Each outcome goes
+back to the service as ("outcome", source, item, read, seconds left): a snapshot with what
+it read (its content, or why it was refused, within the per-document budget), or a 304 or
+a failure as it came. A spider that follows a stored document's links asks the service
+with ("links", source, key) and waits for ("links", [...]). The check ends with
+("done", resident memory in kB). The reactor stays up between checks, so a check pays no
+start-up. End of stdin ends the process. Progress goes to stderr, escaped; whatever else
+would be printed goes there too, so nothing can garble a frame. On a configuration error
+it exits with code 2, on any other error with 1, as the one-shot worker does.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
-from typing import Any
+from typing import IO, Any
 
 from scrapy.crawler import CrawlerRunner
 from scrapy.resolver import dnscache
@@ -31,13 +34,24 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.reactor import install_reactor
 from twisted.internet import defer
 
+from spiders.politeness import SharedHosts
 from spiders.settings import crawl_settings
-from storage.db import DatabaseError, open_database
 from tracker.config import load_config
-from tracker.crawl.worker import escape_log_messages, finish_crawls, prepare_crawls, quiet_noisy_loggers
+from tracker.crawl.orders import (
+    CrawlOrder,
+    escape_log_messages,
+    quiet_noisy_loggers,
+    read_frame,
+    spider_arguments,
+    write_frame,
+)
+from tracker.items import Snapshot
+from tracker.kinds import kind_of
+from tracker.outcomes import ReadingBudget, read_snapshot
 from tracker.settings import Config, ConfigError
 
 log = logging.getLogger("rulewatch.crawl")
+LINKS_WAIT = 60.0  # seconds to wait for the service to give a document's stored links
 
 
 def resident_kb() -> int:
@@ -52,16 +66,33 @@ def resident_kb() -> int:
     return 0
 
 
-def private_stdout():
-    """A stream to the real stdout for the answers; fd 1 itself then points at stderr."""
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+def private_stdout() -> IO[bytes]:
+    """A stream to the real stdout for the frames; fd 1 itself then points at stderr."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     return answers
 
 
+class Sender:
+    """Hands each outcome of one source to the service, read first when it is a snapshot."""
+
+    def __init__(self, config: Config, name: str, answers: IO[bytes]):
+        self.source = config.source(name)
+        self.kind = kind_of(self.source.kind)
+        self.budget = config.fetch.document_budget
+        self.answers = answers
+
+    def handle(self, item: Any) -> None:
+        if isinstance(item, Snapshot):
+            budget = ReadingBudget(self.budget)
+            read = read_snapshot(self.kind, item, self.source, budget)
+            write_frame(self.answers, ("outcome", self.source.name, item, read, budget.left))
+        else:
+            write_frame(self.answers, ("outcome", self.source.name, item, None, None))
+
+
 def serve(config: Config) -> int:
-    engine = open_database(config.database_url)
     answers = private_stdout()
     settings = Settings(crawl_settings(config.fetch))
     install_reactor(settings["TWISTED_REACTOR"], settings["ASYNCIO_EVENT_LOOP"])
@@ -82,6 +113,7 @@ def serve(config: Config) -> int:
     reactor.getThreadPool().adjustPoolsize(maxthreads=settings.getint("REACTOR_THREADPOOL_MAXSIZE"))
     # Ctrl-C reaches the whole process group; the service decides when this process ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    links_given: queue.Queue[list[str] | None] = queue.Queue()
     exit_code = 0
 
     def stop(code: int = 0) -> None:
@@ -90,34 +122,56 @@ def serve(config: Config) -> int:
         if reactor.running:
             reactor.stop()
 
+    def stored_links(name: str):
+        def links(key: str) -> list[str]:
+            write_frame(answers, ("links", name, key))
+            try:
+                given = links_given.get(timeout=LINKS_WAIT)
+            except queue.Empty:
+                raise RuntimeError(f"the service gave no stored links of {key} within {LINKS_WAIT:g}s") from None
+            if given is None:
+                raise RuntimeError(f"the service could not read the stored links of {key}")
+            return given
+
+        return links
+
     @defer.inlineCallbacks
-    def check(names: list[str]):
+    def check(orders: list[CrawlOrder]):
         try:
             dnscache.clear()
-            crawls, results = prepare_crawls(config, engine, names)
-            outcomes = yield defer.DeferredList(
-                [runner.crawl(crawl.spider, **crawl.arguments) for crawl in crawls], consumeErrors=True
-            )
+            shared = SharedHosts()
+            crawls = []
+            for order in orders:
+                receivers = {source.name: Sender(config, source.name, answers) for source in order.sources}
+                arguments = spider_arguments(order, config, shared, receivers.__getitem__, stored_links)
+                crawls.append(runner.crawl(kind_of(order.kind).spider_class(), **arguments))
+            outcomes = yield defer.DeferredList(crawls, consumeErrors=True)
             for succeeded, failure in outcomes:
                 if not succeeded:
-                    log.error("a crawl of %s failed: %s", names, failure.getTraceback())
-            results.update(finish_crawls(crawls))
-        except (ConfigError, DatabaseError) as exc:
+                    log.error("a crawl failed: %s", failure.getTraceback())
+        except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             stop(2)
             return
         except Exception:
-            log.exception("the check of %s failed", names)
+            log.exception("the check failed")
             stop(1)
             return
-        answers.write(json.dumps({"results": results, "rss_kb": resident_kb()}) + "\n")
+        write_frame(answers, ("done", resident_kb()))
 
-    def read_checks() -> None:
-        for line in sys.stdin:
-            reactor.callFromThread(check, json.loads(line)["sources"])
+    def read_messages() -> None:
+        while True:
+            try:
+                message = read_frame(sys.stdin.buffer)
+            except EOFError:
+                break
+            if message[0] == "check":
+                reactor.callFromThread(check, message[1])
+            elif message[0] == "links":
+                links_given.put(message[1])
         reactor.callFromThread(stop)
 
-    threading.Thread(target=read_checks, name="check-reader", daemon=True).start()
+    threading.Thread(target=read_messages, name="check-reader", daemon=True).start()
     reactor.run(installSignalHandlers=False)
     return exit_code
 
@@ -128,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return serve(load_config(args.config))
-    except (ConfigError, DatabaseError) as exc:
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

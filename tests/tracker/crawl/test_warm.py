@@ -80,6 +80,26 @@ def test_checks_share_one_process_and_each_is_polite_on_its_own(server, warm):
     assert len(server.hits_for("/robots.txt")) == 3  # read again by every check, as a fresh process did
 
 
+def mapped_files(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as maps:
+        return maps.read()
+
+
+def test_the_crawl_process_fetches_and_reads_and_the_service_stores(server, warm):
+    """The crawl process never loads the database's libraries (issue 12's memory goal): the
+    service stores what it read. SQLAlchemy's compiled modules show in a process's maps."""
+    assert "/sqlalchemy/" in mapped_files(os.getpid())  # this process, which stores, maps them
+    crawler = warm()
+    server.set("/page", V1)
+    [result] = crawler.check(["guidance"])
+    [pid] = crawler.pids()
+    assert (result.status, result.new_versions) == ("ok", 1)
+    [version] = rows(crawler, Version)
+    assert version.reader and version.content_hash  # read there, stored here
+    assert "/sqlalchemy/" not in mapped_files(pid)
+    assert "/pydantic_core/" not in mapped_files(pid)
+
+
 def test_a_process_killed_during_a_check_fails_that_check_and_the_next_one_gets_a_new_process(server, warm):
     crawler = warm()
     server.set("/page", V1, delay=10)
