@@ -85,29 +85,36 @@ def _alarm(seconds: float) -> Iterator[None]:
 def _thread_interrupt(seconds: float) -> Iterator[None]:
     """DocumentTooSlow raised in this thread after `seconds`, unless the block ended first.
 
-    CPython's PyThreadState_SetAsyncExc delivers an exception to another thread; a pending
-    one is withdrawn (NULL) when the block ends in time, so it never lands elsewhere."""
+    CPython's PyThreadState_SetAsyncExc delivers an exception to another thread at its next
+    step. One sent just as the block ended is waited for here, so that it never lands in the
+    caller's code; it is never withdrawn (CPython 3.11 would then keep every thread checking
+    for one at every step)."""
     target = ctypes.c_ulong(threading.get_ident())
     lock = threading.Lock()
-    state = {"ended": False, "fired": False}
+    state = {"ended": False, "sent": False}
 
     def fire() -> None:
         with lock:
             if not state["ended"]:
-                state["fired"] = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(DocumentTooSlow))
+                sent = ctypes.pythonapi.PyThreadState_SetAsyncExc(target, ctypes.py_object(DocumentTooSlow))
+                state["sent"] = sent == 1
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
     timer.start()
+    arrived = False
     try:
         yield
+    except DocumentTooSlow:
+        arrived = True
+        raise
     finally:
         with lock:
             state["ended"] = True
-            if state["fired"]:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(target, None)
         timer.cancel()
+        if state["sent"] and not arrived:
+            while True:  # it arrives at the next step of this loop, and ends it
+                time.sleep(0)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The per-document budget, in the main thread (SIGALRM) and in any other (a timer thread)."""
 
+import sys
 import threading
 import time
 
@@ -79,3 +80,32 @@ def test_a_budget_spent_refuses_the_next_step_at_once():
     budget = ReadingBudget(1.0, left=0)
     with pytest.raises(DocumentTooSlow), budget.running():
         pytest.fail("a step with no seconds left must not run")
+
+
+def test_after_an_interrupt_traced_code_still_runs():
+    """An interrupt that arrived is never withdrawn afterwards: on CPython 3.11 withdrawing
+    one leaves every thread checking for it at every step, and code run under a trace
+    function (coverage, debuggers, the line counts of test_properties) then never returns."""
+
+    def work():
+        with ReadingBudget(0.1).running():
+            spin(5)
+
+    assert in_a_thread(work) == ["too slow"]
+    lines = []
+
+    def traced():
+        def trace(frame, event, arg):
+            lines.append(event)
+            return trace
+
+        sys.settrace(trace)
+        try:
+            sorted(str(n) for n in range(100))
+        finally:
+            sys.settrace(None)
+
+    thread = threading.Thread(target=traced, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive() and lines
