@@ -9,8 +9,8 @@ none of them uses (so it is read and applied). Each run, on a fresh database and
 - Rulewatch: one `page` source per URL (SQLite, `[fetch] delay = 0` for the benchmark
   only, `retries = 0`), checked the way `rulewatch run` checks, through a WarmCrawler
   whose crawl process was started beforehand: the first fetch, then the conditional pass
-  (every page answers 304). CPU is this process (the check's bookkeeping: recording each
-  source's result and health) plus the warm crawl process (utime + stime of
+  (every page answers 304). CPU is this process (as the service: storing what the crawl
+  process read, recording each source's result and health) plus the warm crawl process (utime + stime of
   /proc/<pid>/stat around the check). `--one-shot` measures `rulewatch check` instead
   (tracker.crawl.launch.run_check: a fresh crawl process per pass, its start-up included).
 - urlwatch 2.29, installed by this script into benchmarks/.peers/urlwatch (a venv of its
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             if label == "Rulewatch":
                 extra = (
                     f"; of which crawl process {median_ms(passes, n, 'children'):.2f}, "
-                    f"bookkeeping here {median_ms(passes, n, 'own'):.2f}"
+                    f"storing and bookkeeping here {median_ms(passes, n, 'own'):.2f}"
                 )
             print(
                 f"{label} {name}: {median_ms(passes, n):.2f} ms CPU a page ({spread}), "
