@@ -114,7 +114,7 @@ def _insert_passages(connection: Connection, new: dict[str, str]) -> Iterator[tu
         rows = "SELECT * FROM unnest(CAST(:digests AS text[]), CAST(:texts AS text[]))"
         yield from connection.execute(text(insert.format(rows)), {"digests": list(new), "texts": list(new.values())})
         return
-    # SQLite: many rows to a statement, in the driver's own placeholders (SQLAlchemy adds nothing here)
+    # SQLite: many rows to a statement, with the driver's own parameter markers (SQLAlchemy adds nothing here)
     pairs = list(new.items())
     for chunk in _chunks(pairs, _ROWS_PER_INSERT):
         statement = insert.format("VALUES " + ", ".join(["(?, ?)"] * len(chunk)))
