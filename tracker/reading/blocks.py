@@ -20,7 +20,6 @@ _TYPOGRAPHY = str.maketrans(
         **dict.fromkeys("\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"),
     }
 )
-_WHITESPACE = re.compile(r"\s+")
 
 
 def fold(text: str) -> str:
@@ -28,7 +27,7 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY)
     # Dropping zero-width characters can bring a combining mark next to its letter: compose again.
     text = unicodedata.normalize("NFKC", text)
-    return _WHITESPACE.sub(" ", text).strip()
+    return " ".join(text.split())  # splits on the whitespace `\s+` matches in str patterns, in one pass
 
 
 # --- volatile lines ---------------------------------------------------------
@@ -212,6 +211,8 @@ def build_blocks(pieces: Iterable[tuple[BlockKind, str]]) -> tuple[Block, ...]:
     anchor = _Anchor()
     blocks: list[Block] = []
     for kind, raw in pieces:
+        if raw.isspace():  # the line breaks between a page's blocks: nothing to fold
+            continue
         text = fold(raw)
         if not text:
             continue

@@ -71,13 +71,16 @@ def _decode_as(body: bytes, label: str) -> tuple[str, bool] | None:
         name = codecs.lookup(label.strip().strip("\"'")).name
         if name in ("iso8859-1", "ascii"):
             name = "cp1252"  # browsers read both labels as windows-1252 (curly quotes in 0x80-0x9f)
-        escaped = body.decode(name, "surrogateescape")
+        try:
+            escaped, bad = body.decode(name), 0  # most bodies decode whole: no search for bad bytes
+        except UnicodeDecodeError:
+            escaped = body.decode(name, "surrogateescape")
+            bad = len(_ESCAPED_BYTES.findall(escaped))  # places
     except (LookupError, UnicodeError, ValueError, TypeError):  # unknown, not a text codec, unusable
         return None
     if name == "cp1252":
         # Its five unassigned bytes are the C1 controls of the same number, as in browsers.
-        return _ESCAPED_BYTES.sub(lambda m: _latin1(m.group()), escaped), True
-    bad = len(_ESCAPED_BYTES.findall(escaped))  # places
+        return (_ESCAPED_BYTES.sub(lambda m: _latin1(m.group()), escaped) if bad else escaped), True
     text = body.decode(name, "replace") if bad else escaped
     if name.startswith(("utf-16", "utf-32")) and body.count(b"\x00") * 10 < len(body):
         return text, False  # UTF-16 markup is half NUL bytes; these bytes are 8-bit text

@@ -55,12 +55,17 @@ class _ShapeCounter:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _without_lone_surrogates(html: str) -> str:
+    """lxml cannot take lone surrogates: each becomes U+FFFD (an ASCII page has none to look for)."""
+    return html if html.isascii() else _LONE_SURROGATE.sub("\ufffd", html)
+
+
 def refuse_unreadable_shape(html: str) -> None:
     """UnreadableDocument when the page is past the caps (depth, elements, attributes), read from
     lxml's parser events alone, which build no tree: call it before building any tree of the page."""
     try:
         counter = etree.HTMLParser(target=_ShapeCounter(), recover=True)
-        counter.feed(_LONE_SURROGATE.sub("\ufffd", html))
+        counter.feed(_without_lone_surrogates(html))
         counter.close()
     except etree.LxmlError as exc:  # not seen in recover mode; never a page read in part
         raise UnreadableDocument(f"the page could not be parsed: {exc}") from exc
@@ -71,7 +76,7 @@ def _tree(html: str) -> etree._Element | None:
 
     A page past the caps is refused first, from lxml's parser events, which build no tree.
     """
-    html = _LONE_SURROGATE.sub("\ufffd", html)  # lxml cannot take them
+    html = _without_lone_surrogates(html)
     refuse_unreadable_shape(html)
     try:
         parser = etree.HTMLParser(recover=True, huge_tree=True, remove_comments=True, remove_pis=True)
