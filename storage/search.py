@@ -41,6 +41,7 @@ from storage.text import storable_text
 log = logging.getLogger(__name__)
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits of any script; "_" separates words as punctuation does
+_ASCII_SEPARATORS = str.maketrans({chr(code): " " for code in range(128) if not chr(code).isalnum()})
 MAX_WORD = 64  # characters of a word the index keeps (PostgreSQL refuses lexemes over 2,047 bytes)
 PART_WORDS = 5_000  # words in one tsvector (PostgreSQL refuses a tsvector of 1 MB or more)
 FILL_BATCH = 200
@@ -57,7 +58,10 @@ def fold(value: str) -> str:
 
 def words(value: str) -> list[str]:
     """The words of `value` as the index keeps them, in order: folded, at most MAX_WORD long."""
-    return [word[:MAX_WORD] for word in WORD.findall(fold(value))]
+    folded = fold(value)
+    # ASCII text (most of it) is split at its other characters in two C passes, twice as fast as WORD.
+    found = folded.translate(_ASCII_SEPARATORS).split() if folded.isascii() else WORD.findall(folded)
+    return found if max(map(len, found), default=0) <= MAX_WORD else [word[:MAX_WORD] for word in found]
 
 
 def passages_of(content: dict) -> list[str]:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.blobs import put_blob
-from storage.db import insert_if_absent, session_scope, utcnow
+from storage.db import insert_if_absent, insert_row, session_scope, utcnow
 from storage.models import (
     Document,
     Event,
@@ -132,12 +132,19 @@ class Ingestor:
         try:
             with session_scope(self.engine) as session:  # rolled back whole on any error
                 event = self._store(session, snapshot, read, budget)
-        except DocumentTooSlow:
+        except (DocumentTooSlow, Exception) as exc:
+            self._not_stored(snapshot, budget, exc)
+            return None
+        self._tally_stored(snapshot, event)
+        return event
+
+    def _not_stored(self, snapshot: Snapshot, budget: ReadingBudget, exc: BaseException) -> None:
+        if isinstance(exc, DocumentTooSlow):
             self._refuse(snapshot, too_slow(snapshot, budget), FailureReason.TOO_SLOW)
-            return None
-        except Exception as exc:
+        else:
             self._fail(snapshot, f"{snapshot.url} could not be stored: {describe_error(exc)}", FailureReason.NOT_STORED)
-            return None
+
+    def _tally_stored(self, snapshot: Snapshot, event: Event | None) -> None:
         self.tally.fetched += 1
         self.tally.last_status = snapshot.status
         if event is None:
@@ -146,7 +153,6 @@ class Ingestor:
             self.tally.new_versions += 1
             detail = f" ({event.severity})" if event.severity else ""
             self.progress(f"  {self.source.name}: {snapshot.url} {event.kind}{detail}, version {event.to_version}")
-        return event
 
     def _refuse(self, snapshot: Snapshot, error: str, reason: FailureReason) -> None:
         """A document that could not be read: a failure, with its raw bytes kept as evidence."""
@@ -180,6 +186,7 @@ class Ingestor:
         previous = get_version(session, stored_id(document), document.latest_version) if document else None
         # Kept as a delta against the previous version's raw bytes when that is smaller.
         raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
+        new_document = document is None
         if document is None:
             document = Document(
                 source_id=self.source_id,
@@ -187,11 +194,12 @@ class Ingestor:
                 url=snapshot.url,
                 title=content.title or snapshot.title_hint,
                 first_seen_at=snapshot.fetched_at,
-                last_seen_at=snapshot.fetched_at,
+                last_seen_at=utcnow(),
+                latest_version=1,  # the version stored below
             )
-            session.add(document)
-            session.flush()
-        mark_seen(document)
+            insert_row(session, document)  # complete as written: it stays out of the session
+        else:
+            mark_seen(document)
         if previous is not None and previous.content_hash == digest:
             return None
         if previous is not None and self.kind.older_copy(previous.evidence, snapshot.extra):
@@ -201,7 +209,7 @@ class Ingestor:
         stored_content = content.to_json()
         version = Version(
             document_id=stored_id(document),
-            number=document.latest_version + 1,
+            number=1 if new_document else document.latest_version + 1,
             fetched_at=snapshot.fetched_at,
             url=snapshot.url,
             final_url=snapshot.final_url,
@@ -219,12 +227,12 @@ class Ingestor:
             evidence=evidence,
             reader=READER,
         )
-        session.add(version)
-        session.flush()
+        insert_row(session, version)
         index_version(session, stored_id(version), stored_content)  # searchable once the version is stored
-        document.latest_version = version.number
-        document.url = snapshot.url  # e.g. a filing's public-inspection page, then its published one
-        document.title = content.title or document.title or snapshot.title_hint
+        if not new_document:  # a new document was written with these
+            document.latest_version = version.number
+            document.url = snapshot.url  # e.g. a filing's public-inspection page, then its published one
+            document.title = content.title or document.title or snapshot.title_hint
 
         if previous is None:
             event = Event(
@@ -263,8 +271,7 @@ class Ingestor:
         if signal is not None and signal.note:  # "Filed for public inspection: FR Doc …" says what this is
             event.reasons = [signal.reason, *event.reasons]
             event.summary = signal.reason
-        session.add(event)
-        session.flush()
+        insert_row(session, event)
         enqueue(session, event, self.source.name)
         if signal is not None:
             self._meet_expectations(session, event, version, content, signal)
@@ -417,6 +424,49 @@ class Ingestor:
             source.last_error = source.last_failure_reason = None
         source.last_status = tally.last_status if tally.failures else 200
         return tally
+
+
+@dataclass
+class ReadSnapshot:
+    """A snapshot read in a crawl process, to be stored by its source's Ingestor."""
+
+    ingestor: Ingestor
+    snapshot: Snapshot
+    read: Content | Refused
+    budget: ReadingBudget  # what is left of the document's seconds, for the comparison
+
+
+def ingest_reads(engine: Engine, outcomes: list[ReadSnapshot]) -> None:
+    """Store many snapshots already read, of any sources, as Ingestor.ingest_read stores each:
+    in one transaction, each document in a savepoint of its own, so that one that cannot be
+    stored is rolled back alone and becomes its source's recorded failure. Should the
+    transaction itself fail to commit, each document is stored again on its own."""
+    readable = [outcome for outcome in outcomes if not isinstance(outcome.read, Refused)]
+    stored: list[tuple[ReadSnapshot, Event | None]] = []
+    not_stored: list[tuple[ReadSnapshot, BaseException]] = []
+    try:
+        with session_scope(engine) as session:
+            for outcome in readable:
+                assert not isinstance(outcome.read, Refused)
+                try:
+                    with session.begin_nested():
+                        event = outcome.ingestor._store(session, outcome.snapshot, outcome.read, outcome.budget)
+                except (DocumentTooSlow, Exception) as error:
+                    not_stored.append((outcome, error))
+                else:
+                    stored.append((outcome, event))
+    except Exception:
+        stored, not_stored = [], []
+        for outcome in readable:
+            outcome.ingestor.ingest_read(outcome.snapshot, outcome.read, outcome.budget)
+    # Failures are recorded in transactions of their own, once the batch's has ended.
+    for outcome, event in stored:
+        outcome.ingestor._tally_stored(outcome.snapshot, event)
+    for outcome, problem in not_stored:
+        outcome.ingestor._not_stored(outcome.snapshot, outcome.budget, problem)
+    for outcome in outcomes:
+        if isinstance(outcome.read, Refused):
+            outcome.ingestor.ingest_read(outcome.snapshot, outcome.read, outcome.budget)
 
 
 IN_CHUNK = 400  # values per IN list: well within SQLite's and PostgreSQL's limits on bound parameters

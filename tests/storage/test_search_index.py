@@ -18,6 +18,7 @@ from storage.repository import ensure_source
 from storage.search import (
     MAX_WORD,
     PART_WORDS,
+    WORD,
     fetched_at,
     fold,
     index_version,
@@ -105,6 +106,14 @@ def test_words_are_runs_of_letters_and_digits_folded():
         "中文",
     ]
     assert words("x" * 100) == ["x" * MAX_WORD]
+
+
+def test_ascii_text_has_the_words_the_pattern_finds():
+    every_ascii = "".join(map(chr, range(128)))
+    text = f"U.S. export-control 744.23(a)(2); snake_case\tCAPS{every_ascii}tail " + "y" * 70
+    assert text.isascii()
+    assert words(text) == [word[:MAX_WORD] for word in WORD.findall(text.lower())]
+    assert words(text + " é") == [*words(text), "é"]  # the same words, found by the pattern
 
 
 def test_the_readable_text_is_the_title_then_each_paragraph_on_its_line():

@@ -13,6 +13,7 @@ from storage.db import (
     SCHEMA_REVISION,
     DatabaseError,
     insert_if_absent,
+    insert_row,
     open_database,
     session_scope,
     utcnow,
@@ -240,6 +241,22 @@ def test_insert_if_absent_keeps_the_first_row(engine):
             ("k", "first"),
             ("other", "fourth"),
         ]
+
+
+def test_insert_row_writes_every_value_and_gives_the_id(engine):
+    now = utcnow()
+    with session_scope(engine) as session:
+        source = ensure_source(session, "s", "page")
+        document = Document(source_id=source.id, key="k", url="u", first_seen_at=now, last_seen_at=now)
+        first = insert_row(session, document)
+        event = Event(kind="new", source_id=source.id, document_id=first, reasons=["a <b>"], detected_at=now)
+        assert insert_row(session, event) == event.id and first == document.id
+        assert document not in session and event not in session  # written, not tracked
+    with session_scope(engine) as session:
+        stored = session.get(Event, event.id)
+        assert (stored.kind, stored.document_id, stored.reasons, stored.expectations) == ("new", first, ["a <b>"], [])
+        assert stored.detected_at == now and stored.baseline is False
+        assert session.get(Document, first).title == ""  # the column's default
 
 
 def test_times_come_back_as_aware_utc(engine):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -25,9 +26,10 @@ from tests.conftest import FILES
 from tracker import ingest as ingest_module
 from tracker.config import load_config
 from tracker.health import failure_reason, is_failing
-from tracker.ingest import Ingestor
+from tracker.ingest import Ingestor, ReadSnapshot, ingest_reads
 from tracker.items import FailureReason, FetchFailed, Snapshot
 from tracker.kinds.page import content as page_reader
+from tracker.outcomes import ReadingBudget, read_snapshot
 from tracker.reading.body import READER
 from tracker.stored import load_content
 
@@ -180,6 +182,67 @@ def test_a_database_refusal_is_a_one_line_failure_without_the_body(sources, monk
     assert "\n" not in reason and "BODY-BODY" not in reason
     assert stored(sources.engine) == ([], [])  # nothing half-stored
     assert source_row(sources.engine, "page").last_failure_reason == FailureReason.NOT_STORED
+
+
+def read_outcome(ingestor: Ingestor, snapshot: Snapshot) -> ReadSnapshot:
+    """A snapshot as the service receives it from its crawl process: read already."""
+    budget = ReadingBudget(ingestor.document_budget)
+    return ReadSnapshot(ingestor, snapshot, read_snapshot(ingestor.kind, snapshot, ingestor.source, budget), budget)
+
+
+def test_a_batch_stores_each_document_or_records_its_failure_alone(sources, monkeypatch):
+    """The service stores a crawl's snapshots in one transaction; a document the database
+    refuses is rolled back alone, a document that cannot be read is refused as ever."""
+    real_put_blob = ingest_module.put_blob
+
+    def refuse_one(session, data, base=None):
+        if b"REFUSED" in data:
+            raise DataError("INSERT INTO blob ...", {}, ValueError("value too long"))
+        return real_put_blob(session, data, base=base)
+
+    monkeypatch.setattr(ingest_module, "put_blob", refuse_one)
+    ingestor = sources("page")
+    urls = [f"https://www.bis.gov/guidance/{n}" for n in range(4)]
+    bodies = [
+        PAGE,
+        PAGE.replace(b"</body>", b"<p>REFUSED</p></body>"),
+        b"",
+        PAGE.replace(b"</body>", b"<p>4</p></body>"),
+    ]
+    ingest_reads(
+        sources.engine, [read_outcome(ingestor, page_snapshot(b, url)) for b, url in zip(bodies, urls, strict=True)]
+    )
+    tally = ingestor.finish()
+    assert (tally.fetched, tally.new_versions) == (2, 2)
+    assert len(tally.failures) == 2
+    assert any(urls[1] in failure and "could not be stored" in failure for failure in tally.failures)
+    assert any(urls[2] in failure and "empty response body" in failure for failure in tally.failures)
+    documents, versions = stored(sources.engine)
+    assert sorted(document.url for document in documents) == [urls[0], urls[3]]  # nothing half-stored
+    assert [
+        (document.latest_version, version.number) for document, version in zip(documents, versions, strict=True)
+    ] == [(1, 1)] * 2
+
+
+def test_a_batch_that_cannot_commit_stores_each_document_on_its_own(sources, monkeypatch):
+    ingestor = sources("page")
+    real_scope = ingest_module.session_scope
+    batches = []
+
+    @contextmanager
+    def commit_fails_for_a_batch(engine):
+        with real_scope(engine) as session:
+            yield session
+            if not batches:  # the first transaction: the batch's
+                batches.append(session)
+                raise DataError("COMMIT", {}, ValueError("disk I/O error"))
+
+    monkeypatch.setattr(ingest_module, "session_scope", commit_fails_for_a_batch)
+    urls = [f"https://www.bis.gov/guidance/{n}" for n in range(3)]
+    ingest_reads(sources.engine, [read_outcome(ingestor, page_snapshot(PAGE, url)) for url in urls])
+    tally = ingestor.finish()
+    assert batches and (tally.fetched, tally.failures) == (3, [])
+    assert sorted(document.url for document in stored(sources.engine)[0]) == urls
 
 
 def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(sources, monkeypatch):

@@ -15,6 +15,7 @@ once) get a process each, as they did before; one of them stays warm for the nex
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pickle
@@ -45,10 +46,10 @@ from tracker.crawl.launch import (
 )
 from tracker.crawl.orders import HEADER, CrawlOrder, write_frame
 from tracker.crawl.plans import finish_crawls, plan_crawls, stored_links_of
-from tracker.ingest import Ingestor
-from tracker.items import Snapshot
+from tracker.ingest import Ingestor, ReadSnapshot, ingest_reads
+from tracker.items import FetchFailed, Snapshot
 from tracker.outcomes import ReadingBudget
-from tracker.printable import describe_error
+from tracker.printable import describe_error, printable
 from tracker.settings import Config
 
 log = logging.getLogger("rulewatch.crawl")
@@ -60,6 +61,13 @@ STOP_GRACE = 5.0  # seconds a process has to end by itself before it is killed
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 MESSAGES = ("outcome", "links", "done")  # what a crawl process may send
 EOF = object()  # a crawl process's output ended
+# Snapshots stored in one transaction: at most this many, of this many bytes, the first
+# waiting at most this long (an alert does not wait for the end of a large crawl).
+BATCH_DOCUMENTS = 100
+BATCH_BYTES = 16 * 1024 * 1024
+BATCH_SECONDS = 0.5
+QUIET_MS = 20  # a crawl process that sent nothing for this long has gone quiet: its batch is stored
+PIPE_BYTES = 1 << 20  # its output pipe holds this much (Linux's limit for a user): a batch's worth of frames
 
 
 def config_stamp(path: Path | None) -> tuple | None:
@@ -107,16 +115,23 @@ class CrawlProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def ask(self, orders: list[CrawlOrder], timeout: float, receive: Callable[[tuple], Any]) -> WorkerAnswer:
+    def ask(
+        self,
+        orders: list[CrawlOrder],
+        timeout: float,
+        receive: Callable[[tuple], Any],
+        idle: Callable[[], None] = lambda: None,
+    ) -> WorkerAnswer:
         """Run one check of `orders` on this process, handing each message it sends to
-        `receive` (whose answer, if any, goes back to it), for at most `timeout` seconds."""
+        `receive` (whose answer, if any, goes back to it), for at most `timeout` seconds;
+        `idle` is called whenever the process has sent nothing more yet."""
         deadline = time.monotonic() + timeout
         try:
             write_frame(self.stdin, ("check", orders))
         except OSError:
             return self._ended()  # it died before it could take the check
         while True:
-            message = self._read_frame(deadline)
+            message = self._read_frame(deadline, idle)
             if message is None:
                 self.kill()
                 return WorkerAnswer(crash=timeout_failure(timeout))
@@ -136,13 +151,13 @@ class CrawlProcess:
                 except OSError:
                     return self._ended()
 
-    def _read_frame(self, deadline: float) -> Any:
+    def _read_frame(self, deadline: float, idle: Callable[[], None]) -> Any:
         """The next message the process sends; EOF once its output ended, None at the deadline."""
-        header = self._read_exactly(HEADER.size, deadline)
+        header = self._read_exactly(HEADER.size, deadline, idle)
         if header is None or header is EOF:
             return header
         (size,) = HEADER.unpack(header)
-        data = self._read_exactly(size, deadline)
+        data = self._read_exactly(size, deadline, idle)
         if data is None or data is EOF:
             return data
         try:
@@ -150,11 +165,13 @@ class CrawlProcess:
         except Exception:
             return ("unreadable",)
 
-    def _read_exactly(self, size: int, deadline: float) -> Any:
+    def _read_exactly(self, size: int, deadline: float, idle: Callable[[], None]) -> Any:
         stdout = self.stdout.fileno()
         readable = select.poll()  # not select.select: the service may hold more than 1024 descriptors
         readable.register(stdout, select.POLLIN)
         while len(self._pending) < size:
+            if not readable.poll(QUIET_MS):
+                idle()
             left = deadline - time.monotonic()
             if left <= 0 or not readable.poll(left * 1000):
                 return None
@@ -200,6 +217,38 @@ class CrawlProcess:
                 pipe.close()
             except OSError:
                 pass
+
+
+class SnapshotBatch:
+    """The snapshots a crawl process sent, stored together (tracker.ingest.ingest_reads): when
+    it has sent nothing more yet, or once they are many, large, or the first waited long."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.pending: list[ReadSnapshot] = []
+        self.size = 0
+        self.since = 0.0
+
+    def add(self, outcome: ReadSnapshot) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(outcome)
+        self.size += len(outcome.snapshot.body)
+        full = len(self.pending) >= BATCH_DOCUMENTS or self.size >= BATCH_BYTES
+        if full or time.monotonic() - self.since >= BATCH_SECONDS:
+            self.store()
+
+    def store(self) -> None:
+        if not self.pending:
+            return
+        outcomes, self.pending, self.size = self.pending, [], 0
+        try:
+            ingest_reads(self.engine, outcomes)
+        except Exception as exc:
+            urls = printable(", ".join(outcome.snapshot.url for outcome in outcomes[:3]))
+            log.error(
+                "the outcomes of %d documents (%s…) could not be recorded: %s", len(outcomes), urls, describe_error(exc)
+            )
 
 
 class WarmCrawler:
@@ -255,7 +304,10 @@ class WarmCrawler:
         if worker is None:
             return interrupted(names, int(signal.SIGTERM))
         ingestors = {name: ingestor for crawl in crawls for name, ingestor in crawl.ingestors.items()}
-        answer = worker.ask([crawl.order for crawl in crawls], self.timeout, partial(self._receive, ingestors))
+        batch = SnapshotBatch(self.engine)
+        orders = [crawl.order for crawl in crawls]
+        answer = worker.ask(orders, self.timeout, partial(self._receive, ingestors, batch), batch.store)
+        batch.store()  # what came before the process ended or went quiet
         self._give_back(worker, answer)
         if answer.shutdown_signal is not None or (answer.results is None and self._stopping):
             return interrupted(names, answer.shutdown_signal or int(signal.SIGTERM))
@@ -265,26 +317,30 @@ class WarmCrawler:
             self.config, self.engine, names, results if answer.results is not None else None, answer.crash, before
         )
 
-    def _receive(self, ingestors: dict[str, Ingestor], message: tuple) -> tuple | None:
-        """Store an outcome the crawl process sent, or answer its question; an error is logged
-        in one line, as the one-shot crawl's pipeline does, and never ends the check."""
+    def _receive(self, ingestors: dict[str, Ingestor], batch: SnapshotBatch, message: tuple) -> tuple | None:
+        """Store an outcome the crawl process sent (a snapshot joins `batch`), or answer its
+        question; an error is logged in one line, as the one-shot crawl's pipeline does, and
+        never ends the check."""
         kind, name, *rest = message
         ingestor = ingestors.get(name)
         if ingestor is None:
             log.error("the crawl process sent a message of a source it was not asked to check: %r", name)
             return ("links", None) if kind == "links" else None
         if kind == "links":
+            batch.store()  # the document asked about may be among them
             try:
                 return ("links", stored_links_of(self.engine, ingestor.source_id)(rest[0]))
             except Exception as exc:
                 log.error("%s: the stored links of %s could not be read: %s", name, rest[0], describe_error(exc))
                 return ("links", None)
         item, read, left = rest
+        if isinstance(item, Snapshot):
+            batch.add(ReadSnapshot(ingestor, item, read, ReadingBudget(ingestor.document_budget, left)))
+            return None
         try:
-            if isinstance(item, Snapshot):
-                ingestor.ingest_read(item, read, ReadingBudget(ingestor.document_budget, left))
-            else:
-                ingestor.handle(item)
+            if isinstance(item, FetchFailed):
+                batch.store()  # the documents sent before it are stored before it
+            ingestor.handle(item)
         except Exception as exc:
             log.error("%s: the outcome of %s could not be recorded: %s", name, item.url, describe_error(exc))
         return None
@@ -321,6 +377,10 @@ class WarmCrawler:
             stderr=None,
             env=worker_environment(self.config),
         )
+        try:
+            fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)  # type: ignore[union-attr]
+        except OSError:  # the pipe keeps its 64 KB: batches are smaller
+            pass
         return CrawlProcess(process, stamp)
 
     def _take(self) -> CrawlProcess | None:

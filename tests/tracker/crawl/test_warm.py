@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import select
@@ -15,7 +16,8 @@ from storage.models import Event, Source, Version
 from tests.conftest import FILES, PROJECT_ROOT
 from tests.support.smtp import free_port
 from tracker.config import load_config
-from tracker.crawl.warm import WarmCrawler
+from tracker.crawl import warm as warm_module
+from tracker.crawl.warm import SnapshotBatch, WarmCrawler
 
 PAGES = FILES / "pages"
 V1 = (PAGES / "guidance_v1.html").read_bytes()
@@ -78,6 +80,49 @@ def test_checks_share_one_process_and_each_is_polite_on_its_own(server, warm):
     assert [e.kind for e in rows(crawler, Event)] == ["new", "changed"]
     assert len(rows(crawler, Version)) == 2
     assert len(server.hits_for("/robots.txt")) == 3  # read again by every check, as a fresh process did
+
+
+def test_snapshots_are_stored_together_once_many_large_or_waiting(monkeypatch, caplog):
+    batches: list[int] = []
+    monkeypatch.setattr(warm_module, "ingest_reads", lambda engine, outcomes: batches.append(len(outcomes)))
+    batch = SnapshotBatch(engine=None)
+
+    def add(size: int = 10) -> None:
+        batch.add(SimpleNamespace(snapshot=SimpleNamespace(body=b"x" * size, url="https://example.gov/")))
+
+    for _ in range(warm_module.BATCH_DOCUMENTS):
+        add()
+    add(warm_module.BATCH_BYTES)
+    add()
+    batch.since -= warm_module.BATCH_SECONDS  # the first has waited long enough
+    add()
+    batch.store()  # nothing left
+    assert batches == [warm_module.BATCH_DOCUMENTS, 1, 2]
+
+    def broken(engine, outcomes):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(warm_module, "ingest_reads", broken)
+    add()
+    batch.store()  # logged in one line, never raised into the check
+    assert batch.pending == [] and "could not be recorded: RuntimeError: database gone" in caplog.text
+
+
+def test_many_pages_of_one_check_are_all_stored(server, write_config):
+    server.set("/robots.txt", ROBOTS, content_type="text/plain")
+    names = [f"page-{n}" for n in range(30)]
+    for n, name in enumerate(names):
+        server.set(f"/{name}", V1.replace(b"</body>", f"<p>Page {n}</p></body>".encode()))
+    lines = [f'[[sources]]\nname = "{name}"\nkind = "page"\nurl = "{server.url("/" + name)}"\n' for name in names]
+    config = load_config(write_config("\n".join(lines)))
+    crawler = WarmCrawler(config, open_database(config.database_url))
+    try:
+        results = crawler.check(names)
+    finally:
+        crawler.stop()
+    assert [(result.status, result.new_versions) for result in results] == [("ok", 1)] * len(names)
+    assert len(rows(crawler, Version)) == len(names)
+    assert {source.last_success_at is not None for source in rows(crawler, Source)} == {True}
 
 
 def mapped_files(pid: int) -> str:
