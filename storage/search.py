@@ -5,7 +5,7 @@ Each distinct passage is stored once (`passage`, by its SHA-256), whichever vers
 documents share it; a version keeps the list of its passages (`version_passages`). The
 words of each version and of each passage are in the database's own full-text index
 (`version_words`, `passage_words`): FTS5 tables on SQLite, tsvector columns with GIN
-indexes on PostgreSQL. Ingest writes all of it in the version's own transaction.
+indexes on PostgreSQL. Ingest writes all of it in the transaction that stores the version.
 
 The index holds distinct words as `words()` finds them: runs of letters and digits of the
 text lowercased by `fold()`. Queries are made of the same words, quoted, so the index
@@ -77,24 +77,40 @@ def readable_text(content: dict) -> str:
 
 def index_version(session: Session, version_id: int, content: dict) -> None:
     """Index one version, given its content as stored; in the caller's transaction."""
-    _index(session.connection(), version_id, content)
+    index_versions(session, [(version_id, content)])
 
 
-def _index(connection: Connection, version_id: int, content: dict) -> None:
+def index_versions(session: Session, versions: list[tuple[int, dict]]) -> None:
+    """Index many versions ((id, content as stored) each) in a few statements for all; in the
+    caller's transaction. SQLite's full-text index writes what it was given at each savepoint,
+    so a caller storing documents in savepoints indexes them after, together."""
+    _index(session.connection(), versions)
+
+
+def _index(connection: Connection, versions: list[tuple[int, dict]]) -> None:
+    if not versions:
+        return
     # Content ingest stored is storable already; content stored by an older release may not be.
-    passages = [storable_text(passage) for passage in passages_of(content)]
-    words_of = {passage: set(words(passage)) for passage in passages}  # each distinct passage read once
-    ids = _passage_ids(connection, passages, words_of)
-    deltas = [ids[0], *(b - a for a, b in pairwise(ids))]  # small numbers compress well
-    connection.execute(
-        text("INSERT INTO version_passages (version_id, passages) VALUES (:id, :passages)"),
-        {"id": version_id, "passages": zstandard.ZstdCompressor().compress(array("q", deltas).tobytes())},
-    )
-    _add_words(connection, "version_words", {version_id: set().union(*words_of.values())})
+    passages_of_version = [[storable_text(passage) for passage in passages_of(content)] for _, content in versions]
+    words_of: dict[str, set[str]] = {}  # each distinct passage read once
+    for passages in passages_of_version:
+        for passage in passages:
+            if passage not in words_of:
+                words_of[passage] = set(words(passage))
+    ids_of = _passage_ids(connection, list(words_of), words_of)
+    compressor = zstandard.ZstdCompressor()
+    rows, version_words = [], {}
+    for (version_id, _), passages in zip(versions, passages_of_version, strict=True):
+        ids = [ids_of[passage] for passage in passages]
+        deltas = [ids[0], *(b - a for a, b in pairwise(ids))]  # small numbers compress well
+        rows.append({"id": version_id, "passages": compressor.compress(array("q", deltas).tobytes())})
+        version_words[version_id] = set().union(*(words_of[passage] for passage in passages))
+    connection.execute(text("INSERT INTO version_passages (version_id, passages) VALUES (:id, :passages)"), rows)
+    _add_words(connection, "version_words", version_words)
 
 
-def _passage_ids(connection: Connection, passages: list[str], words_of: dict[str, set[str]]) -> list[int]:
-    """The id of each passage, storing (and indexing, with its words from `words_of`) those not stored yet."""
+def _passage_ids(connection: Connection, passages: list[str], words_of: dict[str, set[str]]) -> dict[str, int]:
+    """The id of each distinct passage, storing (and indexing, with its words from `words_of`) those not stored yet."""
     digests = [hashlib.sha256(passage.encode("utf-8")).hexdigest() for passage in passages]
     known: dict[str, int] = {}
     for chunk in _chunks(sorted(set(digests))):
@@ -108,7 +124,7 @@ def _passage_ids(connection: Connection, passages: list[str], words_of: dict[str
         known.update(written)
         for chunk in _chunks(sorted(set(new) - set(written))):
             known.update(_rows(connection, "SELECT sha256, id FROM passage WHERE sha256 IN :values", chunk))
-    return [known[digest] for digest in digests]
+    return {passage: known[digest] for digest, passage in zip(digests, passages, strict=True)}
 
 
 def _insert_passages(connection: Connection, new: dict[str, str]) -> Iterator[tuple[str, int]]:
@@ -181,7 +197,7 @@ def index_missing(connection: Connection) -> int:
                     "version %s is left out of the search index: its content cannot be read (%s)", version_id, exc
                 )
                 continue
-            _index(connection, version_id, content)
+            _index(connection, [(version_id, content)])
             done += 1
         session.expunge_all()  # the blobs read so far
     return done

@@ -35,7 +35,7 @@ from storage.models import (
     Version,
 )
 from storage.repository import ensure_source, get_document, get_version, require_row, stored_id, stored_key
-from storage.search import index_version
+from storage.search import index_versions
 from tracker.alerts.outbox import enqueue
 from tracker.compare import keep_comparison
 from tracker.expectations import fr_citations, newly_met, thread_citations, threaded, threads_citing
@@ -131,7 +131,9 @@ class Ingestor:
             return None
         try:
             with session_scope(self.engine) as session:  # rolled back whole on any error
-                event = self._store(session, snapshot, read, budget)
+                searchable: list[tuple[int, dict]] = []
+                event = self._store(session, snapshot, read, budget, searchable)
+                index_versions(session, searchable)
         except (DocumentTooSlow, Exception) as exc:
             self._not_stored(snapshot, budget, exc)
             return None
@@ -180,7 +182,16 @@ class Ingestor:
             )
         )
 
-    def _store(self, session: Session, snapshot: Snapshot, content: Content, budget: ReadingBudget) -> Event | None:
+    def _store(
+        self,
+        session: Session,
+        snapshot: Snapshot,
+        content: Content,
+        budget: ReadingBudget,
+        searchable: list[tuple[int, dict]],
+    ) -> Event | None:
+        """Store the snapshot's version and event, if any; the version's id and stored content
+        join `searchable`, for the caller to index in the same transaction."""
         digest = content_hash(content)
         document = get_document(session, self.source_id, snapshot.key)
         previous = get_version(session, stored_id(document), document.latest_version) if document else None
@@ -228,7 +239,7 @@ class Ingestor:
             reader=READER,
         )
         insert_row(session, version)
-        index_version(session, stored_id(version), stored_content)  # searchable once the version is stored
+        searchable.append((stored_id(version), stored_content))
         if not new_document:  # a new document was written with these
             document.latest_version = version.number
             document.url = snapshot.url  # e.g. a filing's public-inspection page, then its published one
@@ -446,15 +457,21 @@ def ingest_reads(engine: Engine, outcomes: list[ReadSnapshot]) -> None:
     not_stored: list[tuple[ReadSnapshot, BaseException]] = []
     try:
         with session_scope(engine) as session:
+            searchable: list[tuple[int, dict]] = []
             for outcome in readable:
                 assert not isinstance(outcome.read, Refused)
+                versions: list[tuple[int, dict]] = []
                 try:
                     with session.begin_nested():
-                        event = outcome.ingestor._store(session, outcome.snapshot, outcome.read, outcome.budget)
+                        event = outcome.ingestor._store(
+                            session, outcome.snapshot, outcome.read, outcome.budget, versions
+                        )
                 except (DocumentTooSlow, Exception) as error:
                     not_stored.append((outcome, error))
                 else:
                     stored.append((outcome, event))
+                    searchable += versions
+            index_versions(session, searchable)  # outside the savepoints: see index_versions
     except Exception:
         stored, not_stored = [], []
         for outcome in readable:

@@ -22,6 +22,7 @@ from storage.search import (
     fetched_at,
     fold,
     index_version,
+    index_versions,
     matching_passage_lists,
     matching_passages,
     matching_versions,
@@ -46,8 +47,9 @@ def content(*paragraphs: str, title: str = "A title") -> dict:
     return {"title": title, "blocks": [{"text": p, "kind": "paragraph"} for p in paragraphs], "links": []}
 
 
-def store(session, source: str, key: str, *versions: dict) -> list[int]:
-    """A document with these contents as its versions 1, 2, …, each indexed as ingest does; their ids."""
+def store(session, source: str, key: str, *versions: dict, indexed: bool = True) -> list[int]:
+    """A document with these contents as its versions 1, 2, …, each indexed as ingest does
+    (unless not `indexed`); their ids."""
     source_row = ensure_source(session, source, "page")
     now = utcnow()
     document = Document(source_id=source_row.id, key=key, url=key, title=key, first_seen_at=now, last_seen_at=now)
@@ -70,7 +72,8 @@ def store(session, source: str, key: str, *versions: dict) -> list[int]:
         )
         session.add(version)
         session.flush()
-        index_version(session, version.id, stored)
+        if indexed:
+            index_version(session, version.id, stored)
         document.latest_version = number
         ids.append(version.id)
     return ids
@@ -119,6 +122,25 @@ def test_ascii_text_has_the_words_the_pattern_finds():
 def test_the_readable_text_is_the_title_then_each_paragraph_on_its_line():
     assert readable_text(content("One.", "Two.", title="T")) == "T\nOne.\nTwo."
     assert readable_text({}) == ""
+
+
+def test_versions_indexed_together_are_found_as_each_alone(engine):
+    shared = "Exports of chips need a license."
+    contents = [content(shared, "Huawei Ascend chips"), content(shared, title="Other"), content("Only here.")]
+    with session_scope(engine) as session:
+        ids = store(session, "bis", "guidance", *contents[:2], indexed=False)
+        ids += store(session, "fr", "notice", contents[2], indexed=False)
+        index_versions(session, list(zip(ids, contents, strict=True)))
+    assert found(engine, "license") == ids[:2]
+    assert found(engine, "huawei", "license") == ids[:1]
+    assert found(engine, "other") == ids[1:2] and found(engine, "only", "here") == ids[2:]
+    with session_scope(engine) as session:
+        stored = session.connection().execute(text("SELECT text FROM passage")).scalars().all()
+        assert sorted(stored) == sorted({"A title", "Other", shared, "Huawei Ascend chips", "Only here."})
+        for version_id, stored_content in zip(ids, contents, strict=True):  # each in its own order
+            [(_, passage_ids)] = version_passages(session, [version_id])
+            texts = dict(passage_texts(session, passage_ids))
+            assert "\n".join(texts[id_] for id_ in passage_ids) == readable_text(stored_content)
 
 
 def test_a_version_is_found_by_all_its_words_exactly(engine):
