@@ -18,6 +18,7 @@ it exits with code 2, on any other error with 1, as the one-shot worker does.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import queue
@@ -114,6 +115,7 @@ def serve(config: Config) -> int:
     # Ctrl-C reaches the whole process group; the service decides when this process ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     links_given: queue.Queue[list[str] | None] = queue.Queue()
+    frozen: list[bool] = []
     exit_code = 0
 
     def stop(code: int = 0) -> None:
@@ -158,6 +160,12 @@ def serve(config: Config) -> int:
             stop(1)
             return
         write_frame(answers, ("done", resident_kb()))
+        if not frozen:
+            # What the first check loaded (the spiders, the readers) lives as long as the process:
+            # the collector need not walk it again on every full collection (~5% of a check's CPU).
+            frozen.append(True)
+            gc.collect()
+            gc.freeze()
 
     def read_messages() -> None:
         while True:
