@@ -451,7 +451,7 @@ def ingest_reads(engine: Engine, outcomes: list[ReadSnapshot]) -> None:
     """Store many snapshots already read, of any sources, as Ingestor.ingest_read stores each:
     in one transaction, each document in a savepoint of its own, so that one that cannot be
     stored is rolled back alone and becomes its source's recorded failure. Should the
-    transaction itself fail to commit, each document is stored again on its own."""
+    transaction itself fail, or a document run past its budget, each is stored again on its own."""
     readable = [outcome for outcome in outcomes if not isinstance(outcome.read, Refused)]
     stored: list[tuple[ReadSnapshot, Event | None]] = []
     not_stored: list[tuple[ReadSnapshot, BaseException]] = []
@@ -466,13 +466,15 @@ def ingest_reads(engine: Engine, outcomes: list[ReadSnapshot]) -> None:
                         event = outcome.ingestor._store(
                             session, outcome.snapshot, outcome.read, outcome.budget, versions
                         )
-                except (DocumentTooSlow, Exception) as error:
+                except DocumentTooSlow:
+                    raise  # it may have struck inside the database's driver: the whole batch goes
+                except Exception as error:
                     not_stored.append((outcome, error))
                 else:
                     stored.append((outcome, event))
                     searchable += versions
             index_versions(session, searchable)  # outside the savepoints: see index_versions
-    except Exception:
+    except (DocumentTooSlow, Exception):
         stored, not_stored = [], []
         for outcome in readable:
             outcome.ingestor.ingest_read(outcome.snapshot, outcome.read, outcome.budget)

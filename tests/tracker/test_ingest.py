@@ -245,6 +245,35 @@ def test_a_batch_that_cannot_commit_stores_each_document_on_its_own(sources, mon
     assert sorted(document.url for document in stored(sources.engine)[0]) == urls
 
 
+def test_a_comparison_past_its_budget_in_a_batch_fails_alone(sources, monkeypatch):
+    ingestor = sources("page", document_budget=0.3)
+    urls = [f"https://www.bis.gov/guidance/{n}" for n in range(3)]
+    for url in urls:
+        assert ingestor.ingest_snapshot(page_snapshot(PAGE, url)) is not None
+    real_diff = ingest_module.diff_contents
+
+    def stuck_on_one(old, new):
+        while "stuck" in new.text():  # a comparison in a loop it never leaves
+            time.sleep(0.01)
+        return real_diff(old, new)
+
+    monkeypatch.setattr(ingest_module, "diff_contents", stuck_on_one)
+    changed = (FILES / "pages" / "guidance_v3_negation.html").read_bytes()
+    bodies = [changed, changed.replace(b"</main>", b"<p>stuck</p></main>"), changed]
+    again = sources("page", document_budget=0.3)
+    ingest_reads(sources.engine, [read_outcome(again, page_snapshot(b, u)) for b, u in zip(bodies, urls, strict=True)])
+    tally = again.finish()
+    assert (tally.fetched, tally.new_versions, tally.failure_reason) == (2, 2, FailureReason.TOO_SLOW)
+    [reason] = tally.failures
+    assert reason.startswith(urls[1]) and "took longer than 0.3s" in reason
+    documents, _ = stored(sources.engine)
+    assert sorted((document.url, document.latest_version) for document in documents) == [
+        (urls[0], 2),
+        (urls[1], 1),  # nothing half-stored
+        (urls[2], 2),
+    ]
+
+
 def test_a_document_past_its_budget_is_a_failure_and_the_next_one_is_read(sources, monkeypatch):
     real_read = page_reader.read
 
