@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -331,6 +332,13 @@ def test_title(html, title):
 
 
 # --- folding, volatile ------------------------------------------------------
+
+
+def test_fold_collapses_every_whitespace_character_the_pattern_knows():
+    """fold splits on str.isspace's characters: the very ones `\\s` matches in a str pattern."""
+    every = [chr(code) for code in range(sys.maxunicode + 1) if not 0xD800 <= code < 0xE000]
+    assert {c for c in every if c.isspace()} == {c for c in every if re.fullmatch(r"\s", c)}
+    assert fold(" a\u2003\u00a0\n\u3000b\x1c\x85c ") == "a b c"
 
 
 def test_fold_is_idempotent_and_keeps_legal_signs():
