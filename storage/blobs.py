@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import math
 import zlib
+from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 
 import zstandard
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from storage.db import insert_if_absent
+from storage.db import in_chunks, insert_if_absent
 from storage.models import Blob
 
 LEVEL = 3  # zstd's default: ~10x faster than zlib at level 6 for about the same size
@@ -38,15 +40,16 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def put_blob(session: Session, data: bytes, base: str | None = None) -> str:
+def put_blob(session: Session, data: bytes, base: str | None = None, unstored: AbstractSet[str] = frozenset()) -> str:
     """Store `data` (if new) and return its SHA-256.
 
     `base` is the SHA-256 of a stored blob likely to resemble `data` (the same
     document's previous version of the same kind of bytes); `data` is then kept
-    as a delta against it when that is smaller than a full copy.
+    as a delta against it when that is smaller than a full copy. `unstored`: digests
+    the caller has just found not stored (see unstored_blobs), so not asked again.
     """
     digest = sha256_hex(data)
-    if _stored(session, digest):
+    if digest not in unstored and _stored(session, digest):
         return digest  # stored already, whichever way
     stored, base_sha256, depth = zstandard.ZstdCompressor(level=LEVEL).compress(data), None, 0
     base_blob = session.get(Blob, base) if base and base != digest else None
@@ -67,6 +70,14 @@ def put_blob(session: Session, data: bytes, base: str | None = None) -> str:
     # Another process may store the same bytes at the same moment: let the first win.
     insert_if_absent(session, Blob, ["sha256"], values)
     return digest
+
+
+def unstored_blobs(session: Session, digests: Collection[str]) -> set[str]:
+    """Those of `digests` that no stored blob has, in a statement for a few hundred."""
+    stored: set[str] = set()
+    for part in in_chunks(sorted(set(digests))):
+        stored.update(session.exec(select(Blob.sha256).where(col(Blob.sha256).in_(part))))
+    return set(digests) - stored
 
 
 def _stored(session: Session, digest: str) -> bool:

@@ -153,6 +153,15 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+IN_CHUNK = 400  # values per IN list: well within SQLite's and PostgreSQL's limits on bound parameters
+
+
+def in_chunks(values: list, size: int = IN_CHUNK) -> Iterator[list]:
+    """`values` in lists short enough for one IN clause each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def insert_if_absent(session: Session, model: type[SQLModel], key: list[str], values: dict[str, Any]) -> bool:
     """Insert a row unless one with the same `key` columns exists; True when this one was written.
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Text, case, func, type_coerce
+from sqlalchemy import ColumnElement, Text, case, func, tuple_, type_coerce
 from sqlmodel import Session, SQLModel, col, delete, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
+from storage.db import in_chunks
 from storage.limits import MAX_ROW_ID
 from storage.models import (
     AdminAuthFailure,
@@ -95,6 +96,24 @@ def get_document(session: Session, source_id: int, key: str) -> Document | None:
     return session.exec(
         select(Document).where(Document.source_id == source_id, Document.key == stored_key(key))
     ).first()
+
+
+def documents_with_latest(
+    session: Session, keys: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[Document, Version | None]]:
+    """The documents of these (source id, stored key) pairs, each with its latest version, as
+    get_document and get_version give them, in a statement for a few hundred."""
+    found: dict[tuple[int, str], tuple[Document, Version | None]] = {}
+    latest = (col(Version.document_id) == Document.id) & (col(Version.number) == Document.latest_version)
+    for part in in_chunks(sorted(set(keys))):
+        query = (
+            select(Document, Version)
+            .outerjoin(Version, latest)
+            .where(tuple_(col(Document.source_id), col(Document.key)).in_(part))
+        )
+        for document, version in session.exec(query):
+            found[(document.source_id, document.key)] = (document, version)
+    return found
 
 
 def find_document(session: Session, ref: str) -> Document | None:
@@ -351,8 +370,6 @@ def node_jobs_state(session: Session, now: datetime) -> dict:
 
 # -- the review desk ------------------------------------------------------------------------
 
-IN_CHUNK = 500  # ids per IN (…): well under what either database takes as bound parameters
-
 
 def _reviewable() -> ColumnElement[bool]:
     """is_reviewable, as SQL."""
@@ -367,8 +384,7 @@ def review_rows(session: Session, event_ids: Sequence[int]) -> tuple[dict[int, R
     reviews: dict[int, Review] = {}
     notes: dict[int, list[ReviewNote]] = {}
     ids = sorted(set(event_ids))
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
+    for chunk in in_chunks(ids):
         for review in session.exec(select(Review).where(col(Review.event_id).in_(chunk))):
             reviews[review.event_id] = review
         query = (

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -25,8 +25,8 @@ from sqlalchemy import tuple_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from storage.blobs import put_blob
-from storage.db import insert_if_absent, insert_row, session_scope, utcnow
+from storage.blobs import put_blob, sha256_hex, unstored_blobs
+from storage.db import in_chunks, insert_if_absent, insert_row, session_scope, utcnow
 from storage.models import (
     Document,
     Event,
@@ -34,7 +34,15 @@ from storage.models import (
     Source,
     Version,
 )
-from storage.repository import ensure_source, get_document, get_version, require_row, stored_id, stored_key
+from storage.repository import (
+    documents_with_latest,
+    ensure_source,
+    get_document,
+    get_version,
+    require_row,
+    stored_id,
+    stored_key,
+)
 from storage.search import index_versions
 from tracker.alerts.outbox import enqueue
 from tracker.compare import keep_comparison
@@ -132,7 +140,7 @@ class Ingestor:
         try:
             with session_scope(self.engine) as session:  # rolled back whole on any error
                 searchable: list[tuple[int, dict]] = []
-                event = self._store(session, snapshot, read, budget, searchable)
+                event = self._store(session, snapshot, read, budget, searchable, Lookups())
                 index_versions(session, searchable)
         except (DocumentTooSlow, Exception) as exc:
             self._not_stored(snapshot, budget, exc)
@@ -189,14 +197,16 @@ class Ingestor:
         content: Content,
         budget: ReadingBudget,
         searchable: list[tuple[int, dict]],
+        lookups: Lookups,
     ) -> Event | None:
         """Store the snapshot's version and event, if any; the version's id and stored content
         join `searchable`, for the caller to index in the same transaction."""
         digest = content_hash(content)
-        document = get_document(session, self.source_id, snapshot.key)
-        previous = get_version(session, stored_id(document), document.latest_version) if document else None
+        document, previous = lookups.document(session, self.source_id, snapshot.key)
         # Kept as a delta against the previous version's raw bytes when that is smaller.
-        raw_sha = put_blob(session, snapshot.body, base=previous.sha256 if previous else None)
+        raw_sha = put_blob(
+            session, snapshot.body, base=previous.sha256 if previous else None, unstored=lookups.unstored_blobs
+        )
         new_document = document is None
         if document is None:
             document = Document(
@@ -437,6 +447,37 @@ class Ingestor:
         return tally
 
 
+class Lookups:
+    """What storing a document first reads: its row and latest version, and whether its raw bytes
+    are stored. Read for a whole batch in a few statements (Lookups.of), or, with none read
+    before, one document at a time.
+
+    Each document's answer is used once: a second snapshot of the same document in a batch
+    reads again, and finds what the first one stored."""
+
+    def __init__(
+        self,
+        documents: dict[tuple[int, str], tuple[Document, Version | None] | None] | None = None,
+        unstored_blobs: set[str] | None = None,
+    ) -> None:
+        self._documents = documents or {}
+        self.unstored_blobs: set[str] = unstored_blobs or set()
+
+    @classmethod
+    def of(cls, session: Session, outcomes: list[ReadSnapshot]) -> Lookups:
+        keys = {(outcome.ingestor.source_id, stored_key(outcome.snapshot.key)) for outcome in outcomes}
+        found = documents_with_latest(session, keys)
+        bodies = unstored_blobs(session, {sha256_hex(outcome.snapshot.body) for outcome in outcomes})
+        return cls({key: found.get(key) for key in keys}, bodies)
+
+    def document(self, session: Session, source_id: int, key: str) -> tuple[Document | None, Version | None]:
+        pair = (source_id, stored_key(key))
+        if pair in self._documents:
+            return self._documents.pop(pair) or (None, None)
+        document = get_document(session, source_id, key)
+        return document, get_version(session, stored_id(document), document.latest_version) if document else None
+
+
 @dataclass
 class ReadSnapshot:
     """A snapshot read in a crawl process, to be stored by its source's Ingestor."""
@@ -458,13 +499,14 @@ def ingest_reads(engine: Engine, outcomes: list[ReadSnapshot]) -> None:
     try:
         with session_scope(engine) as session:
             searchable: list[tuple[int, dict]] = []
+            lookups = Lookups.of(session, readable)
             for outcome in readable:
                 assert not isinstance(outcome.read, Refused)
                 versions: list[tuple[int, dict]] = []
                 try:
                     with session.begin_nested():
                         event = outcome.ingestor._store(
-                            session, outcome.snapshot, outcome.read, outcome.budget, versions
+                            session, outcome.snapshot, outcome.read, outcome.budget, versions, lookups
                         )
                 except DocumentTooSlow:
                     raise  # it may have struck inside the database's driver: the whole batch goes
@@ -486,15 +528,6 @@ def ingest_reads(engine: Engine, outcomes: list[ReadSnapshot]) -> None:
     for outcome in outcomes:
         if isinstance(outcome.read, Refused):
             outcome.ingestor.ingest_read(outcome.snapshot, outcome.read, outcome.budget)
-
-
-IN_CHUNK = 400  # values per IN list: well within SQLite's and PostgreSQL's limits on bound parameters
-
-
-def in_chunks(values: list, size: int = IN_CHUNK) -> Iterator[list]:
-    """`values` in lists short enough for one IN clause each."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def finish_checks(session: Session, ingestors: list[Ingestor]) -> list[CheckTally]:

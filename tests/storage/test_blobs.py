@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import delete, text, update
 from sqlmodel import select
 
-from storage.blobs import MAX_DEPTH, BlobError, get_blob, put_blob, sha256_hex
+from storage.blobs import MAX_DEPTH, BlobError, get_blob, put_blob, sha256_hex, unstored_blobs
 from storage.db import MIGRATIONS_DIR, open_database, session_scope, upgrade, utcnow
 from storage.models import Blob, Version
 from tracker.ingest import Ingestor
@@ -241,3 +241,16 @@ def test_ingest_stores_each_version_as_deltas_against_the_previous_one(engine):
             assert (raw.base_sha256, raw.depth) == (previous.sha256, version.number - 1)
             assert (content.base_sha256, content.depth) == (previous.content_sha256, version.number - 1)
         assert [get_blob(session, v.sha256) for v in versions] == pages
+
+
+def test_unstored_blobs_names_those_not_stored_and_put_blob_trusts_it(engine):
+    with session_scope(engine) as session:
+        kept = put_blob(session, b"kept")
+        wanted = [kept, sha256_hex(b"new"), sha256_hex(b"another")]
+        unstored = unstored_blobs(session, wanted)
+        assert unstored == {sha256_hex(b"new"), sha256_hex(b"another")}
+        # Named unstored but written since (two documents of a batch with the same bytes): stored once.
+        assert put_blob(session, b"new", unstored=unstored) == sha256_hex(b"new")
+        assert put_blob(session, b"new", unstored=unstored) == sha256_hex(b"new")
+        assert get_blob(session, sha256_hex(b"new")) == b"new"
+        assert len(session.exec(select(Blob.sha256)).all()) == 2

@@ -21,6 +21,7 @@ from storage.db import (
 from storage.models import AdminAuthFailure, Blob, Document, Event, Setting, Source, Subscriber, Version
 from storage.repository import (
     active_subscribers,
+    documents_with_latest,
     ensure_source,
     find_document,
     forget_auth_failures,
@@ -291,6 +292,24 @@ def test_find_document_by_id_key_or_url(engine):
         for ref in (str(document.id), "2025-00636", "https://www.federalregister.gov/d/2025-00636"):
             assert find_document(session, ref).id == document.id
         assert find_document(session, "nothing") is None
+
+
+def test_documents_with_latest_reads_each_document_with_its_latest_version(engine):
+    with session_scope(engine) as session:
+        source = ensure_source(session, "p", "page")
+        other_source = ensure_source(session, "q", "page")
+        document = add_document(session, source, "http://h/p")
+        add_version(session, document, 1, {})
+        add_version(session, document, 2, {})
+        unversioned = add_document(session, source, "http://h/q")
+        elsewhere = add_document(session, other_source, "http://h/p")
+    with session_scope(engine) as session:
+        wanted = [(source.id, "http://h/p"), (source.id, "http://h/q"), (source.id, "http://h/none")]
+        found = documents_with_latest(session, wanted)
+        assert sorted(found) == [(source.id, "http://h/p"), (source.id, "http://h/q")]
+        assert (found[(source.id, "http://h/p")][0].id, found[(source.id, "http://h/p")][1].number) == (document.id, 2)
+        assert found[(source.id, "http://h/q")] == (session.get(Document, unversioned.id), None)
+        assert elsewhere.id not in {row.id for row, _ in found.values()}  # the same key, another source
 
 
 def test_validators_come_from_each_documents_latest_version(engine):

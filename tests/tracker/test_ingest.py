@@ -17,10 +17,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy.exc import DataError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from storage.db import open_database, session_scope, utcnow
-from storage.models import Document, Source, Version
+from storage.models import Blob, Document, Event, Source, Version
 from storage.repository import KEY_BYTES
 from tests.conftest import FILES
 from tracker import ingest as ingest_module
@@ -195,10 +195,10 @@ def test_a_batch_stores_each_document_or_records_its_failure_alone(sources, monk
     refuses is rolled back alone, a document that cannot be read is refused as ever."""
     real_put_blob = ingest_module.put_blob
 
-    def refuse_one(session, data, base=None):
+    def refuse_one(session, data, base=None, unstored=frozenset()):
         if b"REFUSED" in data:
             raise DataError("INSERT INTO blob ...", {}, ValueError("value too long"))
-        return real_put_blob(session, data, base=base)
+        return real_put_blob(session, data, base=base, unstored=unstored)
 
     monkeypatch.setattr(ingest_module, "put_blob", refuse_one)
     ingestor = sources("page")
@@ -222,6 +222,47 @@ def test_a_batch_stores_each_document_or_records_its_failure_alone(sources, monk
     assert [
         (document.latest_version, version.number) for document, version in zip(documents, versions, strict=True)
     ] == [(1, 1)] * 2
+
+
+def test_a_batch_reads_what_it_stored_before_as_one_document_at_a_time_would(sources):
+    """A batch reads its documents' rows and latest versions together, before storing any: a
+    second snapshot of a document in the same batch still follows the first, and a body two
+    documents share is stored once."""
+    ingestor = sources("page")
+    urls = [f"https://www.bis.gov/guidance/{n}" for n in range(3)]
+    assert ingestor.ingest_snapshot(page_snapshot(PAGE, urls[0])) is not None
+    changed = (FILES / "pages" / "guidance_v3_negation.html").read_bytes()
+    again = sources("page")
+    batch = [
+        (changed, urls[0]),  # stored before the batch: changed since
+        (PAGE, urls[1]),  # new
+        (changed, urls[1]),  # new in this batch, then changed in it
+        (PAGE, urls[2]),  # new, with the same bytes as urls[1]'s first
+    ]
+    ingest_reads(sources.engine, [read_outcome(again, page_snapshot(body, url)) for body, url in batch])
+    tally = again.finish()
+    assert (tally.fetched, tally.new_versions, tally.failures) == (4, 4, [])
+    with session_scope(sources.engine) as session:
+        documents = {document.url: document for document in session.exec(select(Document))}
+        assert {url: document.latest_version for url, document in documents.items()} == {
+            urls[0]: 2,
+            urls[1]: 2,
+            urls[2]: 1,
+        }
+        events = session.exec(select(Event).order_by(col(Event.id))).all()
+        assert [(event.kind, event.document_id, event.from_version, event.to_version) for event in events] == [
+            ("new", documents[urls[0]].id, None, 1),
+            ("changed", documents[urls[0]].id, 1, 2),
+            ("new", documents[urls[1]].id, None, 1),
+            ("changed", documents[urls[1]].id, 1, 2),
+            ("new", documents[urls[2]].id, None, 1),
+        ]
+        versions = session.exec(select(Version)).all()
+        first_of = {(version.document_id, version.number): version.sha256 for version in versions}
+        assert first_of[(documents[urls[1]].id, 1)] == first_of[(documents[urls[2]].id, 1)]
+        assert len(session.exec(select(Blob.sha256)).all()) == len(
+            {v.sha256 for v in versions} | {v.content_sha256 for v in versions}
+        )
 
 
 def test_a_batch_that_cannot_commit_stores_each_document_on_its_own(sources, monkeypatch):

@@ -9,15 +9,9 @@ from __future__ import annotations
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from storage.db import in_chunks
 from storage.models import Document, Event, Source, Version
 from tracker.settings import Config
-
-IN_CHUNK = 400  # values per IN list: well within SQLite's and PostgreSQL's limits on bound parameters
-
-
-def in_chunks(values: list, size: int = IN_CHUNK):
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def source_rows(session: Session, config: Config, names: list[str]) -> dict[str, Source]:
