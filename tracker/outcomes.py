@@ -9,6 +9,7 @@ never loads the database's libraries.
 from __future__ import annotations
 
 import ctypes
+import operator
 import signal
 import threading
 import time
@@ -20,7 +21,7 @@ from storage.text import storable_text
 from tracker.items import FailureReason, Snapshot
 from tracker.kinds.base import Kind
 from tracker.printable import describe_error
-from tracker.reading.content import Content
+from tracker.reading.content import Block, Content
 from tracker.reading.errors import ContentError
 from tracker.settings import SourceConfig
 
@@ -143,17 +144,19 @@ def too_slow(snapshot: Snapshot, budget: ReadingBudget) -> str:
 
 
 def storable_content(content: Content) -> Content:
-    """The content with every text as the database can store it (NUL removed, lone surrogates replaced)."""
-    return Content(
-        title=storable_text(content.title),
-        blocks=tuple(
-            replace(
-                block,
-                text=storable_text(block.text),
-                label=storable_text(block.label),
-                section=storable_text(block.section),
-            )
-            for block in content.blocks
-        ),
-        links=tuple(storable_text(link) for link in content.links),
-    )
+    """The content with every text as the database can store it (NUL removed, lone surrogates
+    replaced); the content itself when every text is storable already, as nearly every one is."""
+    title = storable_text(content.title)
+    blocks = tuple(_storable_block(block) for block in content.blocks)
+    links = tuple(storable_text(link) for link in content.links)
+    unchanged = title is content.title and all(map(operator.is_, blocks, content.blocks))
+    if unchanged and all(map(operator.is_, links, content.links)):
+        return content
+    return Content(title=title, blocks=blocks, links=links)
+
+
+def _storable_block(block: Block) -> Block:
+    text, label, section = storable_text(block.text), storable_text(block.label), storable_text(block.section)
+    if text is block.text and label is block.label and section is block.section:  # storable_text keeps what it can
+        return block
+    return replace(block, text=text, label=label, section=section)

@@ -1,4 +1,5 @@
-"""The per-document budget, in the main thread (SIGALRM) and in any other (a timer thread)."""
+"""The per-document budget, in the main thread (SIGALRM) and in any other (a timer thread), and
+content made storable."""
 
 import sys
 import threading
@@ -6,7 +7,8 @@ import time
 
 import pytest
 
-from tracker.outcomes import DocumentTooSlow, ReadingBudget
+from tracker.outcomes import DocumentTooSlow, ReadingBudget, storable_content
+from tracker.reading.content import Block, Content
 
 
 def spin(seconds: float) -> None:
@@ -109,3 +111,20 @@ def test_after_an_interrupt_traced_code_still_runs():
     thread.start()
     thread.join(20)
     assert not thread.is_alive() and lines
+
+
+def test_storable_content_changes_only_what_a_database_refuses():
+    clean = Content("Title", (Block("a", label="(a)", section="§ 1(a)"), Block("b", kind="heading")), ("https://x/",))
+    assert storable_content(clean) is clean  # nothing to change: nothing copied
+    dirty = Content(
+        "Ti\x00tle",
+        (Block("a", label="(a)", section="§ 1(a)"), Block("b\ud800", label="\x00(b)", volatile=True)),
+        ("https://x/\x00",),
+    )
+    stored = storable_content(dirty)
+    assert stored == Content(
+        "Title",
+        (Block("a", label="(a)", section="§ 1(a)"), Block("b\ufffd", label="(b)", volatile=True)),
+        ("https://x/",),
+    )
+    assert stored.blocks[0] is dirty.blocks[0]
