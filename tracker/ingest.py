@@ -450,7 +450,8 @@ class Ingestor:
 class Lookups:
     """What storing a document first reads: its row and latest version, and whether its raw bytes
     are stored. Read for a whole batch in a few statements (Lookups.of), or, with none read
-    before, one document at a time.
+    before, one document at a time. A blob another process stores meanwhile is harmless: its
+    INSERT does nothing on conflict.
 
     Each document's answer is used once: a second snapshot of the same document in a batch
     reads again, and finds what the first one stored."""
@@ -465,9 +466,14 @@ class Lookups:
 
     @classmethod
     def of(cls, session: Session, outcomes: list[ReadSnapshot]) -> Lookups:
+        bodies = unstored_blobs(session, {sha256_hex(outcome.snapshot.body) for outcome in outcomes})
+        if session.get_bind().dialect.name != "sqlite":
+            # On PostgreSQL another process (a check run by hand, a Scrapyd job) may store a
+            # version of these documents while the batch runs: each is read just before it is
+            # stored. SQLite's batch holds the write lock from its BEGIN IMMEDIATE, so no one can.
+            return cls(unstored_blobs=bodies)
         keys = {(outcome.ingestor.source_id, stored_key(outcome.snapshot.key)) for outcome in outcomes}
         found = documents_with_latest(session, keys)
-        bodies = unstored_blobs(session, {sha256_hex(outcome.snapshot.body) for outcome in outcomes})
         return cls({key: found.get(key) for key in keys}, bodies)
 
     def document(self, session: Session, source_id: int, key: str) -> tuple[Document | None, Version | None]:

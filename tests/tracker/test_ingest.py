@@ -265,6 +265,54 @@ def test_a_batch_reads_what_it_stored_before_as_one_document_at_a_time_would(sou
         )
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_version_another_process_stores_during_a_batch_is_followed(sources, monkeypatch, database_url):
+    """On PostgreSQL another process can commit while a batch runs (SQLite's batch holds the
+    write lock): the batch compares each document with its latest version as it is then."""
+    urls = ["https://www.bis.gov/guidance/a", "https://www.bis.gov/guidance/b"]
+
+    def body(n: int) -> bytes:
+        return PAGE.replace(b"</main>", f"<p>paragraph number {n}</p></main>".encode())
+
+    first = sources("page")
+    for url in urls:
+        assert first.ingest_snapshot(page_snapshot(body(1), url)) is not None
+    first.finish()
+    other_engine = open_database(database_url)
+    other = Ingestor(other_engine, first.source, progress=lambda line: None)
+    real_enqueue = ingest_module.enqueue
+    stored_by_other = []
+
+    def enqueue(
+        session, event, source_name
+    ):  # while the batch stores the first page, another process stores the second
+        if not stored_by_other:
+            stored_by_other.append(None)  # first: the other process's own event comes here too
+            stored_by_other[0] = other.ingest_snapshot(page_snapshot(body(3), urls[1]))
+        return real_enqueue(session, event, source_name)
+
+    monkeypatch.setattr(ingest_module, "enqueue", enqueue)
+    batch = sources("page")
+    try:
+        ingest_reads(
+            sources.engine,
+            [read_outcome(batch, page_snapshot(body(n), url)) for n, url in ((2, urls[0]), (1, urls[1]))],
+        )
+    finally:
+        other_engine.dispose()
+    assert stored_by_other[0].to_version == 2
+    assert batch.finish().failures == []
+    with session_scope(sources.engine) as session:
+        second = session.exec(select(Document).where(Document.url == urls[1])).one()
+        events = session.exec(select(Event).where(Event.document_id == second.id).order_by(col(Event.id))).all()
+        # The second page as first seen again, after the other process's version 2: a change, version 3.
+        assert [(event.kind, event.from_version, event.to_version) for event in events] == [
+            ("new", None, 1),
+            ("changed", 1, 2),
+            ("changed", 2, 3),
+        ]
+
+
 def test_a_batch_that_cannot_commit_stores_each_document_on_its_own(sources, monkeypatch):
     ingestor = sources("page")
     real_scope = ingest_module.session_scope
